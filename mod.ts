@@ -1,0 +1,46 @@
+/**
+ * tsnn: a functional neural-network library for TypeScript, on Node and Deno.
+ *
+ * Layers are pairs of pure functions over explicit parameter records; blocks
+ * are combinator expressions; the laws every layer obeys are exported as
+ * fast-check properties.
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs';
+ * import fc from 'fast-check';
+ * import { laws, prngKey, resBlock, resNet } from './mod.ts';
+ *
+ * const model = resNet({ nIn: 1, nClasses: 10 });
+ * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]); // outShape [10]
+ * const { y } = model.apply(params, state, tf.zeros([2, 28, 28, 1]), { training: false });
+ * fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams()), { numRuns: 10 });
+ *
+ * @module
+ */
+
+// Core types and PRNG
+export * from './src/random.ts';
+export * from './src/layer.ts';
+export * from './src/tree.ts';
+export * from './src/errors.ts';
+export { decodeOrThrow, Finite, NonNegativeInt, Positive, PositiveInt, UnitInterval } from './src/config.ts';
+
+// Layers
+export * from './src/layers/conv.ts';
+export * from './src/layers/dense.ts';
+export * from './src/layers/batchnorm.ts';
+export * from './src/layers/activations.ts';
+export * from './src/layers/pooling.ts';
+export * from './src/layers/shape_ops.ts';
+export { kaimingNormal, lecunUniform } from './src/layers/init.ts';
+
+// Combinators and blocks
+export * from './src/combinators.ts';
+export * from './src/blocks.ts';
+
+// Running and differentiating
+export * from './src/apply.ts';
+export * from './src/autodiff.ts';
+
+// Laws
+export * as laws from './src/laws/mod.ts';

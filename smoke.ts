@@ -1,0 +1,23 @@
+import * as tf from '@tensorflow/tfjs';
+import { resNet, resNet2, summary, formatSummary, prngKey, laws, forward, conv2d } from '/work/main/mod.ts';
+await tf.setBackend('cpu');
+const m = resNet2({ nIn: 1, nClasses: 10 });
+console.log(formatSummary(summary(m, [28, 28, 1])));
+const c = laws.arbAnyCase();
+import fc from 'fast-check';
+let t0 = Date.now();
+fc.assert(laws.shapeProperty(laws.arbAnyCase()), { numRuns: 50 });
+console.log('shape', Date.now()-t0); t0=Date.now();
+fc.assert(laws.purityProperty(laws.arbAnyCase()), { numRuns: 50 });
+console.log('purity', Date.now()-t0); t0=Date.now();
+fc.assert(laws.determinismProperty(laws.arbAnyCase()), { numRuns: 50 });
+console.log('det', Date.now()-t0); t0=Date.now();
+fc.assert(laws.noLeakProperty(laws.arbAnyCase()), { numRuns: 50 });
+console.log('noleak', Date.now()-t0); t0=Date.now();
+fc.assert(laws.gradientProperty(laws.arbAnyCase()), { numRuns: 50 });
+console.log('grad', Date.now()-t0); t0=Date.now();
+fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()), { numRuns: 30 });
+fc.assert(laws.resBlockIdentityProperty(laws.arbResBlockParams()), { numRuns: 30 });
+fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams()), { numRuns: 30 });
+console.log('res', Date.now()-t0); t0=Date.now();
+try { conv2d({nOut: 3, stride: 0} as any) } catch (e) { console.log(String(e)); }

@@ -1,0 +1,177 @@
+/**
+ * fastai's ConvLayer and ResBlock, and the chapter-14 models of the fastai
+ * book ("ResNets"), written as combinator expressions.
+ *
+ * @module
+ */
+import * as t from 'io-ts';
+import { decodeOptions, options, PositiveInt } from './config.ts';
+import { add, serial, withName } from './combinators.ts';
+import { ConfigError } from './errors.ts';
+import { type AnyLayer, type Layer, named } from './layer.ts';
+import { batchNorm } from './layers/batchnorm.ts';
+import { gelu, leakyRelu, type Pointwise, relu, sigmoid, silu, tanh } from './layers/activations.ts';
+import { conv2d } from './layers/conv.ts';
+import { dense } from './layers/dense.ts';
+import { avgPool, globalAvgPool } from './layers/pooling.ts';
+import { flatten, identity } from './layers/shape_ops.ts';
+import type { Tree } from './tree.ts';
+import type { Children } from './combinators.ts';
+
+// ---------------------------------------------------------------------------
+// ConvLayer
+// ---------------------------------------------------------------------------
+
+const ACTIVATIONS: Record<string, Pointwise> = { relu, silu, gelu, sigmoid, tanh, leakyRelu: leakyRelu() };
+
+/** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */
+export type Act = 'none' | 'relu' | 'silu' | 'gelu' | 'sigmoid' | 'tanh' | 'leakyRelu' | Pointwise;
+
+const ConvLayerOptions = options('convLayer', {}, {
+  ks: PositiveInt,
+  stride: PositiveInt,
+  bnInit: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
+});
+
+/** Options of {@link convLayer}. */
+export interface ConvLayerOptions {
+  /** Kernel size. Default 3. */
+  readonly ks?: number;
+  /** Stride. Default 1. */
+  readonly stride?: number;
+  /** Activation after the batch norm. Default `'relu'`. */
+  readonly act?: Act;
+  /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
+  readonly bnInit?: 'one' | 'zero';
+}
+
+const resolveAct = (owner: string, act: Act | undefined): Pointwise | null => {
+  if (act === undefined) return relu;
+  if (act === 'none') return null;
+  if (typeof act === 'function') return act;
+  const found = ACTIVATIONS[act as string];
+  if (!found) {
+    throw new ConfigError([`${owner}.act: expected one of 'none', ${Object.keys(ACTIVATIONS).map((k) => `'${k}'`).join(', ')} or a pointwise activation, got ${JSON.stringify(act)}`]);
+  }
+  return found;
+};
+
+/**
+ * fastai's ConvLayer: conv (padding ks//2, no bias) → batchNorm → activation.
+ * Params are `{ conv: { weight }, bn: { gamma, beta } }`.
+ *
+ * @example
+ * const stem = convLayer(1, 16, { stride: 2 });
+ * const last = convLayer(16, 16, { act: 'none', bnInit: 'zero' });
+ */
+export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): Layer<Children, Children> => {
+  const { act, ...rest } = opts;
+  const o = decodeOptions('convLayer', ConvLayerOptions, ['ks', 'stride', 'bnInit'], rest);
+  const ks = o.ks ?? 3;
+  const a = resolveAct('convLayer', act);
+  const body = serial(
+    named('conv', conv2d({ nIn: ni, nOut: nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
+    named('bn', batchNorm({ init: o.bnInit ?? 'one' })),
+  );
+  return withName('convLayer', a ? a(body) : body);
+};
+
+// ---------------------------------------------------------------------------
+// ResBlock
+// ---------------------------------------------------------------------------
+
+/**
+ * fastai's ResBlock: `relu(convs(x) + idconv(pool(x)))`.
+ *
+ * - `convs`: two ConvLayers; the first carries the stride, the second has no
+ *   activation and a zero-initialised BatchNorm weight, so the block starts
+ *   as `relu(idconv(pool(x)))`.
+ * - `idconv`: identity when `ni === nf`, else a 1×1 ConvLayer without activation.
+ * - `pool`: identity when `stride === 1`, else `AvgPool(2, ceil_mode=True)`.
+ *
+ * Params: `{ convs: { 0, 1 }, 1: { idconv } }` (the shortcut is `add`'s second child).
+ *
+ * @example
+ * const block = resBlock(16, 32, 2); // [b, 28, 28, 16] -> [b, 14, 14, 32]
+ */
+export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Children> => {
+  for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError([`resBlock.${field}: expected positive integer, got ${v}`]);
+  }
+  const convs = named('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
+  const idconv = named('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
+  const pool = named('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
+  return withName('resBlock', relu(add(convs, serial(pool, idconv))));
+};
+
+// ---------------------------------------------------------------------------
+// Chapter-14 models
+// ---------------------------------------------------------------------------
+
+const ModelOptions = options('model', { nIn: PositiveInt, nClasses: PositiveInt }, {
+  channels: t.array(PositiveInt),
+  firstStride: PositiveInt,
+});
+
+/** Options of the chapter-14 model builders. */
+export interface ModelOptions {
+  /** Input channels (1 for Fashion-MNIST). */
+  readonly nIn: number;
+  /** Number of classes. */
+  readonly nClasses: number;
+  /** Channels of the blocks. Default the book's `[16, 32, 64, 128, 256]`. */
+  readonly channels?: readonly number[];
+  /**
+   * Stride of the first block. Default 2, as in the book; 1 keeps more
+   * resolution on 28×28 inputs, as fastai's course notebook does.
+   */
+  readonly firstStride?: number;
+}
+
+type Block = (ni: number, nf: number, stride: number) => AnyLayer;
+
+const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children, Children> => {
+  const o = decodeOptions(owner, ModelOptions, ['nIn', 'nClasses', 'channels', 'firstStride'], opts);
+  const chans = [o.nIn, ...(o.channels ?? [16, 32, 64, 128, 256])];
+  if (chans.length < 2) throw new ConfigError([`${owner}.channels: expected at least one channel count, got []`]);
+  const blocks = chans.slice(1).map((nf, i) => block(chans[i], nf, i === 0 ? (o.firstStride ?? 2) : 2));
+  return withName(owner, serial(
+    named('blocks', serial(...blocks)),
+    named('pool', globalAvgPool),
+    named('flatten', flatten),
+    named('head', dense({ nOut: o.nClasses })),
+  ));
+};
+
+/**
+ * The book's first model: stride-2 ConvLayers, global average pool, linear.
+ *
+ * @example
+ * const model = plainNet({ nIn: 1, nClasses: 10 });
+ */
+export const plainNet = (opts: ModelOptions): Layer<Children, Children> =>
+  headed('plainNet', (ni, nf, s) => convLayer(ni, nf, { stride: s }), opts);
+
+/**
+ * The book's ResNet: one stride-2 ResBlock per stage.
+ *
+ * @example
+ * const model = resNet({ nIn: 1, nClasses: 10 });
+ */
+export const resNet = (opts: ModelOptions): Layer<Children, Children> => headed('resNet', resBlock, opts);
+
+/**
+ * The book's deeper ResNet: each stage is `serial(resBlock(ni, nf, 2), resBlock(nf, nf, 1))`.
+ *
+ * @example
+ * const model = resNet2({ nIn: 1, nClasses: 10, firstStride: 1 });
+ */
+export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
+  headed('resNet2', (ni, nf, s) => serial(resBlock(ni, nf, s), resBlock(nf, nf, 1)), opts);
+
+/** The three chapter-14 models by name. */
+export const chapter14Models: Record<'plain' | 'resnet' | 'resnet2', (o: ModelOptions) => Layer<Tree & Children, Children>> = {
+  plain: plainNet,
+  resnet: resNet,
+  resnet2: resNet2,
+};

@@ -1,0 +1,254 @@
+/**
+ * Combinators: layers built from layers, as in stax. A combinator's params
+ * and state are records keyed by each child's label (see `named`) or, when
+ * it has none, by its position.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ShapeError, showShape, underChild } from './errors.ts';
+import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput } from './layer.ts';
+import { foldIn } from './random.ts';
+import type { Tree } from './tree.ts';
+
+/** Params or state of a combinator: one entry per child. */
+export type Children = { readonly [key: string]: Tree };
+
+// ---------------------------------------------------------------------------
+// Children bookkeeping
+// ---------------------------------------------------------------------------
+
+/** The record keys of `layers`: label, else position. Labels must be unique. */
+export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] => {
+  const keys = layers.map((l, i) => l.label ?? String(i));
+  const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (dup !== undefined) throw new RangeError(`${owner}: two children share the key '${dup}'; give them distinct labels with named()`);
+  layers.forEach((l, i) => {
+    if (typeof l?.init !== 'function' || typeof l?.apply !== 'function') {
+      throw new TypeError(`${owner}: child ${i} is not a layer (expected {name, init, apply}), got ${typeof l}`);
+    }
+  });
+  return keys;
+};
+
+/** The context a child sees: its own key derived from the parent's. */
+const childCtx = (ctx: Ctx, i: number, key: string): Ctx => ({
+  ...ctx,
+  ...(ctx.key ? { key: foldIn(ctx.key, i) } : {}),
+  ...(ctx.observe ? { path: [...(ctx.path ?? []), key] } : {}),
+});
+
+/** Apply child `i` under its key: errors get its path, observers see its output. */
+const applyChild = (layer: AnyLayer, i: number, key: string, params: Children, state: Children, x: Flow, ctx: Ctx) => {
+  const cctx = childCtx(ctx, i, key);
+  const r = underChild(key, () => layer.apply(get(params, key), get(state, key), x, cctx));
+  cctx.observe?.(cctx.path ?? [key], layer.name, r.y);
+  return r;
+};
+
+const get = (rec: Children, key: string): Tree => rec[key] ?? {};
+
+const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+const showFlowShape = (s: FlowShape): string =>
+  s.length > 0 && Array.isArray(s[0]) ? `(${(s as Shape[]).map((x) => showShape(x)).join(', ')})` : showShape(s as Shape);
+
+// ---------------------------------------------------------------------------
+// serial
+// ---------------------------------------------------------------------------
+
+/**
+ * Compose layers in sequence: `serial(f, g)(x) = g(f(x))`.
+ *
+ * @example
+ * const mlp = serial(flatten, dense({ nOut: 64 }), relu, dense({ nOut: 10 }));
+ */
+export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
+  const keys = childKeys('serial', layers);
+  return {
+    name: 'serial',
+    init(key, inShape) {
+      const params: Record<string, Tree> = {}, state: Record<string, Tree> = {};
+      let shape = inShape;
+      layers.forEach((l, i) => {
+        const r = underChild(keys[i], () => l.init(foldIn(key, i), shape));
+        params[keys[i]] = r.params;
+        state[keys[i]] = r.state;
+        shape = r.outShape;
+      });
+      return { params, state, outShape: shape };
+    },
+    apply(params, state, x, ctx) {
+      const newState: Record<string, Tree> = {};
+      let y = x;
+      layers.forEach((l, i) => {
+        const k = keys[i];
+        const r = applyChild(l, i, k, params, state, y, ctx);
+        y = r.y;
+        newState[k] = r.state;
+      });
+      return { y, state: newState };
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------
+// Branching: fanOut, parallel, fan-in
+// ---------------------------------------------------------------------------
+
+/**
+ * Copy the input into `n` branches (stax's FanOut).
+ *
+ * @example
+ * serial(fanOut(2), parallel(convA, convB), fanInSum)
+ */
+export const fanOut = (n: number): Layer<Children, Children> => {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`fanOut.n: expected positive integer, got ${n}`);
+  return {
+    name: 'fanOut',
+    init: (_key, inShape) => ({ params: {}, state: {}, outShape: Array.from({ length: n }, () => inShape as Shape) }),
+    apply: (_params, state, x) => ({ y: Array.from({ length: n }, () => singleInput('fanOut', x)), state }),
+  };
+};
+
+/**
+ * Apply the i-th layer to the i-th branch (stax's parallel).
+ *
+ * @example
+ * serial(fanOut(2), parallel(identity, conv2d({ nOut: 8 })))
+ */
+export const parallel = (...layers: AnyLayer[]): Layer<Children, Children> => {
+  const keys = childKeys('parallel', layers);
+  const branches = (s: FlowShape | Flow, what: string): void => {
+    if (!Array.isArray(s) || (s.length > 0 && !(Array.isArray(s[0]) || s[0] instanceof tf.Tensor)) || s.length !== layers.length) {
+      throw new ShapeError('parallel', [], `expected ${layers.length} input branches, got ${what}`);
+    }
+  };
+  return {
+    name: 'parallel',
+    init(key, inShape) {
+      branches(inShape, showFlowShape(inShape));
+      const shapes = inShape as Shape[];
+      const params: Record<string, Tree> = {}, state: Record<string, Tree> = {}, outShape: Shape[] = [];
+      layers.forEach((l, i) => {
+        const r = underChild(keys[i], () => l.init(foldIn(key, i), shapes[i]));
+        params[keys[i]] = r.params;
+        state[keys[i]] = r.state;
+        outShape.push(r.outShape as Shape);
+      });
+      return { params, state, outShape };
+    },
+    apply(params, state, x, ctx) {
+      branches(x, x instanceof tf.Tensor ? 'one tensor' : `${(x as tf.Tensor[]).length} tensors`);
+      const xs = x as tf.Tensor[];
+      const newState: Record<string, Tree> = {}, ys: tf.Tensor[] = [];
+      layers.forEach((l, i) => {
+        const k = keys[i];
+        const r = applyChild(l, i, k, params, state, xs[i], ctx);
+        ys.push(singleInput(l.name, r.y));
+        newState[k] = r.state;
+      });
+      return { y: ys, state: newState };
+    },
+  };
+};
+
+const fanIn = (name: string, shapeOf: (shapes: Shape[]) => Shape, combine: (xs: tf.Tensor[]) => tf.Tensor) =>
+  ({
+    name,
+    init(_key, inShape) {
+      if (!(inShape.length > 0 && Array.isArray(inShape[0]))) {
+        throw new ShapeError(name, [], `expected a list of branches, got ${showFlowShape(inShape)}`);
+      }
+      return { params: {}, state: {}, outShape: shapeOf(inShape as Shape[]) };
+    },
+    apply(_params, state, x) {
+      if (!Array.isArray(x)) throw new ShapeError(name, [], 'expected a list of branches, got one tensor');
+      return { y: combine(x as tf.Tensor[]), state };
+    },
+  }) satisfies Layer<Children, Children>;
+
+const equalShapes = (owner: string, shapes: readonly Shape[], names: readonly string[]): Shape => {
+  const bad = shapes.findIndex((s) => !sameShape(s, shapes[0]));
+  if (bad >= 0) {
+    throw new ShapeError(owner, [], `branch '${names[0]}' gives ${showShape(shapes[0])} but branch '${names[bad]}' gives ${showShape(shapes[bad])}`);
+  }
+  return shapes[0];
+};
+
+/** Sum a list of branches of equal shape (stax's FanInSum). */
+export const fanInSum: Layer<Children, Children> = fanIn(
+  'fanInSum',
+  (s) => equalShapes('fanInSum', s, s.map((_, i) => String(i))),
+  (xs) => tf.addN(xs),
+);
+
+/** Concatenate a list of branches along the channel (last) axis (stax's FanInConcat). */
+export const fanInConcat: Layer<Children, Children> = fanIn(
+  'fanInConcat',
+  (s) => {
+    const lead = s.map((x) => x.slice(0, -1));
+    equalShapes('fanInConcat', lead, s.map((_, i) => String(i)));
+    return [...s[0].slice(0, -1), s.reduce((n, x) => n + x[x.length - 1], 0)];
+  },
+  (xs) => tf.concat(xs, -1),
+);
+
+// ---------------------------------------------------------------------------
+// add
+// ---------------------------------------------------------------------------
+
+/**
+ * Apply each layer to the same input and sum the results:
+ * `add(f, g)(x) = f(x) + g(x)`. The residual connection.
+ *
+ * @example
+ * const block = relu(add(convs, serial(pool, idconv)));
+ */
+export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
+  if (layers.length < 1) throw new RangeError('add: expected at least one layer');
+  const keys = childKeys('add', layers);
+  return {
+    name: 'add',
+    init(key, inShape) {
+      const params: Record<string, Tree> = {}, state: Record<string, Tree> = {}, shapes: Shape[] = [];
+      layers.forEach((l, i) => {
+        const r = underChild(keys[i], () => l.init(foldIn(key, i), inShape));
+        params[keys[i]] = r.params;
+        state[keys[i]] = r.state;
+        if (r.outShape.length > 0 && Array.isArray(r.outShape[0])) {
+          throw new ShapeError('add', [], `branch '${keys[i]}' gives several outputs ${showFlowShape(r.outShape)}`);
+        }
+        shapes.push(r.outShape as Shape);
+      });
+      return { params, state, outShape: equalShapes('add', shapes, keys) };
+    },
+    apply(params, state, x, ctx) {
+      const newState: Record<string, Tree> = {}, ys: tf.Tensor[] = [];
+      layers.forEach((l, i) => {
+        const k = keys[i];
+        const r = applyChild(l, i, k, params, state, x, ctx);
+        ys.push(singleInput(l.name, r.y));
+        newState[k] = r.state;
+      });
+      const mismatch = ys.findIndex((y) => y.shape.join() !== ys[0].shape.join());
+      if (mismatch >= 0) {
+        throw new ShapeError('add', [], `branch '${keys[0]}' gives [${ys[0].shape.join(', ')}] but branch '${keys[mismatch]}' gives [${ys[mismatch].shape.join(', ')}]`);
+      }
+      return { y: ys.length === 1 ? ys[0] : tf.addN(ys), state: newState };
+    },
+  };
+};
+
+/**
+ * Rename a layer's kind (for summaries and messages), keeping its behaviour.
+ *
+ * @example
+ * const block = withName('resBlock', relu(add(convs, shortcut)));
+ */
+export const withName = <P extends Tree, S extends Tree>(name: string, layer: Layer<P, S>): Layer<P, S> => ({
+  name,
+  ...(layer.label === undefined ? {} : { label: layer.label }),
+  init: layer.init,
+  apply: layer.apply,
+});

@@ -1,0 +1,65 @@
+/**
+ * The library's error types. Each names where the problem is (layer path,
+ * field or file) and what was expected versus what was found.
+ *
+ * @module
+ */
+
+/** Render a per-example shape with the batch axis as `*`: `[*, 14, 14, 32]`. */
+export const showShape = (shape: readonly (number | null)[], batch = true): string =>
+  `[${[...(batch ? ['*'] : []), ...shape.map((d) => (d === null ? '*' : String(d)))].join(', ')}]`;
+
+/** Render a full tensor shape: `[8, 14, 14, 16]`. */
+export const showFullShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/**
+ * A problem inside a layer, named by the layer's kind and its dotted path.
+ * Combinators prefix the path as the error travels up.
+ *
+ * @example
+ * new LayerError('dropout', ['head', '2'], 'training mode needs ctx.key')
+ */
+export class LayerError extends Error {
+  override name = 'LayerError';
+  constructor(
+    readonly layer: string,
+    readonly path: readonly string[],
+    readonly detail: string,
+  ) {
+    super(`${layer} '${path.length ? path.join('.') : '<root>'}': ${detail}`);
+  }
+
+  /** The same error one level further down a combinator's tree. */
+  under(key: string): LayerError {
+    const Self = this.constructor as new (layer: string, path: readonly string[], detail: string) => LayerError;
+    return new Self(this.layer, [key, ...this.path], this.detail);
+  }
+}
+
+/**
+ * A shape disagreement inside a layer, e.g.
+ * `conv2d 'blocks.2.convs.0.conv': expected input [*, *, *, 32], got [8, 14, 14, 16]`.
+ */
+export class ShapeError extends LayerError {
+  override name = 'ShapeError';
+}
+
+/**
+ * An invalid layer configuration or hyperparameter, e.g.
+ * `conv2d.stride: expected positive integer, got 0`.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** Rethrow a LayerError from a child with its key prefixed; other errors pass. */
+export const underChild = <T>(key: string, f: () => T): T => {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof LayerError ? e.under(key) : e;
+  }
+};

@@ -1,0 +1,324 @@
+/**
+ * The laws every layer must obey, as plain checks on one case. Each returns
+ * normally when the law holds and throws a `LawError` saying how it failed.
+ * `properties.ts` lifts them to fast-check properties.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { valueAndGrad } from '../autodiff.ts';
+import { forward } from '../apply.ts';
+import type { AnyLayer, Ctx, Flow, FlowShape, Shape } from '../layer.ts';
+import { foldIn, type Key, normal, prngKey, randomBits } from '../random.ts';
+import { disposeTree, flattenTree, leaves, mapTree, type Tree, treesEqual, unflattenTree } from '../tree.ts';
+
+// ---------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------
+
+/** One instance to check a law on: a layer, a per-example input shape, a batch size and a seed. */
+export interface LayerCase {
+  readonly layer: AnyLayer;
+  readonly inShape: FlowShape;
+  readonly batch: number;
+  readonly seed: number;
+  /** Shown in failure messages. */
+  readonly label?: string;
+}
+
+/** A law that does not hold. */
+export class LawError extends Error {
+  override name = 'LawError';
+}
+
+const fail = (c: LayerCase, law: string, detail: string): never => {
+  throw new LawError(`${law} law fails for ${c.label ?? c.layer.name} on input ${JSON.stringify(c.inShape)} × batch ${c.batch}: ${detail}`);
+};
+
+const isMulti = (s: FlowShape): s is readonly Shape[] => s.length > 0 && Array.isArray(s[0]);
+
+/** A random input for the case, drawn from `key` (one tensor per branch). */
+export const caseInput = (c: LayerCase, key: Key): Flow => {
+  const one = (s: Shape, k: Key) => {
+    const shape = [c.batch, ...s];
+    return tf.tensor(normal(k, shape.reduce((a, b) => a * b, 1)), shape, 'float32');
+  };
+  return isMulti(c.inShape) ? c.inShape.map((s, i) => one(s, foldIn(key, i))) : one(c.inShape as Shape, key);
+};
+
+const flowTensors = (y: Flow): tf.Tensor[] => (Array.isArray(y) ? [...y] : [y as tf.Tensor]);
+const flowShapes = (y: Flow): number[][] => flowTensors(y).map((t) => t.shape);
+
+/** Dispose what a forward pass made, sparing tensors that were inputs. */
+const disposeNew = (made: readonly tf.Tensor[], inputs: readonly tf.Tensor[]): void => {
+  const spare = new Set(inputs);
+  for (const t of made) if (!spare.has(t) && !t.isDisposed) t.dispose();
+};
+
+/** Run `f` with a fresh init of the case and clean up everything afterwards. */
+const withInit = <T>(c: LayerCase, f: (p: Tree, s: Tree, x: Flow, outShape: FlowShape) => T): T => {
+  const key = prngKey(c.seed);
+  const { params, state, outShape } = c.layer.init(foldIn(key, 0), c.inShape);
+  const x = caseInput(c, foldIn(key, 1));
+  try {
+    return f(params, state, x, outShape);
+  } finally {
+    disposeTree(params);
+    disposeTree(state);
+    flowTensors(x).forEach((t) => t.dispose());
+  }
+};
+
+const ctxs = (c: LayerCase): [string, Ctx][] => [
+  ['eval', { training: false }],
+  ['training', { training: true, key: foldIn(prngKey(c.seed), 2) }],
+];
+
+// ---------------------------------------------------------------------------
+// Shape
+// ---------------------------------------------------------------------------
+
+/**
+ * Shape law (stax's `_CheckShapeAgreement`): `apply` returns
+ * `[batch, ...outShape]` as computed by `init`, in eval and training mode.
+ *
+ * @example
+ * checkShape({ layer: resBlock(8, 16, 2), inShape: [7, 7, 8], batch: 2, seed: 0 });
+ */
+export const checkShape = (c: LayerCase): void =>
+  withInit(c, (params, state, x, outShape) => {
+    const expected = (isMulti(outShape) ? outShape : [outShape as Shape]).map((s) => [c.batch, ...s]);
+    for (const [mode, ctx] of ctxs(c)) {
+      const r = forward(c.layer, params, state, x, ctx);
+      const got = flowShapes(r.y);
+      disposeNew([...flowTensors(r.y), ...leaves(r.state)], [...flowTensors(x), ...leaves(state), ...leaves(params)]);
+      if (JSON.stringify(got) !== JSON.stringify(expected)) {
+        fail(c, 'shape', `${mode} apply gives ${JSON.stringify(got)}, init says ${JSON.stringify(expected)}`);
+      }
+    }
+  });
+
+// ---------------------------------------------------------------------------
+// Purity
+// ---------------------------------------------------------------------------
+
+const snapshot = (ts: readonly tf.Tensor[]): Float32Array[] => ts.map((t) => Float32Array.from(t.dataSync()));
+
+const sameValues = (a: readonly tf.Tensor[], b: readonly tf.Tensor[]): boolean =>
+  a.length === b.length && a.every((t, i) => {
+    if (t.shape.join() !== b[i].shape.join()) return false;
+    const u = t.dataSync(), v = b[i].dataSync();
+    return u.every((x, j) => Object.is(x, v[j]));
+  });
+
+/**
+ * Purity law: `apply` neither mutates nor disposes its inputs; equal calls
+ * give equal results; in eval mode the state comes back unchanged.
+ *
+ * @example
+ * checkPurity({ layer: batchNorm(), inShape: [4, 4, 3], batch: 3, seed: 1 });
+ */
+export const checkPurity = (c: LayerCase): void =>
+  withInit(c, (params, state, x) => {
+    const inputs = [...flowTensors(x), ...leaves(params), ...leaves(state)];
+    const before = snapshot(inputs);
+    for (const [mode, ctx] of ctxs(c)) {
+      const r1 = forward(c.layer, params, state, x, ctx);
+      const out1 = [...flowTensors(r1.y), ...leaves(r1.state)];
+      const disposed = inputs.findIndex((t) => t.isDisposed);
+      if (disposed >= 0) {
+        disposeNew(out1, inputs);
+        fail(c, 'purity', `${mode} apply disposed input tensor #${disposed}`);
+      }
+      const r2 = forward(c.layer, params, state, x, ctx);
+      const out2 = [...flowTensors(r2.y), ...leaves(r2.state)];
+      try {
+        const changed = inputs.findIndex((t, i) => !t.dataSync().every((v, j) => Object.is(v, before[i][j])));
+        if (changed >= 0) fail(c, 'purity', `${mode} apply changed input tensor #${changed}`);
+        if (!sameValues(out1, out2)) fail(c, 'purity', `two ${mode} calls with equal arguments gave different results`);
+        if (!ctx.training && !treesEqual(r1.state, state)) fail(c, 'purity', 'eval apply changed the state');
+      } finally {
+        disposeNew([...out1, ...out2], inputs);
+      }
+    }
+  });
+
+// ---------------------------------------------------------------------------
+// Determinism
+// ---------------------------------------------------------------------------
+
+const isConstant = (t: tf.Tensor): boolean => {
+  const v = t.dataSync();
+  return v.every((x) => x === v[0]);
+};
+
+/**
+ * Determinism law: the same key gives equal params and state; a different
+ * key gives different params, when the layer draws any at random.
+ *
+ * @example
+ * checkDeterminism({ layer: conv2d({ nOut: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 });
+ */
+export const checkDeterminism = (c: LayerCase): void => {
+  const k1 = prngKey(c.seed), k2 = prngKey(c.seed + 1);
+  const a = c.layer.init(k1, c.inShape), b = c.layer.init(k1, c.inShape), d = c.layer.init(k2, c.inShape);
+  try {
+    if (!treesEqual(a.params, b.params) || !treesEqual(a.state, b.state)) fail(c, 'determinism', 'the same key gave different params');
+    const random = leaves(a.params).some((t) => t.size > 1 && !isConstant(t));
+    if (random && treesEqual(a.params, d.params)) fail(c, 'determinism', 'different keys gave equal params');
+  } finally {
+    [a, b, d].forEach((r) => (disposeTree(r.params), disposeTree(r.state)));
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Gradient
+// ---------------------------------------------------------------------------
+
+/** Tolerances of the gradient law. */
+export interface GradientOptions {
+  /** Finite-difference step. Default 1e-3. */
+  readonly h?: number;
+  /** Relative tolerance. Default 5e-2. */
+  readonly rtol?: number;
+  /** Absolute tolerance, times the largest gradient seen. Default 2e-2. */
+  readonly atol?: number;
+  /** Coordinates checked per leaf. Default 3. */
+  readonly coords?: number;
+  /** Mode to differentiate in. Default training. */
+  readonly training?: boolean;
+  /**
+   * Std of the noise added to the params before checking, so that the check
+   * runs at a generic point rather than at a degenerate init (a zero BatchNorm
+   * weight puts every ReLU at its kink). Default 0.3.
+   */
+  readonly jitter?: number;
+}
+
+/**
+ * Gradient law: `tf.grads` agrees with central finite differences, for
+ * every param leaf and the input, at a few random coordinates. The scalar
+ * differentiated is `sum(y · r)` for a fixed random `r`. Coordinates at
+ * which the function is not smooth (a ReLU kink within `h`) are skipped,
+ * detected by comparing steps `h` and `h/2`.
+ *
+ * @example
+ * checkGradient({ layer: dense({ nOut: 3 }), inShape: [4], batch: 2, seed: 0 });
+ */
+export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void => {
+  const h = opts.h ?? 1e-3, rtol = opts.rtol ?? 5e-2, atol = opts.atol ?? 2e-2, coords = opts.coords ?? 3;
+  const ctx: Ctx = { training: opts.training ?? true, key: foldIn(prngKey(c.seed), 3) };
+  const jitter = opts.jitter ?? 0.3;
+  withInit(c, (initParams, state, x) => {
+    const params = tf.tidy(() => mapTree(initParams, (t, path) =>
+      tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), hashPath(path)), t.size, jitter), t.shape, 'float32'))));
+    const xs = flowTensors(x);
+    // Differentiate with respect to the params and the inputs together.
+    const all = { params, inputs: Object.fromEntries(xs.map((t, i) => [String(i), t])) } as Tree;
+    const toFlow = (t: Tree): Flow => {
+      const ins = (t as { inputs: Record<string, tf.Tensor> }).inputs;
+      return Array.isArray(x) ? xs.map((_, i) => ins[String(i)]) : ins['0'];
+    };
+    const proj = tf.tidy(() => {
+      const y = c.layer.apply(params, state, x, ctx).y;
+      return flowTensors(y).map((t, i) => tf.tensor(normal(foldIn(prngKey(c.seed), 100 + i), t.size), t.shape, 'float32'));
+    });
+    const objective = (t: Tree): tf.Scalar => {
+      const y = flowTensors(c.layer.apply((t as { params: Tree }).params, state, toFlow(t), ctx).y);
+      return y.reduce((acc: tf.Scalar, yi, i) => tf.add(acc, tf.sum(tf.mul(yi, proj[i]))) as tf.Scalar, tf.scalar(0));
+    };
+    const evalAt = (t: Tree): number => tf.tidy(() => objective(t).dataSync()[0]);
+    try {
+      const { value, grads } = valueAndGrad((t: Tree) => ({ loss: objective(t) }))(all);
+      value.dispose();
+      const gradPairs = flattenTree(grads);
+      const scale = Math.max(1, ...gradPairs.map(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0])));
+      const pairs = flattenTree(all);
+      let checked = 0, skipped = 0;
+      pairs.forEach(([path, leaf], li) => {
+        const g = gradPairs[li][1].dataSync();
+        const base = leaf.dataSync();
+        for (let k = 0; k < Math.min(coords, leaf.size); k++) {
+          const idx = randomBits(foldIn(prngKey(c.seed + li), k), 1)[0] % leaf.size;
+          const at = (delta: number): number => {
+            const moved = Float32Array.from(base);
+            moved[idx] += delta;
+            const t = tf.tensor(moved, leaf.shape, 'float32');
+            const tree = unflattenTree(pairs.map(([p, l]) => [p, p === path ? t : l] as const)) as Tree;
+            try {
+              return evalAt(tree);
+            } finally {
+              t.dispose();
+            }
+          };
+          // Actual steps taken, after float32 rounding of the moved value.
+          const up = Math.fround(base[idx] + h) - base[idx], down = base[idx] - Math.fround(base[idx] - h);
+          const fUp = at(h), f0 = at(0), fDown = at(-h);
+          const d1 = (fUp - fDown) / (up + down);
+          const forwardSlope = (fUp - f0) / up, backwardSlope = (f0 - fDown) / down;
+          const tol = atol * scale + rtol * Math.max(Math.abs(g[idx]), Math.abs(d1));
+          // A kink (ReLU at 0, a max switching) between x-h and x+h: not differentiable there.
+          if (Math.abs(forwardSlope - backwardSlope) > 2 * tol) {
+            skipped++;
+            continue;
+          }
+          checked++;
+          if (Math.abs(g[idx] - d1) > tol) {
+            fail(c, 'gradient', `d/d ${path}[${idx}]: autodiff ${g[idx].toExponential(4)}, finite difference ${d1.toExponential(4)} (tolerance ${tol.toExponential(2)})`);
+          }
+        }
+      });
+      if (skipped > checked) fail(c, 'gradient', `too few smooth coordinates: ${checked} checked, ${skipped} skipped as non-smooth`);
+      disposeTree(grads);
+    } finally {
+      proj.forEach((t) => t.dispose());
+      disposeTree(params);
+    }
+  });
+};
+
+/** A stable 32-bit hash of a path, to give each leaf its own noise. */
+const hashPath = (path: string): number => {
+  let h = 2166136261;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 16777619) >>> 0;
+  return h;
+};
+
+// ---------------------------------------------------------------------------
+// No leaks
+// ---------------------------------------------------------------------------
+
+/**
+ * No-leak law: applying the layer with `forward`, and taking its gradient
+ * with `valueAndGrad`, then disposing what they return, leaves
+ * `tf.memory().numTensors` where it was.
+ *
+ * @example
+ * checkNoLeak({ layer: resBlock(4, 4), inShape: [6, 6, 4], batch: 2, seed: 3 });
+ */
+export const checkNoLeak = (c: LayerCase): void =>
+  withInit(c, (params, state, x) => {
+    const inputs = [...flowTensors(x), ...leaves(params), ...leaves(state)];
+    const before = tf.memory().numTensors;
+    for (const [mode, ctx] of ctxs(c)) {
+      const r = forward(c.layer, params, state, x, ctx);
+      disposeNew([...flowTensors(r.y), ...leaves(r.state)], inputs);
+      const vg = valueAndGrad((p: Tree) => {
+        const out = c.layer.apply(p, state, x, ctx);
+        const loss = flowTensors(out.y).reduce((acc: tf.Scalar, t) => tf.add(acc, tf.sum(t)) as tf.Scalar, tf.scalar(0));
+        return { loss, aux: out.state };
+      })(params);
+      disposeNew([vg.value, ...leaves(vg.grads), ...(vg.aux ? leaves(vg.aux) : [])], inputs);
+      const after = tf.memory().numTensors;
+      if (after !== before) fail(c, 'no-leak', `${mode} forward and gradient left ${after - before} tensors behind`);
+    }
+  });
+
+/** Every general law, in order. */
+export const checkAll = (c: LayerCase, gradient: GradientOptions = {}): void => {
+  checkShape(c);
+  checkPurity(c);
+  checkDeterminism(c);
+  checkGradient(c, gradient);
+  checkNoLeak(c);
+};

@@ -1,0 +1,63 @@
+/**
+ * Pointwise activations. Each is both a layer (`serial(conv, relu)`) and a
+ * lifter that applies itself after another layer (`relu(add(a, b))`).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type Flow, type FlowShape, type Layer, singleInput } from '../layer.ts';
+import type { Key } from '../random.ts';
+import type { Empty, Tree } from '../tree.ts';
+
+/** A pointwise activation: a parameter-free layer that can also wrap a layer. */
+export interface Pointwise extends Layer<Empty, Empty> {
+  /** `act(layer)` is `layer` followed by `act`, with `layer`'s params unchanged. */
+  <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S>;
+  /** The function on tensors. */
+  readonly fn: (x: tf.Tensor) => tf.Tensor;
+}
+
+/**
+ * Make a pointwise activation from a function on tensors.
+ *
+ * @example
+ * const softsign = pointwise('softsign', (x) => tf.div(x, tf.add(tf.abs(x), 1)));
+ * const model = serial(dense({ nOut: 8 }), softsign);
+ */
+export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointwise => {
+  const lift = <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S> => ({
+    name: layer.name,
+    ...(layer.label === undefined ? {} : { label: layer.label }),
+    init: layer.init,
+    apply(params, state, x, ctx) {
+      const r = layer.apply(params, state, x, ctx);
+      return { y: fn(singleInput(name, r.y)), state: r.state };
+    },
+  });
+  Object.defineProperty(lift, 'name', { value: name });
+  return Object.assign(lift, {
+    fn,
+    init: (_key: Key, inShape: FlowShape) => ({ params: {}, state: {}, outShape: inShape }),
+    apply: (_params: Empty, state: Empty, x: Flow) => ({ y: fn(singleInput(name, x)), state }),
+  }) as unknown as Pointwise;
+};
+
+/** Rectified linear unit. `relu` is a layer, and `relu(layer)` is a layer. */
+export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
+/** Logistic sigmoid. */
+export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
+/** Hyperbolic tangent. */
+export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
+/** SiLU / swish: x · sigmoid(x). */
+export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x)));
+/** GELU, tanh approximation (as in GPT-2 and PyTorch's `approximate='tanh'`). */
+export const gelu: Pointwise = pointwise('gelu', (x) =>
+  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
+
+/**
+ * Leaky ReLU with the given negative slope (PyTorch default 0.01).
+ *
+ * @example
+ * serial(conv2d({ nOut: 8 }), leakyRelu(0.1))
+ */
+export const leakyRelu = (slope = 0.01): Pointwise => pointwise('leakyRelu', (x) => tf.leakyRelu(x, slope));

@@ -1,0 +1,90 @@
+/**
+ * Batch normalisation with running statistics kept in explicit state.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { decodeOptions, options, Positive, UnitInterval } from '../config.ts';
+import { ShapeError, showFullShape, showShape } from '../errors.ts';
+import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+
+const BatchNormOptions = options('batchNorm', {}, {
+  eps: Positive,
+  momentum: UnitInterval,
+  init: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
+});
+
+/** Options of {@link batchNorm}. */
+export interface BatchNormOptions {
+  /** Added to the variance. Default 1e-5. */
+  readonly eps?: number;
+  /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
+  readonly momentum?: number;
+  /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
+  readonly init?: 'one' | 'zero';
+}
+
+/** Learned scale and shift, one per channel. */
+export type BatchNormParams = { readonly gamma: tf.Tensor1D; readonly beta: tf.Tensor1D };
+/** Running mean and (unbiased) variance, one per channel. */
+export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D };
+
+/**
+ * Batch norm over the last axis of `[b, c]` or `[b, h, w, c]` inputs.
+ * Training normalises with batch statistics and returns updated running
+ * statistics in `state`; evaluation uses the running statistics.
+ *
+ * @example
+ * const bn = batchNorm({ init: 'zero' });
+ * const { params } = bn.init(prngKey(0), [14, 14, 32]); // gamma all zeros
+ */
+export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, BatchNormState> => {
+  const o = decodeOptions('batchNorm', BatchNormOptions, ['eps', 'momentum', 'init'], opts);
+  const eps = o.eps ?? 1e-5;
+  const momentum = o.momentum ?? 0.1;
+  const gammaInit = o.init ?? 'one';
+  return {
+    name: 'batchNorm',
+    init(_key, inShape) {
+      const s = singleShape('batchNorm', inShape);
+      if (s.length !== 1 && s.length !== 3) {
+        throw new ShapeError('batchNorm', [], `expected input shape [*, c] or [*, h, w, c], got ${showShape(s)}`);
+      }
+      const c = s[s.length - 1];
+      return {
+        params: { gamma: gammaInit === 'one' ? tf.ones([c]) : tf.zeros([c]), beta: tf.zeros([c]) },
+        state: { mean: tf.zeros([c]), var: tf.ones([c]) },
+        outShape: s,
+      };
+    },
+    apply(params, state, x, ctx) {
+      const xt = singleInput('batchNorm', x);
+      const c = params.gamma.shape[0];
+      if (xt.rank !== 2 && xt.rank !== 4) {
+        throw new ShapeError('batchNorm', [], `expected input [*, ${c}] or [*, h, w, ${c}], got ${showFullShape(xt.shape)}`);
+      }
+      expectInput('batchNorm', xt, [...Array(xt.rank - 2).fill(null), c]);
+      if (!ctx.training) {
+        const scale = tf.mul(params.gamma, tf.rsqrt(tf.add(state.var, eps)));
+        const shift = tf.sub(params.beta, tf.mul(state.mean, scale));
+        return { y: tf.add(tf.mul(xt, scale), shift), state };
+      }
+      const axes = xt.rank === 4 ? [0, 1, 2] : [0];
+      const n = xt.size / c;
+      if (n < 2) {
+        throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
+      }
+      const { mean, variance } = tf.moments(xt, axes);
+      const y = tf.add(tf.mul(tf.mul(tf.sub(xt, mean), tf.rsqrt(tf.add(variance, eps))), params.gamma), params.beta);
+      const unbiased = tf.mul(variance, n / (n - 1));
+      return {
+        y,
+        state: {
+          mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
+          var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor1D,
+        },
+      };
+    },
+  };
+};

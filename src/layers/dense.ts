@@ -1,0 +1,63 @@
+/**
+ * Fully connected layers.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { decodeOptions, options, PositiveInt } from '../config.ts';
+import { ShapeError, showShape } from '../errors.ts';
+import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { split } from '../random.ts';
+import type { Empty } from '../tree.ts';
+import { lecunUniform } from './init.ts';
+
+const DenseOptions = options('dense', { nOut: PositiveInt }, { nIn: PositiveInt, bias: t.boolean });
+
+/** Options of {@link dense}. */
+export interface DenseOptions {
+  /** Output features. */
+  readonly nOut: number;
+  /** Input features; when given, `init` checks it. */
+  readonly nIn?: number;
+  /** Add a bias. Default true. */
+  readonly bias?: boolean;
+}
+
+/** Params of {@link dense}: `weight` is `[nIn, nOut]`. */
+export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Tensor1D };
+
+/**
+ * A fully connected layer on `[batch, features]`, PyTorch's default init.
+ *
+ * @example
+ * const head = dense({ nOut: 10 });
+ * head.init(prngKey(0), [256]).outShape // [10]
+ */
+export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
+  const o = decodeOptions('dense', DenseOptions, ['nOut', 'nIn', 'bias'], opts);
+  const bias = o.bias ?? true;
+  return {
+    name: 'dense',
+    init(key, inShape) {
+      const s = singleShape('dense', inShape);
+      if (s.length !== 1 || (o.nIn !== undefined && s[0] !== o.nIn)) {
+        const hint = s.length > 1 ? ' (put flatten or globalAvgPool before dense)' : '';
+        throw new ShapeError('dense', [], `expected input shape ${showShape([o.nIn ?? null])}, got ${showShape(s)}${hint}`);
+      }
+      const [kw, kb] = split(key, 2);
+      const weight = lecunUniform(kw, [s[0], o.nOut], s[0]) as tf.Tensor2D;
+      const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nOut], s[0]) as tf.Tensor1D } : { weight };
+      return { params, state: {}, outShape: [o.nOut] };
+    },
+    apply(params, state, x) {
+      const x2 = singleInput('dense', x);
+      expectInput('dense', x2, [params.weight.shape[0]]);
+      const y = tf.matMul(x2 as tf.Tensor2D, params.weight);
+      return { y: params.bias ? tf.add(y, params.bias) : y, state };
+    },
+  };
+};
+
+/** Alias of {@link dense}, for PyTorch users. */
+export const linear = dense;

@@ -1,0 +1,66 @@
+/**
+ * Parameter-free layers that move data around: identity, flatten, dropout.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { decodeOptions, options, UnitInterval } from '../config.ts';
+import { type Layer, singleInput, singleShape } from '../layer.ts';
+import { uniform } from '../random.ts';
+import type { Empty } from '../tree.ts';
+import { LayerError } from '../errors.ts';
+
+/**
+ * The identity layer: returns its input unchanged (the same tensor).
+ *
+ * @example
+ * serial(identity, relu)
+ */
+export const identity: Layer<Empty, Empty> = {
+  name: 'identity',
+  init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),
+  apply: (_params, state, x) => ({ y: x, state }),
+};
+
+/**
+ * Flatten every axis but the batch: `[b, h, w, c]` to `[b, h·w·c]`.
+ *
+ * @example
+ * flatten.init(prngKey(0), [1, 1, 256]).outShape // [256]
+ */
+export const flatten: Layer<Empty, Empty> = {
+  name: 'flatten',
+  init(_key, inShape) {
+    const s = singleShape('flatten', inShape);
+    return { params: {}, state: {}, outShape: [s.reduce((a, b) => a * b, 1)] };
+  },
+  apply(_params, state, x) {
+    const xt = singleInput('flatten', x);
+    return { y: tf.reshape(xt, [xt.shape[0], -1]), state };
+  },
+};
+
+const DropoutOptions = options('dropout', { rate: UnitInterval }, {});
+
+/**
+ * Inverted dropout: in training, zero each value with probability `rate` and
+ * scale the rest by 1/(1-rate). The mask comes from `ctx.key`, so it is
+ * deterministic. Evaluation is the identity.
+ *
+ * @example
+ * serial(dense({ nOut: 64 }), relu, dropout({ rate: 0.5 }))
+ */
+export const dropout = (opts: { readonly rate: number }): Layer<Empty, Empty> => {
+  const { rate } = decodeOptions('dropout', DropoutOptions, ['rate'], opts);
+  return {
+    name: 'dropout',
+    init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),
+    apply(_params, state, x, ctx) {
+      const xt = singleInput('dropout', x);
+      if (!ctx.training || rate === 0) return { y: xt, state };
+      if (!ctx.key) throw new LayerError('dropout', [], 'training mode needs a key in ctx (ctx.key)');
+      const keep = uniform(ctx.key, xt.size).map((u) => (u >= rate ? 1 / (1 - rate) : 0));
+      return { y: tf.mul(xt, tf.tensor(keep, xt.shape, 'float32')), state };
+    },
+  };
+};
