@@ -44,3 +44,27 @@ export * from './src/autodiff.ts';
 
 // Laws
 export * as laws from './src/laws/mod.ts';
+
+// Optimizers and schedules
+export * from './src/optim/base.ts';
+export * from './src/optim/transforms.ts';
+export * from './src/optim/aliases.ts';
+export * from './src/optim/schedules.ts';
+
+// Training
+export * from './src/train/losses.ts';
+export * from './src/train/metrics.ts';
+export * from './src/train/step.ts';
+export * from './src/train/observers.ts';
+export * from './src/train/fit.ts';
+export * from './src/train/lr_find.ts';
+
+// Data
+export * from './src/data/loader.ts';
+
+// Checkpoints
+export * from './src/io/safetensors.ts';
+export * from './src/io/checkpoint.ts';
+
+// Backends
+export * from './src/backend/info.ts';

@@ -1,0 +1,25 @@
+/**
+ * Which tfjs backend is in use, and why. Backend selection records its
+ * reason here; the epoch table's header prints it.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+let reason = '';
+
+/** Record why the current backend was chosen (called by backend selection). */
+export const setBackendReason = (why: string): void => {
+  reason = why;
+};
+
+/**
+ * The backend in use and why it was chosen.
+ *
+ * @example
+ * backendInfo() // { name: 'wasm', reason: 'default: tfjs-node-gpu and tfjs-node unavailable' }
+ */
+export const backendInfo = (): { name: string; reason: string } => ({
+  name: tf.getBackend() ?? 'none',
+  reason: reason || 'set directly with tf.setBackend',
+});

@@ -1,0 +1,163 @@
+/**
+ * A DataLoader over in-memory arrays: key-driven shuffling, normalisation and
+ * augmentation, batches out as tensors.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.ts';
+import type { Shape } from '../layer.ts';
+import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+/** One batch: inputs and integer labels. The consumer disposes both. */
+export interface Batch {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor;
+}
+
+/** A source of batches, one pass per epoch. */
+export interface Loader {
+  /** Per-example input shape. */
+  readonly shape: Shape;
+  /** Batches per epoch. */
+  readonly length: number;
+  /** Examples per epoch (after `dropLast`). */
+  readonly size: number;
+  /** The batches of one epoch, in that epoch's order. */
+  batches(epoch: number): Iterable<Batch>;
+}
+
+/** Examples in memory: `x` holds `n · prod(shape)` values, NHWC, row-major. */
+export interface ArrayDataset {
+  readonly x: Uint8Array | Float32Array;
+  readonly y: Int32Array;
+  readonly shape: Shape;
+  /** Class names, when known. */
+  readonly classes?: readonly string[];
+}
+
+/** Options of {@link dataLoader}. */
+export interface LoaderOptions {
+  readonly batchSize: number;
+  /** Shuffle each epoch, driven by `key`. Default true. */
+  readonly shuffle?: boolean;
+  /** Drop the last incomplete batch. Default false. */
+  readonly dropLast?: boolean;
+  /** Key for shuffling and augmentation. Default `prngKey(0)`. */
+  readonly key?: Key;
+  /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
+  readonly scale?: number;
+  /** Per-channel normalisation after scaling: `(x - mean) / std`. */
+  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
+  readonly padCrop?: number;
+  /** Random horizontal flip with probability 1/2 (per example). Default false. */
+  readonly flip?: boolean;
+  /** Use only the first `limit` examples. */
+  readonly limit?: number;
+}
+
+// ---------------------------------------------------------------------------
+// Loader
+// ---------------------------------------------------------------------------
+
+/**
+ * A loader over an {@link ArrayDataset}. The same key gives the same batches
+ * in both runtimes; augmentation differs per epoch and per example.
+ *
+ * @example
+ * const train = dataLoader(ds, { batchSize: 64, key: prngKey(1), padCrop: 2, flip: true });
+ * for (const { x, y } of train.batches(0)) { ...; x.dispose(); y.dispose(); }
+ */
+export const dataLoader = (ds: ArrayDataset, opts: LoaderOptions): Loader => {
+  const per = ds.shape.reduce((a, b) => a * b, 1);
+  const total = ds.y.length;
+  if (ds.x.length !== total * per) {
+    throw new ConfigError([`dataLoader: x has ${ds.x.length} values, expected ${total} examples × ${per} = ${total * per}`]);
+  }
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
+    throw new ConfigError([`dataLoader.batchSize: expected positive integer, got ${opts.batchSize}`]);
+  }
+  const n = Math.min(total, opts.limit ?? total);
+  const bs = opts.batchSize;
+  const dropLast = opts.dropLast ?? false;
+  const length = dropLast ? Math.floor(n / bs) : Math.ceil(n / bs);
+  const key = opts.key ?? prngKey(0);
+  const scale = opts.scale ?? (ds.x instanceof Uint8Array ? 1 / 255 : 1);
+  const [h, w, c] = ds.shape.length === 3 ? ds.shape : [1, per, 1];
+  const mean = opts.normalize?.mean ?? new Array(c).fill(0);
+  const std = opts.normalize?.std ?? new Array(c).fill(1);
+  if (mean.length !== c || std.length !== c || std.some((s) => !(s > 0))) {
+    throw new ConfigError([`dataLoader.normalize: expected ${c} means and ${c} positive stds, got ${JSON.stringify(opts.normalize)}`]);
+  }
+  const pad = opts.padCrop ?? 0;
+  const flip = opts.flip ?? false;
+  if ((pad > 0 || flip) && ds.shape.length !== 3) {
+    throw new ConfigError([`dataLoader: padCrop and flip need image examples [h, w, c], got shape [${ds.shape.join(', ')}]`]);
+  }
+
+  /** Copy example `src` into `out` at `dst`, scaled, normalised and augmented. */
+  const fill = (out: Float32Array, dst: number, src: number, aug: Key) => {
+    const base = src * per, o = dst * per;
+    const [r0, r1] = randomBits(aug, 2);
+    const dy = pad ? (r0 % (2 * pad + 1)) - pad : 0;
+    const dx = pad ? (r1 % (2 * pad + 1)) - pad : 0;
+    const mirror = flip && (r1 >>> 31) === 1;
+    for (let i = 0; i < h; i++) {
+      const si = i + dy;
+      for (let j = 0; j < w; j++) {
+        const sj0 = j + dx;
+        const sj = mirror ? w - 1 - sj0 : sj0;
+        for (let k = 0; k < c; k++) {
+          const inside = si >= 0 && si < h && sj0 >= 0 && sj0 < w;
+          // Padding is zero in the raw (pre-normalisation) domain, as torchvision's RandomCrop.
+          const raw = inside ? ds.x[base + (si * w + sj) * c + k] * scale : 0;
+          out[o + (i * w + j) * c + k] = (raw - mean[k]) / std[k];
+        }
+      }
+    }
+  };
+
+  return {
+    shape: ds.shape,
+    length,
+    size: dropLast ? length * bs : n,
+    *batches(epoch: number) {
+      const epochKey = foldIn(key, epoch);
+      const order = opts.shuffle ?? true ? permutation(epochKey, n) : Int32Array.from({ length: n }, (_, i) => i);
+      for (let b = 0; b < length; b++) {
+        const idx = order.subarray(b * bs, Math.min(n, (b + 1) * bs));
+        const xs = new Float32Array(idx.length * per);
+        const ys = new Int32Array(idx.length);
+        idx.forEach((src, i) => {
+          fill(xs, i, src, foldIn(epochKey, src + 1));
+          ys[i] = ds.y[src];
+        });
+        yield { x: tf.tensor(xs, [idx.length, ...ds.shape], 'float32'), y: tf.tensor1d(ys, 'int32') };
+      }
+    },
+  };
+};
+
+/**
+ * Per-channel mean and std of a dataset after scaling, e.g. for `normalize`.
+ *
+ * @example
+ * const { mean, std } = channelStats(train, 1 / 255); // Fashion-MNIST: ~0.286, ~0.353
+ */
+export const channelStats = (ds: ArrayDataset, scale = ds.x instanceof Uint8Array ? 1 / 255 : 1) => {
+  const c = ds.shape.length === 3 ? ds.shape[2] : 1;
+  const sum = new Float64Array(c), sq = new Float64Array(c);
+  for (let i = 0; i < ds.x.length; i++) {
+    const v = ds.x[i] * scale;
+    sum[i % c] += v;
+    sq[i % c] += v * v;
+  }
+  const count = ds.x.length / c;
+  const mean = Array.from(sum, (s) => s / count);
+  return { mean, std: Array.from(sq, (s, k) => Math.sqrt(s / count - mean[k] ** 2)) };
+};

@@ -1,0 +1,125 @@
+/**
+ * Optimizers as pure gradient transformations, in the style of optax:
+ * `{ init(params) -> state, update(grads, state, params) -> { updates, state } }`.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.ts';
+import { type Tree, zipTrees } from '../tree.ts';
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+/** A schedule: a hyperparameter as a function of the optimizer step (0-based). */
+export type StepSchedule = (step: number) => number;
+
+/** A hyperparameter: a constant, or a schedule evaluated at the optimizer's step. */
+export type Hyper = number | StepSchedule;
+
+/** An optimizer state: a record of tensors, named per transform. */
+export type OptState = Tree;
+
+/** The result of one `update`: the updates to add to the params, and the new state. */
+export interface Update<S extends OptState = OptState> {
+  readonly updates: Tree;
+  readonly state: S;
+}
+
+/**
+ * A gradient transformation. `update` is pure: it returns new tensors and
+ * never disposes or mutates its arguments.
+ *
+ * @example
+ * const opt = chain(clipByGlobalNorm(1), adam(1e-3));
+ * let optState = opt.init(params);
+ * const { updates, state } = opt.update(grads, optState, params);
+ */
+export interface GradientTransformation<S extends OptState = OptState> {
+  readonly name: string;
+  init(params: Tree): S;
+  update(grads: Tree, state: S, params: Tree): Update<S>;
+}
+
+// deno-lint-ignore no-explicit-any
+export type AnyTransformation = GradientTransformation<any>;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/**
+ * The value of a hyperparameter at a step.
+ *
+ * @example
+ * hyperAt(0.1, 5) // 0.1
+ * hyperAt((s) => 0.1 / (s + 1), 4) // 0.02
+ */
+export const hyperAt = (h: Hyper, step: number): number => (typeof h === 'number' ? h : h(step));
+
+/** Validate a hyperparameter at construction: a finite number in range, or a function. */
+export const checkHyper = (owner: string, field: string, h: Hyper, ok: (v: number) => boolean, expected: string): Hyper => {
+  if (typeof h === 'function') return h;
+  if (typeof h !== 'number' || !Number.isFinite(h) || !ok(h)) {
+    throw new ConfigError([`${owner}.${field}: expected ${expected} or a schedule, got ${JSON.stringify(h)}`]);
+  }
+  return h;
+};
+
+/** The step counter kept in a transform's state, as a JS number. */
+export const countOf = (count: tf.Tensor): number => count.dataSync()[0];
+
+/** A fresh int32 scalar counter. */
+export const newCount = (n = 0): tf.Scalar => tf.scalar(n, 'int32');
+
+/**
+ * Add updates to params: `params + updates`, leaf by leaf.
+ *
+ * @example
+ * const newParams = applyUpdates(params, updates);
+ */
+export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P =>
+  zipTrees([params, updates as P], ([p, u]) => tf.add(p, u));
+
+/**
+ * Run a transformation's `update` inside `tf.tidy`, so that only the updates
+ * and the new state outlive it. Every transform in this library is wrapped.
+ *
+ * @example
+ * const myScale = tidyTransformation({ name: 'half', init: () => ({}), update: (g, s) => ({ updates: mapTree(g, (x) => tf.mul(x, 0.5)), state: s }) });
+ */
+export const tidyTransformation = <S extends OptState>(t: GradientTransformation<S>): GradientTransformation<S> => ({
+  name: t.name,
+  init: t.init,
+  update: (grads, state, params) =>
+    tf.tidy(() => {
+      const r = t.update(grads, state, params);
+      return { updates: r.updates as tf.Tensor, state: r.state as unknown as tf.Tensor };
+    }) as unknown as Update<S>,
+});
+
+// ---------------------------------------------------------------------------
+// chain
+// ---------------------------------------------------------------------------
+
+/**
+ * Compose transformations left to right; the state is a record keyed by position.
+ *
+ * @example
+ * const adamw = chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), addDecayedWeights(0.01), scaleByLearningRate(1e-3));
+ */
+export const chain = (...transforms: AnyTransformation[]): GradientTransformation<Record<string, OptState>> => tidyTransformation({
+  name: `chain(${transforms.map((t) => t.name).join(', ')})`,
+  init: (params) => Object.fromEntries(transforms.map((t, i) => [String(i), t.init(params)])),
+  update(grads, state, params) {
+    let updates = grads;
+    const next: Record<string, OptState> = {};
+    transforms.forEach((t, i) => {
+      const r = t.update(updates, state[String(i)] ?? {}, params);
+      updates = r.updates;
+      next[String(i)] = r.state;
+    });
+    return { updates, state: next };
+  },
+});

@@ -1,0 +1,142 @@
+/**
+ * fastai's schedules: functions of the position `pos ∈ [0, 1]` through
+ * training, combinable, and turned into step schedules with {@link perStep}.
+ *
+ * @module
+ */
+import { ConfigError } from '../errors.ts';
+import type { StepSchedule } from './base.ts';
+
+/** A schedule of the position through training, `pos ∈ [0, 1]`. */
+export type Sched = (pos: number) => number;
+
+/**
+ * Linear from `start` to `end`.
+ *
+ * @example
+ * schedLin(1, 0)(0.25) // 0.75
+ */
+export const schedLin = (start: number, end: number): Sched => (pos) => start + pos * (end - start);
+
+/**
+ * Cosine from `start` to `end` (half a period).
+ *
+ * @example
+ * schedCos(1, 0)(0.5) // 0.5
+ */
+export const schedCos = (start: number, end: number): Sched => (pos) => start + (1 + Math.cos(Math.PI * (1 - pos))) * (end - start) / 2;
+
+/**
+ * Constant `start`.
+ *
+ * @example
+ * schedNo(3)(0.9) // 3
+ */
+export const schedNo = (start: number, _end?: number): Sched => () => start;
+
+/**
+ * Exponential from `start` to `end` (both positive).
+ *
+ * @example
+ * schedExp(1e-7, 10)(0.5) // ~1e-3
+ */
+export const schedExp = (start: number, end: number): Sched => {
+  if (!(start > 0 && end > 0)) throw new ConfigError([`schedExp: expected positive start and end, got ${start} and ${end}`]);
+  return (pos) => start * (end / start) ** pos;
+};
+
+/**
+ * Join schedules: the i-th runs over a fraction `pcts[i]` of training.
+ * Fractions must be positive and sum to 1.
+ *
+ * @example
+ * const s = combineScheds([0.3, 0.7], [schedCos(0.1, 1), schedCos(1, 0)]);
+ */
+export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[]): Sched => {
+  if (pcts.length !== scheds.length || pcts.length === 0) {
+    throw new ConfigError([`combineScheds: expected as many fractions as schedules, got ${pcts.length} and ${scheds.length}`]);
+  }
+  if (pcts.some((p) => !(p >= 0)) || Math.abs(pcts.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
+    throw new ConfigError([`combineScheds.pcts: expected non-negative fractions summing to 1, got [${pcts.join(', ')}]`]);
+  }
+  const bounds = pcts.reduce<number[]>((acc, p) => [...acc, acc[acc.length - 1] + p], [0]);
+  // As fastai: the last segment whose start is <= pos; pos 1 is the last schedule's end.
+  return (pos) => {
+    if (pos >= 1) return scheds[scheds.length - 1](1);
+    const p = Math.max(pos, 0);
+    let i = 0;
+    for (let j = 0; j < scheds.length; j++) if (p >= bounds[j] && pcts[j] > 0) i = j;
+    return scheds[i]((p - bounds[i]) / pcts[i]);
+  };
+};
+
+/**
+ * Cosine up from `start` to `middle` over `pct`, then cosine down to `end`.
+ *
+ * @example
+ * combinedCos(0.25, 1e-4, 1e-3, 1e-8)(0.25) // 1e-3
+ */
+export const combinedCos = (pct: number, start: number, middle: number, end: number): Sched =>
+  combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
+
+/** Options of {@link oneCycle}, with fastai's defaults. */
+export interface OneCycleOptions {
+  readonly lrMax: number;
+  /** Initial lr is `lrMax / div`. Default 25. */
+  readonly div?: number;
+  /** Final lr is `lrMax / divFinal`. Default 1e5. */
+  readonly divFinal?: number;
+  /** Fraction of training spent warming up. Default 0.25. */
+  readonly pctStart?: number;
+  /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
+  readonly moms?: readonly [number, number, number];
+}
+
+/**
+ * fastai's one-cycle policy: the learning rate rises then anneals while the
+ * momentum falls then rises.
+ *
+ * @example
+ * const { lr, mom } = oneCycle({ lrMax: 3e-3 });
+ * lr(0) // 1.2e-4; lr(0.25) // 3e-3; mom(0.25) // 0.85
+ */
+export const oneCycle = (o: OneCycleOptions): { lr: Sched; mom: Sched } => {
+  const div = o.div ?? 25, divFinal = o.divFinal ?? 1e5, pct = o.pctStart ?? 0.25;
+  const [m0, m1, m2] = o.moms ?? [0.95, 0.85, 0.95];
+  if (!(o.lrMax > 0)) throw new ConfigError([`oneCycle.lrMax: expected positive number, got ${o.lrMax}`]);
+  if (!(pct >= 0 && pct <= 1)) throw new ConfigError([`oneCycle.pctStart: expected a number in [0, 1], got ${pct}`]);
+  return {
+    lr: combinedCos(pct, o.lrMax / div, o.lrMax, o.lrMax / divFinal),
+    mom: combinedCos(pct, m0, m1, m2),
+  };
+};
+
+/**
+ * fastai's flat-cos: constant `lr` for `pctStart`, then cosine to 0.
+ *
+ * @example
+ * flatCos(1e-3)(0.5) // 1e-3
+ */
+export const flatCos = (lr: number, pctStart = 0.75): Sched =>
+  combineScheds([pctStart, 1 - pctStart], [schedNo(lr), schedCos(lr, 0)]);
+
+/**
+ * Linear warm-up from 0 over the first `pct`, then `after` over the rest.
+ *
+ * @example
+ * warmup(0.1, schedCos(1e-3, 0))(0.05) // 5e-4
+ */
+export const warmup = (pct: number, after: Sched): Sched =>
+  combineScheds([pct, 1 - pct], [(p) => p * after(0), after]);
+
+/**
+ * Turn a schedule of position into a schedule of step, over `totalSteps`:
+ * step `s` is at position `s / totalSteps`, as in fastai's ParamScheduler.
+ *
+ * @example
+ * const lr = perStep(oneCycle({ lrMax: 1e-2 }).lr, 500); // lr(0) ... lr(499)
+ */
+export const perStep = (sched: Sched, totalSteps: number): StepSchedule => {
+  if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new ConfigError([`perStep.totalSteps: expected positive integer, got ${totalSteps}`]);
+  return (step) => sched(Math.min(step / totalSteps, 1));
+};

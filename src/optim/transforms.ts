@@ -1,0 +1,242 @@
+/**
+ * The small gradient transformations that optimizers are chained from.
+ * Each has its own named state record, as in optax.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.ts';
+import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
+import {
+  type AnyTransformation, checkHyper, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
+} from './base.ts';
+
+const nonNegative = (v: number) => v >= 0;
+const unit = (v: number) => v >= 0 && v < 1;
+const positive = (v: number) => v > 0;
+
+// ---------------------------------------------------------------------------
+// Scaling
+// ---------------------------------------------------------------------------
+
+/**
+ * Multiply updates by `-lr` (a number or a schedule of the step): the last
+ * link of every optimizer, turning directions into descent steps.
+ *
+ * @example
+ * chain(scaleByAdam(), scaleByLearningRate(1e-3))
+ */
+export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
+  checkHyper('scaleByLearningRate', 'lr', lr, nonNegative, 'a non-negative number');
+  return tidyTransformation({
+    name: 'scaleByLearningRate',
+    init: () => ({ count: newCount() }),
+    update(grads, state) {
+      const step = countOf(state.count);
+      const rate = hyperAt(lr, step);
+      return { updates: mapTree(grads, (g) => tf.mul(g, -rate)), state: { count: newCount(step + 1) } };
+    },
+  });
+};
+
+/**
+ * Multiply updates by a constant.
+ *
+ * @example
+ * chain(scale(-0.1)) // plain SGD with lr 0.1
+ */
+export const scale = (factor: number): GradientTransformation<Record<string, never>> => tidyTransformation({
+  name: 'scale',
+  init: () => ({}),
+  update: (grads, state) => ({ updates: mapTree(grads, (g) => tf.mul(g, factor)), state }),
+});
+
+// ---------------------------------------------------------------------------
+// Adam and RMS
+// ---------------------------------------------------------------------------
+
+/** Options of {@link scaleByAdam}. */
+export interface AdamOptions {
+  /** First-moment decay (a number or a schedule, e.g. fastai's cycled momentum). Default 0.9. */
+  readonly b1?: Hyper;
+  /** Second-moment decay. Default 0.999. */
+  readonly b2?: number;
+  /** Added to the denominator, outside the square root. Default 1e-8. */
+  readonly eps?: number;
+  /** Added inside the square root. Default 0. */
+  readonly epsRoot?: number;
+}
+
+/** State of {@link scaleByAdam}: step count and the two moment trees. */
+export type AdamState = { count: tf.Scalar; mu: Tree; nu: Tree };
+
+/**
+ * Adam's direction: bias-corrected `m̂ / (sqrt(v̂ + epsRoot) + eps)`.
+ * With a schedule for `b1`, bias correction uses the current value, as fastai does.
+ *
+ * @example
+ * chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), scaleByLearningRate(3e-3))
+ */
+export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<AdamState> => {
+  const b1 = checkHyper('scaleByAdam', 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)');
+  const b2 = checkHyper('scaleByAdam', 'b2', opts.b2 ?? 0.999, unit, 'a number in [0, 1)') as number;
+  const eps = checkHyper('scaleByAdam', 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number;
+  const epsRoot = checkHyper('scaleByAdam', 'epsRoot', opts.epsRoot ?? 0, nonNegative, 'a non-negative number') as number;
+  return tidyTransformation({
+    name: 'scaleByAdam',
+    init: (params) => ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) }),
+    update(grads, state) {
+      const step = countOf(state.count);
+      const beta1 = hyperAt(b1, step), t = step + 1;
+      const mu = zipTrees([grads, state.mu], ([g, m]) => tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      const nu = zipTrees([grads, state.nu], ([g, v]) => tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+      const c1 = 1 - beta1 ** t, c2 = 1 - b2 ** t;
+      const updates = zipTrees([mu, nu], ([m, v]) =>
+        tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.add(tf.div(v, c2), epsRoot)), eps)));
+      return { updates, state: { count: newCount(t), mu, nu } };
+    },
+  });
+};
+
+/** State of {@link scaleByRms}. */
+export type RmsState = { nu: Tree };
+
+/**
+ * RMSProp's direction: `g / (sqrt(v) + eps)` with `v` a decaying mean of `g²`.
+ *
+ * @example
+ * chain(scaleByRms({ decay: 0.9 }), scaleByLearningRate(1e-3))
+ */
+export const scaleByRms = (opts: { readonly decay?: number; readonly eps?: number } = {}): GradientTransformation<RmsState> => {
+  const decay = checkHyper('scaleByRms', 'decay', opts.decay ?? 0.9, unit, 'a number in [0, 1)') as number;
+  const eps = checkHyper('scaleByRms', 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number;
+  return tidyTransformation({
+    name: 'scaleByRms',
+    init: (params) => ({ nu: mapTree(params, (p) => tf.zerosLike(p)) }),
+    update(grads, state) {
+      const nu = zipTrees([grads, state.nu], ([g, v]) => tf.add(tf.mul(v, decay), tf.mul(tf.square(g), 1 - decay)));
+      const updates = zipTrees([grads, nu], ([g, v]) => tf.div(g, tf.add(tf.sqrt(v), eps)));
+      return { updates, state: { nu } };
+    },
+  });
+};
+
+// ---------------------------------------------------------------------------
+// Momentum
+// ---------------------------------------------------------------------------
+
+/** State of {@link trace}. */
+export type TraceState = { count: tf.Scalar; trace: Tree };
+
+/**
+ * Momentum: `t = decay · t + g`; the update is `t`, or `g + decay · t` with Nesterov.
+ *
+ * @example
+ * chain(trace({ decay: 0.9, nesterov: true }), scaleByLearningRate(0.1))
+ */
+export const trace = (opts: { readonly decay?: Hyper; readonly nesterov?: boolean } = {}): GradientTransformation<TraceState> => {
+  const decay = checkHyper('trace', 'decay', opts.decay ?? 0.9, unit, 'a number in [0, 1)');
+  const nesterov = opts.nesterov ?? false;
+  return tidyTransformation({
+    name: 'trace',
+    init: (params) => ({ count: newCount(), trace: mapTree(params, (p) => tf.zerosLike(p)) }),
+    update(grads, state) {
+      const step = countOf(state.count);
+      const d = hyperAt(decay, step);
+      const next = zipTrees([grads, state.trace], ([g, t]) => tf.add(tf.mul(t, d), g));
+      // Updates never alias the state, so callers may dispose them freely.
+      const updates = nesterov ? zipTrees([grads, next], ([g, t]) => tf.add(g, tf.mul(t, d))) : mapTree(next, (t) => tf.clone(t));
+      return { updates, state: { count: newCount(step + 1), trace: next } };
+    },
+  });
+};
+
+// ---------------------------------------------------------------------------
+// Weight decay, clipping, masking
+// ---------------------------------------------------------------------------
+
+/**
+ * Decoupled weight decay: add `weightDecay · param` to the update (AdamW).
+ * Put it before `scaleByLearningRate`, so the decay scales with the rate.
+ *
+ * @example
+ * chain(scaleByAdam(), addDecayedWeights(0.01), scaleByLearningRate(1e-3))
+ */
+export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
+  checkHyper('addDecayedWeights', 'weightDecay', weightDecay, nonNegative, 'a non-negative number');
+  return tidyTransformation({
+    name: 'addDecayedWeights',
+    init: () => ({ count: newCount() }),
+    update(grads, state, params) {
+      const step = countOf(state.count);
+      const wd = hyperAt(weightDecay, step);
+      return {
+        updates: zipTrees([grads, params], ([g, p]) => (wd === 0 ? tf.clone(g) : tf.add(g, tf.mul(p, wd)))),
+        state: { count: newCount(step + 1) },
+      };
+    },
+  });
+};
+
+/**
+ * Scale all updates down so that their global L2 norm is at most `maxNorm`.
+ *
+ * @example
+ * chain(clipByGlobalNorm(1.0), adam(1e-3))
+ */
+export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<Record<string, never>> => {
+  checkHyper('clipByGlobalNorm', 'maxNorm', maxNorm, positive, 'a positive number');
+  return tidyTransformation({
+    name: 'clipByGlobalNorm',
+    init: () => ({}),
+    update(grads, state) {
+      const norm = tf.sqrt(tf.addN(flattenTree(grads).map(([, g]) => tf.sum(tf.square(g)))));
+      const factor = tf.div(maxNorm, tf.maximum(norm, maxNorm));
+      return { updates: mapTree(grads, (g) => tf.mul(g, factor)), state };
+    },
+  });
+};
+
+/** Decides per leaf whether a masked transform applies. */
+export type Mask = (path: string, param: tf.Tensor) => boolean;
+
+/**
+ * The default weight-decay mask: weights of rank 2 and above (conv kernels,
+ * dense matrices), not BatchNorm parameters or biases (fastai's `wd_bn_bias=False`).
+ *
+ * @example
+ * weightsOnly('blocks.0.convs.0.bn.gamma', gamma) // false
+ */
+export const weightsOnly: Mask = (_path, p) => p.rank >= 2;
+
+/**
+ * Apply `inner` only to the leaves that `mask` selects; the others pass through.
+ *
+ * @example
+ * chain(scaleByAdam(), masked(addDecayedWeights(0.01), weightsOnly), scaleByLearningRate(1e-3))
+ */
+export const masked = <S extends OptState>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<S> => {
+  const select = (tree: Tree, params: Tree): Tree => {
+    const chosen = new Set(flattenTree(params).filter(([p, t]) => mask(p, t)).map(([p]) => p));
+    return unflattenTree(flattenTree(tree).filter(([p]) => chosen.has(p))) as Tree;
+  };
+  return tidyTransformation({
+    name: `masked(${inner.name})`,
+    init: (params) => inner.init(select(params, params)),
+    update(grads, state, params) {
+      const r = inner.update(select(grads, params), state, select(params, params));
+      const done = new Map(flattenTree(r.updates));
+      // Leaves the mask skipped pass through unchanged (as fresh tensors, so callers may dispose freely).
+      const updates = unflattenTree(flattenTree(grads).map(([p, g]) => [p, done.get(p) ?? tf.clone(g)] as const)) as Tree;
+      return { updates, state: r.state };
+    },
+  });
+};
+
+/** Throw unless `t` is a transformation: helps users who pass a factory instead of its result. */
+export const assertTransformation = (owner: string, t: unknown): AnyTransformation => {
+  if (typeof (t as AnyTransformation)?.init !== 'function' || typeof (t as AnyTransformation)?.update !== 'function') {
+    throw new ConfigError([`${owner}: expected a gradient transformation {init, update}, got ${typeof t}`]);
+  }
+  return t as AnyTransformation;
+};

@@ -1,0 +1,188 @@
+/**
+ * `fit`: a fold of the training step over epochs and batches, with an
+ * evaluation fold per epoch, observers, checkpoints and a divergence guard.
+ *
+ * @module
+ */
+import { backendInfo } from '../backend/info.ts';
+import type { Batch, Loader } from '../data/loader.ts';
+import { ConfigError } from '../errors.ts';
+import { saveCheckpoint } from '../io/checkpoint.ts';
+import type { AnyLayer } from '../layer.ts';
+import { adamW } from '../optim/aliases.ts';
+import type { AnyTransformation } from '../optim/base.ts';
+import { oneCycle, type OneCycleOptions, perStep } from '../optim/schedules.ts';
+import { type Key, prngKey } from '../random.ts';
+import { crossEntropy, type Loss } from './losses.ts';
+import { accuracy, type Metric, runningMean } from './metrics.ts';
+import { epochTable, type EpochRow, type Observer } from './observers.ts';
+import {
+  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, type TrainState, trainStep,
+} from './step.ts';
+
+/** Training and (optional) validation data. */
+export interface Data {
+  readonly train: Loader;
+  readonly valid?: Loader;
+}
+
+/** Options of {@link fit}. */
+export interface FitOptions {
+  readonly epochs: number;
+  readonly opt: AnyTransformation;
+  /** Default `crossEntropy`. */
+  readonly loss?: Loss;
+  /** Default `[accuracy]`. */
+  readonly metrics?: readonly Metric[];
+  /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
+  readonly trainState?: TrainState;
+  /** Key of a fresh train state. Default `prngKey(0)`. */
+  readonly key?: Key;
+  /** Default `[epochTable()]`. */
+  readonly observers?: readonly Observer[];
+  /** Save a checkpoint after each epoch (`'last'`) or when validation accuracy improves (`'best'`). */
+  readonly checkpoint?: { readonly path: string; readonly config?: unknown; readonly mode?: 'last' | 'best' };
+  /** Stop after this many steps in total (the state's step counter). */
+  readonly maxSteps?: number;
+}
+
+/** The final train state and one row per epoch. */
+export interface FitResult {
+  readonly trainState: TrainState;
+  readonly history: readonly EpochRow[];
+}
+
+/** A non-finite loss: training stopped; `lastGood` is the state before the bad step (not disposed). */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+  constructor(readonly step: number, readonly epoch: number, readonly loss: number, readonly lastGood: TrainState, readonly savedTo?: string) {
+    super(`training diverged: loss ${loss} at step ${step} (epoch ${epoch}); the last good state${savedTo ? ` was saved to '${savedTo}'` : ' is in error.lastGood'}`);
+  }
+}
+
+const disposeBatch = (b: Batch) => {
+  b.x.dispose();
+  b.y.dispose();
+};
+
+/** Yield to the event loop, so progress bars and signals get a turn. */
+const tick = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/**
+ * Evaluate on a loader: mean loss and metrics, weighted by batch size.
+ *
+ * @example
+ * const { loss, metrics } = evaluate(model, ts, valid); // metrics.accuracy
+ */
+export const evaluate = (
+  model: AnyLayer,
+  ts: Pick<TrainState, 'params' | 'state'>,
+  loader: Loader,
+  loss: Loss = crossEntropy,
+  metrics: readonly Metric[] = [accuracy],
+): { loss: number; metrics: Record<string, number> } => {
+  const step = evalStep(model, loss, metrics);
+  const l = runningMean(), ms = metrics.map(() => runningMean());
+  for (const batch of loader.batches(0)) {
+    const n = batch.x.shape[0];
+    const r = step(ts, batch);
+    disposeBatch(batch);
+    l.add(r.loss, n);
+    r.metrics.forEach((v, i) => ms[i].add(v, n));
+  }
+  return { loss: l.value, metrics: Object.fromEntries(metrics.map((m, i) => [m.name, ms[i].value])) };
+};
+
+/**
+ * Train: fold `trainStep` over `epochs` passes of `data.train`, evaluating on
+ * `data.valid` after each. Leak-free: each replaced state is disposed.
+ * Resuming from a state with `step > 0` continues mid-epoch exactly where it stopped.
+ *
+ * @example
+ * const { trainState, history } = await fit(model, { train, valid }, { epochs: 5, opt: adamW(3e-3) });
+ */
+export const fit = async (model: AnyLayer, data: Data, opts: FitOptions): Promise<FitResult> => {
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new ConfigError([`fit.epochs: expected positive integer, got ${opts.epochs}`]);
+  if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
+  const loss = opts.loss ?? crossEntropy;
+  const metrics = opts.metrics ?? [accuracy];
+  const observers = opts.observers ?? [epochTable()];
+  const step = trainStep(model, loss, opts.opt);
+  let ts = opts.trainState ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
+  const perEpoch = data.train.length;
+  const startEpoch = Math.floor(ts.step / perEpoch);
+  const info = backendInfo();
+  observers.forEach((o) => o.onTrainBegin?.({
+    epochs: opts.epochs, startEpoch, batchesPerEpoch: perEpoch, metricNames: metrics.map((m) => m.name), backend: `${info.name} (${info.reason})`,
+  }));
+  const history: EpochRow[] = [];
+  let best = -Infinity;
+  for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+    const t0 = performance.now();
+    const trainLoss = runningMean();
+    let b = 0;
+    const skip = epoch === startEpoch ? ts.step - epoch * perEpoch : 0;
+    for (const batch of data.train.batches(epoch)) {
+      if (b < skip) {
+        disposeBatch(batch);
+        b++;
+        continue;
+      }
+      if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps) {
+        disposeBatch(batch);
+        break;
+      }
+      const n = batch.x.shape[0];
+      const r = step(ts, batch);
+      disposeBatch(batch);
+      if (!Number.isFinite(r.loss)) {
+        disposeTrainState(r.trainState);
+        const path = opts.checkpoint?.path;
+        if (path) saveCheckpoint(path, ts, opts.checkpoint?.config);
+        throw new DivergenceError(ts.step, epoch, r.loss, ts, path);
+      }
+      disposeReplacedTrainState(ts, r.trainState);
+      ts = r.trainState;
+      trainLoss.add(r.loss, n);
+      observers.forEach((o) => o.onBatchEnd?.({ epoch, batch: b, step: ts.step, loss: r.loss }));
+      b++;
+      await tick();
+    }
+    if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps && b < perEpoch) break;
+    const v = data.valid ? evaluate(model, ts, data.valid, loss, metrics) : { loss: NaN, metrics: Object.fromEntries(metrics.map((m) => [m.name, NaN])) };
+    const row: EpochRow = { epoch, trainLoss: trainLoss.value, validLoss: v.loss, metrics: v.metrics, seconds: (performance.now() - t0) / 1000 };
+    history.push(row);
+    observers.forEach((o) => o.onEpochEnd?.(row));
+    if (opts.checkpoint) {
+      const score = metrics.length ? v.metrics[metrics[0].name] : -v.loss;
+      if ((opts.checkpoint.mode ?? 'last') === 'last' || score > best) saveCheckpoint(opts.checkpoint.path, ts, opts.checkpoint.config);
+      best = Math.max(best, score);
+    }
+  }
+  observers.forEach((o) => o.onTrainEnd?.(history));
+  return { trainState: ts, history };
+};
+
+/** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
+export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'>, Omit<OneCycleOptions, 'lrMax'> {
+  readonly lrMax: number;
+  /** Decoupled weight decay. Default 0.01 (fastai). */
+  readonly weightDecay?: number;
+  /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
+  readonly makeOpt?: (lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation;
+}
+
+/**
+ * fastai's `fit_one_cycle`: AdamW whose learning rate and beta1 follow the
+ * one-cycle schedules over all the steps of training.
+ *
+ * @example
+ * const { trainState } = await fitOneCycle(model, { train, valid }, { epochs: 5, lrMax: 3e-3 });
+ */
+export const fitOneCycle = (model: AnyLayer, data: Data, opts: FitOneCycleOptions): Promise<FitResult> => {
+  const total = opts.epochs * data.train.length;
+  const { lr, mom } = oneCycle({ lrMax: opts.lrMax, div: opts.div, divFinal: opts.divFinal, pctStart: opts.pctStart, moms: opts.moms });
+  const lrAt = perStep(lr, total), momAt = perStep(mom, total);
+  const opt = opts.makeOpt ? opts.makeOpt(lrAt, momAt) : adamW(lrAt, { b1: momAt, weightDecay: opts.weightDecay ?? 0.01 });
+  return fit(model, data, { ...opts, opt });
+};

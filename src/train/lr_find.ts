@@ -1,0 +1,201 @@
+/**
+ * fastai's learning-rate finder: train briefly while the learning rate grows
+ * exponentially, record the smoothed loss, and suggest a learning rate.
+ *
+ * @module
+ */
+import * as fs from 'node:fs';
+import type { Loader } from '../data/loader.ts';
+import { ConfigError } from '../errors.ts';
+import type { AnyLayer } from '../layer.ts';
+import { adamW } from '../optim/aliases.ts';
+import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
+import { type Key, prngKey } from '../random.ts';
+import { cloneTree } from '../tree.ts';
+import { crossEntropy, type Loss } from './losses.ts';
+import { disposeReplacedTrainState, disposeTrainState, initTrainState, type TrainState, trainStep } from './step.ts';
+
+/** Options of {@link lrFind}, with fastai's defaults. */
+export interface LrFindOptions {
+  /** Default 1e-7. */
+  readonly startLr?: number;
+  /** Default 10. */
+  readonly endLr?: number;
+  /** Steps. Default 100. */
+  readonly numIt?: number;
+  /** Stop once the smoothed loss exceeds 4× its minimum. Default true. */
+  readonly stopDiv?: boolean;
+  /** Default `crossEntropy`. */
+  readonly loss?: Loss;
+  /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
+  readonly makeOpt?: (lr: StepSchedule) => AnyTransformation;
+  /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
+  readonly from?: Pick<TrainState, 'params' | 'state'>;
+  /** Default `prngKey(0)`. */
+  readonly key?: Key;
+  /** Write the plot (SVG) here. */
+  readonly plotPath?: string;
+}
+
+/** The curve and the suggestions, as fastai's `SuggestionMethod`s compute them. */
+export interface LrFindResult {
+  readonly lrs: readonly number[];
+  /** Smoothed (exponential moving average, debiased) losses. */
+  readonly losses: readonly number[];
+  /** fastai's `valley`: inside the longest descending stretch of the curve. */
+  readonly valley: number;
+  /** fastai's `steep`: where the loss falls fastest against log lr. */
+  readonly steep: number;
+  /** fastai's `minimum`: a tenth of the lr at the lowest loss. */
+  readonly minimum: number;
+}
+
+// ---------------------------------------------------------------------------
+// Suggestions (fastai/callback/schedule.py)
+// ---------------------------------------------------------------------------
+
+/** The region fastai's suggestions look at: skip the first tenth and the last 5 points. */
+const region = (lrs: readonly number[], losses: readonly number[], numIt: number) => {
+  const start = Math.floor(numIt / 10), end = Math.max(start + 2, losses.length - 5);
+  return { lrs: lrs.slice(start, end), losses: losses.slice(start, end) };
+};
+
+/** fastai's `valley`: longest decreasing subsequence, then 2/3 of a third into it. */
+export const valleySuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
+  const n = losses.length;
+  const lds = new Array(n).fill(1);
+  let maxStart = 0, maxEnd = 0;
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (losses[i] < losses[j] && lds[i] < lds[j] + 1) lds[i] = lds[j] + 1;
+      if (lds[maxEnd] < lds[i]) {
+        maxEnd = i;
+        maxStart = maxEnd - lds[maxEnd];
+      }
+    }
+  }
+  const sections = (maxEnd - maxStart) / 3;
+  const idx = maxStart + Math.floor(sections) + Math.floor(sections / 2);
+  return lrs[Math.min(Math.max(idx, 0), n - 1)];
+};
+
+/** fastai's `steep`: the lr where d loss / d log lr is most negative. */
+export const steepSuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
+  let best = 0, bestGrad = Infinity;
+  for (let i = 0; i + 1 < losses.length; i++) {
+    const g = (losses[i + 1] - losses[i]) / (Math.log(lrs[i + 1]) - Math.log(lrs[i]));
+    if (g < bestGrad) {
+      bestGrad = g;
+      best = i;
+    }
+  }
+  return lrs[best];
+};
+
+/** fastai's `minimum`: the lr at the lowest loss, divided by 10. */
+export const minimumSuggestion = (lrs: readonly number[], losses: readonly number[]): number =>
+  lrs[losses.indexOf(Math.min(...losses))] / 10;
+
+// ---------------------------------------------------------------------------
+// The finder
+// ---------------------------------------------------------------------------
+
+/**
+ * Run the LR finder on a copy of the state: the original is left untouched.
+ *
+ * @example
+ * const { valley, steep } = await lrFind(model, train, { plotPath: 'lr_find.svg' });
+ */
+export const lrFind = async (model: AnyLayer, train: Loader, opts: LrFindOptions = {}): Promise<LrFindResult> => {
+  const startLr = opts.startLr ?? 1e-7, endLr = opts.endLr ?? 10, numIt = opts.numIt ?? 100;
+  if (!(startLr > 0 && endLr > startLr)) throw new ConfigError([`lrFind: expected 0 < startLr < endLr, got ${startLr} and ${endLr}`]);
+  if (!Number.isInteger(numIt) || numIt < 2) throw new ConfigError([`lrFind.numIt: expected an integer >= 2, got ${numIt}`]);
+  // fastai's SchedExp over numIt iterations, at position i / numIt.
+  const lrAt = (step: number) => startLr * (endLr / startLr) ** (step / numIt);
+  const opt = (opts.makeOpt ?? ((lr) => adamW(lr)))(lrAt);
+  const fresh = initTrainState(model, opt, opts.key ?? prngKey(0), train.shape);
+  let ts: TrainState = opts.from
+    ? (() => {
+      const copy = { ...fresh, params: cloneTree(opts.from.params), state: cloneTree(opts.from.state), optState: opt.init(opts.from.params) };
+      disposeTrainState(fresh);
+      return copy;
+    })()
+    : fresh;
+  const step = trainStep(model, opts.loss ?? crossEntropy, opt);
+  const lrs: number[] = [], losses: number[] = [];
+  let avg = 0, best = Infinity;
+  outer:
+  for (let epoch = 0;; epoch++) {
+    for (const batch of train.batches(epoch)) {
+      const i = ts.step;
+      const r = step(ts, batch);
+      batch.x.dispose();
+      batch.y.dispose();
+      disposeReplacedTrainState(ts, r.trainState);
+      ts = r.trainState;
+      avg = 0.98 * avg + 0.02 * r.loss;
+      const smooth = avg / (1 - 0.98 ** (i + 1));
+      lrs.push(lrAt(i));
+      losses.push(smooth);
+      best = Math.min(best, smooth);
+      if (!Number.isFinite(smooth) || ((opts.stopDiv ?? true) && smooth > 4 * best) || ts.step >= numIt) break outer;
+      await new Promise((res) => setTimeout(res, 0));
+    }
+  }
+  disposeTrainState(ts);
+  const finite = losses.map((l) => (Number.isFinite(l) ? l : Infinity));
+  const r = region(lrs, finite, numIt);
+  const result: LrFindResult = {
+    lrs,
+    losses,
+    valley: valleySuggestion(r.lrs, r.losses),
+    steep: steepSuggestion(r.lrs, r.losses),
+    minimum: minimumSuggestion(r.lrs, r.losses),
+  };
+  if (opts.plotPath) fs.writeFileSync(opts.plotPath, lrFindSvg(result));
+  return result;
+};
+
+// ---------------------------------------------------------------------------
+// Plot
+// ---------------------------------------------------------------------------
+
+/**
+ * The LR-finder plot as SVG: loss against log10 lr, suggestions marked.
+ *
+ * @example
+ * fs.writeFileSync('lr.svg', lrFindSvg(result));
+ */
+export const lrFindSvg = (r: LrFindResult): string => {
+  const W = 640, H = 400, m = { l: 60, r: 20, t: 30, b: 45 };
+  const pts = r.lrs.map((lr, i) => [Math.log10(lr), r.losses[i]] as const).filter(([, l]) => Number.isFinite(l));
+  const xs = pts.map(([x]) => x), ys = pts.map(([, y]) => y);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const y0 = Math.min(...ys), y1 = Math.min(Math.max(...ys), y0 + 4 * (ys[0] - y0 || 1));
+  const sx = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
+  const sy = (y: number) => m.t + (1 - (Math.min(y, y1) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const path = pts.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+  const lossAt = (lr: number) => {
+    let k = 0;
+    r.lrs.forEach((v, i) => (Math.abs(Math.log(v / lr)) < Math.abs(Math.log(r.lrs[k] / lr)) ? (k = i) : 0));
+    return r.losses[k];
+  };
+  const marks = ([['valley', r.valley, '#d62728'], ['steep', r.steep, '#2ca02c'], ['minimum', r.minimum, '#9467bd']] as const)
+    .map(([name, lr, color], i) => {
+      const cx = sx(Math.log10(lr)), cy = sy(lossAt(lr));
+      return `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="5" fill="${color}"/>` +
+        `<text x="${W - m.r - 150}" y="${m.t + 16 * (i + 1)}" fill="${color}" font-size="12">${name}: ${lr.toExponential(2)}</text>`;
+    }).join('');
+  const ticks = [];
+  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
+    ticks.push(`<line x1="${sx(e)}" x2="${sx(e)}" y1="${H - m.b}" y2="${H - m.b + 5}" stroke="#333"/><text x="${sx(e)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">1e${e}</text>`);
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">` +
+    `<rect width="100%" height="100%" fill="white"/>` +
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>` +
+    ticks.join('') +
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">learning rate (log scale)</text>` +
+    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle" font-size="12">loss</text>` +
+    `<text x="${m.l}" y="${m.t - 10}" font-size="11">${y0.toFixed(3)} – ${y1.toFixed(3)}</text>` +
+    `<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>${marks}</svg>\n`;
+};

@@ -1,0 +1,195 @@
+import { assertClose, assertNoLeak, tf } from './helpers.ts';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm, disposeReplaced,
+  disposeTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, type Tree, weightsOnly,
+} from '../mod.ts';
+
+/** Run `steps` updates of `opt` from `params` with gradients `grad(p)`; returns the final params as numbers. */
+const run = (opt: AnyTransformation, start: number[], grad: (p: number[]) => number[], steps: number): number[] => {
+  let params: Tree = { p: tf.tensor(start) };
+  let state = opt.init(params);
+  for (let i = 0; i < steps; i++) {
+    const g = { p: tf.tensor(grad(Array.from((params as { p: tf.Tensor }).p.dataSync()))) };
+    const r = opt.update(g, state, params);
+    const next: Tree = applyUpdates(params, r.updates);
+    disposeTree(g);
+    disposeTree(r.updates);
+    disposeReplaced(state, r.state);
+    disposeTree(params);
+    params = next;
+    state = r.state;
+  }
+  const out = Array.from((params as { p: tf.Tensor }).p.dataSync());
+  disposeTree(params);
+  disposeTree(state);
+  return out;
+};
+
+// ---------------------------------------------------------------------------
+// Reference updates: textbook formulas on plain numbers
+// ---------------------------------------------------------------------------
+
+const refAdam = (gs: number[], lr: number, b1: number, b2: number, eps: number, wd = 0, p0 = 1) => {
+  let p = p0, m = 0, v = 0;
+  gs.forEach((g, i) => {
+    m = b1 * m + (1 - b1) * g;
+    v = b2 * v + (1 - b2) * g * g;
+    const mh = m / (1 - b1 ** (i + 1)), vh = v / (1 - b2 ** (i + 1));
+    p = p - lr * (mh / (Math.sqrt(vh) + eps) + wd * p);
+  });
+  return p;
+};
+
+describe('optimizers match their textbook updates', () => {
+  const gs = [0.5, -1.2, 2.0, 0.1, -0.3];
+  const replay = (opt: AnyTransformation) => {
+    let i = 0;
+    return run(opt, [1], () => [gs[i++]], gs.length)[0];
+  };
+
+  test('sgd: p - lr g', () => {
+    assertClose([replay(sgd(0.1))], [1 - 0.1 * gs.reduce((a, b) => a + b)], 1e-6);
+  });
+
+  test('momentum and Nesterov', () => {
+    let p = 1, t = 0, pn = 1, tn = 0;
+    for (const g of gs) {
+      t = 0.9 * t + g;
+      p -= 0.1 * t;
+      tn = 0.9 * tn + g;
+      pn -= 0.1 * (g + 0.9 * tn);
+    }
+    assertClose([replay(momentum(0.1, { momentum: 0.9 }))], [p], 1e-6);
+    assertClose([replay(momentum(0.1, { momentum: 0.9, nesterov: true }))], [pn], 1e-6);
+  });
+
+  test('rmsprop', () => {
+    let p = 1, v = 0;
+    for (const g of gs) {
+      v = 0.9 * v + 0.1 * g * g;
+      p -= 0.01 * g / (Math.sqrt(v) + 1e-8);
+    }
+    assertClose([replay(rmsprop(0.01, { decay: 0.9 }))], [p], 1e-6);
+  });
+
+  test('adam (optax defaults) and adamW (fastai defaults, decoupled decay)', () => {
+    assertClose([replay(adam(0.01))], [refAdam(gs, 0.01, 0.9, 0.999, 1e-8)], 1e-6);
+    // adamW decays weights (rank >= 2) only; use a 1x1 matrix to see the decay.
+    let i = 0;
+    let params: Tree = { w: tf.tensor([[1]]) };
+    const opt = adamW(0.01);
+    let state = opt.init(params);
+    for (; i < gs.length; i++) {
+      const g = { w: tf.tensor([[gs[i]]]) };
+      const r = opt.update(g, state, params);
+      const next: Tree = applyUpdates(params, r.updates);
+      [g, r.updates, params].forEach(disposeTree);
+      disposeReplaced(state, r.state);
+      params = next;
+      state = r.state;
+    }
+    assertClose((params as { w: tf.Tensor }).w.dataSync(), [refAdam(gs, 0.01, 0.9, 0.99, 1e-5, 0.01)], 1e-6);
+    disposeTree(params);
+    disposeTree(state);
+  });
+
+  test('scaleByAdam with eps inside the root', () => {
+    let p = 1, m = 0, v = 0;
+    gs.forEach((g, i) => {
+      m = 0.9 * m + 0.1 * g;
+      v = 0.999 * v + 0.001 * g * g;
+      p -= 0.01 * (m / (1 - 0.9 ** (i + 1))) / (Math.sqrt(v / (1 - 0.999 ** (i + 1)) + 1e-3) + 0);
+    });
+    assertClose([replay(chain(scaleByAdam({ eps: 0, epsRoot: 1e-3 }), scaleByLearningRate(0.01)))], [p], 1e-6);
+  });
+
+  test('hyperparameters may be schedules of the step', () => {
+    const lrs = [0.1, 0.2, 0.3, 0.4, 0.5];
+    let p = 1;
+    gs.forEach((g, i) => (p -= lrs[i] * g));
+    assertClose([replay(sgd((s) => lrs[s]))], [p], 1e-6);
+    // A beta1 schedule: bias correction uses the current beta1, as fastai does.
+    const b1s = [0.95, 0.9, 0.85, 0.9, 0.95];
+    let q = 1, m = 0, v = 0;
+    gs.forEach((g, i) => {
+      m = b1s[i] * m + (1 - b1s[i]) * g;
+      v = 0.99 * v + 0.01 * g * g;
+      q -= 0.01 * (m / (1 - b1s[i] ** (i + 1))) / (Math.sqrt(v / (1 - 0.99 ** (i + 1))) + 1e-5);
+    });
+    assertClose([replay(adam(0.01, { b1: (s) => b1s[s], b2: 0.99, eps: 1e-5 }))], [q], 1e-6);
+  });
+
+  test('clipByGlobalNorm scales the whole tree to the max norm', () => {
+    tf.tidy(() => {
+      const g = { a: tf.tensor([3]), b: tf.tensor([4]) }; // norm 5
+      const r = clipByGlobalNorm(1).update(g, {}, g);
+      assertClose([...(r.updates as typeof g).a.dataSync(), ...(r.updates as typeof g).b.dataSync()], [0.6, 0.8]);
+      const small = clipByGlobalNorm(10).update(g, {}, g);
+      assertClose((small.updates as typeof g).a.dataSync(), [3]);
+    });
+  });
+
+  test('masked applies weight decay to weights only, not batchNorm or bias', () => {
+    tf.tidy(() => {
+      const params = { conv: { weight: tf.ones([1, 1, 1, 1]) }, bn: { gamma: tf.ones([1]) }, head: { bias: tf.ones([1]) } };
+      const zeros = { conv: { weight: tf.zeros([1, 1, 1, 1]) }, bn: { gamma: tf.zeros([1]) }, head: { bias: tf.zeros([1]) } };
+      const opt = masked(addDecayedWeights(0.5), weightsOnly);
+      const r = opt.update(zeros, opt.init(params), params);
+      const u = r.updates as typeof params;
+      assertClose([u.conv.weight.dataSync()[0], u.bn.gamma.dataSync()[0], u.head.bias.dataSync()[0]], [0.5, 0, 0]);
+    });
+  });
+
+  test('updates are pure and leak-free', () => {
+    for (const opt of [sgd(0.1), momentum(0.1), rmsprop(0.01), adam(0.01), adamW(0.01), chain(clipByGlobalNorm(1), adamW(1e-3))]) {
+      assertNoLeak(() => run(opt, [1, 2], (p) => p, 5), opt.name);
+    }
+  });
+
+  test('bad hyperparameters fail at construction', () => {
+    assert.throws(() => sgd(-1), /scaleByLearningRate.lr: expected a non-negative number or a schedule, got -1/);
+    assert.throws(() => adam(1e-3, { b1: 1 }), /scaleByAdam.b1: expected a number in \[0, 1\) or a schedule, got 1/);
+    assert.throws(() => clipByGlobalNorm(0), /clipByGlobalNorm.maxNorm: expected a positive number/);
+  });
+});
+
+describe('every optimizer converges', () => {
+  const table: [string, AnyTransformation, number][] = [
+    ['sgd', sgd(0.1), 300],
+    ['momentum', momentum(0.05, { momentum: 0.9 }), 300],
+    ['nesterov', momentum(0.05, { momentum: 0.9, nesterov: true }), 300],
+    ['rmsprop', rmsprop(0.01), 600],
+    ['adam', adam(0.05), 600],
+    ['adamW', adamW(0.05, { weightDecay: 0 }), 600],
+    ['clipped adamW', chain(clipByGlobalNorm(1), adamW(0.05, { weightDecay: 0 })), 600],
+  ];
+  for (const [name, opt, steps] of table) {
+    test(`${name} on a quadratic bowl`, () => {
+      fc.assert(fc.property(fc.tuple(fc.float({ min: -3, max: 3, noNaN: true }), fc.float({ min: -3, max: 3, noNaN: true })), ([a, b]) => {
+        // f(p) = (p0 - 1)^2 + 4 (p1 + 2)^2
+        const p = run(opt, [a, b], ([x, y]) => [2 * (x - 1), 8 * (y + 2)], steps);
+        return Math.abs(p[0] - 1) < 0.05 && Math.abs(p[1] + 2) < 0.05;
+      }), { numRuns: 5 });
+    });
+  }
+
+  const rosenbrock: [string, AnyTransformation, number][] = [
+    ['sgd', sgd(1e-3), 3000],
+    ['momentum', momentum(1e-3, { momentum: 0.9 }), 3000],
+    ['nesterov', momentum(1e-3, { momentum: 0.9, nesterov: true }), 3000],
+    ['rmsprop', rmsprop(1e-3), 3000],
+    ['adam', adam(2e-2), 3000],
+    ['adamW', adamW(2e-2, { weightDecay: 0 }), 3000],
+  ];
+  for (const [name, opt, steps] of rosenbrock) {
+    test(`${name} on Rosenbrock gets close to (1, 1)`, () => {
+      // f(x, y) = (1 - x)^2 + 100 (y - x^2)^2, from (-1, 1): a long curved valley.
+      const p = run(opt, [-1, 1], ([x, y]) => [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)], steps);
+      const f = (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2;
+      assert.ok(f < 0.05 && Math.abs(p[0] - 1) < 0.25, `${name} ended at (${p[0]}, ${p[1]}), f = ${f}`);
+    });
+  }
+});
