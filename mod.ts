@@ -68,3 +68,8 @@ export * from './src/io/checkpoint.ts';
 
 // Backends
 export * from './src/backend/info.ts';
+export * from './src/backend/select.ts';
+export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/backend/conv_grad.ts';
+export * from './src/data/idx.ts';
+export * from './src/data/fashion_mnist.ts';
+export * from './src/data/image_folder.ts';

@@ -31,6 +31,42 @@ export type BatchNormParams = { readonly gamma: tf.Tensor1D; readonly beta: tf.T
 export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D };
 
 /**
+ * Training-mode normalisation with a fused gradient: the backward pass is the
+ * closed form dβ = Σdy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/n − x̂ · dγ/n).
+ * tfjs's generic backward through `moments` broadcasts and tiles, which is
+ * slow on wasm. The batch statistics are computed inside the custom op (so
+ * they are not differentiated) and returned for the running averages; the
+ * caller disposes them.
+ */
+const normalizeTrain = (
+  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, axes: number[], eps: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } => {
+  let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
+  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const { mean, variance } = tf.moments(xi, axes);
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    const invStd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(tf.sub(xi, mean), invStd);
+    save([xhat, invStd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, inv, gm] = saved;
+        const n = xh.size / gm.size;
+        const dBeta = tf.sum(dy, axes);
+        const dGamma = tf.sum(tf.mul(dy, xh), axes);
+        const dx = tf.mul(tf.mul(gm, inv), tf.sub(tf.sub(dy, tf.div(dBeta, n)), tf.mul(xh, tf.div(dGamma, n))));
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = fused(x, gamma, beta);
+  return { y, ...stats! };
+};
+
+/**
  * Batch norm over the last axis of `[b, c]` or `[b, h, w, c]` inputs.
  * Training normalises with batch statistics and returns updated running
  * statistics in `state`; evaluation uses the running statistics.
@@ -75,16 +111,14 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
       if (n < 2) {
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
-      const { mean, variance } = tf.moments(xt, axes);
-      const y = tf.add(tf.mul(tf.mul(tf.sub(xt, mean), tf.rsqrt(tf.add(variance, eps))), params.gamma), params.beta);
-      const unbiased = tf.mul(variance, n / (n - 1));
-      return {
-        y,
-        state: {
-          mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
-          var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor1D,
-        },
+      const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, axes, eps);
+      const next = {
+        mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
+        var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,
       };
+      mean.dispose();
+      variance.dispose();
+      return { y, state: next };
     },
   };
 };

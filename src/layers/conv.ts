@@ -74,6 +74,21 @@ export const convOutSize = (size: number, ks: number, stride: number, pad: 'same
     ? Math.floor((size - ks) / stride) + 1
     : Math.floor((size + 2 * pad - ks) / stride) + 1;
 
+/**
+ * A 1×1 input with explicit padding below the kernel size gives a 1×1 output
+ * that sees one tap only (the deep stages of small-image ResNets).
+ */
+const onePixel = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOptions['padding'], ks: number, stride: number): boolean =>
+  x.shape[1] === 1 && x.shape[2] === 1 && typeof padH === 'number' && typeof padW === 'number' &&
+  padH < ks && padW < ks && convOutSize(1, ks, stride, padH) === 1 && convOutSize(1, ks, stride, padW) === 1;
+
+/** The conv of a 1×1 input as a matmul with the one tap it sees; the other taps multiply zero padding. */
+const centerTap = (x: tf.Tensor4D, w: tf.Tensor4D, padH: number, padW: number): tf.Tensor4D => {
+  const [, , ci, co] = w.shape;
+  const tap = tf.reshape(tf.slice(w, [padH, padW, 0, 0], [1, 1, ci, co]), [ci, co]);
+  return tf.reshape(tf.matMul(tf.reshape(x, [x.shape[0], ci]), tap), [x.shape[0], 1, 1, co]);
+};
+
 // ---------------------------------------------------------------------------
 // Layer
 // ---------------------------------------------------------------------------
@@ -115,7 +130,9 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
     apply(params, state, x) {
       const x4 = singleInput('conv2d', x);
       expectInput('conv2d', x4, [null, null, params.weight.shape[2]]);
-      const y = tf.conv2d(x4 as tf.Tensor4D, params.weight, stride, pad);
+      const y = onePixel(x4, padH, padW, ks, stride)
+        ? centerTap(x4 as tf.Tensor4D, params.weight, padH as number, padW as number)
+        : tf.conv2d(x4 as tf.Tensor4D, params.weight, stride, pad);
       return { y: params.bias ? tf.add(y, params.bias) : y, state };
     },
   };

@@ -28,8 +28,9 @@ export interface Update<S extends OptState = OptState> {
 }
 
 /**
- * A gradient transformation. `update` is pure: it returns new tensors and
- * never disposes or mutates its arguments.
+ * A gradient transformation. `update` is pure: it never disposes or mutates
+ * its arguments. Its updates never share tensors with its state, but may be
+ * the very `grads` tensors it was given (a pass-through).
  *
  * @example
  * const opt = chain(clipByGlobalNorm(1), adam(1e-3));

@@ -171,7 +171,7 @@ export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ 
       const step = countOf(state.count);
       const wd = hyperAt(weightDecay, step);
       return {
-        updates: zipTrees([grads, params], ([g, p]) => (wd === 0 ? tf.clone(g) : tf.add(g, tf.mul(p, wd)))),
+        updates: wd === 0 ? grads : zipTrees([grads, params], ([g, p]) => tf.add(g, tf.mul(p, wd))),
         state: { count: newCount(step + 1) },
       };
     },
@@ -226,8 +226,8 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
     update(grads, state, params) {
       const r = inner.update(select(grads, params), state, select(params, params));
       const done = new Map(flattenTree(r.updates));
-      // Leaves the mask skipped pass through unchanged (as fresh tensors, so callers may dispose freely).
-      const updates = unflattenTree(flattenTree(grads).map(([p, g]) => [p, done.get(p) ?? tf.clone(g)] as const)) as Tree;
+      // Leaves the mask skipped pass through unchanged.
+      const updates = unflattenTree(flattenTree(grads).map(([p, g]) => [p, done.get(p) ?? g] as const)) as Tree;
       return { updates, state: r.state };
     },
   });

@@ -1,0 +1,131 @@
+/**
+ * Conv2D's gradients written as forward convolutions, registered with tfjs's
+ * public `registerGradient`. The wasm backend has no Conv2DBackpropFilter
+ * kernel (tfjs #8474) and a slow Conv2DBackpropInput; forward convs are fast
+ * on every backend.
+ *
+ * - dx: a stride-1 conv of the zero-dilated, padded dy with the filter rotated
+ *   180° and its in/out channels swapped.
+ * - dW: a conv of xᵀ (channels as batch) with dyᵀ as the filter, dilated by the stride.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Pads = { top: number; bottom: number; left: number; right: number };
+
+const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
+
+/** Zero-insert `s - 1` rows/columns between the rows/columns of `dy` ([n, h, w, c]). */
+export const dilate = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+};
+
+/**
+ * The filter rotated 180° with in/out channels swapped: `[kh, kw, ci, co]` to
+ * `[kh, kw, co, ci]`. wasm's Reverse and Gather kernels are slow, so the taps
+ * are reversed with a permutation matmul.
+ */
+const antiIdentity = (n: number): tf.Tensor2D => {
+  const m = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) m[i * n + (n - 1 - i)] = 1;
+  return tf.tensor2d(m, [n, n]);
+};
+
+export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => {
+  const [kh, kw, ci, co] = w.shape;
+  const taps = kh * kw;
+  // Reverse the taps with an anti-identity matmul: exact, and fast on every backend.
+  const flipped = taps === 1 ? w : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
+  return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
+};
+
+/**
+ * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
+ *
+ * @example
+ * const dx = conv2dInputGrad(dy, w, x.shape, [2, 2], { top: 1, bottom: 1, left: 1, right: 1 });
+ */
+export const conv2dInputGrad = (
+  dy: tf.Tensor4D, w: tf.Tensor4D, xShape: readonly number[], [sh, sw]: [number, number], p: Pads,
+): tf.Tensor4D => tf.tidy(() => {
+  const [kh, kw] = w.shape;
+  const [, h, wd] = xShape;
+  const [, oh, ow] = dy.shape;
+  const rot = rotate180(w);
+  const d = dilate(dy, sh, sw);
+  // Pad so that a stride-1 'valid' correlation gives exactly [h, w]; a negative pad crops.
+  const top = kh - 1 - p.top, left = kw - 1 - p.left;
+  const bottom = h - 1 - (oh - 1) * sh + p.top, right = wd - 1 - (ow - 1) * sw + p.left;
+  const crop = (t: tf.Tensor4D) => {
+      const [n, hh, ww, c] = t.shape;
+      const ct = Math.max(0, -top), cl = Math.max(0, -left), cb = Math.max(0, -bottom), cr = Math.max(0, -right);
+      return ct + cl + cb + cr ? tf.slice(t, [0, ct, cl, 0], [n, hh - ct - cb, ww - cl - cr, c]) : t;
+    };
+  const padded = tf.pad(crop(d), [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]) as tf.Tensor4D;
+  return tf.conv2d(padded, rot, 1, 'valid');
+});
+
+/**
+ * Gradient of `conv2d(x, w, strides, pads)` with respect to `w`, as a forward conv.
+ *
+ * @example
+ * const dw = conv2dFilterGrad(x, dy, w.shape, [1, 1], { top: 1, bottom: 1, left: 1, right: 1 });
+ */
+export const conv2dFilterGrad = (
+  x: tf.Tensor4D, dy: tf.Tensor4D, wShape: readonly number[], [sh, sw]: [number, number], p: Pads,
+): tf.Tensor4D => tf.tidy(() => {
+  const [kh, kw, ci, co] = wShape;
+  const [n, , , ] = x.shape;
+  const [, oh, ow] = dy.shape;
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
+    // 1×1: a single matmul, xᵀ · dy over all positions.
+    const xm = tf.transpose(tf.reshape(x, [-1, ci]));
+    return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
+  }
+  const xp = tf.pad(x, [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]]);
+  const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, hp, wp, n]
+  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+  const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
+  const xs = tf.slice(xt, [0, 0, 0, 0], [ci, needH, needW, n]);
+  const g = tf.conv2d(xs as tf.Tensor4D, f, 1, 'valid', 'NHWC', [sh, sw]); // [ci, kh, kw, co]
+  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+});
+
+let installed = false;
+
+/**
+ * Register the forward-conv gradients for `Conv2D` (all backends). Dilated
+ * convs and NCHW keep tfjs's own gradient.
+ *
+ * @example
+ * installConvGradients(); // once, before training
+ */
+export const installConvGradients = (): void => {
+  if (installed) return;
+  const stock = tf.getGradient('Conv2D');
+  if (!stock) throw new Error('installConvGradients: tfjs has no Conv2D gradient to extend');
+  tf.registerGradient({
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const a = attrs as unknown as { strides: number | [number, number]; pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][]; dataFormat: 'NHWC' | 'NCHW'; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+      const [dh, dw] = pair(a.dilations ?? 1);
+      if (dh !== 1 || dw !== 1 || a.dataFormat === 'NCHW') return stock.gradFunc(dy, saved, attrs);
+      const strides = pair(a.strides);
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape, w.shape, strides, [1, 1], a.pad as never, a.dimRoundingMode, false, 'channelsLast',
+      );
+      const pads = info.padInfo;
+      return {
+        x: () => conv2dInputGrad(dy as tf.Tensor4D, w, x.shape, strides, pads),
+        filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, w.shape, strides, pads),
+      };
+    },
+  });
+  installed = true;
+};

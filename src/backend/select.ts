@@ -1,0 +1,124 @@
+/**
+ * Backend selection: an explicit option, else `NN_BACKEND`, else the best
+ * that loads: tfjs-node-gpu, tfjs-node, wasm, cpu. The choice and its reason
+ * are recorded for `backendInfo()` and the epoch table's header.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.ts';
+import { installConvGradients } from './conv_grad.ts';
+import { backendInfo, setBackendReason } from './info.ts';
+
+/** The backends this library can run on. */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+const NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/** Options of {@link selectBackend}. */
+export interface SelectOptions {
+  /** Use exactly this backend (overrides `NN_BACKEND`). */
+  readonly backend?: BackendName;
+  /** Where one-line fallback warnings go. Default `console.warn`. */
+  readonly warn?: (line: string) => void;
+}
+
+const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
+
+/** Try the native TensorFlow binding from `pkg`; null when it works, else why not. */
+const tryNative = async (pkg: string): Promise<string | null> => {
+  try {
+    await import(pkg);
+  } catch (e) {
+    const msg = firstLine(e);
+    return /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not find/.test(msg) && msg.includes(pkg) ? 'not installed' : `broken install: ${msg}`;
+  }
+  try {
+    if (!(await tf.setBackend('tensorflow'))) return 'its backend failed to initialise';
+    tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync());
+    return null;
+  } catch (e) {
+    return `failed at first use (CUDA/cuDNN mismatch?): ${firstLine(e)}`;
+  }
+};
+
+/**
+ * Emscripten's Node glue installs `uncaughtException`/`unhandledRejection`
+ * handlers that rethrow from inside the minified wasm loader, so any later
+ * crash prints 30 KB of its source before the real error. Remove the ones
+ * that appeared while loading.
+ */
+const withoutEmscriptenHandlers = async <T>(f: () => Promise<T>): Promise<T> => {
+  if (typeof process === 'undefined' || typeof process.listeners !== 'function') return f();
+  const proc = process as unknown as { listeners(e: string): unknown[]; removeListener(e: string, l: unknown): void };
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = events.map((e) => new Set(proc.listeners(e)));
+  try {
+    return await f();
+  } finally {
+    events.forEach((e, i) => proc.listeners(e).filter((l) => !before[i].has(l)).forEach((l) => proc.removeListener(e, l)));
+  }
+};
+
+const useWasm = async (): Promise<string | null> => {
+  try {
+    return await withoutEmscriptenHandlers(async () => {
+      await import('@tensorflow/tfjs-backend-wasm');
+      return (await tf.setBackend('wasm')) ? null : 'the wasm backend failed to initialise';
+    });
+  } catch (e) {
+    return firstLine(e);
+  }
+};
+
+/**
+ * Choose and initialise the backend. Also installs the library's conv
+ * gradients, which the wasm backend needs to train.
+ *
+ * @example
+ * const { name, reason } = await selectBackend(); // e.g. wasm, 'default: tfjs-node-gpu not installed; ...'
+ * await selectBackend({ backend: 'cpu' });
+ */
+export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
+  installConvGradients();
+  const warn = opts.warn ?? ((l: string) => console.warn(l));
+  const env = typeof process !== 'undefined' ? process.env.NN_BACKEND : undefined;
+  const requested = opts.backend ?? (env ? env as BackendName : undefined);
+  if (requested !== undefined && !NAMES.includes(requested)) {
+    throw new ConfigError([`${opts.backend ? 'selectBackend.backend' : 'NN_BACKEND'}: expected one of ${NAMES.join(', ')}, got ${JSON.stringify(requested)}`]);
+  }
+  const source = opts.backend ? 'option' : 'NN_BACKEND';
+  if (requested === 'cpu') {
+    await tf.setBackend('cpu');
+    setBackendReason(`requested by ${source}`);
+    return backendInfo();
+  }
+  if (requested === 'wasm') {
+    const why = await useWasm();
+    if (why) throw new Error(`backend wasm (requested by ${source}) failed: ${why}`);
+    setBackendReason(`requested by ${source}`);
+    return backendInfo();
+  }
+  const skipped: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    const why = await tryNative(pkg);
+    if (why === null) {
+      setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`);
+      return backendInfo();
+    }
+    skipped.push(`${pkg} ${why}`);
+    if (why.startsWith('broken') || why.startsWith('failed') || why.startsWith('its backend')) {
+      warn(`tsnn: ${pkg} is installed but unusable (${why}); falling back. Reinstall it or set NN_BACKEND=wasm to silence this.`);
+    }
+  }
+  if (requested === 'tensorflow') throw new Error(`backend tensorflow (requested by ${source}) is unavailable: ${skipped.join('; ')}`);
+  const wasmWhy = await useWasm();
+  if (wasmWhy === null) {
+    setBackendReason(`default: ${skipped.join('; ')}`);
+    return backendInfo();
+  }
+  warn(`tsnn: the wasm backend failed (${wasmWhy}); falling back to the slow cpu backend.`);
+  await tf.setBackend('cpu');
+  setBackendReason(`default: ${[...skipped, `wasm ${wasmWhy}`].join('; ')}`);
+  return backendInfo();
+};

@@ -1,0 +1,184 @@
+/**
+ * Fashion-MNIST: find the four IDX files, read and validate them, and build
+ * datasets. Looks in an explicit folder, `FASHION_MNIST_DIR`, Debian's
+ * `/usr/share/datasets/fashion-mnist`, the user cache, then downloads from the
+ * official mirror into the cache, checking the published MD5 sums.
+ *
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { createHash } from 'node:crypto';
+import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
+import type { ArrayDataset } from './loader.ts';
+import { DatasetError, parseIdx } from './idx.ts';
+
+/** The ten classes, in label order. */
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+] as const;
+
+/** The files and the MD5 sums that the dataset's README publishes. */
+export const FASHION_MNIST_FILES = {
+  trainImages: { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
+  trainLabels: { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe' },
+  testImages: { name: 't10k-images-idx3-ubyte.gz', md5: 'bef4ecab320f06d8554ea6380940ec79' },
+  testLabels: { name: 't10k-labels-idx1-ubyte.gz', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
+} as const;
+
+/** The official mirror (the one torchvision uses). */
+export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
+
+/** Debian's `dataset-fashion-mnist` installs here. */
+export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Train and test sets. */
+export interface FashionMnist {
+  readonly train: ArrayDataset;
+  readonly test: ArrayDataset;
+  /** The folder the files came from. */
+  readonly dir: string;
+}
+
+/** Options of {@link loadFashionMnist}. */
+export interface FashionMnistOptions {
+  /** Look here first. */
+  readonly dir?: string;
+  /** The cache folder. Default `$XDG_CACHE_HOME/tsnn/fashion-mnist` or `~/.cache/tsnn/fashion-mnist`. */
+  readonly cacheDir?: string;
+  /** Try the download when the files are nowhere else. Default true. */
+  readonly download?: boolean;
+  /** The mirror to download from. Default {@link FASHION_MNIST_MIRROR}. */
+  readonly mirror?: string;
+}
+
+/** The default cache folder. */
+export const defaultCacheDir = (): string =>
+  nodePath.join(process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache'), 'tsnn', 'fashion-mnist');
+
+const hasAll = (dir: string) => Object.values(FASHION_MNIST_FILES).every((f) => fs.existsSync(nodePath.join(dir, f.name)));
+
+const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex');
+
+/**
+ * Download the four files from `mirror` into `dir`, verifying each MD5 before
+ * it is kept. Returns null on success, else what went wrong.
+ *
+ * @example
+ * const problem = await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir());
+ */
+export const downloadFashionMnist = async (
+  mirror: string,
+  dir: string,
+  sums: Record<string, string> = Object.fromEntries(Object.values(FASHION_MNIST_FILES).map((f) => [f.name, f.md5])),
+): Promise<string | null> => {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of Object.values(FASHION_MNIST_FILES)) {
+      const target = nodePath.join(dir, f.name);
+      const expected = sums[f.name];
+      if (fs.existsSync(target) && md5(fs.readFileSync(target)) === expected) continue;
+      const res = await fetch(new URL(f.name, mirror), { signal: AbortSignal.timeout(60_000) });
+      if (!res.ok) return `${mirror}${f.name}: HTTP ${res.status}`;
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const sum = md5(bytes);
+      if (sum !== expected) return `${mirror}${f.name}: MD5 ${sum}, expected ${expected} (corrupt download; nothing was kept)`;
+      const tmp = `${target}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, target);
+    }
+    return null;
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    return `${mirror}: ${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+  }
+};
+
+const readSet = (dir: string, images: string, labels: string): Either<DatasetError, ArrayDataset> => {
+  const read = (name: string, rank: number) => {
+    const file = nodePath.join(dir, name);
+    try {
+      return parseIdx(file, new Uint8Array(fs.readFileSync(file)), rank);
+    } catch (e) {
+      return left(new DatasetError(file, `cannot read: ${(e as Error).message}`));
+    }
+  };
+  const x = read(images, 3);
+  if (isLeft(x)) return x;
+  const y = read(labels, 1);
+  if (isLeft(y)) return y;
+  const [n, h, w] = x.right.dims;
+  if (h !== 28 || w !== 28) return left(new DatasetError(nodePath.join(dir, images), `expected 28×28 images, got ${h}×${w}`));
+  if (y.right.dims[0] !== n) {
+    return left(new DatasetError(nodePath.join(dir, labels), `${y.right.dims[0]} labels for ${n} images`));
+  }
+  const bad = y.right.data.findIndex((l) => l > 9);
+  if (bad >= 0) return left(new DatasetError(nodePath.join(dir, labels), `label ${y.right.data[bad]} at index ${bad} is out of range 0..9`));
+  return right({ x: x.right.data, y: Int32Array.from(y.right.data), shape: [28, 28, 1], classes: FASHION_MNIST_CLASSES });
+};
+
+/**
+ * Read Fashion-MNIST from a folder holding the four gzipped IDX files.
+ *
+ * @example
+ * const r = readFashionMnist('/usr/share/datasets/fashion-mnist');
+ */
+export const readFashionMnist = (dir: string): Either<DatasetError, FashionMnist> => {
+  const f = FASHION_MNIST_FILES;
+  const train = readSet(dir, f.trainImages.name, f.trainLabels.name);
+  if (isLeft(train)) return train;
+  const test = readSet(dir, f.testImages.name, f.testLabels.name);
+  if (isLeft(test)) return test;
+  return right({ train: train.right, test: test.right, dir });
+};
+
+/**
+ * Find and load Fashion-MNIST. The error lists every place looked and how to get the data.
+ *
+ * @example
+ * const r = await loadFashionMnist();
+ * if (isRight(r)) console.log(r.right.train.y.length); // 60000
+ */
+export const loadFashionMnist = async (opts: FashionMnistOptions = {}): Promise<Either<DatasetError, FashionMnist>> => {
+  const cache = opts.cacheDir ?? defaultCacheDir();
+  const places: [string, string | undefined][] = [
+    ['the dir option', opts.dir],
+    ['FASHION_MNIST_DIR', process.env.FASHION_MNIST_DIR],
+    ["Debian's dataset-fashion-mnist", DEBIAN_FASHION_MNIST_DIR],
+    ['the cache', cache],
+  ];
+  const looked: string[] = [];
+  for (const [what, dir] of places) {
+    if (!dir) {
+      looked.push(`${what}: not set`);
+      continue;
+    }
+    if (hasAll(dir)) return readFashionMnist(dir);
+    looked.push(`${what}: ${dir} (files missing)`);
+  }
+  if (opts.download ?? true) {
+    const mirror = opts.mirror ?? FASHION_MNIST_MIRROR;
+    const why = await downloadFashionMnist(mirror, cache);
+    if (why === null) return readFashionMnist(cache);
+    looked.push(`download into ${cache}: ${why}`);
+  }
+  return left(new DatasetError('Fashion-MNIST', [
+    'not found. Looked in:',
+    ...looked.map((l) => `  - ${l}`),
+    'Get it with `apt-get install dataset-fashion-mnist` (Debian), or put the four files',
+    `(${Object.values(FASHION_MNIST_FILES).map((f) => f.name).join(', ')}) in a folder and set FASHION_MNIST_DIR.`,
+  ].join('\n')));
+};
+
+/**
+ * {@link loadFashionMnist} for scripts: throws the `DatasetError`.
+ *
+ * @example
+ * const { train, test } = await loadFashionMnistOrThrow();
+ */
+export const loadFashionMnistOrThrow = async (opts: FashionMnistOptions = {}): Promise<FashionMnist> => {
+  const r = await loadFashionMnist(opts);
+  if (isLeft(r)) throw r.left;
+  return r.right;
+};

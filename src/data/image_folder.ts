@@ -1,0 +1,74 @@
+/**
+ * Image-folder datasets in the Imagenette layout: `train/<class>/*.JPEG` and
+ * `val/<class>/*.JPEG` (PNG too). Decoding and resizing use jimp, which is
+ * pure JavaScript and runs under Node and Deno alike.
+ *
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { Jimp } from 'jimp';
+import type { ArrayDataset } from './loader.ts';
+import { DatasetError } from './idx.ts';
+
+/** Options of {@link loadImageFolder}. */
+export interface ImageFolderOptions {
+  /** Every image is resized to `[height, width]` (aspect ratio not kept). */
+  readonly size: readonly [number, number];
+  /** 3 for RGB, 1 for grayscale (luma). Default 3. */
+  readonly channels?: 1 | 3;
+  /** Split folders. Default `['train', 'val']`. */
+  readonly splits?: readonly [string, string];
+}
+
+const IMAGE = /\.(jpe?g|png)$/i;
+
+const listClasses = (dir: string): string[] =>
+  fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+
+const readSplit = async (dir: string, classes: readonly string[], o: Required<ImageFolderOptions>): Promise<ArrayDataset> => {
+  const [h, w] = o.size, c = o.channels;
+  const files: [string, number][] = [];
+  for (const cls of listClasses(dir)) {
+    const label = classes.indexOf(cls);
+    if (label < 0) throw new DatasetError(nodePath.join(dir, cls), `class '${cls}' is not among the training classes [${classes.join(', ')}]`);
+    for (const f of fs.readdirSync(nodePath.join(dir, cls)).filter((f) => IMAGE.test(f)).sort()) files.push([nodePath.join(dir, cls, f), label]);
+  }
+  const x = new Uint8Array(files.length * h * w * c), y = new Int32Array(files.length);
+  for (const [i, [file, label]] of files.entries()) {
+    let img;
+    try {
+      img = await Jimp.read(file);
+    } catch (e) {
+      throw new DatasetError(file, `cannot decode image: ${(e as Error).message}`);
+    }
+    img.resize({ w, h });
+    const rgba = img.bitmap.data;
+    for (let p = 0; p < h * w; p++) {
+      const [r, g, b] = [rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2]];
+      if (c === 3) x.set([r, g, b], (i * h * w + p) * 3);
+      else x[i * h * w + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    }
+    y[i] = label;
+  }
+  return { x, y, shape: [h, w, c], classes };
+};
+
+/**
+ * Load an Imagenette-style folder into memory as two datasets.
+ *
+ * @example
+ * const { train, valid, classes } = await loadImageFolder('imagenette2-160', { size: [64, 64] });
+ */
+export const loadImageFolder = async (
+  root: string,
+  opts: ImageFolderOptions,
+): Promise<{ train: ArrayDataset; valid: ArrayDataset; classes: readonly string[] }> => {
+  const o: Required<ImageFolderOptions> = { channels: 3, splits: ['train', 'val'], ...opts };
+  if (!o.size.every((s) => Number.isInteger(s) && s > 0)) throw new DatasetError(root, `size: expected two positive integers, got [${o.size.join(', ')}]`);
+  const [trainDir, validDir] = o.splits.map((s) => nodePath.join(root, s));
+  for (const d of [trainDir, validDir]) if (!fs.existsSync(d)) throw new DatasetError(d, 'folder not found (expected train/<class>/*.JPEG and val/<class>/*.JPEG)');
+  const classes = listClasses(trainDir);
+  if (classes.length === 0) throw new DatasetError(trainDir, 'no class folders');
+  return { train: await readSplit(trainDir, classes, o), valid: await readSplit(validDir, classes, o), classes };
+};
