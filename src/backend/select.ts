@@ -31,6 +31,7 @@ const tryNative = async (pkg: string): Promise<string | null> => {
     await import(pkg);
   } catch (e) {
     const msg = firstLine(e);
+    if (/tfjs_binding|napi/.test(msg)) return `broken install: its native binding is missing (${msg}); reinstall it where libtensorflow can be downloaded`;
     return /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not find/.test(msg) && msg.includes(pkg) ? 'not installed' : `broken install: ${msg}`;
   }
   try {

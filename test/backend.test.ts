@@ -1,0 +1,151 @@
+/**
+ * Backends: selection, and training on wasm. Every gradient on wasm is
+ * compared with the cpu backend's reference on random configurations.
+ */
+import { assertClose, tf } from './helpers.ts';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  adam, adamW, type AnyTransformation, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
+  disposeTree, flattenTree, initTrainState, installConvGradients, laws, momentum, normal, prngKey, rmsprop, selectBackend,
+  sgd, type Tree, trainStep, valueAndGrad,
+} from '../mod.ts';
+import { toyData, toyModel } from './fixtures/toy.ts';
+
+installConvGradients();
+
+/** Run `f` on a backend and bring its numbers back as plain arrays. */
+const on = async <T>(backend: string, f: () => T): Promise<T> => {
+  const before = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    return f();
+  } finally {
+    await tf.setBackend(before);
+  }
+};
+
+/** Loss and every gradient (params and input) of one case, as numbers. */
+const gradsOf = (c: laws.LayerCase): { loss: number; grads: [string, Float32Array][] } => {
+  const key = prngKey(c.seed);
+  const { params, state } = c.layer.init(key, c.inShape);
+  const shape = [c.batch, ...(c.inShape as number[])];
+  const x = tf.tensor(normal(prngKey(c.seed + 1), shape.reduce((a, b) => a * b, 1)), shape);
+  const proj = tf.tidy(() => {
+    const y = c.layer.apply(params, state, x, { training: true, key }).y as tf.Tensor;
+    return tf.tensor(normal(prngKey(c.seed + 2), y.size), y.shape);
+  });
+  const vg = valueAndGrad((t: Tree) => {
+    const { p, x: xi } = t as { p: Tree; x: tf.Tensor };
+    const y = c.layer.apply(p, state, xi, { training: true, key }).y as tf.Tensor;
+    return { loss: tf.sum(tf.mul(y, proj)) as tf.Scalar };
+  })({ p: params, x } as Tree);
+  const out = { loss: vg.value.dataSync()[0], grads: flattenTree(vg.grads).map(([p, g]) => [p, Float32Array.from(g.dataSync())] as [string, Float32Array]) };
+  [params, state, vg.grads].forEach(disposeTree);
+  [x, proj, vg.value].forEach((t) => t.dispose());
+  return out;
+};
+
+describe('backend selection', () => {
+  test('an explicit option or NN_BACKEND chooses, and the reason is reported', async () => {
+    const before = tf.getBackend();
+    try {
+      assert.deepEqual(await selectBackend({ backend: 'cpu' }), { name: 'cpu', reason: 'requested by option' });
+      assert.deepEqual(backendInfo(), { name: 'cpu', reason: 'requested by option' });
+      const saved = process.env.NN_BACKEND;
+      process.env.NN_BACKEND = 'wasm';
+      try {
+        assert.deepEqual(await selectBackend(), { name: 'wasm', reason: 'requested by NN_BACKEND' });
+        process.env.NN_BACKEND = 'tpu';
+        await assert.rejects(selectBackend(), /NN_BACKEND: expected one of tensorflow, wasm, cpu, got "tpu"/);
+      } finally {
+        if (saved === undefined) delete process.env.NN_BACKEND;
+        else process.env.NN_BACKEND = saved;
+      }
+      // By default: the native packages cannot install here, so wasm, saying why.
+      const warnings: string[] = [];
+      const chosen = await selectBackend({ warn: (l) => warnings.push(l) });
+      assert.equal(chosen.name, 'wasm');
+      assert.match(chosen.reason, /^default: @tensorflow\/tfjs-node-gpu (not installed|broken install)/);
+      await assert.rejects(selectBackend({ backend: 'tensorflow' }), /backend tensorflow \(requested by option\) is unavailable/);
+    } finally {
+      await tf.setBackend(before);
+    }
+  });
+});
+
+describe('gradients on wasm match the cpu reference', () => {
+  test('conv2d gradients as forward convs equal tfjs kernels (strides 1-3, odd sizes, same/valid/explicit, 1x1)', () => {
+    fc.assert(fc.property(
+      fc.record({
+        ks: fc.constantFrom(1, 2, 3, 5), s: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }),
+        ci: fc.integer({ min: 1, max: 3 }), co: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 2 }),
+        pad: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })), seed: fc.nat(),
+      }).filter((r) => r.pad === 'same' || (r.h + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks && r.w + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks)),
+      (r) => tf.tidy(() => {
+        const pad = typeof r.pad === 'number' ? [[0, 0], [r.pad, r.pad], [r.pad, r.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]] : r.pad;
+        const x = tf.tensor4d(normal(prngKey(r.seed), r.n * r.h * r.w * r.ci), [r.n, r.h, r.w, r.ci]);
+        const f = tf.tensor4d(normal(prngKey(r.seed + 1), r.ks * r.ks * r.ci * r.co), [r.ks, r.ks, r.ci, r.co]);
+        const y = tf.conv2d(x, f, r.s, pad);
+        const dy = tf.tensor4d(normal(prngKey(r.seed + 2), y.size), y.shape as [number, number, number, number]);
+        const info = tf.backend_util.computeConv2DInfo(x.shape, f.shape, [r.s, r.s], [1, 1], pad, undefined, false, 'channelsLast');
+        assertClose(conv2dInputGrad(dy, f, x.shape, [r.s, r.s], info.padInfo).dataSync(), tf.conv2dTranspose(dy, f, x.shape, r.s, pad).dataSync(), 1e-4, 'dx');
+        // tfjs's own cpu kernel, called directly: tf.grad would use our registered gradient.
+        const stockDw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [r.s, r.s], pad, dataFormat: 'NHWC', filterShape: f.shape }) as tf.Tensor;
+        assertClose(conv2dFilterGrad(x, dy, f.shape, [r.s, r.s], info.padInfo).dataSync(), stockDw.dataSync(), 1e-4, 'dw');
+      }),
+    ), { numRuns: 60 });
+  });
+
+  const families: [string, () => fc.Arbitrary<laws.LayerCase>, number][] = [
+    ['conv2d', laws.arbConv2dCase, 30], ['dense', laws.arbDenseCase, 10], ['batchNorm', laws.arbBatchNormCase, 15],
+    ['pooling', laws.arbPoolCase, 20], ['parameter-free layers', laws.arbSimpleCase, 15], ['combinators', laws.arbCombinatorCase, 15],
+    ['convLayer', laws.arbConvLayerCase, 15], ['resBlock', laws.arbResBlockCase, 20], ['chapter-14 models', laws.arbModelCase, 4],
+  ];
+  for (const [name, arb, n] of families) {
+    test(`${name}: wasm gradients equal cpu gradients`, async () => {
+      await selectBackend({ backend: 'wasm' });
+      await tf.setBackend('cpu');
+      const cases = fc.sample(arb(), { numRuns: n, seed: 42 });
+      for (const c of cases) {
+        const cpu = gradsOf(c);
+        const wasm = await on('wasm', () => gradsOf(c));
+        assert.deepEqual(wasm.grads.map(([p]) => p), cpu.grads.map(([p]) => p));
+        const scale = Math.max(1, ...cpu.grads.flatMap(([, g]) => Array.from(g, Math.abs)));
+        assertClose([wasm.loss], [cpu.loss], 1e-4 * Math.max(1, Math.abs(cpu.loss)), `${c.label} loss`);
+        wasm.grads.forEach(([p, g], i) => assertClose(g, cpu.grads[i][1], 2e-4 * scale, `${c.label} d/d ${p}`));
+      }
+    });
+  }
+});
+
+describe('training on wasm', () => {
+  test('every optimizer trains the toy model on wasm and the loss falls', async () => {
+    await selectBackend({ backend: 'wasm' });
+    try {
+      const opts: [string, AnyTransformation][] = [['sgd', sgd(0.1)], ['momentum', momentum(0.05)], ['rmsprop', rmsprop(3e-3)], ['adam', adam(1e-2)], ['adamW', adamW(1e-2)]];
+      for (const [name, opt] of opts) {
+        const model = toyModel();
+        let ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
+        const step = trainStep(model, crossEntropy, opt);
+        const losses: number[] = [];
+        for (let epoch = 0; epoch < 4; epoch++) {
+          for (const b of toyData().train.batches(epoch)) {
+            const r = step(ts, b);
+            b.x.dispose();
+            b.y.dispose();
+            disposeTrainState({ ...ts, params: ts.params, state: ts.state, optState: ts.optState });
+            ts = r.trainState;
+            losses.push(r.loss);
+          }
+        }
+        const first = losses.slice(0, 4).reduce((a, b) => a + b) / 4, last = losses.slice(-4).reduce((a, b) => a + b) / 4;
+        assert.ok(last < 0.7 * first, `${name}: loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
+        disposeTrainState(ts);
+      }
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+});
