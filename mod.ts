@@ -73,3 +73,7 @@ export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/b
 export * from './src/data/idx.ts';
 export * from './src/data/fashion_mnist.ts';
 export * from './src/data/image_folder.ts';
+
+// Data-parallel training
+export * from './src/parallel/data_parallel.ts';
+export type { ModelSpec } from './src/parallel/protocol.ts';

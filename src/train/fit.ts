@@ -13,11 +13,13 @@ import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { oneCycle, type OneCycleOptions, perStep } from '../optim/schedules.ts';
 import { type Key, prngKey } from '../random.ts';
+import { parallelTrainStep } from '../parallel/data_parallel.ts';
+import type { ModelSpec } from '../parallel/protocol.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
 import { epochTable, type EpochRow, type Observer } from './observers.ts';
 import {
-  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, type TrainState, trainStep,
+  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, type StepResult, type TrainState, trainStep,
 } from './step.ts';
 
 /** Training and (optional) validation data. */
@@ -44,6 +46,11 @@ export interface FitOptions {
   readonly checkpoint?: { readonly path: string; readonly config?: unknown; readonly mode?: 'last' | 'best' };
   /** Stop after this many steps in total (the state's step counter). */
   readonly maxSteps?: number;
+  /**
+   * Spread each batch over several threads (data parallel, cross-entropy loss).
+   * `spec` tells the worker threads how to rebuild the same model.
+   */
+  readonly parallel?: { readonly workers: number; readonly spec: ModelSpec; readonly labelSmoothing?: number };
 }
 
 /** The final train state and one row per epoch. */
@@ -107,7 +114,27 @@ export const fit = async (model: AnyLayer, data: Data, opts: FitOptions): Promis
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];
-  const step = trainStep(model, loss, opts.opt);
+  if (opts.parallel && opts.loss) throw new ConfigError(['fit.parallel: the parallel step uses cross-entropy; leave fit.loss unset (label smoothing: parallel.labelSmoothing)']);
+  const local = trainStep(model, loss, opts.opt);
+  const step = opts.parallel && opts.parallel.workers > 1
+    ? await parallelTrainStep(model, opts.opt, opts.parallel)
+    : undefined;
+  try {
+    return await fold(model, data, opts, loss, metrics, observers, step ?? ((ts: TrainState, b: Batch) => Promise.resolve(local(ts, b))));
+  } finally {
+    await step?.close();
+  }
+};
+
+const fold = async (
+  model: AnyLayer,
+  data: Data,
+  opts: FitOptions,
+  loss: Loss,
+  metrics: readonly Metric[],
+  observers: readonly Observer[],
+  step: (ts: TrainState, b: Batch) => Promise<StepResult>,
+): Promise<FitResult> => {
   let ts = opts.trainState ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
   const perEpoch = data.train.length;
   const startEpoch = Math.floor(ts.step / perEpoch);
@@ -133,7 +160,7 @@ export const fit = async (model: AnyLayer, data: Data, opts: FitOptions): Promis
         break;
       }
       const n = batch.x.shape[0];
-      const r = step(ts, batch);
+      const r = await step(ts, batch);
       disposeBatch(batch);
       if (!Number.isFinite(r.loss)) {
         disposeTrainState(r.trainState);

@@ -1,0 +1,58 @@
+/**
+ * The same chapter-14 models in TensorFlow.js layers (tf.model, trainOnBatch
+ * with Adam), on the backend given. Stock tfjs cannot train convs on wasm
+ * (no Conv2DBackpropFilter), so its best backend here is cpu.
+ *   layers.ts --backend cpu --model resnet2 --batch 64 --steps 1 --runs 1
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parseArgs } from 'node:util';
+
+const { values: a } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'cpu' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '1' }, runs: { type: 'string', default: '1' }, warmup: { type: 'string', default: '1' },
+  },
+});
+if (a.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+await tf.setBackend(a.backend!);
+
+const convLayer = (x: tf.SymbolicTensor, nf: number, stride = 1, act = true, ks = 3, zero = false): tf.SymbolicTensor => {
+  let y = tf.layers.conv2d({ filters: nf, kernelSize: ks, strides: stride, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({ gammaInitializer: zero ? 'zeros' : 'ones', epsilon: 1e-5, momentum: 0.9 }).apply(y) as tf.SymbolicTensor;
+  return act ? tf.layers.reLU().apply(y) as tf.SymbolicTensor : y;
+};
+const resBlock = (x: tf.SymbolicTensor, ni: number, nf: number, stride: number): tf.SymbolicTensor => {
+  const convs = convLayer(convLayer(x, nf, stride), nf, 1, false, 3, true);
+  let sc = x;
+  if (stride !== 1) sc = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(sc) as tf.SymbolicTensor;
+  if (ni !== nf) sc = convLayer(sc, nf, 1, false, 1);
+  return tf.layers.reLU().apply(tf.layers.add().apply([convs, sc])) as tf.SymbolicTensor;
+};
+const input = tf.input({ shape: [28, 28, 1] });
+const chans = [1, 16, 32, 64, 128, 256];
+let h = input;
+for (let i = 1; i < chans.length; i++) {
+  h = resBlock(h, chans[i - 1], chans[i], 2);
+  if (a.model === 'resnet2') h = resBlock(h, chans[i], chans[i], 1);
+}
+h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
+const out = tf.layers.dense({ units: 10 }).apply(h) as tf.SymbolicTensor;
+const model = tf.model({ inputs: input, outputs: out });
+model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
+const batch = Number(a.batch);
+const x = tf.randomNormal([batch, 28, 28, 1]), y = tf.randomUniform([batch, 1], 0, 10, 'int32').toFloat();
+const run = async (n: number) => {
+  for (let i = 0; i < n; i++) await model.trainOnBatch(x, y);
+};
+await run(Number(a.warmup));
+const rates: number[] = [];
+for (let r = 0; r < Number(a.runs); r++) {
+  const t0 = performance.now();
+  await run(Number(a.steps));
+  rates.push((batch * Number(a.steps)) / ((performance.now() - t0) / 1000));
+}
+const sorted = [...rates].sort((p, q) => p - q);
+console.log(JSON.stringify({
+  engine: `tfjs-layers ${tf.getBackend()}`, model: a.model, batch, threads: 1, images_per_s: rates, median: sorted[Math.floor(sorted.length / 2)],
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), live_tensors: tf.memory().numTensors,
+}));

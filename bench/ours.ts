@@ -1,0 +1,54 @@
+/**
+ * One benchmark configuration of this library: a full training step (forward,
+ * backward, AdamW update) of a chapter-14 model on 28×28×1, 10 classes.
+ *   ours.ts --backend wasm --model resnet2 --batch 64 --steps 10 --runs 3 [--workers 2]
+ * Prints one JSON line.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parseArgs } from 'node:util';
+import {
+  adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
+  prngKey, selectBackend, trainStep,
+} from '../mod.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'wasm' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, warmup: { type: 'string', default: '2' }, workers: { type: 'string', default: '1' },
+  },
+});
+const info = await selectBackend({ backend: a.backend as 'wasm' | 'cpu', warn: () => {} });
+const opts = { nIn: 1, nClasses: 10 };
+const name = a.model as keyof typeof chapter14Models;
+const model = chapter14Models[name](opts);
+const opt = adamW(1e-3);
+const batch = Number(a.batch), workers = Number(a.workers);
+let ts = initTrainState(model, opt, prngKey(0), [28, 28, 1]);
+const exportName = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' }[name];
+const step = workers > 1
+  ? await parallelTrainStep(model, opt, { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } })
+  : Object.assign(async (s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => trainStep(model, crossEntropy, opt)(s, b), { close: async () => {} });
+const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.randomUniform([batch], 0, 10, 'int32', 2);
+const run = async (n: number) => {
+  for (let i = 0; i < n; i++) {
+    const r = await step(ts, { x, y });
+    disposeReplacedTrainState(ts, r.trainState);
+    ts = r.trainState;
+  }
+};
+await run(Number(a.warmup));
+const rates: number[] = [];
+for (let r = 0; r < Number(a.runs); r++) {
+  const t0 = performance.now();
+  await run(Number(a.steps));
+  rates.push((batch * Number(a.steps)) / ((performance.now() - t0) / 1000));
+}
+await step.close();
+disposeTrainState(ts);
+x.dispose();
+y.dispose();
+const sorted = [...rates].sort((p, q) => p - q);
+console.log(JSON.stringify({
+  engine: `tsnn ${info.name}${workers > 1 ? ` ×${workers} workers` : ''}`, model: name, batch, threads: workers, images_per_s: rates,
+  median: sorted[Math.floor(sorted.length / 2)], peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), live_tensors: tf.memory().numTensors,
+}));

@@ -1,0 +1,153 @@
+/**
+ * Data-parallel training on several threads: each step splits the batch into
+ * shards, the calling thread and `workers - 1` worker threads compute the
+ * gradients of their shards, and the calling thread averages them (weighted
+ * by shard size) and applies the optimizer. tfjs's threaded wasm build is off
+ * under Node, so this is how a second core is used. Results are deterministic
+ * for a given key and worker count; BatchNorm sees per-shard statistics (like
+ * PyTorch DDP without SyncBatchNorm) and its running statistics are averaged.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Worker } from 'node:worker_threads';
+import { valueAndGrad } from '../autodiff.ts';
+import type { Batch } from '../data/loader.ts';
+import type { AnyLayer } from '../layer.ts';
+import { applyUpdates, type AnyTransformation } from '../optim/base.ts';
+import { foldIn } from '../random.ts';
+import { crossEntropyWith } from '../train/losses.ts';
+import type { StepResult, TrainState } from '../train/step.ts';
+import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
+import type { FromWorker, ModelSpec, Packed, ToWorker } from './protocol.ts';
+
+/** Options of {@link parallelTrainStep}. */
+export interface ParallelOptions {
+  /** Threads in all, the calling one included. */
+  readonly workers: number;
+  /** How the workers rebuild the model (the same model the caller passes). */
+  readonly spec: ModelSpec;
+  /** Label smoothing of the cross-entropy loss. Default 0. */
+  readonly labelSmoothing?: number;
+}
+
+/** A data-parallel step and the means to stop its workers. */
+export interface ParallelStep {
+  (ts: TrainState, batch: Batch): Promise<StepResult>;
+  /** Terminate the worker threads. */
+  close(): Promise<void>;
+}
+
+const packTree = (t: Tree): Packed => flattenTree(t).map(([p, x]) => [p, x.shape, Float32Array.from(x.dataSync() as Float32Array)] as const);
+
+class GradWorker {
+  private readonly worker: Worker;
+  private pending: ((m: FromWorker) => void) | undefined;
+  private failure: Error | undefined;
+
+  constructor() {
+    // Deno runs the .ts worker natively; under Node the worker registers tsx's loader first.
+    const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+    const url = new URL('./worker.ts', import.meta.url);
+    this.worker = isDeno ? new Worker(url) : new Worker(
+      `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`,
+      { eval: true },
+    );
+    this.worker.on('message', (m: FromWorker) => {
+      const p = this.pending;
+      this.pending = undefined;
+      p?.(m);
+    });
+    this.worker.on('error', (e) => {
+      this.failure = e;
+      this.pending?.({ type: 'error', message: e.stack ?? String(e) });
+    });
+  }
+
+  call(m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending = (r) => (r.type === 'error' ? reject(new Error(`gradient worker failed: ${r.message}`)) : resolve(r));
+      this.worker.postMessage(m, transfer);
+    });
+  }
+
+  terminate = () => this.worker.terminate();
+}
+
+/**
+ * A training step that spreads each batch over `workers` threads.
+ *
+ * @example
+ * const spec = { module: new URL('../mod.ts', import.meta.url).href, export: 'resNet2', args: [{ nIn: 1, nClasses: 10 }] };
+ * const step = await parallelTrainStep(resNet2({ nIn: 1, nClasses: 10 }), adamW(1e-3), { workers: 2, spec });
+ * const { trainState, loss } = await step(ts, batch);
+ * await step.close();
+ */
+export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, o: ParallelOptions): Promise<ParallelStep> => {
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`parallelTrainStep.workers: expected positive integer, got ${o.workers}`);
+  const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
+  const backend = tf.getBackend();
+  const loss = crossEntropyWith({ labelSmoothing: o.labelSmoothing ?? 0 });
+  try {
+    await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, backend, labelSmoothing: o.labelSmoothing ?? 0 })));
+  } catch (e) {
+    await Promise.all(pool.map((w) => w.terminate()));
+    throw e;
+  }
+  const step = async (ts: TrainState, batch: Batch): Promise<StepResult> => {
+    const n = batch.x.shape[0];
+    const shards = Math.min(o.workers, n);
+    const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const stepKey = foldIn(ts.key, ts.step);
+    const params = shards > 1 ? packTree(ts.params) : [], state = shards > 1 ? packTree(ts.state) : [];
+    const xAll = shards > 1 ? (batch.x.dataSync() as Float32Array) : new Float32Array(0);
+    const yAll = shards > 1 ? (batch.y.dataSync() as Int32Array) : new Int32Array(0);
+    const per = batch.x.size / n;
+    // Start the workers first, so they run while this thread computes shard 0.
+    const remote = pool.slice(0, shards - 1).map((w, i) => {
+      const s = i + 1, a = starts[s], b = a + sizes[s];
+      return w.call({
+        type: 'step', params, state, x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
+        y: yAll.slice(a, b), key: foldIn(stepKey, s) as unknown as [number, number],
+      });
+    });
+    const local = tf.tidy(() => {
+      const x0 = shards > 1 ? tf.slice(batch.x, 0, sizes[0]) : batch.x;
+      const y0 = shards > 1 ? tf.slice(batch.y, 0, sizes[0]) : batch.y;
+      const vg = valueAndGrad((p: Tree) => {
+        const r = model.apply(p, ts.state, x0, { training: true, key: shards > 1 ? foldIn(stepKey, 0) : stepKey });
+        return { loss: loss(r.y, y0), aux: r.state as Tree };
+      })(ts.params);
+      return { value: vg.value, grads: vg.grads as tf.Tensor, state: (vg.aux ?? {}) as tf.Tensor };
+    }) as unknown as { value: tf.Scalar; grads: Tree; state: Tree };
+    const replies = (await Promise.all(remote)) as Extract<FromWorker, { type: 'grads' }>[];
+    const out = tf.tidy(() => {
+      const weight = (i: number) => sizes[i] / n;
+      const combine = (mine: Tree, theirs: Packed[]): Tree => {
+        const maps = theirs.map((p) => new Map(p.map(([path, shape, d]) => [path, [shape, d] as const])));
+        return unflattenTree(flattenTree(mine).map(([path, t]) => {
+          let acc = tf.mul(t, weight(0));
+          maps.forEach((m, i) => {
+            const [shape, d] = m.get(path)!;
+            acc = tf.add(acc, tf.mul(tf.tensor(d, [...shape], 'float32'), weight(i + 1)));
+          });
+          return [path, acc] as const;
+        })) as Tree;
+      };
+      const grads = combine(local.grads, replies.map((r) => r.grads));
+      const state = combine(local.state, replies.map((r) => r.state));
+      const lossValue = replies.reduce((acc, r, i) => acc + r.loss * weight(i + 1), local.value.dataSync()[0] * weight(0));
+      const { updates, state: optState } = opt.update(grads, ts.optState, ts.params);
+      return { params: applyUpdates(ts.params, updates) as tf.Tensor, state: state as tf.Tensor, optState: optState as tf.Tensor, loss: tf.scalar(lossValue) };
+    }) as unknown as { params: Tree; state: Tree; optState: Tree; loss: tf.Scalar };
+    disposeTree(local.grads);
+    disposeTree(local.state);
+    local.value.dispose();
+    const value = out.loss.dataSync()[0];
+    out.loss.dispose();
+    return { trainState: { params: out.params, state: out.state, optState: out.optState, step: ts.step + 1, key: ts.key }, loss: value };
+  };
+  return Object.assign(step, { close: async () => void (await Promise.all(pool.map((w) => w.terminate()))) });
+};
