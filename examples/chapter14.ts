@@ -5,7 +5,7 @@
  * comparison table and a JSON results file.
  *
  *   node --import tsx examples/chapter14.ts [--quick] [--epochs 5] [--lr 3e-3]
- *        [--models plain,resnet,resnet2] [--first-stride 1] [--batch 64] [--out runs/]
+ *        [--models plain,resnet,resnet2] [--first-stride 1] [--batch 64] [--out runs/] [--workers 2]
  *
  * Without --lr the learning rate is lrFind's valley suggestion.
  */
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'runs' },
     backend: { type: 'string' },
     seed: { type: 'string', default: '0' },
+    workers: { type: 'string', default: '1' },
   },
 });
 
@@ -63,8 +64,11 @@ for (const name of models) {
   }
   console.log(`== ${name}: fitOneCycle(${epochs}, ${lr.toExponential(2)})`);
   const checkpoint = path.join(args.out!, `${name}.best.safetensors`);
+  const workers = Number(args.workers);
+  const exportName = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' }[name];
   const { trainState, history } = await fitOneCycle(model, { train, valid }, {
     epochs, lrMax: lr, key, checkpoint: { path: checkpoint, config, mode: 'best' },
+    ...(workers > 1 ? { parallel: { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } } } : {}),
   });
   const final = evaluate(model, trainState, valid);
   results.push({

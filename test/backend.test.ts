@@ -69,6 +69,14 @@ describe('backend selection', () => {
       assert.equal(chosen.name, 'wasm');
       assert.match(chosen.reason, /^default: @tensorflow\/tfjs-node-gpu (not installed|broken install)/);
       await assert.rejects(selectBackend({ backend: 'tensorflow' }), /backend tensorflow \(requested by option\) is unavailable/);
+      // A broken native install falls back with one line saying what to fix.
+      const broken = new URL('./fixtures/broken_native.ts', import.meta.url).href;
+      const lines: string[] = [];
+      const fallback = await selectBackend({ nativePackages: [broken], warn: (l) => lines.push(l) });
+      assert.equal(fallback.name, 'wasm');
+      assert.equal(lines.length, 1);
+      assert.match(lines[0], /is installed but unusable \(broken install: its native binding is missing .*reinstall it where libtensorflow can be downloaded\); falling back/);
+      assert.match(fallback.reason, /broken install/);
     } finally {
       await tf.setBackend(before);
     }

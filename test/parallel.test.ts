@@ -33,7 +33,7 @@ describe('data-parallel training on worker threads', () => {
   test('fit with 2 workers learns, is deterministic for a key, and leaks nothing', async () => {
     await selectBackend({ backend: 'cpu' });
     const counts: number[] = [];
-    const watch: Observer = { onBatchEnd: () => void counts.push(tf.memory().numTensors) };
+    const watch: Observer = { onEpochEnd: () => void counts.push(tf.memory().numTensors) };
     const run = (observers: Observer[]) =>
       fit(toyModel(), toyData(), { epochs: 4, opt: adamW(2e-2), key: prngKey(3), observers, parallel: { workers: 2, spec: toySpec('toyModel') } });
     const before = tf.memory().numTensors;

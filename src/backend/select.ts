@@ -21,6 +21,11 @@ export interface SelectOptions {
   readonly backend?: BackendName;
   /** Where one-line fallback warnings go. Default `console.warn`. */
   readonly warn?: (line: string) => void;
+  /**
+   * The native packages to try, in order. Default
+   * `['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']`; tests and custom builds may pass others.
+   */
+  readonly nativePackages?: readonly string[];
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
@@ -101,7 +106,7 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     return backendInfo();
   }
   const skipped: string[] = [];
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const pkg of opts.nativePackages ?? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     const why = await tryNative(pkg);
     if (why === null) {
       setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`);

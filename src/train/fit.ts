@@ -149,8 +149,13 @@ const fold = async (
     const trainLoss = runningMean();
     let b = 0;
     const skip = epoch === startEpoch ? ts.step - epoch * perEpoch : 0;
-    for (const batch of data.train.batches(epoch)) {
+    const it = data.train.batches(epoch)[Symbol.iterator]();
+    // The next batch is prepared while the current step awaits its worker threads.
+    let next = it.next();
+    while (!next.done) {
+      const batch = next.value;
       if (b < skip) {
+        next = it.next();
         disposeBatch(batch);
         b++;
         continue;
@@ -160,10 +165,20 @@ const fold = async (
         break;
       }
       const n = batch.x.shape[0];
-      const r = await step(ts, batch);
-      disposeBatch(batch);
+      const pending = step(ts, batch);
+      next = it.next();
+      let r: StepResult;
+      try {
+        r = await pending;
+      } catch (e) {
+        if (!next.done) disposeBatch(next.value);
+        throw e;
+      } finally {
+        disposeBatch(batch);
+      }
       if (!Number.isFinite(r.loss)) {
         disposeTrainState(r.trainState);
+        if (!next.done) disposeBatch(next.value);
         const path = opts.checkpoint?.path;
         if (path) saveCheckpoint(path, ts, opts.checkpoint?.config);
         throw new DivergenceError(ts.step, epoch, r.loss, ts, path);

@@ -1,0 +1,14 @@
+// The README's training example, kept in sync by test/readme.test.ts (type-checked, not run: it trains for minutes).
+import { channelStats, dataLoader, fitOneCycle, loadFashionMnistOrThrow, lrFind, resNet, saveCheckpoint, selectBackend } from '../mod.ts';
+
+await selectBackend();                                  // wasm, or tfjs-node(-gpu) where it installs
+const { train, test } = await loadFashionMnistOrThrow();
+const norm = channelStats(train);
+const data = {
+  train: dataLoader(train, { batchSize: 64, normalize: norm }),
+  valid: dataLoader(test, { batchSize: 500, shuffle: false, normalize: norm }),
+};
+const model = resNet({ nIn: 1, nClasses: 10 });
+const { valley } = await lrFind(model, data.train, { plotPath: 'lr_find.svg' });
+const { trainState } = await fitOneCycle(model, data, { epochs: 5, lrMax: valley });
+saveCheckpoint('resnet.safetensors', trainState, { model: 'resnet' });
