@@ -37,7 +37,9 @@ const tryNative = async (pkg: string): Promise<string | null> => {
   } catch (e) {
     const msg = firstLine(e);
     if (/tfjs_binding|napi/.test(msg)) return `broken install: its native binding is missing (${msg}); reinstall it where libtensorflow can be downloaded`;
-    return /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not find/.test(msg) && msg.includes(pkg) ? 'not installed' : `broken install: ${msg}`;
+    // Node says "Cannot find package"; Deno says the import is "not a dependency".
+    const missing = /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not (find|resolve)|not a dependency|not in import map/;
+    return missing.test(msg) && msg.includes(pkg) ? 'not installed' : `broken install: ${msg}`;
   }
   try {
     if (!(await tf.setBackend('tensorflow'))) return 'its backend failed to initialise';
