@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { decodeOptions, options, PositiveInt } from './config.ts';
 import { add, serial, withName } from './combinators.ts';
@@ -73,8 +74,45 @@ export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): 
     named('conv', conv2d({ nIn: ni, nOut: nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
     named('bn', batchNorm({ init: o.bnInit ?? 'one' })),
   );
-  return withName('convLayer', a ? a(body) : body);
+  const layer = a ? a(body) : body;
+  return withName('convLayer', a === null || a === relu ? foldedInference(layer, o.stride ?? 1, Math.floor(ks / 2), a === relu) : layer);
 };
+
+/** True while tfjs records a gradient tape (an internal flag, read-only here). */
+const recording = (): boolean => ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+
+/**
+ * Inference with BatchNorm folded into the conv: one fused conv + bias (+ ReLU)
+ * kernel instead of conv, four elementwise BatchNorm ops and a ReLU. Training,
+ * anything under a gradient tape, and 1×1 inputs (where conv2d uses a matmul)
+ * take the layer's ordinary path, which also reports shape errors; so do
+ * observed passes (summaries), which want every child's output.
+ */
+const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: number, withRelu: boolean): Layer<Children, Children> => ({
+  ...layer,
+  apply(params, state, x, ctx) {
+    const w = (params.conv as { weight?: tf.Tensor4D })?.weight;
+    const bn = params.bn as { gamma?: tf.Tensor1D; beta?: tf.Tensor1D } | undefined;
+    const stats = state.bn as { mean?: tf.Tensor1D; var?: tf.Tensor1D } | undefined;
+    const xt = x as tf.Tensor;
+    if (ctx.training || ctx.observe || recording() || Array.isArray(x) || !w || !bn?.gamma || !bn.beta || !stats?.mean || !stats.var ||
+      xt.rank !== 4 || xt.shape[3] !== w.shape[2] || (xt.shape[1] === 1 && xt.shape[2] === 1)) {
+      return layer.apply(params, state, x, ctx);
+    }
+    const y = tf.tidy(() => {
+      const scale = tf.mul(bn.gamma!, tf.rsqrt(tf.add(stats.var!, 1e-5)));
+      return tf.fused.conv2d({
+        x: xt as tf.Tensor4D,
+        filter: tf.mul(w, scale) as tf.Tensor4D,
+        strides: stride,
+        pad: [[0, 0], [pad, pad], [pad, pad], [0, 0]],
+        bias: tf.sub(bn.beta!, tf.mul(stats.mean!, scale)),
+        activation: withRelu ? 'relu' : 'linear',
+      });
+    });
+    return { y, state };
+  },
+});
 
 // ---------------------------------------------------------------------------
 // ResBlock
