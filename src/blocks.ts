@@ -207,7 +207,12 @@ export const resNet = (opts: ModelOptions): Layer<Children, Children> => headed(
 export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
   headed('resNet2', (ni, nf, s) => serial(resBlock(ni, nf, s), resBlock(nf, nf, 1)), opts);
 
-/** The three chapter-14 models by name. */
+/**
+ * The three chapter-14 models by name.
+ *
+ * @example
+ * const model = chapter14Models.resnet2({ nIn: 1, nClasses: 10 });
+ */
 export const chapter14Models: Record<'plain' | 'resnet' | 'resnet2', (o: ModelOptions) => Layer<Tree & Children, Children>> = {
   plain: plainNet,
   resnet: resNet,

@@ -18,7 +18,12 @@ export type Children = { readonly [key: string]: Tree };
 // Children bookkeeping
 // ---------------------------------------------------------------------------
 
-/** The record keys of `layers`: label, else position. Labels must be unique. */
+/**
+ * The record keys of `layers`: label, else position. Labels must be unique.
+ *
+ * @example
+ * childKeys('serial', [named('a', identity), relu]) // ['a', '1']
+ */
 export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] => {
   const keys = layers.map((l, i) => l.label ?? String(i));
   const dup = keys.find((k, i) => keys.indexOf(k) !== i);
@@ -176,14 +181,24 @@ const equalShapes = (owner: string, shapes: readonly Shape[], names: readonly st
   return shapes[0];
 };
 
-/** Sum a list of branches of equal shape (stax's FanInSum). */
+/**
+ * Sum a list of branches of equal shape (stax's FanInSum).
+ *
+ * @example
+ * serial(fanOut(2), parallel(convA, convB), fanInSum)
+ */
 export const fanInSum: Layer<Children, Children> = fanIn(
   'fanInSum',
   (s) => equalShapes('fanInSum', s, s.map((_, i) => String(i))),
   (xs) => tf.addN(xs),
 );
 
-/** Concatenate a list of branches along the channel (last) axis (stax's FanInConcat). */
+/**
+ * Concatenate a list of branches along the channel (last) axis (stax's FanInConcat).
+ *
+ * @example
+ * serial(fanOut(2), parallel(identity, conv2d({ nOut: 8 })), fanInConcat)
+ */
 export const fanInConcat: Layer<Children, Children> = fanIn(
   'fanInConcat',
   (s) => {

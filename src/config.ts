@@ -13,7 +13,12 @@ import { ConfigError } from './errors.ts';
 // ---------------------------------------------------------------------------
 
 interface PositiveIntBrand { readonly PositiveInt: unique symbol }
-/** An integer >= 1. */
+/**
+ * An integer >= 1.
+ *
+ * @example
+ * t.type({ stride: PositiveInt })
+ */
 export const PositiveInt = t.brand(
   t.number,
   (n): n is t.Branded<number, PositiveIntBrand> => Number.isInteger(n) && n >= 1,
@@ -21,7 +26,12 @@ export const PositiveInt = t.brand(
 );
 
 interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
-/** An integer >= 0. */
+/**
+ * An integer >= 0.
+ *
+ * @example
+ * t.type({ padding: NonNegativeInt })
+ */
 export const NonNegativeInt = t.brand(
   t.number,
   (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0,
@@ -29,7 +39,12 @@ export const NonNegativeInt = t.brand(
 );
 
 interface PositiveBrand { readonly Positive: unique symbol }
-/** A finite number > 0. */
+/**
+ * A finite number > 0.
+ *
+ * @example
+ * t.type({ eps: Positive })
+ */
 export const Positive = t.brand(
   t.number,
   (n): n is t.Branded<number, PositiveBrand> => Number.isFinite(n) && n > 0,
@@ -37,7 +52,12 @@ export const Positive = t.brand(
 );
 
 interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
-/** A number in [0, 1). */
+/**
+ * A number in [0, 1).
+ *
+ * @example
+ * t.type({ momentum: UnitInterval })
+ */
 export const UnitInterval = t.brand(
   t.number,
   (n): n is t.Branded<number, UnitIntervalBrand> => Number.isFinite(n) && n >= 0 && n < 1,
@@ -45,7 +65,12 @@ export const UnitInterval = t.brand(
 );
 
 interface FiniteBrand { readonly Finite: unique symbol }
-/** Any finite number. */
+/**
+ * Any finite number.
+ *
+ * @example
+ * t.type({ shift: Finite })
+ */
 export const Finite = t.brand(
   t.number,
   (n): n is t.Branded<number, FiniteBrand> => Number.isFinite(n),
@@ -82,7 +107,12 @@ const showValue = (v: unknown): string => {
 // Decoding
 // ---------------------------------------------------------------------------
 
-/** Format io-ts errors as `owner.field: expected X, got Y`, one per problem. */
+/**
+ * Format io-ts errors as `owner.field: expected X, got Y`, one per problem.
+ *
+ * @example
+ * formatErrors('conv2d', errors) // ['conv2d.stride: expected positive integer, got 0']
+ */
 export const formatErrors = (owner: string, errors: t.Errors): string[] => {
   const lines = errors.map((e) => {
     // Intersections and unions key their members by index; those are not fields.
@@ -113,11 +143,19 @@ export const decodeOrThrow = <A, O>(owner: string, codec: t.Type<A, O, unknown>,
 /**
  * An exact record codec with required and optional fields: unknown fields are
  * rejected by name, since a misspelt option is a silent bug otherwise.
+ *
+ * @example
+ * const Codec = options('pool', { size: PositiveInt }, { stride: PositiveInt });
  */
 export const options = <R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) =>
   t.exact(t.intersection([t.type(required), t.partial(optional)], name));
 
-/** Decode options, also rejecting fields the codec does not know. */
+/**
+ * Decode options, also rejecting fields the codec does not know.
+ *
+ * @example
+ * decodeOptions('pool', Codec, ['size', 'stride'], { size: 2 })
+ */
 export const decodeOptions = <A, O>(
   owner: string,
   codec: t.Type<A, O, unknown>,

@@ -5,11 +5,21 @@
  * @module
  */
 
-/** Render a per-example shape with the batch axis as `*`: `[*, 14, 14, 32]`. */
+/**
+ * Render a per-example shape with the batch axis as `*`: `[*, 14, 14, 32]`.
+ *
+ * @example
+ * showShape([14, 14, 32]) // '[*, 14, 14, 32]'
+ */
 export const showShape = (shape: readonly (number | null)[], batch = true): string =>
   `[${[...(batch ? ['*'] : []), ...shape.map((d) => (d === null ? '*' : String(d)))].join(', ')}]`;
 
-/** Render a full tensor shape: `[8, 14, 14, 16]`. */
+/**
+ * Render a full tensor shape: `[8, 14, 14, 16]`.
+ *
+ * @example
+ * showFullShape([8, 14, 14, 16]) // '[8, 14, 14, 16]'
+ */
 export const showFullShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /**
@@ -39,6 +49,9 @@ export class LayerError extends Error {
 /**
  * A shape disagreement inside a layer, e.g.
  * `conv2d 'blocks.2.convs.0.conv': expected input [*, *, *, 32], got [8, 14, 14, 16]`.
+ *
+ * @example
+ * try { model.apply(p, s, x, evalCtx); } catch (e) { if (e instanceof ShapeError) console.log(e.path); }
  */
 export class ShapeError extends LayerError {
   override name = 'ShapeError';
@@ -47,6 +60,9 @@ export class ShapeError extends LayerError {
 /**
  * An invalid layer configuration or hyperparameter, e.g.
  * `conv2d.stride: expected positive integer, got 0`.
+ *
+ * @example
+ * try { conv2d({ nOut: 8, stride: 0 }); } catch (e) { (e as ConfigError).problems; }
  */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -55,7 +71,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** Rethrow a LayerError from a child with its key prefixed; other errors pass. */
+/**
+ * Rethrow a LayerError from a child with its key prefixed; other errors pass.
+ *
+ * @example
+ * underChild('convs', () => child.apply(p, s, x, ctx))
+ */
 export const underChild = <T>(key: string, f: () => T): T => {
   try {
     return f();

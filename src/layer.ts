@@ -75,10 +75,20 @@ export type StatelessLayer = Layer<Empty, Empty>;
 // Helpers for layer authors
 // ---------------------------------------------------------------------------
 
-/** The evaluation context. */
+/**
+ * The evaluation context.
+ *
+ * @example
+ * layer.apply(params, state, x, evalCtx)
+ */
 export const evalCtx: Ctx = { training: false };
 
-/** The training context, optionally with a key. */
+/**
+ * The training context, optionally with a key.
+ *
+ * @example
+ * layer.apply(params, state, x, trainCtx(prngKey(3)))
+ */
 export const trainCtx = (key?: Key): Ctx => ({ training: true, key });
 
 /**
@@ -94,7 +104,12 @@ export const named = <P extends Tree, S extends Tree>(label: string, layer: Laye
   return { name: layer.name, label, init: layer.init, apply: layer.apply };
 };
 
-/** A single per-example shape, or a ShapeError naming the layer. */
+/**
+ * A single per-example shape, or a ShapeError naming the layer.
+ *
+ * @example
+ * const [h, w, c] = singleShape('conv2d', inShape);
+ */
 export const singleShape = (layer: string, s: FlowShape): Shape => {
   if (s.length > 0 && Array.isArray(s[0])) {
     throw new ShapeError(layer, [], `expected one input, got ${s.length} branches`);
@@ -102,7 +117,12 @@ export const singleShape = (layer: string, s: FlowShape): Shape => {
   return s as Shape;
 };
 
-/** A single tensor input, or a ShapeError naming the layer. */
+/**
+ * A single tensor input, or a ShapeError naming the layer.
+ *
+ * @example
+ * const x4 = singleInput('conv2d', x);
+ */
 export const singleInput = (layer: string, x: Flow): tf.Tensor => {
   if (Array.isArray(x)) throw new ShapeError(layer, [], `expected one input tensor, got a list of ${x.length}`);
   return x as tf.Tensor;
@@ -121,11 +141,21 @@ export const expectInput = (layer: string, x: tf.Tensor, pattern: readonly (numb
   }
 };
 
-/** Check an init-time shape against a pattern (`null` = any size). */
+/**
+ * Check an init-time shape against a pattern (`null` = any size).
+ *
+ * @example
+ * expectShape('dense', inShape, [null]); // throws unless inShape is [n]
+ */
 export const expectShape = (layer: string, shape: Shape, pattern: readonly (number | null)[]): void => {
   const ok = shape.length === pattern.length && pattern.every((d, i) => d === null || d === shape[i]);
   if (!ok) throw new ShapeError(layer, [], `expected input shape ${showShape(pattern)}, got ${showShape(shape)}`);
 };
 
-/** The output shape from `init`, with a batch axis prepended. */
+/**
+ * The output shape from `init`, with a batch axis prepended.
+ *
+ * @example
+ * withBatch(8, [28, 28, 1]) // [8, 28, 28, 1]
+ */
 export const withBatch = (batch: number, s: Shape): number[] => [batch, ...s];

@@ -64,7 +64,12 @@ export const prngKey = (seed: number): Key => {
   return [hi, lo] as Key;
 };
 
-/** True when `k` has the shape of a key: two uint32 words. */
+/**
+ * True when `k` has the shape of a key: two uint32 words.
+ *
+ * @example
+ * isKey([1, 2]) // true
+ */
 export const isKey = (k: unknown): k is Key =>
   Array.isArray(k) && k.length === 2 &&
   k.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff);

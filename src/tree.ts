@@ -20,7 +20,12 @@ export type TreeOf<A> = A | { readonly [key: string]: TreeOf<A> };
 /** The empty tree, for layers without params or state. */
 export type Empty = Record<string, never>;
 
-/** True for a tfjs tensor leaf. */
+/**
+ * True for a tfjs tensor leaf.
+ *
+ * @example
+ * isTensor(tf.scalar(1)) // true
+ */
 export const isTensor = (x: unknown): x is tf.Tensor => x instanceof tf.Tensor;
 
 const isRecord = (x: unknown): x is Record<string, unknown> =>
@@ -77,7 +82,12 @@ export const unflattenTree = <A>(pairs: readonly (readonly [string, A])[]): Tree
   return root as TreeOf<A>;
 };
 
-/** Leaves only, in {@link flattenTree}'s order. */
+/**
+ * Leaves only, in {@link flattenTree}'s order.
+ *
+ * @example
+ * leaves(params).length // number of tensors
+ */
 export const leaves = (tree: Tree): tf.Tensor[] => flattenTree(tree).map(([, t]) => t);
 
 // ---------------------------------------------------------------------------
@@ -120,7 +130,12 @@ export const zipTrees = <T extends Tree>(
   return unflattenTree(paths.map((p, j) => [p, f(flat.map((pairs) => pairs[j][1]), p)] as const)) as T;
 };
 
-/** Shapes of every leaf, same structure. */
+/**
+ * Shapes of every leaf, same structure.
+ *
+ * @example
+ * treeShapes(params) // { conv: { weight: [3, 3, 1, 16] }, ... }
+ */
 export const treeShapes = (tree: Tree): TreeOf<number[]> =>
   unflattenTree(flattenTree(tree).map(([p, t]) => [p, t.shape] as const));
 
@@ -146,13 +161,23 @@ export const disposeTree = (tree: Tree): void => {
   for (const t of leaves(tree)) if (!t.isDisposed) t.dispose();
 };
 
-/** Keep every leaf alive past the enclosing `tf.tidy`. */
+/**
+ * Keep every leaf alive past the enclosing `tf.tidy`.
+ *
+ * @example
+ * tf.tidy(() => keepTree(mapTree(p, (t) => tf.mul(t, 2))))
+ */
 export const keepTree = <T extends Tree>(tree: T): T => {
   for (const t of leaves(tree)) tf.keep(t);
   return tree;
 };
 
-/** A deep copy with fresh tensors (`tf.clone` per leaf). */
+/**
+ * A deep copy with fresh tensors (`tf.clone` per leaf).
+ *
+ * @example
+ * const copy = cloneTree(params);
+ */
 export const cloneTree = <T extends Tree>(tree: T): T => mapTree(tree, (t) => tf.clone(t));
 
 /**

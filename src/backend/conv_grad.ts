@@ -16,7 +16,12 @@ type Pads = { top: number; bottom: number; left: number; right: number };
 
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
-/** Zero-insert `s - 1` rows/columns between the rows/columns of `dy` ([n, h, w, c]). */
+/**
+ * Zero-insert `s - 1` rows/columns between the rows/columns of `dy` ([n, h, w, c]).
+ *
+ * @example
+ * dilate(dy, 2, 2) // [n, 2h-1, 2w-1, c]
+ */
 export const dilate = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
   if (sh === 1 && sw === 1) return dy;
   const [n, h, w, c] = dy.shape;
@@ -24,17 +29,21 @@ export const dilate = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => 
   return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
 };
 
-/**
- * The filter rotated 180° with in/out channels swapped: `[kh, kw, ci, co]` to
- * `[kh, kw, co, ci]`. wasm's Reverse and Gather kernels are slow, so the taps
- * are reversed with a permutation matmul.
- */
+/** The n×n matrix with ones on the anti-diagonal: multiplying by it reverses rows. */
 const antiIdentity = (n: number): tf.Tensor2D => {
   const m = new Float32Array(n * n);
   for (let i = 0; i < n; i++) m[i * n + (n - 1 - i)] = 1;
   return tf.tensor2d(m, [n, n]);
 };
 
+/**
+ * The filter rotated 180° with in/out channels swapped: `[kh, kw, ci, co]` to
+ * `[kh, kw, co, ci]`. wasm's Reverse and Gather kernels are slow, so the taps
+ * are reversed with a permutation matmul.
+ *
+ * @example
+ * rotate180(w) // w[kh-1-i, kw-1-j, o, c] at [i, j, c, o]
+ */
 export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => {
   const [kh, kw, ci, co] = w.shape;
   const taps = kh * kw;

@@ -8,7 +8,12 @@ import * as tf from '@tensorflow/tfjs';
 
 let reason = '';
 
-/** Record why the current backend was chosen (called by backend selection). */
+/**
+ * Record why the current backend was chosen (called by backend selection).
+ *
+ * @example
+ * setBackendReason('requested by NN_BACKEND');
+ */
 export const setBackendReason = (why: string): void => {
   reason = why;
 };

@@ -14,12 +14,22 @@ import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError, parseIdx } from './idx.ts';
 
-/** The ten classes, in label order. */
+/**
+ * The ten classes, in label order.
+ *
+ * @example
+ * FASHION_MNIST_CLASSES[9] // 'Ankle boot'
+ */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
 ] as const;
 
-/** The files and the MD5 sums that the dataset's README publishes. */
+/**
+ * The files and the MD5 sums that the dataset's README publishes.
+ *
+ * @example
+ * FASHION_MNIST_FILES.trainImages.name // 'train-images-idx3-ubyte.gz'
+ */
 export const FASHION_MNIST_FILES = {
   trainImages: { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
   trainLabels: { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe' },
@@ -27,10 +37,20 @@ export const FASHION_MNIST_FILES = {
   testLabels: { name: 't10k-labels-idx1-ubyte.gz', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
 } as const;
 
-/** The official mirror (the one torchvision uses). */
+/**
+ * The official mirror (the one torchvision uses).
+ *
+ * @example
+ * await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir());
+ */
 export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 
-/** Debian's `dataset-fashion-mnist` installs here. */
+/**
+ * Debian's `dataset-fashion-mnist` installs here.
+ *
+ * @example
+ * readFashionMnist(DEBIAN_FASHION_MNIST_DIR)
+ */
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Train and test sets. */
@@ -53,7 +73,12 @@ export interface FashionMnistOptions {
   readonly mirror?: string;
 }
 
-/** The default cache folder. */
+/**
+ * The default cache folder.
+ *
+ * @example
+ * defaultCacheDir() // '/root/.cache/tsnn/fashion-mnist'
+ */
 export const defaultCacheDir = (): string =>
   nodePath.join(process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache'), 'tsnn', 'fashion-mnist');
 

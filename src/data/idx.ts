@@ -14,7 +14,12 @@ export interface Idx {
   readonly data: Uint8Array;
 }
 
-/** Why a data file could not be read: the file and what was wrong. */
+/**
+ * Why a data file could not be read: the file and what was wrong.
+ *
+ * @example
+ * if (isLeft(r)) console.error(r.left.file, r.left.detail);
+ */
 export class DatasetError extends Error {
   override name = 'DatasetError';
   constructor(readonly file: string, readonly detail: string) {

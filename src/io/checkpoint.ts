@@ -20,7 +20,12 @@ const FORMAT = 'tsnn-checkpoint';
 const VERSION = '1';
 const GROUPS = [['params', 'params'], ['state', 'state'], ['opt', 'optState']] as const;
 
-/** Why a checkpoint could not be loaded: the file, and every problem found. */
+/**
+ * Why a checkpoint could not be loaded: the file, and every problem found.
+ *
+ * @example
+ * if (isLeft(r)) r.left.problems.forEach((p) => console.error(p));
+ */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   constructor(readonly file: string, readonly problems: readonly string[]) {
@@ -45,7 +50,12 @@ const stored = (t: tf.Tensor): StoredTensor => {
   throw new Error(`saveCheckpoint: cannot store dtype ${t.dtype}`);
 };
 
-/** The checkpoint's bytes: tensors under `params.*`, `state.*`, `opt.*`; step, key and config in metadata. */
+/**
+ * The checkpoint's bytes: tensors under `params.*`, `state.*`, `opt.*`; step, key and config in metadata.
+ *
+ * @example
+ * fs.writeFileSync('ck.safetensors', encodeCheckpoint(ts, { model: 'resnet' }));
+ */
 export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
   const tensors: [string, StoredTensor][] = [];
   for (const [prefix, field] of GROUPS) {
@@ -113,7 +123,12 @@ export interface CheckpointTemplate {
 
 const DTYPES: Record<string, StoredTensor['dtype']> = { float32: 'F32', int32: 'I32', bool: 'U8' };
 
-/** Decode checkpoint bytes against a template. Every offending path is reported. */
+/**
+ * Decode checkpoint bytes against a template. Every offending path is reported.
+ *
+ * @example
+ * decodeCheckpoint('ck', bytes, { model, opt, inShape: [28, 28, 1] })
+ */
 export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
   const decoded = decodeSafetensors(bytes);
   if (isLeft(decoded)) return left(new CheckpointError(file, ['not a valid safetensors file', ...decoded.left.problems]));

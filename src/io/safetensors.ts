@@ -33,7 +33,12 @@ export interface Safetensors {
   readonly metadata: Record<string, string>;
 }
 
-/** Why a file is not valid safetensors. */
+/**
+ * Why a file is not valid safetensors.
+ *
+ * @example
+ * if (isLeft(r)) console.error(r.left.problems);
+ */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
   constructor(readonly problems: readonly string[]) {

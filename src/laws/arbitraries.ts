@@ -71,14 +71,24 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
   );
 };
 
-/** dense on `[batch, n]`. */
+/**
+ * dense on `[batch, n]`.
+ *
+ * @example
+ * fc.assert(laws.gradientProperty(laws.arbDenseCase()), { numRuns: 10 });
+ */
 export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   return fc.record({ nIn: fc.integer({ min: 1, max: 8 }), nOut: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), batch: fc.integer({ min: 1, max: l.batch }), seed })
     .map((r) => mkCase(`dense(${r.nIn}->${r.nOut}, bias ${r.bias})`, dense({ nOut: r.nOut, bias: r.bias }), [r.nIn], r.batch, r.seed));
 };
 
-/** batchNorm on rank-2 and rank-4 inputs, both inits; batches large enough to train. */
+/**
+ * batchNorm on rank-2 and rank-4 inputs, both inits; batches large enough to train.
+ *
+ * @example
+ * fc.assert(laws.purityProperty(laws.arbBatchNormCase()), { numRuns: 10 });
+ */
 export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   return fc.record({
@@ -92,7 +102,12 @@ export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<La
   }).map((r) => mkCase(`batchNorm(init ${r.init})`, batchNorm({ init: r.init }), r.rank4 ? [r.h, r.w, r.c] : [r.c], r.batch, r.seed));
 };
 
-/** avgPool and maxPool with sizes 1–3, strides 1–3, padding and ceil mode. */
+/**
+ * avgPool and maxPool with sizes 1–3, strides 1–3, padding and ceil mode.
+ *
+ * @example
+ * fc.assert(laws.shapeProperty(laws.arbPoolCase({ maxSize: 9 })));
+ */
 export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   return fc.record({
@@ -113,7 +128,12 @@ export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCa
     });
 };
 
-/** The parameter-free layers: activations, identity, flatten, dropout, global pooling. */
+/**
+ * The parameter-free layers: activations, identity, flatten, dropout, global pooling.
+ *
+ * @example
+ * fc.assert(laws.noLeakProperty(laws.arbSimpleCase()));
+ */
 export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   const layers: [string, AnyLayer][] = [
@@ -130,7 +150,12 @@ export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
   }).map((r) => mkCase(layers[r.i][0], layers[r.i][1], [r.h, r.w, r.c], r.batch, r.seed));
 };
 
-/** Combinators over small convs: serial, add, fanOut/parallel/fanInSum and fanInConcat. */
+/**
+ * Combinators over small convs: serial, add, fanOut/parallel/fanInSum and fanInConcat.
+ *
+ * @example
+ * fc.assert(laws.shapeProperty(laws.arbCombinatorCase()));
+ */
 export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   return fc.record({
@@ -156,7 +181,12 @@ export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<L
   });
 };
 
-/** convLayer with random kernel, stride, activation and BatchNorm init. */
+/**
+ * convLayer with random kernel, stride, activation and BatchNorm init.
+ *
+ * @example
+ * fc.assert(laws.gradientProperty(laws.arbConvLayerCase()), { numRuns: 10 });
+ */
 export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   return fc.record({
@@ -194,13 +224,23 @@ export const arbResBlockParams = (constraints?: CaseConstraints & { readonly sam
   }).map((r) => (constraints?.sameChannels ? { ...r, nf: r.ni } : r));
 };
 
-/** ResBlock cases in the general {@link LayerCase} form. */
+/**
+ * ResBlock cases in the general {@link LayerCase} form.
+ *
+ * @example
+ * fc.assert(laws.allProperty(laws.arbResBlockCase()), { numRuns: 10 });
+ */
 export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
   arbResBlockParams(constraints).map((r) =>
     mkCase(`resBlock(${r.ni}, ${r.nf}, ${r.stride})`, resBlock(r.ni, r.nf, r.stride), [r.h, r.w, r.ni], r.batch, r.seed)
   );
 
-/** The three chapter-14 models, with tiny channel counts. */
+/**
+ * The three chapter-14 models, with tiny channel counts.
+ *
+ * @example
+ * fc.assert(laws.shapeProperty(laws.arbModelCase()), { numRuns: 3 });
+ */
 export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
   fc.record({
     kind: fc.constantFrom('plain', 'resnet', 'resnet2'),
@@ -214,7 +254,12 @@ export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
     return mkCase(`${r.kind}(firstStride ${r.firstStride})`, layer, [r.size, r.size, 1], r.batch, r.seed);
   });
 
-/** Every built-in case family, for running all laws over the library. */
+/**
+ * Every built-in case family, for running all laws over the library.
+ *
+ * @example
+ * fc.assert(laws.allProperty(laws.arbAnyCase()), { numRuns: 20 });
+ */
 export const arbAnyCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
   fc.oneof(
     arbConv2dCase(constraints),

@@ -26,7 +26,12 @@ export interface LayerCase {
   readonly label?: string;
 }
 
-/** A law that does not hold. */
+/**
+ * A law that does not hold.
+ *
+ * @example
+ * try { laws.checkShape(c); } catch (e) { if (e instanceof laws.LawError) console.log(e.message); }
+ */
 export class LawError extends Error {
   override name = 'LawError';
 }
@@ -37,7 +42,12 @@ const fail = (c: LayerCase, law: string, detail: string): never => {
 
 const isMulti = (s: FlowShape): s is readonly Shape[] => s.length > 0 && Array.isArray(s[0]);
 
-/** A random input for the case, drawn from `key` (one tensor per branch). */
+/**
+ * A random input for the case, drawn from `key` (one tensor per branch).
+ *
+ * @example
+ * const x = caseInput({ layer, inShape: [4, 4, 1], batch: 2, seed: 0 }, prngKey(1));
+ */
 export const caseInput = (c: LayerCase, key: Key): Flow => {
   const one = (s: Shape, k: Key) => {
     const shape = [c.batch, ...s];
@@ -314,7 +324,12 @@ export const checkNoLeak = (c: LayerCase): void =>
     }
   });
 
-/** Every general law, in order. */
+/**
+ * Every general law, in order.
+ *
+ * @example
+ * checkAll({ layer: resBlock(4, 8, 2), inShape: [7, 7, 4], batch: 2, seed: 0 });
+ */
 export const checkAll = (c: LayerCase, gradient: GradientOptions = {}): void => {
   checkShape(c);
   checkPurity(c);

@@ -42,15 +42,40 @@ export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointw
   }) as unknown as Pointwise;
 };
 
-/** Rectified linear unit. `relu` is a layer, and `relu(layer)` is a layer. */
+/**
+ * Rectified linear unit. `relu` is a layer, and `relu(layer)` is a layer.
+ *
+ * @example
+ * const block = relu(add(convs, shortcut));
+ */
 export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
-/** Logistic sigmoid. */
+/**
+ * Logistic sigmoid.
+ *
+ * @example
+ * serial(dense({ nOut: 1 }), sigmoid)
+ */
 export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
-/** Hyperbolic tangent. */
+/**
+ * Hyperbolic tangent.
+ *
+ * @example
+ * serial(dense({ nOut: 16 }), tanh)
+ */
 export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
-/** SiLU / swish: x · sigmoid(x). */
+/**
+ * SiLU / swish: x · sigmoid(x).
+ *
+ * @example
+ * convLayer(16, 32, { act: 'silu' })
+ */
 export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x)));
-/** GELU, tanh approximation (as in GPT-2 and PyTorch's `approximate='tanh'`). */
+/**
+ * GELU, tanh approximation (as in GPT-2 and PyTorch's `approximate='tanh'`).
+ *
+ * @example
+ * serial(dense({ nOut: 64 }), gelu)
+ */
 export const gelu: Pointwise = pointwise('gelu', (x) =>
   tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
 

@@ -66,7 +66,12 @@ const tfPadding = (p: Conv2dOptions['padding'] & {}): TfPadding =>
     ? [[0, 0], [p, p], [p, p], [0, 0]]
     : [[0, 0], [p[0], p[0]], [p[1], p[1]], [0, 0]];
 
-/** Output size along one axis, for each padding mode. */
+/**
+ * Output size along one axis, for each padding mode.
+ *
+ * @example
+ * convOutSize(28, 3, 2, 1) // 14
+ */
 export const convOutSize = (size: number, ks: number, stride: number, pad: 'same' | 'valid' | number): number =>
   pad === 'same'
     ? Math.ceil(size / stride)

@@ -59,5 +59,10 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
   };
 };
 
-/** Alias of {@link dense}, for PyTorch users. */
+/**
+ * Alias of {@link dense}, for PyTorch users.
+ *
+ * @example
+ * linear({ nOut: 10 })
+ */
 export const linear = dense;

@@ -29,7 +29,12 @@ export interface PoolOptions {
   readonly ceilMode?: boolean;
 }
 
-/** PyTorch's pooling output size, ceil mode included. */
+/**
+ * PyTorch's pooling output size, ceil mode included.
+ *
+ * @example
+ * poolOutSize(7, 2, 2, 0, true) // 4
+ */
 export const poolOutSize = (n: number, size: number, stride: number, pad: number, ceil: boolean): number => {
   const span = n + 2 * pad - size;
   let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;

@@ -59,7 +59,12 @@ export type AnyTransformation = GradientTransformation<any>;
  */
 export const hyperAt = (h: Hyper, step: number): number => (typeof h === 'number' ? h : h(step));
 
-/** Validate a hyperparameter at construction: a finite number in range, or a function. */
+/**
+ * Validate a hyperparameter at construction: a finite number in range, or a function.
+ *
+ * @example
+ * checkHyper('sgd', 'lr', lr, (v) => v >= 0, 'a non-negative number')
+ */
 export const checkHyper = (owner: string, field: string, h: Hyper, ok: (v: number) => boolean, expected: string): Hyper => {
   if (typeof h === 'function') return h;
   if (typeof h !== 'number' || !Number.isFinite(h) || !ok(h)) {
@@ -68,10 +73,20 @@ export const checkHyper = (owner: string, field: string, h: Hyper, ok: (v: numbe
   return h;
 };
 
-/** The step counter kept in a transform's state, as a JS number. */
+/**
+ * The step counter kept in a transform's state, as a JS number.
+ *
+ * @example
+ * const step = countOf(state.count);
+ */
 export const countOf = (count: tf.Tensor): number => count.dataSync()[0];
 
-/** A fresh int32 scalar counter. */
+/**
+ * A fresh int32 scalar counter.
+ *
+ * @example
+ * ({ count: newCount() })
+ */
 export const newCount = (n = 0): tf.Scalar => tf.scalar(n, 'int32');
 
 /**

@@ -233,7 +233,12 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
   });
 };
 
-/** Throw unless `t` is a transformation: helps users who pass a factory instead of its result. */
+/**
+ * Throw unless `t` is a transformation: helps users who pass a factory instead of its result.
+ *
+ * @example
+ * assertTransformation('fit.opt', opt)
+ */
 export const assertTransformation = (owner: string, t: unknown): AnyTransformation => {
   if (typeof (t as AnyTransformation)?.init !== 'function' || typeof (t as AnyTransformation)?.update !== 'function') {
     throw new ConfigError([`${owner}: expected a gradient transformation {init, update}, got ${typeof t}`]);

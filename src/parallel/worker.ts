@@ -20,7 +20,12 @@ let loss: Loss | undefined;
 
 const unpack = (p: Packed): Tree => unflattenTree(p.map(([path, shape, data]) => [path, tf.tensor(data, [...shape], 'float32')] as const)) as Tree;
 
-/** Copy tensors out, each into its own buffer (transferred, not copied, to the parent). */
+/**
+ * Copy tensors out, each into its own buffer (transferred, not copied, to the parent).
+ *
+ * @example
+ * reply({ type: 'grads', grads: pack(vg.grads) });
+ */
 export const pack = (t: Tree): Packed => flattenTree(t).map(([p, x]) => [p, x.shape, Float32Array.from(x.dataSync() as Float32Array)] as const);
 
 const reply = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);

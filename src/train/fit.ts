@@ -59,7 +59,12 @@ export interface FitResult {
   readonly history: readonly EpochRow[];
 }
 
-/** A non-finite loss: training stopped; `lastGood` is the state before the bad step (not disposed). */
+/**
+ * A non-finite loss: training stopped; `lastGood` is the state before the bad step (not disposed).
+ *
+ * @example
+ * catch (e) { if (e instanceof DivergenceError) saveCheckpoint('last-good.safetensors', e.lastGood); }
+ */
 export class DivergenceError extends Error {
   override name = 'DivergenceError';
   constructor(readonly step: number, readonly epoch: number, readonly loss: number, readonly lastGood: TrainState, readonly savedTo?: string) {

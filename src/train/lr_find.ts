@@ -60,7 +60,12 @@ const region = (lrs: readonly number[], losses: readonly number[], numIt: number
   return { lrs: lrs.slice(start, end), losses: losses.slice(start, end) };
 };
 
-/** fastai's `valley`: longest decreasing subsequence, then 2/3 of a third into it. */
+/**
+ * fastai's `valley`: longest decreasing subsequence, then 2/3 of a third into it.
+ *
+ * @example
+ * valleySuggestion(lrs, losses) // an lr inside the longest descent
+ */
 export const valleySuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
   const n = losses.length;
   const lds = new Array(n).fill(1);
@@ -79,7 +84,12 @@ export const valleySuggestion = (lrs: readonly number[], losses: readonly number
   return lrs[Math.min(Math.max(idx, 0), n - 1)];
 };
 
-/** fastai's `steep`: the lr where d loss / d log lr is most negative. */
+/**
+ * fastai's `steep`: the lr where d loss / d log lr is most negative.
+ *
+ * @example
+ * steepSuggestion(lrs, losses)
+ */
 export const steepSuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
   let best = 0, bestGrad = Infinity;
   for (let i = 0; i + 1 < losses.length; i++) {
@@ -92,7 +102,12 @@ export const steepSuggestion = (lrs: readonly number[], losses: readonly number[
   return lrs[best];
 };
 
-/** fastai's `minimum`: the lr at the lowest loss, divided by 10. */
+/**
+ * fastai's `minimum`: the lr at the lowest loss, divided by 10.
+ *
+ * @example
+ * minimumSuggestion(lrs, losses)
+ */
 export const minimumSuggestion = (lrs: readonly number[], losses: readonly number[]): number =>
   lrs[losses.indexOf(Math.min(...losses))] / 10;
 

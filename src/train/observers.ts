@@ -42,7 +42,12 @@ export interface Observer {
   onTrainEnd?(history: readonly EpochRow[]): void;
 }
 
-/** `mm:ss`, as fastai prints times. */
+/**
+ * `mm:ss`, as fastai prints times.
+ *
+ * @example
+ * formatTime(75) // '01:15'
+ */
 export const formatTime = (seconds: number): string => {
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;

@@ -49,7 +49,12 @@ export const disposeTrainState = (ts: TrainState): void => {
   disposeTree(ts.optState);
 };
 
-/** Dispose the tensors of `old` that `next` does not share. */
+/**
+ * Dispose the tensors of `old` that `next` does not share.
+ *
+ * @example
+ * disposeReplacedTrainState(ts, next); ts = next;
+ */
 export const disposeReplacedTrainState = (old: TrainState, next: TrainState): void => {
   disposeReplaced(old.params, next.params);
   disposeReplaced(old.state, next.state);
