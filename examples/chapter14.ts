@@ -85,7 +85,8 @@ for (const r of results) {
 }
 const out = path.join(args.out!, 'chapter14_results.json');
 fs.writeFileSync(out, JSON.stringify({
-  date: new Date().toISOString(), backend: backendInfo(), epochs, batchSize, firstStride, quick,
+  date: new Date().toISOString(), command: process.argv.slice(1).join(' '), backend: backendInfo(), epochs, batchSize, firstStride,
+  workers: Number(args.workers), quick,
   trainImages: train.size, testImages: valid.size, results,
 }, null, 2));
 console.log(`\nresults: ${out}; best checkpoints: ${results.map((r) => r.checkpoint).join(', ')}`);
