@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import {
-  adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
+  chapter14Exports,   adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
   prngKey, selectBackend, trainStep,
 } from '../mod.ts';
 
@@ -24,7 +24,7 @@ const model = chapter14Models[name](opts);
 const opt = adamW(1e-3);
 const batch = Number(a.batch), workers = Number(a.workers);
 let ts = initTrainState(model, opt, prngKey(0), [28, 28, 1]);
-const exportName = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' }[name];
+const exportName = chapter14Exports[name];
 const step = workers > 1
   ? await parallelTrainStep(model, opt, { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } })
   : Object.assign(async (s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => trainStep(model, crossEntropy, opt)(s, b), { close: async () => {} });

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
+  chapter14Exports,   backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
   loadFashionMnistOrThrow, lrFind, prngKey, selectBackend,
 } from '../mod.ts';
 
@@ -65,7 +65,7 @@ for (const name of models) {
   console.log(`== ${name}: fitOneCycle(${epochs}, ${lr.toExponential(2)})`);
   const checkpoint = path.join(args.out!, `${name}.best.safetensors`);
   const workers = Number(args.workers);
-  const exportName = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' }[name];
+  const exportName = chapter14Exports[name];
   const { trainState, history } = await fitOneCycle(model, { train, valid }, {
     epochs, lrMax: lr, key, checkpoint: { path: checkpoint, config, mode: 'best' },
     ...(workers > 1 ? { parallel: { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } } } : {}),

@@ -10,7 +10,7 @@ import { decodeOptions, options, PositiveInt } from './config.ts';
 import { add, serial, withName } from './combinators.ts';
 import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, named } from './layer.ts';
-import { batchNorm } from './layers/batchnorm.ts';
+import { BATCH_NORM_EPS, batchNorm } from './layers/batchnorm.ts';
 import { gelu, leakyRelu, type Pointwise, relu, sigmoid, silu, tanh } from './layers/activations.ts';
 import { conv2d } from './layers/conv.ts';
 import { dense } from './layers/dense.ts';
@@ -100,7 +100,7 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
       return layer.apply(params, state, x, ctx);
     }
     const y = tf.tidy(() => {
-      const scale = tf.mul(bn.gamma!, tf.rsqrt(tf.add(stats.var!, 1e-5)));
+      const scale = tf.mul(bn.gamma!, tf.rsqrt(tf.add(stats.var!, BATCH_NORM_EPS)));
       return tf.fused.conv2d({
         x: xt as tf.Tensor4D,
         filter: tf.mul(w, scale) as tf.Tensor4D,
@@ -206,6 +206,14 @@ export const resNet = (opts: ModelOptions): Layer<Children, Children> => headed(
  */
 export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
   headed('resNet2', (ni, nf, s) => serial(resBlock(ni, nf, s), resBlock(nf, nf, 1)), opts);
+
+/**
+ * The export name of each chapter-14 model's factory, for `ModelSpec`s of worker threads.
+ *
+ * @example
+ * const spec = { module: new URL('./mod.ts', import.meta.url).href, export: chapter14Exports.resnet2, args: [opts] };
+ */
+export const chapter14Exports = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' } as const;
 
 /**
  * The three chapter-14 models by name.

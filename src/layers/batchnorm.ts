@@ -25,6 +25,14 @@ export interface BatchNormOptions {
   readonly init?: 'one' | 'zero';
 }
 
+/**
+ * The default epsilon added to the variance (PyTorch's).
+ *
+ * @example
+ * batchNorm({ eps: BATCH_NORM_EPS })
+ */
+export const BATCH_NORM_EPS = 1e-5;
+
 /** Learned scale and shift, one per channel. */
 export type BatchNormParams = { readonly gamma: tf.Tensor1D; readonly beta: tf.Tensor1D };
 /** Running mean and (unbiased) variance, one per channel. */
@@ -77,7 +85,7 @@ const normalizeTrain = (
  */
 export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, BatchNormState> => {
   const o = decodeOptions('batchNorm', BatchNormOptions, ['eps', 'momentum', 'init'], opts);
-  const eps = o.eps ?? 1e-5;
+  const eps = o.eps ?? BATCH_NORM_EPS;
   const momentum = o.momentum ?? 0.1;
   const gammaInit = o.init ?? 'one';
   return {

@@ -19,7 +19,7 @@ import { foldIn } from '../random.ts';
 import { crossEntropyWith } from '../train/losses.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
-import type { FromWorker, ModelSpec, Packed, ToWorker } from './protocol.ts';
+import { type FromWorker, type ModelSpec, type Packed, packTree, type ToWorker } from './protocol.ts';
 
 /** Options of {@link parallelTrainStep}. */
 export interface ParallelOptions {
@@ -37,8 +37,6 @@ export interface ParallelStep {
   /** Terminate the worker threads. */
   close(): Promise<void>;
 }
-
-const packTree = (t: Tree): Packed => flattenTree(t).map(([p, x]) => [p, x.shape, Float32Array.from(x.dataSync() as Float32Array)] as const);
 
 class GradWorker {
   private readonly worker: Worker;

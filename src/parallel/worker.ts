@@ -11,22 +11,13 @@ import { selectBackend, type BackendName } from '../backend/select.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import { crossEntropyWith, type Loss } from '../train/losses.ts';
-import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
-import type { FromWorker, Packed, ToWorker } from './protocol.ts';
+import { disposeTree, type Tree } from '../tree.ts';
+import { type FromWorker, packTree, type ToWorker, unpackTree } from './protocol.ts';
 
 const port = parentPort!;
 let model: AnyLayer | undefined;
 let loss: Loss | undefined;
 
-const unpack = (p: Packed): Tree => unflattenTree(p.map(([path, shape, data]) => [path, tf.tensor(data, [...shape], 'float32')] as const)) as Tree;
-
-/**
- * Copy tensors out, each into its own buffer (transferred, not copied, to the parent).
- *
- * @example
- * reply({ type: 'grads', grads: pack(vg.grads) });
- */
-export const pack = (t: Tree): Packed => flattenTree(t).map(([p, x]) => [p, x.shape, Float32Array.from(x.dataSync() as Float32Array)] as const);
 
 const reply = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -43,13 +34,13 @@ port.on('message', async (m: ToWorker) => {
       return;
     }
     if (!model || !loss) throw new Error('worker: step before init');
-    const params = unpack(m.params), state = unpack(m.state);
+    const params = unpackTree(m.params), state = unpackTree(m.state);
     const x = tf.tensor(m.x, [...m.xShape], 'float32'), y = tf.tensor1d(m.y, 'int32');
     const vg = valueAndGrad((p: Tree) => {
       const r = model!.apply(p, state, x, { training: true, key: m.key as Key });
       return { loss: loss!(r.y, y), aux: r.state as Tree };
     })(params);
-    const out = { loss: vg.value.dataSync()[0], grads: pack(vg.grads), state: pack(vg.aux ?? {}) };
+    const out = { loss: vg.value.dataSync()[0], grads: packTree(vg.grads), state: packTree(vg.aux ?? {}) };
     [params, state, vg.grads, vg.aux ?? {}].forEach(disposeTree);
     [x, y, vg.value].forEach((t) => t.dispose());
     reply({ type: 'grads', ...out }, [...out.grads, ...out.state].map(([, , d]) => d.buffer as ArrayBuffer));
