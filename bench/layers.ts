@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
+import { report, timeSteps } from './timing.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -41,18 +42,5 @@ const model = tf.model({ inputs: input, outputs: out });
 model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
 const batch = Number(a.batch);
 const x = tf.randomNormal([batch, 28, 28, 1]), y = tf.randomUniform([batch, 1], 0, 10, 'int32').toFloat();
-const run = async (n: number) => {
-  for (let i = 0; i < n; i++) await model.trainOnBatch(x, y);
-};
-await run(Number(a.warmup));
-const rates: number[] = [];
-for (let r = 0; r < Number(a.runs); r++) {
-  const t0 = performance.now();
-  await run(Number(a.steps));
-  rates.push((batch * Number(a.steps)) / ((performance.now() - t0) / 1000));
-}
-const sorted = [...rates].sort((p, q) => p - q);
-console.log(JSON.stringify({
-  engine: `tfjs-layers ${tf.getBackend()}`, model: a.model, batch, threads: 1, images_per_s: rates, median: sorted[Math.floor(sorted.length / 2)],
-  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), live_tensors: tf.memory().numTensors,
-}));
+const timing = await timeSteps(() => model.trainOnBatch(x, y), { batch, warmup: Number(a.warmup), steps: Number(a.steps), runs: Number(a.runs) });
+report({ engine: `tfjs-layers ${tf.getBackend()}`, model: a.model!, batch, threads: 1 }, timing);

@@ -10,6 +10,7 @@ import {
   chapter14Exports,   adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
   prngKey, selectBackend, trainStep,
 } from '../mod.ts';
+import { report, timeSteps } from './timing.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -27,28 +28,18 @@ let ts = initTrainState(model, opt, prngKey(0), [28, 28, 1]);
 const exportName = chapter14Exports[name];
 const step = workers > 1
   ? await parallelTrainStep(model, opt, { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } })
-  : Object.assign(async (s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => trainStep(model, crossEntropy, opt)(s, b), { close: async () => {} });
+  : (() => {
+    const single = trainStep(model, crossEntropy, opt);
+    return Object.assign(async (s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => single(s, b), { close: async () => {} });
+  })();
 const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.randomUniform([batch], 0, 10, 'int32', 2);
-const run = async (n: number) => {
-  for (let i = 0; i < n; i++) {
-    const r = await step(ts, { x, y });
-    disposeReplacedTrainState(ts, r.trainState);
-    ts = r.trainState;
-  }
-};
-await run(Number(a.warmup));
-const rates: number[] = [];
-for (let r = 0; r < Number(a.runs); r++) {
-  const t0 = performance.now();
-  await run(Number(a.steps));
-  rates.push((batch * Number(a.steps)) / ((performance.now() - t0) / 1000));
-}
+const timing = await timeSteps(async () => {
+  const r = await step(ts, { x, y });
+  disposeReplacedTrainState(ts, r.trainState);
+  ts = r.trainState;
+}, { batch, warmup: Number(a.warmup), steps: Number(a.steps), runs: Number(a.runs) });
 await step.close();
 disposeTrainState(ts);
 x.dispose();
 y.dispose();
-const sorted = [...rates].sort((p, q) => p - q);
-console.log(JSON.stringify({
-  engine: `tsnn ${info.name}${workers > 1 ? ` ×${workers} workers` : ''}`, model: name, batch, threads: workers, images_per_s: rates,
-  median: sorted[Math.floor(sorted.length / 2)], peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), live_tensors: tf.memory().numTensors,
-}));
+report({ engine: `tsnn ${info.name}${workers > 1 ? ` ×${workers} workers` : ''}`, model: name, batch, threads: workers }, timing);

@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
-import { type Key, prngKey } from '../random.ts';
+import { type Key, prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, type TrainState, trainStep } from './step.ts';
@@ -128,14 +128,11 @@ export const lrFind = async (model: AnyLayer, train: Loader, opts: LrFindOptions
   // fastai's SchedExp over numIt iterations, at position i / numIt.
   const lrAt = (step: number) => startLr * (endLr / startLr) ** (step / numIt);
   const opt = (opts.makeOpt ?? ((lr) => adamW(lr)))(lrAt);
-  const fresh = initTrainState(model, opt, opts.key ?? prngKey(0), train.shape);
+  const key = opts.key ?? prngKey(0);
+  // From given params, copy them rather than drawing (and discarding) a fresh init.
   let ts: TrainState = opts.from
-    ? (() => {
-      const copy = { ...fresh, params: cloneTree(opts.from.params), state: cloneTree(opts.from.state), optState: opt.init(opts.from.params) };
-      disposeTrainState(fresh);
-      return copy;
-    })()
-    : fresh;
+    ? { params: cloneTree(opts.from.params), state: cloneTree(opts.from.state), optState: opt.init(opts.from.params), step: 0, key: split(key, 2)[1] }
+    : initTrainState(model, opt, key, train.shape);
   const step = trainStep(model, opts.loss ?? crossEntropy, opt);
   const lrs: number[] = [], losses: number[] = [];
   let avg = 0, best = Infinity;
