@@ -48,6 +48,7 @@ export * as laws from './src/laws/mod.ts';
 // Optimizers and schedules
 export * from './src/optim/base.ts';
 export * from './src/optim/transforms.ts';
+export * from './src/optim/adam_kernel.ts';
 export * from './src/optim/aliases.ts';
 export * from './src/optim/schedules.ts';
 
@@ -70,6 +71,7 @@ export * from './src/io/checkpoint.ts';
 export * from './src/backend/info.ts';
 export * from './src/backend/select.ts';
 export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/backend/conv_grad.ts';
+export { installMatMulGradient } from './src/backend/matmul_grad.ts';
 export * from './src/data/idx.ts';
 export * from './src/data/fashion_mnist.ts';
 export * from './src/data/image_folder.ts';

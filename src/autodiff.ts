@@ -43,15 +43,19 @@ export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: 
     });
     return { value, grads: {} as P, aux };
   }
+  const xs = pairs.map(([, t]) => t);
   const result = tf.tidy(() => {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+    // The engine's own gradients() with allowNoGradients: params that f ignores
+    // come back undefined (zeros below) instead of failing the whole call.
+    const { value, grads } = tf.engine().gradients(() => {
       const r = f(unflattenTree(paths.map((p, i) => [p, xs[i]] as const)) as P);
-      // Connect every leaf, so that params f ignores get zero gradients rather than an error.
-      const zero = xs.reduce((acc: tf.Scalar, x) => tf.add(acc, tf.mul(tf.sum(x), 0)) as tf.Scalar, tf.scalar(0));
+      if (!(r.loss instanceof tf.Tensor) || r.loss.rank !== 0) {
+        throw new Error(`valueAndGrad: the loss must be a scalar tensor, got ${r.loss instanceof tf.Tensor ? `shape [${r.loss.shape}]` : typeof r.loss}`);
+      }
       aux = r.aux === undefined ? undefined : keepTree(r.aux);
-      return tf.add(r.loss, zero) as tf.Scalar;
-    })(pairs.map(([, t]) => t));
-    return { value, grads };
+      return r.loss;
+    }, xs, undefined, true);
+    return { value, grads: xs.map((x, i) => (grads[i] as tf.Tensor | undefined) ?? tf.zerosLike(x)) };
   });
   return {
     value: result.value as tf.Scalar,

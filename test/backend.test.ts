@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamW, type AnyTransformation, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
-  disposeTree, flattenTree, initTrainState, installConvGradients, laws, momentum, normal, prngKey, rmsprop, selectBackend,
+  adam, adamMoments, adamW, type AnyTransformation, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
+  disposeTree, flattenTree, initTrainState, installConvGradients, installMatMulGradient, laws, momentum, normal, prngKey, rmsprop, selectBackend,
   sgd, type Tree, trainStep, valueAndGrad,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
@@ -106,6 +106,24 @@ describe('gradients on wasm match the cpu reference', () => {
     ), { numRuns: 60 });
   });
 
+  test('the flag-free matMul gradient equals the closed form for every transpose flag', () => {
+    installMatMulGradient();
+    fc.assert(fc.property(
+      fc.record({ m: fc.integer({ min: 1, max: 5 }), k: fc.integer({ min: 1, max: 5 }), n: fc.integer({ min: 1, max: 5 }), ta: fc.boolean(), tb: fc.boolean(), seed: fc.nat() }),
+      (r) => tf.tidy(() => {
+        const a = tf.tensor2d(normal(prngKey(r.seed), r.m * r.k), r.ta ? [r.k, r.m] : [r.m, r.k]);
+        const b = tf.tensor2d(normal(prngKey(r.seed + 1), r.k * r.n), r.tb ? [r.n, r.k] : [r.k, r.n]);
+        const dy = tf.tensor2d(normal(prngKey(r.seed + 2), r.m * r.n), [r.m, r.n]);
+        const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, r.ta, r.tb), dy)))([a, b]);
+        // With A = op(a), B = op(b): dA = dy·Bᵀ and dB = Aᵀ·dy, transposed back where op transposed.
+        const A = r.ta ? tf.transpose(a) : a, B = r.tb ? tf.transpose(b) : b;
+        const dA = tf.matMul(dy, tf.transpose(B)), dB = tf.matMul(tf.transpose(A), dy);
+        assertClose(da.dataSync(), (r.ta ? tf.transpose(dA) : dA).dataSync(), 1e-5, 'da');
+        assertClose(db.dataSync(), (r.tb ? tf.transpose(dB) : dB).dataSync(), 1e-5, 'db');
+      }),
+    ), { numRuns: 40 });
+  });
+
   const families: [string, () => fc.Arbitrary<laws.LayerCase>, number][] = [
     ['conv2d', laws.arbConv2dCase, 30], ['dense', laws.arbDenseCase, 10], ['batchNorm', laws.arbBatchNormCase, 15],
     ['pooling', laws.arbPoolCase, 20], ['parameter-free layers', laws.arbSimpleCase, 15], ['combinators', laws.arbCombinatorCase, 15],
@@ -126,6 +144,29 @@ describe('gradients on wasm match the cpu reference', () => {
       }
     });
   }
+});
+
+describe('the fused Adam kernel', () => {
+  test('matches the textbook formula on wasm and on cpu, for any hyperparameters', async () => {
+    await selectBackend({ backend: 'wasm' });
+    await tf.setBackend('cpu');
+    const cases = fc.sample(fc.record({
+      n: fc.integer({ min: 0, max: 40 }), b1: fc.double({ min: 0, max: 0.99, noNaN: true }), b2: fc.double({ min: 0, max: 0.999, noNaN: true }),
+      t: fc.integer({ min: 1, max: 50 }), eps: fc.constantFrom(0, 1e-8, 1e-5), epsRoot: fc.constantFrom(0, 1e-6), seed: fc.nat(),
+    }), { numRuns: 40, seed: 7 });
+    for (const r of cases) {
+      const g = normal(prngKey(r.seed), r.n), m = normal(prngKey(r.seed + 1), r.n);
+      const v = Float32Array.from(normal(prngKey(r.seed + 2), r.n), Math.abs);
+      const h = { b1: r.b1, b2: r.b2, c1: 1 - r.b1 ** r.t, c2: 1 - r.b2 ** r.t, eps: r.eps, epsRoot: r.epsRoot };
+      const mu = Array.from(g, (gi, i) => r.b1 * m[i] + (1 - r.b1) * gi);
+      const nu = Array.from(g, (gi, i) => r.b2 * v[i] + (1 - r.b2) * gi * gi);
+      const u = mu.map((mi, i) => mi / h.c1 / (Math.sqrt(nu[i] / h.c2 + r.epsRoot) + r.eps));
+      for (const backend of ['cpu', 'wasm']) {
+        const got = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), h).map((x) => x.dataSync())));
+        [mu, nu, u].forEach((want, i) => assertClose(got[i], want, 1e-5 * Math.max(1, ...want.map(Math.abs)), `${backend} output ${i}`));
+      }
+    }
+  });
 });
 
 describe('training on wasm', () => {

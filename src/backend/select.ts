@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
 import { installConvGradients } from './conv_grad.ts';
+import { installMatMulGradient } from './matmul_grad.ts';
 import { backendInfo, setBackendReason } from './info.ts';
 
 /** The backends this library can run on. */
@@ -80,8 +81,8 @@ const useWasm = async (): Promise<string | null> => {
 };
 
 /**
- * Choose and initialise the backend. Also installs the library's conv
- * gradients, which the wasm backend needs to train.
+ * Choose and initialise the backend. Also installs the library's conv and
+ * matMul gradients, which the wasm backend needs to train (and to train fast).
  *
  * @example
  * const { name, reason } = await selectBackend(); // e.g. wasm, 'default: tfjs-node-gpu not installed; ...'
@@ -89,6 +90,7 @@ const useWasm = async (): Promise<string | null> => {
  */
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
   installConvGradients();
+  installMatMulGradient();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
   const env = typeof process !== 'undefined' ? process.env.NN_BACKEND : undefined;
   const requested = opts.backend ?? (env ? env as BackendName : undefined);

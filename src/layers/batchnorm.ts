@@ -39,6 +39,18 @@ export type BatchNormParams = { readonly gamma: tf.Tensor1D; readonly beta: tf.T
 export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D };
 
 /**
+ * Per-channel mean over every position of `x` ([n, c] or [n, h, w, c]). For
+ * images it averages each map with one full-window `avgPool`, then the
+ * batch: on wasm that is about 9× faster than `tf.mean` over axes [0, 1, 2],
+ * which transposes first (measured: 58 µs against 506 µs on [64,14,14,16]).
+ */
+const channelMean = (x: tf.Tensor): tf.Tensor1D => {
+  if (x.rank === 2) return tf.mean(x, 0);
+  const [n, h, w, c] = x.shape;
+  return tf.mean(tf.reshape(tf.avgPool(x as tf.Tensor4D, [h, w], 1, 'valid'), [n, c]), 0);
+};
+
+/**
  * Training-mode normalisation with a fused gradient: the backward pass is the
  * closed form dβ = Σdy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/n − x̂ · dγ/n).
  * tfjs's generic backward through `moments` broadcasts and tiles, which is
@@ -47,25 +59,29 @@ export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tens
  * caller disposes them.
  */
 const normalizeTrain = (
-  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, axes: number[], eps: number,
-): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } => {
-  let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
+  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
+  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, g, b] = args as tf.Tensor[];
+    const [xi, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const { mean, variance } = tf.moments(xi, axes);
+    const mean = channelMean(xi);
+    const centred = tf.sub(xi, mean);
+    const variance = channelMean(tf.square(centred));
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
     const invStd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(xi, mean), invStd);
+    const xhat = tf.mul(centred, invStd);
     save([xhat, invStd, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, inv, gm] = saved;
         const n = xh.size / gm.size;
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, xh), axes);
-        const dx = tf.mul(tf.mul(gm, inv), tf.sub(tf.sub(dy, tf.div(dBeta, n)), tf.mul(xh, tf.div(dGamma, n))));
+        // Σ over positions = n · mean, through the fast channelMean.
+        const dBeta = tf.mul(channelMean(dy), n);
+        const dGamma = tf.mul(channelMean(tf.mul(dy, xh)), n);
+        const k = tf.mul(gm, inv);
+        const dx = tf.sub(tf.mul(dy, k), tf.add(tf.mul(xh, tf.mul(k, tf.div(dGamma, n))), tf.mul(k, tf.div(dBeta, n))));
         return [dx, dGamma, dBeta];
       },
     };
@@ -114,12 +130,11 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
         const shift = tf.sub(params.beta, tf.mul(state.mean, scale));
         return { y: tf.add(tf.mul(xt, scale), shift), state };
       }
-      const axes = xt.rank === 4 ? [0, 1, 2] : [0];
       const n = xt.size / c;
       if (n < 2) {
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
-      const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, axes, eps);
+      const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, eps);
       const next = {
         mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
         var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,

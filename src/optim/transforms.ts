@@ -10,6 +10,7 @@ import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tre
 import {
   type AnyTransformation, checkHyper, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
 } from './base.ts';
+import { adamMoments } from './adam_kernel.ts';
 
 const nonNegative = (v: number) => v >= 0;
 const unit = (v: number) => v >= 0 && v < 1;
@@ -88,11 +89,16 @@ export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<Adam
     update(grads, state) {
       const step = countOf(state.count);
       const beta1 = hyperAt(b1, step), t = step + 1;
-      const mu = zipTrees([grads, state.mu], ([g, m]) => tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-      const nu = zipTrees([grads, state.nu], ([g, v]) => tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-      const c1 = 1 - beta1 ** t, c2 = 1 - b2 ** t;
-      const updates = zipTrees([mu, nu], ([m, v]) =>
-        tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.add(tf.div(v, c2), epsRoot)), eps)));
+      const h = { b1: beta1, b2, c1: 1 - beta1 ** t, c2: 1 - b2 ** t, eps, epsRoot };
+      // One fused pass per leaf (adamMoments); the updates tree carries the paths.
+      const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
+      const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
+        const [mu, nu, u] = adamMoments(g, m, v, h);
+        moments.set(path, [mu, nu]);
+        return u;
+      });
+      const pick = (i: 0 | 1) => unflattenTree([...moments].map(([p, pair]) => [p, pair[i]] as const)) as Tree;
+      const mu = pick(0), nu = pick(1);
       return { updates, state: { count: newCount(t), mu, nu } };
     },
   });

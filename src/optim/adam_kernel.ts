@@ -1,0 +1,103 @@
+/**
+ * Adam's per-leaf arithmetic as one pass. Written as tfjs ops it is 13
+ * elementwise kernels per leaf, each a full read and write of the leaf; on
+ * the wasm and cpu backends this module registers a kernel (tfjs's public
+ * `registerKernel`) that does the whole update in one loop over the
+ * backend's own memory. Other backends (tfjs-node) use the ops.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
+export interface AdamStepHypers {
+  readonly b1: number;
+  readonly b2: number;
+  readonly c1: number;
+  readonly c2: number;
+  readonly eps: number;
+  readonly epsRoot: number;
+}
+
+const KERNEL = 'TsnnAdamMoments';
+
+/** m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g², u = (m′/c₁) / (√(v′/c₂ + ε_root) + ε). */
+const adamLoop = (
+  g: Float32Array, m: Float32Array, v: Float32Array, mOut: Float32Array, vOut: Float32Array, u: Float32Array, h: AdamStepHypers,
+): void => {
+  const { b1, b2, c1, c2, eps, epsRoot } = h;
+  // Multiplying by reciprocals: JS does not vectorise, and divisions dominate.
+  const a1 = 1 - b1, a2 = 1 - b2, k1 = 1 / c1, k2 = 1 / c2;
+  for (let i = 0; i < g.length; i++) {
+    const gi = g[i];
+    const mi = m[i] * b1 + gi * a1;
+    const vi = v[i] * b2 + gi * gi * a2;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    u[i] = (mi * k1) / (Math.sqrt(vi * k2 + epsRoot) + eps);
+  }
+};
+
+type Info = tf.TensorInfo;
+interface WasmLike {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  dataIdMap: { get(id: object): { memoryOffset: number } };
+  wasm: { HEAPF32: Float32Array };
+}
+interface CpuLike {
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
+  data: { get(id: object): { values: Float32Array } };
+}
+
+const register = (): void => {
+  if (!tf.getKernel(KERNEL, 'wasm')) {
+    tf.registerKernel({
+      kernelName: KERNEL,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const b = backend as unknown as WasmLike;
+        const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
+        const outs = [0, 1, 2].map(() => b.makeOutput([...g.shape], 'float32'));
+        // Read the heap only after allocating: malloc may grow (and replace) it.
+        const heap = b.wasm.HEAPF32, n = tf.util.sizeFromShape(g.shape);
+        const at = (t: Info) => heap.subarray(b.dataIdMap.get(t.dataId).memoryOffset >> 2, (b.dataIdMap.get(t.dataId).memoryOffset >> 2) + n);
+        adamLoop(at(g), at(m), at(v), at(outs[0]), at(outs[1]), at(outs[2]), attrs as unknown as AdamStepHypers);
+        return outs;
+      },
+    });
+  }
+  if (!tf.getKernel(KERNEL, 'cpu')) {
+    tf.registerKernel({
+      kernelName: KERNEL,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const b = backend as unknown as CpuLike;
+        const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
+        const n = tf.util.sizeFromShape(g.shape);
+        const out = [0, 1, 2].map(() => new Float32Array(n));
+        const at = (t: Info) => b.data.get(t.dataId).values;
+        adamLoop(at(g), at(m), at(v), out[0], out[1], out[2], attrs as unknown as AdamStepHypers);
+        return out.map((o) => b.makeTensorInfo([...g.shape], 'float32', o));
+      },
+    });
+  }
+};
+register();
+
+/**
+ * One Adam step of one leaf: the new first and second moments and the update.
+ *
+ * @example
+ * const [mu, nu, u] = adamMoments(g, m, v, { b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8, epsRoot: 0 });
+ */
+export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers): [tf.Tensor, tf.Tensor, tf.Tensor] => {
+  if (g.dtype === 'float32' && m.dtype === 'float32' && v.dtype === 'float32' && tf.getKernel(KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(KERNEL, { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  }
+  return tf.tidy(() => {
+    const mu = tf.add(tf.mul(m, h.b1), tf.mul(g, 1 - h.b1));
+    const nu = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(g), 1 - h.b2));
+    const u = tf.div(tf.div(mu, h.c1), tf.add(tf.sqrt(tf.add(tf.div(nu, h.c2), h.epsRoot)), h.eps));
+    return [mu, nu, u];
+  });
+};
