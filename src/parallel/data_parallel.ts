@@ -18,8 +18,8 @@ import { applyUpdates, type AnyTransformation } from '../optim/base.ts';
 import { foldIn } from '../random.ts';
 import { crossEntropyWith } from '../train/losses.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
-import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
-import { type FromWorker, type ModelSpec, type Packed, packTree, type ToWorker } from './protocol.ts';
+import { disposeTree, flattenTree, mapTree, type Tree, unflattenTree } from '../tree.ts';
+import { type FromWorker, type ModelSpec, type Packed, packedLeaves, packTree, type ToWorker } from './protocol.ts';
 
 /** Options of {@link parallelTrainStep}. */
 export interface ParallelOptions {
@@ -99,44 +99,47 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const stepKey = foldIn(ts.key, ts.step);
-    const params = shards > 1 ? packTree(ts.params) : [], state = shards > 1 ? packTree(ts.state) : [];
+    const weight = (i: number) => sizes[i] / n;
+    // One flat buffer per tree, transferred (not copied) to the first worker; later workers get copies.
+    const params = shards > 1 ? packTree(ts.params) : undefined, state = shards > 1 ? packTree(ts.state) : undefined;
     const xAll = shards > 1 ? (batch.x.dataSync() as Float32Array) : new Float32Array(0);
     const yAll = shards > 1 ? (batch.y.dataSync() as Int32Array) : new Int32Array(0);
     const per = batch.x.size / n;
     // Start the workers first, so they run while this thread computes shard 0.
     const remote = pool.slice(0, shards - 1).map((w, i) => {
       const s = i + 1, a = starts[s], b = a + sizes[s];
-      return w.call({
-        type: 'step', params, state, x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
-        y: yAll.slice(a, b), key: foldIn(stepKey, s) as unknown as [number, number],
-      });
+      const own = (p: Packed) => (i === shards - 2 ? p : { layout: p.layout, data: p.data.slice() });
+      const msg = {
+        type: 'step' as const, params: own(params!), state: own(state!), x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
+        y: yAll.slice(a, b), key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
+      };
+      return w.call(msg, [msg.params.data.buffer as ArrayBuffer, msg.state.data.buffer as ArrayBuffer, msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]);
     });
     const local = tf.tidy(() => {
       const x0 = shards > 1 ? tf.slice(batch.x, 0, sizes[0]) : batch.x;
       const y0 = shards > 1 ? tf.slice(batch.y, 0, sizes[0]) : batch.y;
       const vg = valueAndGrad((p: Tree) => {
         const r = model.apply(p, ts.state, x0, { training: true, key: shards > 1 ? foldIn(stepKey, 0) : stepKey });
-        return { loss: loss(r.y, y0), aux: r.state as Tree };
+        return { loss: shards > 1 ? tf.mul(loss(r.y, y0), weight(0)) as tf.Scalar : loss(r.y, y0), aux: r.state as Tree };
       })(ts.params);
       return { value: vg.value, grads: vg.grads as tf.Tensor, state: (vg.aux ?? {}) as tf.Tensor };
     }) as unknown as { value: tf.Scalar; grads: Tree; state: Tree };
     const replies = (await Promise.all(remote)) as Extract<FromWorker, { type: 'grads' }>[];
     const out = tf.tidy(() => {
-      const weight = (i: number) => sizes[i] / n;
-      const combine = (mine: Tree, theirs: Packed[]): Tree => {
-        const maps = theirs.map((p) => new Map(p.map(([path, shape, d]) => [path, [shape, d] as const])));
-        return unflattenTree(flattenTree(mine).map(([path, t]) => {
-          let acc = tf.mul(t, weight(0));
-          maps.forEach((m, i) => {
-            const [shape, d] = m.get(path)!;
-            acc = tf.add(acc, tf.mul(tf.tensor(d, [...shape], 'float32'), weight(i + 1)));
-          });
-          return [path, acc] as const;
-        })) as Tree;
+      // Each shard's loss was scaled by its weight, so the batch gradient is a plain sum.
+      const sum = (mine: Tree, theirs: Packed[]): Tree => {
+        const maps = theirs.map((p) => new Map(packedLeaves(p).map(([path, shape, v]) => [path, [shape, v] as const])));
+        return unflattenTree(flattenTree(mine).map(([path, t]) => [path, maps.reduce((acc, m) => {
+          const [shape, v] = m.get(path)!;
+          return tf.add(acc, tf.tensor(v, [...shape], 'float32'));
+        }, t)] as const)) as Tree;
       };
-      const grads = combine(local.grads, replies.map((r) => r.grads));
-      const state = combine(local.state, replies.map((r) => r.state));
-      const lossValue = replies.reduce((acc, r, i) => acc + r.loss * weight(i + 1), local.value.dataSync()[0] * weight(0));
+      // Running statistics are each shard's update of the same old value: their weighted mean.
+      const mean = (mine: Tree, theirs: Packed[]): Tree =>
+        sum(mapTree(mine, (t) => tf.mul(t, weight(0))), theirs.map((p, i) => ({ layout: p.layout, data: p.data.map((v) => v * weight(i + 1)) })));
+      const grads = sum(local.grads, replies.map((r) => r.grads));
+      const state = mean(local.state, replies.map((r) => r.state));
+      const lossValue = replies.reduce((acc, r) => acc + r.loss, local.value.dataSync()[0]);
       const { updates, state: optState } = opt.update(grads, ts.optState, ts.params);
       return { params: applyUpdates(ts.params, updates) as tf.Tensor, state: state as tf.Tensor, optState: optState as tf.Tensor, loss: tf.scalar(lossValue) };
     }) as unknown as { params: Tree; state: Tree; optState: Tree; loss: tf.Scalar };

@@ -38,12 +38,12 @@ port.on('message', async (m: ToWorker) => {
     const x = tf.tensor(m.x, [...m.xShape], 'float32'), y = tf.tensor1d(m.y, 'int32');
     const vg = valueAndGrad((p: Tree) => {
       const r = model!.apply(p, state, x, { training: true, key: m.key as Key });
-      return { loss: loss!(r.y, y), aux: r.state as Tree };
+      return { loss: tf.mul(loss!(r.y, y), m.weight) as tf.Scalar, aux: r.state as Tree };
     })(params);
     const out = { loss: vg.value.dataSync()[0], grads: packTree(vg.grads), state: packTree(vg.aux ?? {}) };
     [params, state, vg.grads, vg.aux ?? {}].forEach(disposeTree);
     [x, y, vg.value].forEach((t) => t.dispose());
-    reply({ type: 'grads', ...out }, [...out.grads, ...out.state].map(([, , d]) => d.buffer as ArrayBuffer));
+    reply({ type: 'grads', ...out }, [out.grads.data.buffer as ArrayBuffer, out.state.data.buffer as ArrayBuffer]);
   } catch (e) {
     reply({ type: 'error', message: (e as Error).stack ?? String(e) });
   }

@@ -1,0 +1,105 @@
+/**
+ * A tiny WebAssembly assembler: just enough to build small SIMD kernels that
+ * run inside the tfjs wasm backend's own memory (imported as `env.memory`),
+ * so a fused elementwise pass needs no copies. No toolchain is needed at
+ * install or run time: the bytes are assembled here, validated by the engine.
+ *
+ * @module
+ */
+
+/** Unsigned LEB128. */
+const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+};
+
+/** Signed LEB128. */
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+
+const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const simd = (op: number) => [0xfd, ...uleb(op)];
+
+/** Value types. */
+export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+
+/** The instructions the kernels use, as byte sequences. */
+export const op = {
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32Const: (n: number) => [0x41, ...sleb(n)],
+  i32Add: [0x6a],
+  i32GeU: [0x4f],
+  /** `block` and `loop` with no result; close each with `end`. */
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  /** `v128.load`/`v128.store` with alignment hint 1 and offset 0: any address is fine. */
+  v128Load: [...simd(0x00), 0x00, 0x00],
+  v128Store: [...simd(0x0b), 0x00, 0x00],
+  f32x4Splat: simd(0x13),
+  f32x4Sqrt: simd(0xe3),
+  f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
+  f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+} as const;
+
+/** One exported function: its parameter types, extra locals (as [count, type] runs) and body. */
+export interface WasmFunction {
+  readonly name: string;
+  readonly params: readonly number[];
+  readonly locals: readonly (readonly [number, number])[];
+  readonly body: readonly number[];
+}
+
+/**
+ * Assemble a module that imports `env.memory` and exports the given
+ * functions (no results).
+ *
+ * @example
+ * const bytes = assembleModule([{ name: 'nop', params: [], locals: [], body: [] }]);
+ * WebAssembly.validate(bytes) // true
+ */
+export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
+  new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]))),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(fns.map((f) => {
+      const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, ...op.end];
+      return [...uleb(code.length), ...code];
+    }))),
+  ]);
+
+/**
+ * The `WebAssembly.Memory` of the active tfjs wasm backend, or undefined when
+ * the backend is not wasm or does not expose it.
+ *
+ * @example
+ * const memory = wasmBackendMemory(tf.backend());
+ */
+export const wasmBackendMemory = (backend: unknown): WebAssembly.Memory | undefined => {
+  const m = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm?.memory;
+  return m instanceof WebAssembly.Memory ? m : undefined;
+};
