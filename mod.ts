@@ -72,6 +72,7 @@ export * from './src/backend/info.ts';
 export * from './src/backend/select.ts';
 export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/backend/conv_grad.ts';
 export { installMatMulGradient } from './src/backend/matmul_grad.ts';
+export { installWasmZeroCopy } from './src/backend/wasm_kernels.ts';
 export * from './src/data/idx.ts';
 export * from './src/data/fashion_mnist.ts';
 export * from './src/data/image_folder.ts';

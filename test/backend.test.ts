@@ -146,6 +146,47 @@ describe('gradients on wasm match the cpu reference', () => {
   }
 });
 
+describe('zero-copy Identity and Cast on wasm, and the matMul guard', () => {
+  test('share the buffer, keep the values after the source is disposed, and free it once both are gone', async () => {
+    await selectBackend({ backend: 'wasm' });
+    await tf.setBackend('wasm');
+    try {
+      const buffers = () => tf.engine().backend.numDataIds();
+      const before = buffers();
+      const x = tf.tensor([1.5, -2, 3.25, 4]);
+      const id = tf.engine().runKernel('Identity', { x }) as tf.Tensor;
+      const same = tf.cast(x, 'float32');
+      const ints = tf.cast(x, 'int32');
+      x.dispose();
+      assert.deepEqual(Array.from(id.dataSync()), [1.5, -2, 3.25, 4]);
+      assert.deepEqual(Array.from(same.dataSync()), [1.5, -2, 3.25, 4]);
+      assert.equal(ints.dtype, 'int32');
+      assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3, 4]);
+      // One shared float buffer plus the int copy.
+      assert.equal(buffers() - before, 2);
+      [id, same, ints].forEach((t) => t.dispose());
+      assert.equal(buffers(), before);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+
+  test('a buffer reused as matMul right operand under another shape gives the right product (stock wasm aborts)', async () => {
+    await selectBackend({ backend: 'wasm' });
+    const t = normal(prngKey(1), 48), a1 = normal(prngKey(2), 16), a2 = normal(prngKey(3), 36);
+    const products = () => tf.tidy(() => {
+      const tt = tf.tensor(t, [8, 6]);
+      const first = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
+      const second = tf.matMul(tf.tensor(a2, [3, 12]), tf.reshape(tt, [12, 4])).dataSync();
+      const third = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
+      return [first, second, third];
+    });
+    const cpu = products();
+    const wasm = await on('wasm', products);
+    wasm.forEach((p, i) => assertClose(p, cpu[i], 1e-5, `product ${i}`));
+  });
+});
+
 describe('the fused Adam kernel', () => {
   test('matches the textbook formula on wasm and on cpu, for any hyperparameters', async () => {
     await selectBackend({ backend: 'wasm' });

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
 import { installConvGradients } from './conv_grad.ts';
 import { installMatMulGradient } from './matmul_grad.ts';
+import { installWasmZeroCopy } from './wasm_kernels.ts';
 import { backendInfo, setBackendReason } from './info.ts';
 
 /** The backends this library can run on. */
@@ -73,6 +74,7 @@ const useWasm = async (): Promise<string | null> => {
   try {
     return await withoutEmscriptenHandlers(async () => {
       await import('@tensorflow/tfjs-backend-wasm');
+      installWasmZeroCopy();
       return (await tf.setBackend('wasm')) ? null : 'the wasm backend failed to initialise';
     });
   } catch (e) {

@@ -80,18 +80,47 @@ export const convOutSize = (size: number, ks: number, stride: number, pad: 'same
     : Math.floor((size + 2 * pad - ks) / stride) + 1;
 
 /**
- * A 1×1 input with explicit padding below the kernel size gives a 1×1 output
- * that sees one tap only (the deep stages of small-image ResNets).
+ * Maps with fewer positions than kernel taps (the deep stages of small-image
+ * ResNets: 2×2 and 1×1) waste most of a conv on zero padding. There the conv
+ * is a single matmul with the weight unfolded to `[h·w·ci, oh·ow·co]`, which
+ * costs `h·w/ks²` of the conv's multiply-adds, forward and backward.
  */
-const onePixel = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOptions['padding'], ks: number, stride: number): boolean =>
-  x.shape[1] === 1 && x.shape[2] === 1 && typeof padH === 'number' && typeof padW === 'number' &&
-  padH < ks && padW < ks && convOutSize(1, ks, stride, padH) === 1 && convOutSize(1, ks, stride, padW) === 1;
+const smallMap = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOptions['padding'], ks: number): boolean =>
+  typeof padH === 'number' && typeof padW === 'number' && x.shape[1]! * x.shape[2]! < ks * ks;
 
-/** The conv of a 1×1 input as a matmul with the one tap it sees; the other taps multiply zero padding. */
-const centerTap = (x: tf.Tensor4D, w: tf.Tensor4D, padH: number, padW: number): tf.Tensor4D => {
-  const [, , ci, co] = w.shape;
-  const tap = tf.reshape(tf.slice(w, [padH, padW, 0, 0], [1, 1, ci, co]), [ci, co]);
-  return tf.reshape(tf.matMul(tf.reshape(x, [x.shape[0], ci]), tap), [x.shape[0], 1, 1, co]);
+/**
+ * The 0/1 matrix `[h·w·oh·ow, ks²]` that places, for every (input, output)
+ * position pair, the tap joining them (none where they are too far apart).
+ */
+const tapPlacement = (h: number, w: number, oh: number, ow: number, ks: number, stride: number, padH: number, padW: number): tf.Tensor2D => {
+  const m = new Float32Array(h * w * oh * ow * ks * ks);
+  for (let hi = 0; hi < h; hi++) {
+    for (let wi = 0; wi < w; wi++) {
+      for (let ho = 0; ho < oh; ho++) {
+        for (let wo = 0; wo < ow; wo++) {
+          const a = hi - (ho * stride - padH), b = wi - (wo * stride - padW);
+          if (a >= 0 && a < ks && b >= 0 && b < ks) m[(((hi * w + wi) * oh + ho) * ow + wo) * ks * ks + a * ks + b] = 1;
+        }
+      }
+    }
+  }
+  return tf.tensor2d(m, [h * w * oh * ow, ks * ks]);
+};
+
+/** The conv of a small map as one matmul with the unfolded weight. */
+const unfoldedConv = (x: tf.Tensor4D, wt: tf.Tensor4D, stride: number, padH: number, padW: number): tf.Tensor4D => {
+  const [n, h, w, ci] = x.shape;
+  const [ks, , , co] = wt.shape;
+  const oh = convOutSize(h, ks, stride, padH), ow = convOutSize(w, ks, stride, padW);
+  if (h * w * oh * ow === 1) {
+    // One pixel in and out sees one tap: a slice is cheaper than the placement matmul.
+    const tap = tf.reshape(tf.slice(wt, [padH, padW, 0, 0], [1, 1, ci, co]), [ci, co]);
+    return tf.reshape(tf.matMul(tf.reshape(x, [n, ci]), tap), [n, 1, 1, co]);
+  }
+  const taps = tf.matMul(tapPlacement(h, w, oh, ow, ks, stride, padH, padW), tf.reshape(wt, [ks * ks, ci * co]));
+  // [(hi, wi), (ho, wo), ci, co] to [(hi, wi, ci), (ho, wo, co)]
+  const big = tf.reshape(tf.transpose(tf.reshape(taps, [h * w, oh * ow, ci, co]), [0, 2, 1, 3]), [h * w * ci, oh * ow * co]);
+  return tf.reshape(tf.matMul(tf.reshape(x, [n, h * w * ci]), big), [n, oh, ow, co]);
 };
 
 // ---------------------------------------------------------------------------
@@ -135,8 +164,8 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
     apply(params, state, x) {
       const x4 = singleInput('conv2d', x);
       expectInput('conv2d', x4, [null, null, params.weight.shape[2]]);
-      const y = onePixel(x4, padH, padW, ks, stride)
-        ? centerTap(x4 as tf.Tensor4D, params.weight, padH as number, padW as number)
+      const y = smallMap(x4, padH, padW, ks)
+        ? unfoldedConv(x4 as tf.Tensor4D, params.weight, stride, padH as number, padW as number)
         : tf.conv2d(x4 as tf.Tensor4D, params.weight, stride, pad);
       return { y: params.bias ? tf.add(y, params.bias) : y, state };
     },

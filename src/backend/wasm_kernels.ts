@@ -1,0 +1,94 @@
+/**
+ * Zero-copy `Identity`, and `Cast` to the same dtype, on the wasm backend,
+ * and a guard on `BatchMatMul` that buffer sharing needs.
+ * tfjs clones every tensor it saves for the backward pass through the
+ * `Identity` kernel, and the gradients of `Mul` and `Relu` cast float32 to
+ * float32; stock wasm copies the data each time (about 530 copies of
+ * activations per training step of the chapter-14 ResNet). Tensors are
+ * immutable, so sharing the buffer, as wasm's own `Reshape` and the cpu
+ * backend's `Identity` do, gives the same values without the copies.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+interface WasmBackendLike {
+  incRef(dataId: object): void;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** A new tensor sharing `x`'s buffer (reference counted by the backend). */
+const share = (x: tf.TensorInfo, backend: unknown): tf.TensorInfo => {
+  (backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+/** A private copy of `x`'s buffer. */
+const copy = (x: tf.TensorInfo, backend: WasmBackendLike): tf.TensorInfo => {
+  const out = backend.makeOutput([...x.shape], x.dtype);
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x));
+  return out;
+};
+
+/**
+ * wasm's matMul caches the packed right operand by buffer id, not by shape:
+ * the same buffer used again under another shape (a reshape, or a shared
+ * clone) reads a stale packing and aborts or returns garbage (reproduced with
+ * stock tfjs: \`matMul(a, t)\` then \`matMul(b, reshape(t, ...))\`). The guard
+ * remembers each buffer's shape as a right operand and gives a conflicting
+ * use its own copy.
+ */
+const guardMatMul = (stock: tf.KernelConfig): tf.KernelConfig => {
+  const seen = new WeakMap<object, string>();
+  return {
+    ...stock,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const as = `${b.shape.join(',')}|${(args.attrs as { transposeB?: boolean }).transposeB ? 't' : 'n'}`;
+      const before = seen.get(b.dataId);
+      if (before === undefined || before === as) {
+        seen.set(b.dataId, as);
+        return stock.kernelFunc(args);
+      }
+      const backend = args.backend as unknown as WasmBackendLike;
+      const own = copy(b, backend);
+      try {
+        return stock.kernelFunc({ ...args, inputs: { a, b: own } });
+      } finally {
+        backend.disposeData(own.dataId);
+      }
+    },
+  };
+};
+
+let installed = false;
+
+/**
+ * Replace wasm's copying `Identity` and same-dtype `Cast` with buffer sharing.
+ * Call after `@tensorflow/tfjs-backend-wasm` is loaded; idempotent.
+ *
+ * @example
+ * await import('@tensorflow/tfjs-backend-wasm');
+ * installWasmZeroCopy();
+ */
+export const installWasmZeroCopy = (): void => {
+  if (installed) return;
+  const identity = tf.getKernel('Identity', 'wasm'), cast = tf.getKernel('Cast', 'wasm'), matMul = tf.getKernel('BatchMatMul', 'wasm');
+  if (!identity || !cast || !matMul) return; // the wasm backend is not loaded: nothing to replace
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel(guardMatMul(matMul));
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: ({ inputs, backend }) => share(inputs.x!, backend) });
+  tf.unregisterKernel('Cast', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Cast',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const x = args.inputs.x!;
+      return (args.attrs as { dtype: tf.DataType }).dtype === x.dtype ? share(x, args.backend) : cast.kernelFunc(args);
+    },
+  });
+  installed = true;
+};
