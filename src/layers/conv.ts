@@ -89,22 +89,23 @@ const smallMap = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOpti
   typeof padH === 'number' && typeof padW === 'number' && x.shape[1]! * x.shape[2]! < ks * ks;
 
 /**
- * The 0/1 matrix `[h·w·oh·ow, ks²]` that places, for every (input, output)
+ * The 0/1 matrix `[ks², h·w·oh·ow]` that places, for every (input, output)
  * position pair, the tap joining them (none where they are too far apart).
  */
 const tapPlacement = (h: number, w: number, oh: number, ow: number, ks: number, stride: number, padH: number, padW: number): tf.Tensor2D => {
-  const m = new Float32Array(h * w * oh * ow * ks * ks);
+  const pairs = h * w * oh * ow;
+  const m = new Float32Array(ks * ks * pairs);
   for (let hi = 0; hi < h; hi++) {
     for (let wi = 0; wi < w; wi++) {
       for (let ho = 0; ho < oh; ho++) {
         for (let wo = 0; wo < ow; wo++) {
           const a = hi - (ho * stride - padH), b = wi - (wo * stride - padW);
-          if (a >= 0 && a < ks && b >= 0 && b < ks) m[(((hi * w + wi) * oh + ho) * ow + wo) * ks * ks + a * ks + b] = 1;
+          if (a >= 0 && a < ks && b >= 0 && b < ks) m[(a * ks + b) * pairs + ((hi * w + wi) * oh + ho) * ow + wo] = 1;
         }
       }
     }
   }
-  return tf.tensor2d(m, [h * w * oh * ow, ks * ks]);
+  return tf.tensor2d(m, [ks * ks, pairs]);
 };
 
 /** The conv of a small map as one matmul with the unfolded weight. */
@@ -117,10 +118,13 @@ const unfoldedConv = (x: tf.Tensor4D, wt: tf.Tensor4D, stride: number, padH: num
     const tap = tf.reshape(tf.slice(wt, [padH, padW, 0, 0], [1, 1, ci, co]), [ci, co]);
     return tf.reshape(tf.matMul(tf.reshape(x, [n, ci]), tap), [n, 1, 1, co]);
   }
-  const taps = tf.matMul(tapPlacement(h, w, oh, ow, ks, stride, padH, padW), tf.reshape(wt, [ks * ks, ci * co]));
-  // [(hi, wi), (ho, wo), ci, co] to [(hi, wi, ci), (ho, wo, co)]
-  const big = tf.reshape(tf.transpose(tf.reshape(taps, [h * w, oh * ow, ci, co]), [0, 2, 1, 3]), [h * w * ci, oh * ow * co]);
-  return tf.reshape(tf.matMul(tf.reshape(x, [n, h * w * ci]), big), [n, oh, ow, co]);
+  // Every product keeps the large operand on the left: wasm's matMul packs its right operand each call.
+  const weightT = tf.reshape(tf.transpose(wt, [2, 3, 0, 1]), [ci * co, ks * ks]);
+  const taps = tf.matMul(weightT, tapPlacement(h, w, oh, ow, ks, stride, padH, padW)); // [(ci, co), (hi, wi), (ho, wo)]
+  // The transposed unfolded weight [(ho, wo, co), (hi, wi, ci)]; the product is taken transposed.
+  const bigT = tf.reshape(tf.transpose(tf.reshape(taps, [ci, co, h * w, oh * ow]), [3, 1, 2, 0]), [oh * ow * co, h * w * ci]);
+  const yT = tf.matMul(bigT, tf.transpose(tf.reshape(x, [n, h * w * ci])));
+  return tf.reshape(tf.transpose(yT), [n, oh, ow, co]);
 };
 
 // ---------------------------------------------------------------------------

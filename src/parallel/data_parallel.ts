@@ -19,7 +19,9 @@ import { foldIn } from '../random.ts';
 import { crossEntropyWith } from '../train/losses.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, mapTree, type Tree, unflattenTree } from '../tree.ts';
-import { type FromWorker, type ModelSpec, type Packed, packedLeaves, packTree, type ToWorker } from './protocol.ts';
+import {
+  type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, sharedFloats, tensorFromView, type ToWorker,
+} from './protocol.ts';
 
 /** Options of {@link parallelTrainStep}. */
 export interface ParallelOptions {
@@ -93,6 +95,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     await Promise.all(pool.map((w) => w.terminate()));
     throw e;
   }
+  let paramBuffer: Float32Array | undefined;
   const step = async (ts: TrainState, batch: Batch): Promise<StepResult> => {
     const n = batch.x.shape[0];
     const shards = Math.min(o.workers, n);
@@ -100,20 +103,22 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const stepKey = foldIn(ts.key, ts.step);
     const weight = (i: number) => sizes[i] / n;
-    // One flat buffer per tree, transferred (not copied) to the first worker; later workers get copies.
-    const params = shards > 1 ? packTree(ts.params) : undefined, state = shards > 1 ? packTree(ts.state) : undefined;
+    // Params go out through one shared buffer that every worker reads (reused each step, grown when needed);
+    // the small state tree is transferred, a copy per worker.
+    if (shards > 1 && (!paramBuffer || paramBuffer.length < packedSize(ts.params))) paramBuffer = sharedFloats(packedSize(ts.params));
+    const params = shards > 1 ? packTree(ts.params, paramBuffer) : undefined, state = shards > 1 ? packTree(ts.state) : undefined;
     const xAll = shards > 1 ? (batch.x.dataSync() as Float32Array) : new Float32Array(0);
     const yAll = shards > 1 ? (batch.y.dataSync() as Int32Array) : new Int32Array(0);
     const per = batch.x.size / n;
     // Start the workers first, so they run while this thread computes shard 0.
     const remote = pool.slice(0, shards - 1).map((w, i) => {
       const s = i + 1, a = starts[s], b = a + sizes[s];
-      const own = (p: Packed) => (i === shards - 2 ? p : { layout: p.layout, data: p.data.slice() });
+      const ownState = i === shards - 2 ? state! : { layout: state!.layout, data: state!.data.slice() };
       const msg = {
-        type: 'step' as const, params: own(params!), state: own(state!), x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
+        type: 'step' as const, params: params!, state: ownState, x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
         y: yAll.slice(a, b), key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
       };
-      return w.call(msg, [msg.params.data.buffer as ArrayBuffer, msg.state.data.buffer as ArrayBuffer, msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]);
+      return w.call(msg, [msg.state.data.buffer as ArrayBuffer, msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]);
     });
     const local = tf.tidy(() => {
       const x0 = shards > 1 ? tf.slice(batch.x, 0, sizes[0]) : batch.x;
@@ -131,7 +136,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
         const maps = theirs.map((p) => new Map(packedLeaves(p).map(([path, shape, v]) => [path, [shape, v] as const])));
         return unflattenTree(flattenTree(mine).map(([path, t]) => [path, maps.reduce((acc, m) => {
           const [shape, v] = m.get(path)!;
-          return tf.add(acc, tf.tensor(v, [...shape], 'float32'));
+          return tf.add(acc, tensorFromView(v, shape));
         }, t)] as const)) as Tree;
       };
       // Running statistics are each shard's update of the same old value: their weighted mean.

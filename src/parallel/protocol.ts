@@ -18,27 +18,51 @@ import * as tf from '@tensorflow/tfjs';
 import { flattenTree, type Tree, unflattenTree } from '../tree.ts';
 
 /**
- * A tree's tensors as they cross threads: one flat buffer (so it can be
- * transferred, not copied) and, in order, each leaf's dotted path and shape.
+ * A tree's tensors as they cross threads: one flat buffer and, in order, each
+ * leaf's dotted path and shape. The buffer is either transferred or a view of
+ * a SharedArrayBuffer that both threads reuse from step to step.
  */
 export interface Packed {
   readonly layout: readonly (readonly [string, readonly number[]])[];
   readonly data: Float32Array;
 }
 
+interface WasmHeap {
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  wasm: { HEAPF32: Float32Array };
+}
+
+/** Copy `x`'s values into `target` at `at`: straight from the wasm heap when it can, else through dataSync. */
+const readInto = (x: tf.Tensor, target: Float32Array, at: number): void => {
+  const b = tf.backend() as unknown as Partial<WasmHeap>;
+  const entry = b.dataIdMap?.get?.(x.dataId);
+  if (b.wasm?.HEAPF32 && entry && x.dtype === 'float32') {
+    const o = entry.memoryOffset >> 2;
+    target.set(b.wasm.HEAPF32.subarray(o, o + x.size), at);
+  } else {
+    target.set(x.dataSync() as Float32Array, at);
+  }
+};
+
+/** Floats needed to pack a tree. */
+export const packedSize = (t: Tree): number => flattenTree(t).reduce((n, [, x]) => n + x.size, 0);
+
 /**
- * Copy a tree's tensors into one flat buffer, ready to transfer.
+ * Copy a tree's tensors into one flat buffer: `into` when given (e.g. a view
+ * of a SharedArrayBuffer, reused every step), else a new one to transfer.
  *
  * @example
  * const p = packTree(grads);
  * port.postMessage({ grads: p }, [p.data.buffer]);
  */
-export const packTree = (t: Tree): Packed => {
+export const packTree = (t: Tree, into?: Float32Array): Packed => {
   const pairs = flattenTree(t);
-  const data = new Float32Array(pairs.reduce((n, [, x]) => n + x.size, 0));
+  const total = pairs.reduce((n, [, x]) => n + x.size, 0);
+  if (into && into.length < total) throw new RangeError(`packTree: buffer holds ${into.length} floats, the tree needs ${total}`);
+  const data = into ? into.subarray(0, total) : new Float32Array(total);
   let at = 0;
   for (const [, x] of pairs) {
-    data.set(x.dataSync() as Float32Array, at);
+    readInto(x, data, at);
     at += x.size;
   }
   return { layout: pairs.map(([p, x]) => [p, x.shape] as const), data };
@@ -61,18 +85,33 @@ export const packedLeaves = (p: Packed): (readonly [string, readonly number[], F
 };
 
 /**
+ * A tensor with a copy of `values` (a view into a packed buffer, which its
+ * owner will overwrite). The wasm backend copies on upload; the cpu backend
+ * would keep the array itself, so it gets its own copy.
+ *
+ * @example
+ * const t = tensorFromView(view, [3, 3, 16, 32]);
+ */
+export const tensorFromView = (values: Float32Array, shape: readonly number[]): tf.Tensor =>
+  tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), [...shape], 'float32');
+
+/**
  * Rebuild a tree of tensors from {@link packTree}'s output.
  *
  * @example
  * const params = unpackTree(message.params);
  */
 export const unpackTree = (p: Packed): Tree =>
-  unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tf.tensor(v, [...shape], 'float32')] as const)) as Tree;
+  unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tensorFromView(v, shape)] as const)) as Tree;
+
+/** A Float32Array over a fresh SharedArrayBuffer. */
+export const sharedFloats = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
 
 export type ToWorker =
   | { readonly type: 'init'; readonly spec: ModelSpec; readonly backend: string; readonly labelSmoothing: number }
   | {
     readonly type: 'step';
+    /** A view of the caller's shared buffer: read it before replying, it is rewritten for the next step. */
     readonly params: Packed;
     readonly state: Packed;
     readonly x: Float32Array;
@@ -85,5 +124,12 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'grads'; /** The shard's weighted loss. */ readonly loss: number; readonly grads: Packed; readonly state: Packed }
+  | {
+    readonly type: 'grads';
+    /** The shard's weighted loss. */
+    readonly loss: number;
+    /** A view of the worker's shared buffer, rewritten at its next step. */
+    readonly grads: Packed;
+    readonly state: Packed;
+  }
   | { readonly type: 'error'; readonly message: string };

@@ -12,11 +12,13 @@ import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import { crossEntropyWith, type Loss } from '../train/losses.ts';
 import { disposeTree, type Tree } from '../tree.ts';
-import { type FromWorker, packTree, type ToWorker, unpackTree } from './protocol.ts';
+import { type FromWorker, packedSize, packTree, sharedFloats, type ToWorker, unpackTree } from './protocol.ts';
 
 const port = parentPort!;
 let model: AnyLayer | undefined;
 let loss: Loss | undefined;
+/** Gradients go out through this shared buffer, reused every step (grown when needed). */
+let gradBuffer: Float32Array | undefined;
 
 
 const reply = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
@@ -40,10 +42,12 @@ port.on('message', async (m: ToWorker) => {
       const r = model!.apply(p, state, x, { training: true, key: m.key as Key });
       return { loss: tf.mul(loss!(r.y, y), m.weight) as tf.Scalar, aux: r.state as Tree };
     })(params);
-    const out = { loss: vg.value.dataSync()[0], grads: packTree(vg.grads), state: packTree(vg.aux ?? {}) };
+    const need = packedSize(vg.grads);
+    if (!gradBuffer || gradBuffer.length < need) gradBuffer = sharedFloats(need);
+    const out = { loss: vg.value.dataSync()[0], grads: packTree(vg.grads, gradBuffer), state: packTree(vg.aux ?? {}) };
     [params, state, vg.grads, vg.aux ?? {}].forEach(disposeTree);
     [x, y, vg.value].forEach((t) => t.dispose());
-    reply({ type: 'grads', ...out }, [out.grads.data.buffer as ArrayBuffer, out.state.data.buffer as ArrayBuffer]);
+    reply({ type: 'grads', ...out }, [out.state.data.buffer as ArrayBuffer]);
   } catch (e) {
     reply({ type: 'error', message: (e as Error).stack ?? String(e) });
   }
