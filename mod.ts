@@ -29,6 +29,7 @@ export { decodeOrThrow, Finite, NonNegativeInt, Positive, PositiveInt, UnitInter
 export * from './src/layers/conv.ts';
 export * from './src/layers/dense.ts';
 export * from './src/layers/batchnorm.ts';
+export * from './src/layers/batchnorm_kernel.ts';
 export * from './src/layers/activations.ts';
 export * from './src/layers/pooling.ts';
 export * from './src/layers/shape_ops.ts';

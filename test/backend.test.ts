@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamMoments, adamW, type AnyTransformation, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
+  adam, adamMoments, adamW, type AnyTransformation, batchNormTrainBackward, batchNormTrainForward, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
   disposeTree, flattenTree, initTrainState, installConvGradients, installMatMulGradient, laws, momentum, normal, prngKey, rmsprop, selectBackend,
   sgd, type Tree, trainStep, valueAndGrad,
 } from '../mod.ts';
@@ -184,6 +184,41 @@ describe('zero-copy Identity and Cast on wasm, and the matMul guard', () => {
     const cpu = products();
     const wasm = await on('wasm', products);
     wasm.forEach((p, i) => assertClose(p, cpu[i], 1e-5, `product ${i}`));
+  });
+});
+
+describe('the fused BatchNorm kernels', () => {
+  test('match a float64 reference on wasm (SIMD and not) and cpu, forward and backward', async () => {
+    await selectBackend({ backend: 'wasm' });
+    await tf.setBackend('cpu');
+    const cases = fc.sample(fc.record({
+      rows: fc.integer({ min: 2, max: 700 }), c: fc.integer({ min: 1, max: 12 }), shift: fc.double({ min: -3, max: 3, noNaN: true }), seed: fc.nat(),
+    }), { numRuns: 30, seed: 11 });
+    for (const r of cases) {
+      const n = r.rows * r.c, eps = 1e-5;
+      const x = Float32Array.from(normal(prngKey(r.seed), n), (v) => v + r.shift), dy = normal(prngKey(r.seed + 1), n);
+      const g = normal(prngKey(r.seed + 2), r.c), b = normal(prngKey(r.seed + 3), r.c);
+      // The reference, in float64: batch statistics, y = x̂·γ + β, and the closed-form gradients.
+      const mean = Array.from({ length: r.c }, (_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += x[i]; return s / r.rows; });
+      const variance = mean.map((m, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += (x[i] - m) ** 2; return s / r.rows; });
+      const inv = variance.map((v) => 1 / Math.sqrt(v + eps));
+      const xhat = Array.from(x, (v, i) => (v - mean[i % r.c]) * inv[i % r.c]);
+      const y = xhat.map((v, i) => v * g[i % r.c] + b[i % r.c]);
+      const dBeta = mean.map((_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += dy[i]; return s; });
+      const dGamma = mean.map((_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += dy[i] * xhat[i]; return s; });
+      const dx = Array.from(dy, (d, i) => { const j = i % r.c; return g[j] * inv[j] * (d - dBeta[j] / r.rows - xhat[i] * dGamma[j] / r.rows); });
+      for (const backend of ['cpu', 'wasm']) {
+        const got = await on(backend, () => tf.tidy(() => {
+          const xt = tf.tensor(x, [r.rows, r.c]), gt = tf.tensor1d(g), bt = tf.tensor1d(b);
+          const [yt, mt, vt] = batchNormTrainForward(xt, gt, bt, eps);
+          const back = batchNormTrainBackward(tf.tensor(dy, [r.rows, r.c]), xt, gt, mt, vt, eps);
+          return [yt, mt, vt, ...back].map((t) => t.dataSync());
+        }));
+        const want = [y, mean, variance, dx, dGamma, dBeta];
+        const names = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
+        want.forEach((w, i) => assertClose(got[i], w, 2e-4 * Math.max(1, ...w.map(Math.abs)), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`));
+      }
+    }
   });
 });
 

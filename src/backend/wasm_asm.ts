@@ -45,6 +45,7 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32Const: (n: number) => [0x41, ...sleb(n)],
   i32Add: [0x6a],
+  i32Mul: [0x6c],
   i32GeU: [0x4f],
   /** `block` and `loop` with no result; close each with `end`. */
   block: [0x02, 0x40],
@@ -87,7 +88,7 @@ export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
     ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(fns.map((f) => {
-      const code = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, ...op.end];
+      const code = [...vec(f.locals.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...f.body, ...op.end];
       return [...uleb(code.length), ...code];
     }))),
   ]);

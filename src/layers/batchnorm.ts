@@ -8,6 +8,7 @@ import * as t from 'io-ts';
 import { decodeOptions, options, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels } from './batchnorm_kernel.ts';
 
 const BatchNormOptions = options('batchNorm', {}, {
   eps: Positive,
@@ -90,6 +91,29 @@ const normalizeTrain = (
   return { y, ...stats! };
 };
 
+/** The same normalisation through the fused kernels (wasm and cpu): one kernel each way. */
+const normalizeTrainKernels = (
+  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
+  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
+  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, mean, variance] = batchNormTrainForward(xi, g, b, eps);
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    save([xi, g, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, ms, vs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        return batchNormTrainBackward(dy, xs, gs, ms, vs, eps);
+      },
+    };
+  });
+  const y = fused(x, gamma, beta);
+  return { y, ...stats! };
+};
+
 /**
  * Batch norm over the last axis of `[b, c]` or `[b, h, w, c]` inputs.
  * Training normalises with batch statistics and returns updated running
@@ -134,7 +158,7 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
       if (n < 2) {
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
-      const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, eps);
+      const { y, mean, variance } = (hasBatchNormKernels() ? normalizeTrainKernels : normalizeTrain)(xt, params.gamma, params.beta, eps);
       const next = {
         mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
         var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,

@@ -80,51 +80,24 @@ export const convOutSize = (size: number, ks: number, stride: number, pad: 'same
     : Math.floor((size + 2 * pad - ks) / stride) + 1;
 
 /**
- * Maps with fewer positions than kernel taps (the deep stages of small-image
- * ResNets: 2×2 and 1×1) waste most of a conv on zero padding. There the conv
- * is a single matmul with the weight unfolded to `[h·w·ci, oh·ow·co]`, which
- * costs `h·w/ks²` of the conv's multiply-adds, forward and backward.
+ * A conv whose output is a single position, and whose whole input falls
+ * inside the kernel (the deep stages of small-image ResNets: a 2×2 map at
+ * stride 2, or a 1×1 map), sees one window of taps: it is one matmul with
+ * that window of the weight. The conv would spend most of its multiply-adds
+ * on zero padding (5/9 on a 2×2 map, 8/9 on a 1×1 map).
  */
-const smallMap = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOptions['padding'], ks: number): boolean =>
-  typeof padH === 'number' && typeof padW === 'number' && x.shape[1]! * x.shape[2]! < ks * ks;
-
-/**
- * The 0/1 matrix `[ks², h·w·oh·ow]` that places, for every (input, output)
- * position pair, the tap joining them (none where they are too far apart).
- */
-const tapPlacement = (h: number, w: number, oh: number, ow: number, ks: number, stride: number, padH: number, padW: number): tf.Tensor2D => {
-  const pairs = h * w * oh * ow;
-  const m = new Float32Array(ks * ks * pairs);
-  for (let hi = 0; hi < h; hi++) {
-    for (let wi = 0; wi < w; wi++) {
-      for (let ho = 0; ho < oh; ho++) {
-        for (let wo = 0; wo < ow; wo++) {
-          const a = hi - (ho * stride - padH), b = wi - (wo * stride - padW);
-          if (a >= 0 && a < ks && b >= 0 && b < ks) m[(a * ks + b) * pairs + ((hi * w + wi) * oh + ho) * ow + wo] = 1;
-        }
-      }
-    }
-  }
-  return tf.tensor2d(m, [ks * ks, pairs]);
+const oneWindow = (x: tf.Tensor, padH: Conv2dOptions['padding'], padW: Conv2dOptions['padding'], ks: number, stride: number): boolean => {
+  if (typeof padH !== 'number' || typeof padW !== 'number') return false;
+  const [h, w] = [x.shape[1]!, x.shape[2]!];
+  return convOutSize(h, ks, stride, padH) === 1 && convOutSize(w, ks, stride, padW) === 1 && h + padH <= ks && w + padW <= ks;
 };
 
-/** The conv of a small map as one matmul with the unfolded weight. */
-const unfoldedConv = (x: tf.Tensor4D, wt: tf.Tensor4D, stride: number, padH: number, padW: number): tf.Tensor4D => {
+/** The single-output conv as `x · window`, with the taps `[padH, padH + h) × [padW, padW + w)` of the weight. */
+const windowMatMul = (x: tf.Tensor4D, wt: tf.Tensor4D, padH: number, padW: number): tf.Tensor4D => {
   const [n, h, w, ci] = x.shape;
-  const [ks, , , co] = wt.shape;
-  const oh = convOutSize(h, ks, stride, padH), ow = convOutSize(w, ks, stride, padW);
-  if (h * w * oh * ow === 1) {
-    // One pixel in and out sees one tap: a slice is cheaper than the placement matmul.
-    const tap = tf.reshape(tf.slice(wt, [padH, padW, 0, 0], [1, 1, ci, co]), [ci, co]);
-    return tf.reshape(tf.matMul(tf.reshape(x, [n, ci]), tap), [n, 1, 1, co]);
-  }
-  // Every product keeps the large operand on the left: wasm's matMul packs its right operand each call.
-  const weightT = tf.reshape(tf.transpose(wt, [2, 3, 0, 1]), [ci * co, ks * ks]);
-  const taps = tf.matMul(weightT, tapPlacement(h, w, oh, ow, ks, stride, padH, padW)); // [(ci, co), (hi, wi), (ho, wo)]
-  // The transposed unfolded weight [(ho, wo, co), (hi, wi, ci)]; the product is taken transposed.
-  const bigT = tf.reshape(tf.transpose(tf.reshape(taps, [ci, co, h * w, oh * ow]), [3, 1, 2, 0]), [oh * ow * co, h * w * ci]);
-  const yT = tf.matMul(bigT, tf.transpose(tf.reshape(x, [n, h * w * ci])));
-  return tf.reshape(tf.transpose(yT), [n, oh, ow, co]);
+  const co = wt.shape[3];
+  const window = tf.reshape(tf.slice(wt, [padH, padW, 0, 0], [h, w, ci, co]), [h * w * ci, co]);
+  return tf.reshape(tf.matMul(tf.reshape(x, [n, h * w * ci]), window), [n, 1, 1, co]);
 };
 
 // ---------------------------------------------------------------------------
@@ -168,8 +141,8 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
     apply(params, state, x) {
       const x4 = singleInput('conv2d', x);
       expectInput('conv2d', x4, [null, null, params.weight.shape[2]]);
-      const y = smallMap(x4, padH, padW, ks)
-        ? unfoldedConv(x4 as tf.Tensor4D, params.weight, stride, padH as number, padW as number)
+      const y = oneWindow(x4, padH, padW, ks, stride)
+        ? windowMatMul(x4 as tf.Tensor4D, params.weight, padH as number, padW as number)
         : tf.conv2d(x4 as tf.Tensor4D, params.weight, stride, pad);
       return { y: params.bias ? tf.add(y, params.bias) : y, state };
     },
