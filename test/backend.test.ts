@@ -223,7 +223,7 @@ describe('the fused BatchNorm kernels', () => {
 });
 
 describe('the fused Adam kernel', () => {
-  test('matches the textbook formula on wasm and on cpu, for any hyperparameters', async () => {
+  test('matches the textbook formula on wasm and on cpu, for any hyperparameters, with and without the AdamW terms', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
     const cases = fc.sample(fc.record({
@@ -237,9 +237,14 @@ describe('the fused Adam kernel', () => {
       const mu = Array.from(g, (gi, i) => r.b1 * m[i] + (1 - r.b1) * gi);
       const nu = Array.from(g, (gi, i) => r.b2 * v[i] + (1 - r.b2) * gi * gi);
       const u = mu.map((mi, i) => mi / h.c1 / (Math.sqrt(nu[i] / h.c2 + r.epsRoot) + r.eps));
+      // AdamW's whole update: −lr·(u + wd·p).
+      const p = normal(prngKey(r.seed + 3), r.n), lr = 1e-3 * (1 + r.t), wd = r.t % 2 ? 0.01 : 0;
+      const full = u.map((ui, i) => -lr * (ui + wd * p[i]));
       for (const backend of ['cpu', 'wasm']) {
         const got = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), h).map((x) => x.dataSync())));
         [mu, nu, u].forEach((want, i) => assertClose(got[i], want, 1e-5 * Math.max(1, ...want.map(Math.abs)), `${backend} output ${i}`));
+        const withP = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd }, tf.tensor1d(p))[2].dataSync()));
+        assertClose(withP, full, 1e-5 * Math.max(1e-3, ...full.map(Math.abs)), `${backend} AdamW update`);
       }
     }
   });

@@ -96,6 +96,32 @@ describe('optimizers match their textbook updates', () => {
     disposeTree(state);
   });
 
+  test('adamW (one fused pass) gives the updates of its chain, schedules and masks included', () => {
+    // A weight (decays), a bias and a BatchNorm-like vector (do not), with scheduled lr, b1 and decay.
+    const lr = (s: number) => 1e-2 * (1 + Math.cos(s)), b1 = (s: number) => 0.85 + 0.01 * (s % 3), wd = (s: number) => 0.05 / (s + 1);
+    const fused = adamW(lr, { b1, weightDecay: wd });
+    const chained = chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 }), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
+    const trajectory = (opt: AnyTransformation) => {
+      let params: Tree = { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } };
+      let state = opt.init(params);
+      for (let i = 0; i < 12; i++) {
+        const g = tf.tidy(() => ({ w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)), b: tf.fill([2], (i % 4) - 1.5), bn: { gamma: tf.tensor([0.2 * i, -0.1]) } }));
+        const r = opt.update(g, state, params);
+        const next: Tree = applyUpdates(params, r.updates);
+        [g, r.updates, params].forEach(disposeTree);
+        disposeReplaced(state, r.state);
+        params = next;
+        state = r.state;
+      }
+      const out = [(params as { w: tf.Tensor }).w, (params as { b: tf.Tensor }).b, (params as { bn: { gamma: tf.Tensor } }).bn.gamma].map((t) => Array.from(t.dataSync()));
+      disposeTree(params);
+      disposeTree(state);
+      return out;
+    };
+    const [a, b] = [trajectory(fused), trajectory(chained)];
+    a.forEach((leaf, i) => assertClose(leaf, b[i], 1e-6, `leaf ${i}`));
+  });
+
   test('scaleByAdam with eps inside the root', () => {
     let p = 1, m = 0, v = 0;
     gs.forEach((g, i) => {

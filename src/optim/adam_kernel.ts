@@ -20,15 +20,23 @@ export interface AdamStepHypers {
   readonly c2: number;
   readonly eps: number;
   readonly epsRoot: number;
+  /**
+   * For AdamW's whole update: the learning rate and the decoupled weight
+   * decay, giving `u = −lr·(adam + wd·p)`. Without them `u` is Adam's direction.
+   */
+  readonly lr?: number;
+  readonly wd?: number;
 }
 
 const KERNEL = 'TsnnAdamMoments';
 
-/** m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g², u = (m′/c₁) / (√(v′/c₂ + ε_root) + ε). */
+/** m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g², u = s·((m′/c₁) / (√(v′/c₂ + ε_root) + ε) + wd·p). */
 const adamLoop = (
-  g: Float32Array, m: Float32Array, v: Float32Array, mOut: Float32Array, vOut: Float32Array, u: Float32Array, h: AdamStepHypers,
+  g: Float32Array, m: Float32Array, v: Float32Array, p: Float32Array, mOut: Float32Array, vOut: Float32Array, u: Float32Array,
+  h: AdamStepHypers,
 ): void => {
   const { b1, b2, c1, c2, eps, epsRoot } = h;
+  const scale = h.lr === undefined ? 1 : -h.lr, wd = h.wd ?? 0;
   // Multiplying by reciprocals: JS does not vectorise, and divisions dominate.
   const a1 = 1 - b1, a2 = 1 - b2, k1 = 1 / c1, k2 = 1 / c2;
   for (let i = 0; i < g.length; i++) {
@@ -37,35 +45,37 @@ const adamLoop = (
     const vi = v[i] * b2 + gi * gi * a2;
     mOut[i] = mi;
     vOut[i] = vi;
-    u[i] = (mi * k1) / (Math.sqrt(vi * k2 + epsRoot) + eps);
+    u[i] = scale * ((mi * k1) / (Math.sqrt(vi * k2 + epsRoot) + eps) + wd * p[i]);
   }
 };
 
 /**
- * The SIMD loop over whole groups of four: params g, m, v, mOut, vOut, u (byte
- * offsets), nBytes, then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps, epsRoot.
+ * The SIMD loop over whole groups of four: params g, m, v, p, mOut, vOut, u
+ * (byte offsets), nBytes, then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps, epsRoot,
+ * scale, wd.
  */
 const simdAdam = (): Uint8Array => {
-  const I = 15, C = (k: number) => 16 + k, M = 24, V = 25, G = 26;
+  const NB = 7, F = 8, I = 18, C = (k: number) => 19 + k, M = 29, V = 30, G = 31;
   const at = (p: number) => [...op.get(p), ...op.get(I), ...op.i32Add];
   const body = [
-    ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [...op.get(7 + k), ...op.f32x4Splat, ...op.set(C(k))]),
+    ...Array.from({ length: 10 }, (_, k) => [...op.get(F + k), ...op.f32x4Splat, ...op.set(C(k))]).flat(),
     ...op.block, ...op.loop,
-    ...op.get(I), ...op.get(6), ...op.i32GeU, ...op.brIf(1),
+    ...op.get(I), ...op.get(NB), ...op.i32GeU, ...op.brIf(1),
     ...at(0), ...op.v128Load, ...op.set(G),
     // m′ = b1·m + (1−b1)·g
-    ...at(3), ...at(1), ...op.v128Load, ...op.get(C(0)), ...op.f32x4Mul, ...op.get(G), ...op.get(C(1)), ...op.f32x4Mul, ...op.f32x4Add,
+    ...at(4), ...at(1), ...op.v128Load, ...op.get(C(0)), ...op.f32x4Mul, ...op.get(G), ...op.get(C(1)), ...op.f32x4Mul, ...op.f32x4Add,
     ...op.tee(M), ...op.v128Store,
     // v′ = b2·v + (1−b2)·g²
-    ...at(4), ...at(2), ...op.v128Load, ...op.get(C(2)), ...op.f32x4Mul, ...op.get(G), ...op.get(G), ...op.f32x4Mul, ...op.get(C(3)),
+    ...at(5), ...at(2), ...op.v128Load, ...op.get(C(2)), ...op.f32x4Mul, ...op.get(G), ...op.get(G), ...op.f32x4Mul, ...op.get(C(3)),
     ...op.f32x4Mul, ...op.f32x4Add, ...op.tee(V), ...op.v128Store,
-    // u = (m′/c1) / (√(v′/c2 + epsRoot) + eps)
-    ...at(5), ...op.get(M), ...op.get(C(4)), ...op.f32x4Mul, ...op.get(V), ...op.get(C(5)), ...op.f32x4Mul, ...op.get(C(7)), ...op.f32x4Add,
-    ...op.f32x4Sqrt, ...op.get(C(6)), ...op.f32x4Add, ...op.f32x4Div, ...op.v128Store,
+    // u = scale·((m′/c1) / (√(v′/c2 + epsRoot) + eps) + wd·p)
+    ...at(6), ...op.get(M), ...op.get(C(4)), ...op.f32x4Mul, ...op.get(V), ...op.get(C(5)), ...op.f32x4Mul, ...op.get(C(7)), ...op.f32x4Add,
+    ...op.f32x4Sqrt, ...op.get(C(6)), ...op.f32x4Add, ...op.f32x4Div,
+    ...at(3), ...op.v128Load, ...op.get(C(9)), ...op.f32x4Mul, ...op.f32x4Add, ...op.get(C(8)), ...op.f32x4Mul, ...op.v128Store,
     ...op.get(I), ...op.i32Const(16), ...op.i32Add, ...op.set(I),
     ...op.br(0), ...op.end, ...op.end,
   ];
-  return assembleModule([{ name: 'adam', params: [...Array(7).fill(I32), ...Array(8).fill(F32)], locals: [[1, I32], [11, V128]], body }]);
+  return assembleModule([{ name: 'adam', params: [...Array(8).fill(I32), ...Array(10).fill(F32)], locals: [[1, I32], [13, V128]], body }]);
 };
 
 type SimdAdam = (...args: number[]) => void;
@@ -105,16 +115,19 @@ const register = (): void => {
       kernelFunc: ({ inputs, attrs, backend }) => {
         const b = backend as unknown as WasmLike;
         const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
+        const p = (inputs as { p?: Info }).p ?? g; // plain Adam multiplies p by wd = 0
         const outs = [0, 1, 2].map(() => b.makeOutput([...g.shape], 'float32'));
         const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
-        const offsets = [g, m, v, ...outs].map((t) => b.dataIdMap.get(t.dataId).memoryOffset);
+        const offsets = [g, m, v, p, ...outs].map((t) => b.dataIdMap.get(t.dataId).memoryOffset);
         const simd = simdFor(backend), whole = simd ? n - (n % 4) : 0;
-        if (simd) simd(...offsets, whole * 4, h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot);
+        if (simd) {
+          simd(...offsets, whole * 4, h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0);
+        }
         // The remainder (or everything, without SIMD) in JS. Read the heap only
         // after allocating: malloc may grow (and replace) it.
         const heap = b.wasm.HEAPF32;
-        const [gv, mv, vv, mo, vo, uo] = offsets.map((o) => heap.subarray((o >> 2) + whole, (o >> 2) + n));
-        adamLoop(gv, mv, vv, mo, vo, uo, h);
+        const [gv, mv, vv, pv, mo, vo, uo] = offsets.map((o) => heap.subarray((o >> 2) + whole, (o >> 2) + n));
+        adamLoop(gv, mv, vv, pv, mo, vo, uo, h);
         return outs;
       },
     });
@@ -126,10 +139,11 @@ const register = (): void => {
       kernelFunc: ({ inputs, attrs, backend }) => {
         const b = backend as unknown as CpuLike;
         const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
+        const p = (inputs as { p?: Info }).p ?? g;
         const n = tf.util.sizeFromShape(g.shape);
         const out = [0, 1, 2].map(() => new Float32Array(n));
         const at = (t: Info) => b.data.get(t.dataId).values;
-        adamLoop(at(g), at(m), at(v), out[0], out[1], out[2], attrs as unknown as AdamStepHypers);
+        adamLoop(at(g), at(m), at(v), at(p), out[0], out[1], out[2], attrs as unknown as AdamStepHypers);
         return out.map((o) => b.makeTensorInfo([...g.shape], 'float32', o));
       },
     });
@@ -139,18 +153,22 @@ register();
 
 /**
  * One Adam step of one leaf: the new first and second moments and the update.
+ * With `p` and `h.lr` it is AdamW's whole update, `−lr·(adam + wd·p)`.
  *
  * @example
  * const [mu, nu, u] = adamMoments(g, m, v, { b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8, epsRoot: 0 });
+ * const [mu2, nu2, step] = adamMoments(g, m, v, { b1: 0.9, b2: 0.99, c1: 0.1, c2: 0.01, eps: 1e-5, epsRoot: 0, lr: 1e-3, wd: 0.01 }, p);
  */
-export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers): [tf.Tensor, tf.Tensor, tf.Tensor] => {
-  if (g.dtype === 'float32' && m.dtype === 'float32' && v.dtype === 'float32' && tf.getKernel(KERNEL, tf.getBackend())) {
-    return tf.engine().runKernel(KERNEL, { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers, p?: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor] => {
+  const floats = [g, m, v, ...(p ? [p] : [])].every((t) => t.dtype === 'float32');
+  if (floats && tf.getKernel(KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(KERNEL, p ? { g, m, v, p } : { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
   }
   return tf.tidy(() => {
     const mu = tf.add(tf.mul(m, h.b1), tf.mul(g, 1 - h.b1));
     const nu = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(g), 1 - h.b2));
-    const u = tf.div(tf.div(mu, h.c1), tf.add(tf.sqrt(tf.add(tf.div(nu, h.c2), h.epsRoot)), h.eps));
-    return [mu, nu, u];
+    const dir = tf.div(tf.div(mu, h.c1), tf.add(tf.sqrt(tf.add(tf.div(nu, h.c2), h.epsRoot)), h.eps));
+    if (h.lr === undefined) return [mu, nu, dir];
+    return [mu, nu, tf.mul(p && h.wd ? tf.add(dir, tf.mul(p, h.wd)) : dir, -h.lr)];
   });
 };

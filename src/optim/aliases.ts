@@ -4,9 +4,7 @@
  * @module
  */
 import { chain, type GradientTransformation, type Hyper, type OptState } from './base.ts';
-import {
-  addDecayedWeights, type Mask, masked, scaleByAdam, scaleByLearningRate, scaleByRms, trace, weightsOnly,
-} from './transforms.ts';
+import { type Mask, scaleByAdam, scaleByAdamW, scaleByLearningRate, scaleByRms, trace, weightsOnly } from './transforms.ts';
 
 /**
  * Stochastic gradient descent: `p ← p − lr · g`.
@@ -63,8 +61,8 @@ export const adamW = (
   lr: Hyper,
   opts: AdamAliasOptions & { readonly weightDecay?: Hyper; readonly mask?: Mask } = {},
 ): GradientTransformation<OptState> =>
-  chain(
-    scaleByAdam({ b1: opts.b1 ?? 0.9, b2: opts.b2 ?? 0.99, eps: opts.eps ?? 1e-5, epsRoot: opts.epsRoot ?? 0 }),
-    masked(addDecayedWeights(opts.weightDecay ?? 0.01), opts.mask ?? weightsOnly),
-    scaleByLearningRate(lr),
-  );
+  // One fused pass per leaf; the same updates as chain(scaleByAdam, masked(addDecayedWeights), scaleByLearningRate).
+  chain(scaleByAdamW({
+    lr, b1: opts.b1 ?? 0.9, b2: opts.b2 ?? 0.99, eps: opts.eps ?? 1e-5, epsRoot: opts.epsRoot ?? 0,
+    weightDecay: opts.weightDecay ?? 0.01, mask: opts.mask ?? weightsOnly,
+  }));
