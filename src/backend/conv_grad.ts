@@ -29,6 +29,10 @@ export const dilate = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => 
   return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
 };
 
+/** Zero-pad the spatial axes of `[n, h, w, c]`; no copy when every pad is zero. */
+const padHW = (t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D =>
+  top + bottom + left + right === 0 ? t : tf.pad(t, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+
 /** The n×n matrix with ones on the anti-diagonal: multiplying by it reverses rows. */
 const antiIdentity = (n: number): tf.Tensor2D => {
   const m = new Float32Array(n * n);
@@ -74,7 +78,7 @@ export const conv2dInputGrad = (
       const ct = Math.max(0, -top), cl = Math.max(0, -left), cb = Math.max(0, -bottom), cr = Math.max(0, -right);
       return ct + cl + cb + cr ? tf.slice(t, [0, ct, cl, 0], [n, hh - ct - cb, ww - cl - cr, c]) : t;
     };
-  const padded = tf.pad(crop(d), [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]) as tf.Tensor4D;
+  const padded = padHW(crop(d), Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right));
   return tf.conv2d(padded, rot, 1, 'valid');
 });
 
@@ -95,11 +99,12 @@ export const conv2dFilterGrad = (
     const xm = tf.transpose(tf.reshape(x, [-1, ci]));
     return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
   }
-  const xp = tf.pad(x, [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]]);
+  const xp = padHW(x, p.top, p.bottom, p.left, p.right);
   const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, hp, wp, n]
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
   const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
-  const xs = tf.slice(xt, [0, 0, 0, 0], [ci, needH, needW, n]);
+  // wasm's Slice copies element by element in JS: skip it when nothing is cut.
+  const xs = needH === xt.shape[1] && needW === xt.shape[2] ? xt : tf.slice(xt, [0, 0, 0, 0], [ci, needH, needW, n]);
   const g = tf.conv2d(xs as tf.Tensor4D, f, 1, 'valid', 'NHWC', [sh, sw]); // [ci, kh, kw, co]
   return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
 });
