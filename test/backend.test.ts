@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamMoments, adamW, type AnyTransformation, batchNormTrainBackward, batchNormTrainForward, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
+  adam, adamMoments, adamW, type AnyTransformation, batchNorm, batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels, backendInfo, conv2dFilterGrad, conv2dInputGrad, crossEntropy, disposeTrainState,
   disposeTree, flattenTree, initTrainState, installConvGradients, installMatMulGradient, laws, momentum, normal, prngKey, rmsprop, selectBackend,
   sgd, type Tree, trainStep, valueAndGrad,
 } from '../mod.ts';
@@ -219,6 +219,38 @@ describe('the fused BatchNorm kernels', () => {
         want.forEach((w, i) => assertClose(got[i], w, 2e-4 * Math.max(1, ...w.map(Math.abs)), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`));
       }
     }
+  });
+});
+
+describe('batchNorm without the fused kernels (as on tfjs-node)', () => {
+  test('falls back to tfjs ops with the same outputs, running stats and gradients', () => {
+    const bn = batchNorm();
+    const run = () => {
+      const { params, state } = bn.init(prngKey(5), [3, 4, 6]);
+      const x = tf.tensor(Float32Array.from(normal(prngKey(6), 2 * 3 * 4 * 6), (v) => 2 * v + 1), [2, 3, 4, 6]);
+      const proj = tf.tensor(normal(prngKey(7), 2 * 3 * 4 * 6), [2, 3, 4, 6]);
+      const vg = valueAndGrad((t: Tree) => {
+        const { p, x: xi } = t as { p: Tree; x: tf.Tensor };
+        const r = bn.apply(p as never, state, xi, { training: true });
+        return { loss: tf.sum(tf.mul(r.y as tf.Tensor, proj)) as tf.Scalar, aux: r.state as Tree };
+      })({ p: params, x });
+      const out = [...flattenTree(vg.grads), ...flattenTree(vg.aux!)].map(([path, t]) => [path, Array.from(t.dataSync())] as const);
+      [params, state, vg.grads, vg.aux!].forEach(disposeTree);
+      [x, proj, vg.value].forEach((t) => t.dispose());
+      return out;
+    };
+    const fused = run();
+    const configs = ['TsnnBatchNormTrain', 'TsnnBatchNormGrad'].map((k) => tf.getKernel(k, 'cpu')!);
+    configs.forEach((c) => tf.unregisterKernel(c.kernelName, 'cpu'));
+    try {
+      assert.equal(hasBatchNormKernels(), false);
+      const ops = run();
+      assert.deepEqual(ops.map(([p]) => p), fused.map(([p]) => p));
+      ops.forEach(([p, v], i) => assertClose(v, fused[i][1], 1e-4, p));
+    } finally {
+      configs.forEach((c) => tf.registerKernel(c));
+    }
+    assert.equal(hasBatchNormKernels(), true);
   });
 });
 

@@ -104,3 +104,28 @@ export const wasmBackendMemory = (backend: unknown): WebAssembly.Memory | undefi
   const m = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm?.memory;
   return m instanceof WebAssembly.Memory ? m : undefined;
 };
+
+/**
+ * Instantiate an assembled module once per wasm backend memory, importing
+ * that memory. Returns null where the backend is not wasm or the engine
+ * refuses the module (no SIMD, or a shared memory): callers fall back to JS.
+ *
+ * @example
+ * const kernelsFor = instancePerMemory(() => assembleModule(fns));
+ * const exports = kernelsFor(tf.backend()); // null on cpu
+ */
+export const instancePerMemory = <T>(build: () => Uint8Array): (backend: unknown) => T | null => {
+  const byMemory = new WeakMap<WebAssembly.Memory, T | null>();
+  return (backend) => {
+    const memory = wasmBackendMemory(backend);
+    if (!memory) return null;
+    if (!byMemory.has(memory)) {
+      try {
+        byMemory.set(memory, new WebAssembly.Instance(new WebAssembly.Module(build() as BufferSource), { env: { memory } }).exports as T);
+      } catch {
+        byMemory.set(memory, null);
+      }
+    }
+    return byMemory.get(memory)!;
+  };
+};

@@ -51,64 +51,65 @@ const channelMean = (x: tf.Tensor): tf.Tensor1D => {
   return tf.mean(tf.reshape(tf.avgPool(x as tf.Tensor4D, [h, w], 1, 'valid'), [n, c]), 0);
 };
 
+/** One direction pair of a training normalisation: forward gives y, the batch stats, and what backward needs. */
+interface Normalisation {
+  forward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D; saved: tf.Tensor[] };
+  backward(dy: tf.Tensor, saved: tf.Tensor[], eps: number): tf.Tensor[];
+}
+
 /**
- * Training-mode normalisation with a fused gradient: the backward pass is the
- * closed form dβ = Σdy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/n − x̂ · dγ/n).
- * tfjs's generic backward through `moments` broadcasts and tiles, which is
- * slow on wasm. The batch statistics are computed inside the custom op (so
- * they are not differentiated) and returned for the running averages; the
- * caller disposes them.
+ * As tfjs ops, with the closed-form gradient dβ = Σdy, dγ = Σ dy·x̂,
+ * dx = γ/σ · (dy − dβ/n − x̂ · dγ/n): tfjs's generic backward through
+ * `moments` broadcasts and tiles, which is slow on wasm. For backends
+ * without the fused kernels (tfjs-node).
+ */
+const withOps: Normalisation = {
+  forward(x, gamma, beta, eps) {
+    const mean = channelMean(x);
+    const centred = tf.sub(x, mean);
+    const variance = channelMean(tf.square(centred));
+    const invStd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(centred, invStd);
+    return { y: tf.add(tf.mul(xhat, gamma), beta), mean, variance, saved: [xhat, invStd, gamma] };
+  },
+  backward(dy, [xh, inv, gm]) {
+    const n = xh.size / gm.size;
+    // Σ over positions = n · mean, through the fast channelMean.
+    const dBeta = tf.mul(channelMean(dy), n);
+    const dGamma = tf.mul(channelMean(tf.mul(dy, xh)), n);
+    const k = tf.mul(gm, inv);
+    const dx = tf.sub(tf.mul(dy, k), tf.add(tf.mul(xh, tf.mul(k, tf.div(dGamma, n))), tf.mul(k, tf.div(dBeta, n))));
+    return [dx, dGamma, dBeta];
+  },
+};
+
+/** Through the fused kernels (wasm and cpu): one kernel each way. */
+const withKernels: Normalisation = {
+  forward(x, gamma, beta, eps) {
+    const [y, mean, variance] = batchNormTrainForward(x, gamma, beta, eps);
+    return { y, mean, variance, saved: [x, gamma, mean, variance] };
+  },
+  backward: (dy, [x, gamma, mean, variance], eps) =>
+    batchNormTrainBackward(dy, x, gamma as tf.Tensor1D, mean as tf.Tensor1D, variance as tf.Tensor1D, eps),
+};
+
+/**
+ * Training-mode normalisation as one custom op. The batch statistics are
+ * computed inside it (so they are not differentiated) and returned for the
+ * running averages; the caller disposes them.
  */
 const normalizeTrain = (
   x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
+  const how = hasBatchNormKernels() ? withKernels : withOps;
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const mean = channelMean(xi);
-    const centred = tf.sub(xi, mean);
-    const variance = channelMean(tf.square(centred));
+    const { y, mean, variance, saved } = how.forward(xi, g, b, eps);
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
-    const invStd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(centred, invStd);
-    save([xhat, invStd, g]);
-    return {
-      value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xh, inv, gm] = saved;
-        const n = xh.size / gm.size;
-        // Σ over positions = n · mean, through the fast channelMean.
-        const dBeta = tf.mul(channelMean(dy), n);
-        const dGamma = tf.mul(channelMean(tf.mul(dy, xh)), n);
-        const k = tf.mul(gm, inv);
-        const dx = tf.sub(tf.mul(dy, k), tf.add(tf.mul(xh, tf.mul(k, tf.div(dGamma, n))), tf.mul(k, tf.div(dBeta, n))));
-        return [dx, dGamma, dBeta];
-      },
-    };
-  });
-  const y = fused(x, gamma, beta);
-  return { y, ...stats! };
-};
-
-/** The same normalisation through the fused kernels (wasm and cpu): one kernel each way. */
-const normalizeTrainKernels = (
-  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
-): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
-  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
-  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
-    const save = args[3] as tf.GradSaveFunc;
-    const [y, mean, variance] = batchNormTrainForward(xi, g, b, eps);
-    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
-    save([xi, g, mean, variance]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, ms, vs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        return batchNormTrainBackward(dy, xs, gs, ms, vs, eps);
-      },
-    };
+    save(saved);
+    return { value: y, gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => how.backward(dy, kept, eps) };
   });
   const y = fused(x, gamma, beta);
   return { y, ...stats! };
@@ -158,7 +159,7 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
       if (n < 2) {
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
-      const { y, mean, variance } = (hasBatchNormKernels() ? normalizeTrainKernels : normalizeTrain)(xt, params.gamma, params.beta, eps);
+      const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, eps);
       const next = {
         mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
         var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { assembleModule, I32, op, V128, type WasmFunction, wasmBackendMemory } from '../backend/wasm_asm.ts';
+import { assembleModule, I32, instancePerMemory, op, V128, type WasmFunction } from '../backend/wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
 const BLOCK = 256;
@@ -120,20 +120,7 @@ const kernels = (): Uint8Array => assembleModule([
 ]);
 
 type Simd = Record<'sum' | 'sumSqDev' | 'sumGrad' | 'affine' | 'affine2', (...args: number[]) => void>;
-const simdByMemory = new WeakMap<WebAssembly.Memory, Simd | null>();
-
-const simdFor = (backend: unknown): Simd | null => {
-  const memory = wasmBackendMemory(backend);
-  if (!memory) return null;
-  if (!simdByMemory.has(memory)) {
-    try {
-      simdByMemory.set(memory, new WebAssembly.Instance(new WebAssembly.Module(kernels() as BufferSource), { env: { memory } }).exports as unknown as Simd);
-    } catch {
-      simdByMemory.set(memory, null);
-    }
-  }
-  return simdByMemory.get(memory)!;
-};
+const simdFor = instancePerMemory<Simd>(kernels);
 
 // ---------------------------------------------------------------------------
 // Kernels

@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { assembleModule, F32, I32, op, V128, wasmBackendMemory } from '../backend/wasm_asm.ts';
+import { assembleModule, F32, I32, instancePerMemory, op, V128 } from '../backend/wasm_asm.ts';
 
 /** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
 export interface AdamStepHypers {
@@ -78,23 +78,8 @@ const simdAdam = (): Uint8Array => {
   return assembleModule([{ name: 'adam', params: [...Array(8).fill(I32), ...Array(10).fill(F32)], locals: [[1, I32], [13, V128]], body }]);
 };
 
-type SimdAdam = (...args: number[]) => void;
-const simdByMemory = new WeakMap<WebAssembly.Memory, SimdAdam | null>();
-
 /** The SIMD function bound to this wasm backend's memory, or null where it cannot be built. */
-const simdFor = (backend: unknown): SimdAdam | null => {
-  const memory = wasmBackendMemory(backend);
-  if (!memory) return null;
-  if (!simdByMemory.has(memory)) {
-    try {
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(simdAdam() as BufferSource), { env: { memory } });
-      simdByMemory.set(memory, inst.exports.adam as SimdAdam);
-    } catch {
-      simdByMemory.set(memory, null); // no SIMD, or a shared memory: the JS loop below still works
-    }
-  }
-  return simdByMemory.get(memory)!;
-};
+const simdFor = instancePerMemory<{ adam: (...args: number[]) => void }>(simdAdam);
 
 type Info = tf.TensorInfo;
 interface WasmLike {
@@ -119,7 +104,7 @@ const register = (): void => {
         const outs = [0, 1, 2].map(() => b.makeOutput([...g.shape], 'float32'));
         const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
         const offsets = [g, m, v, p, ...outs].map((t) => b.dataIdMap.get(t.dataId).memoryOffset);
-        const simd = simdFor(backend), whole = simd ? n - (n % 4) : 0;
+        const simd = simdFor(backend)?.adam, whole = simd ? n - (n % 4) : 0;
         if (simd) {
           simd(...offsets, whole * 4, h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0);
         }

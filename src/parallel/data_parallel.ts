@@ -1,11 +1,13 @@
 /**
  * Data-parallel training on several threads: each step splits the batch into
  * shards, the calling thread and `workers - 1` worker threads compute the
- * gradients of their shards, and the calling thread averages them (weighted
- * by shard size) and applies the optimizer. tfjs's threaded wasm build is off
- * under Node, so this is how a second core is used. Results are deterministic
- * for a given key and worker count; BatchNorm sees per-shard statistics (like
- * PyTorch DDP without SyncBatchNorm) and its running statistics are averaged.
+ * gradients of their shards (each shard's loss weighted by its share of the
+ * batch), and the calling thread sums them and applies the optimizer. Params
+ * go out and gradients come back through SharedArrayBuffers reused every
+ * step. tfjs's threaded wasm build is off under Node, so this is how a second
+ * core is used. Results are deterministic for a given key and worker count;
+ * BatchNorm sees per-shard statistics (like PyTorch DDP without SyncBatchNorm)
+ * and its running statistics are averaged.
  *
  * @module
  */
@@ -105,7 +107,8 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     const weight = (i: number) => sizes[i] / n;
     // Params go out through one shared buffer that every worker reads (reused each step, grown when needed);
     // the small state tree is transferred, a copy per worker.
-    if (shards > 1 && (!paramBuffer || paramBuffer.length < packedSize(ts.params))) paramBuffer = sharedFloats(packedSize(ts.params));
+    const need = shards > 1 ? packedSize(ts.params) : 0;
+    if (shards > 1 && (!paramBuffer || paramBuffer.length < need)) paramBuffer = sharedFloats(need);
     const params = shards > 1 ? packTree(ts.params, paramBuffer) : undefined, state = shards > 1 ? packTree(ts.state) : undefined;
     const xAll = shards > 1 ? (batch.x.dataSync() as Float32Array) : new Float32Array(0);
     const yAll = shards > 1 ? (batch.y.dataSync() as Int32Array) : new Int32Array(0);

@@ -44,7 +44,12 @@ const readInto = (x: tf.Tensor, target: Float32Array, at: number): void => {
   }
 };
 
-/** Floats needed to pack a tree. */
+/**
+ * Floats needed to pack a tree.
+ *
+ * @example
+ * const buffer = sharedFloats(packedSize(params));
+ */
 export const packedSize = (t: Tree): number => flattenTree(t).reduce((n, [, x]) => n + x.size, 0);
 
 /**
@@ -104,7 +109,12 @@ export const tensorFromView = (values: Float32Array, shape: readonly number[]): 
 export const unpackTree = (p: Packed): Tree =>
   unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tensorFromView(v, shape)] as const)) as Tree;
 
-/** A Float32Array over a fresh SharedArrayBuffer. */
+/**
+ * A Float32Array over a fresh SharedArrayBuffer.
+ *
+ * @example
+ * const p = packTree(grads, sharedFloats(packedSize(grads))); // both threads see p.data
+ */
 export const sharedFloats = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
 
 export type ToWorker =
