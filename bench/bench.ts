@@ -44,6 +44,8 @@ const tsx = (script: string, args: string[]): [string, string[]] => [process.exe
 const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const models = ['resnet', 'resnet2'], batches = [64, 256];
 const steps = a.quick ? '3' : '10', rounds = Number(a.rounds ?? (a.quick ? 2 : 5));
+// Steady state: wasm code tiers up, and caches and heaps grow, over the first steps (slower with two busy threads).
+const warmup = a.quick ? '2' : '10';
 const rows: Row[] = [];
 const record = (s: Sample | undefined, engine: string) => {
   if (!s) return;
@@ -61,10 +63,10 @@ for (const model of models) {
     const engines: [string, () => Sample | undefined][] = [
       ...(torchOk
         ? ['2', '1'].map((t): [string, () => Sample | undefined] => [`PyTorch ${t} thread${t === '1' ? '' : 's'}`, () =>
-          run('/usr/bin/python3', [here('./torch_resnet.py'), '--model', model, '--batch', b, '--threads', t, '--steps', steps, '--runs', '1'], `PyTorch ${t}T`)])
+          run('/usr/bin/python3', [here('./torch_resnet.py'), '--model', model, '--batch', b, '--threads', t, '--steps', steps, '--runs', '1', '--warmup', warmup], `PyTorch ${t}T`)])
         : []),
       ...['1', '2'].map((w): [string, () => Sample | undefined] => [w === '1' ? 'tsnn wasm' : 'tsnn wasm ×2 workers', () =>
-        run(...tsx('./ours.ts', ['--backend', 'wasm', '--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--workers', w]), `tsnn wasm ${w}T`)]),
+        run(...tsx('./ours.ts', ['--backend', 'wasm', '--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--warmup', warmup, '--workers', w]), `tsnn wasm ${w}T`)]),
     ];
     for (let r = 0; r < rounds; r++) {
       process.stderr.write(` round ${r + 1}/${rounds}\n`);
@@ -96,6 +98,6 @@ const table = rows.map((r) => [
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 console.log([header, ...table].map((t) => t.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n'));
 if (!torchOk) console.log('\nPyTorch not found (/usr/bin/python3 -c "import torch" failed): apt-get install python3-torch for the baseline.');
-console.log(`\nmedian over ${rounds} interleaved rounds of one process per engine (${steps} timed steps after warm-up); cpu engines: one step.`);
+console.log(`\nmedian over ${rounds} interleaved rounds of one process per engine (${steps} timed steps after ${warmup} warm-up steps); cpu engines: one step.`);
 console.log('ratio: median over the median of PyTorch with 2 threads in the same run. Peak RSS: the largest of the benchmark processes.');
 if (a.json) fs.writeFileSync(a.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));

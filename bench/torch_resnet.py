@@ -47,6 +47,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=3)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -61,7 +62,7 @@ def main():
         loss.backward()
         opt.step()
 
-    for _ in range(3):
+    for _ in range(a.warmup):
         step()
     rates = []
     for _ in range(a.runs):
