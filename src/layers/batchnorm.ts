@@ -101,7 +101,7 @@ const withKernels: Normalisation = {
 const normalizeTrain = (
   x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
-  const how = hasBatchNormKernels() ? withKernels : withOps;
+  const how = hasBatchNormKernels() && x.dtype === 'float32' ? withKernels : withOps;
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
