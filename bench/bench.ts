@@ -39,7 +39,10 @@ const run = (cmd: string, args: string[], label: string): Sample | undefined => 
   process.stderr.write(`  ${label}: ${s.median.toFixed(1)} img/s\n`);
   return s;
 };
-const tsx = (script: string, args: string[]): [string, string[]] => [process.execPath, ['--import', 'tsx', here(script), ...args]];
+// Each engine process runs on the same runtime as this script (`deno task bench` under Deno).
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+const tsx = (script: string, args: string[]): [string, string[]] =>
+  [process.execPath, isDeno ? ['run', '-A', here(script), ...args] : ['--import', 'tsx', here(script), ...args]];
 
 const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const models = ['resnet', 'resnet2'], batches = [64, 256];

@@ -22,7 +22,8 @@ import { crossEntropyWith } from '../train/losses.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, mapTree, type Tree, unflattenTree } from '../tree.ts';
 import {
-  type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, sharedFloats, tensorFromView, type ToWorker,
+  type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
+  type ToWorker,
 } from './protocol.ts';
 
 /** Options of {@link parallelTrainStep}. */
@@ -46,6 +47,8 @@ class GradWorker {
   private readonly worker: Worker;
   private pending: ((m: FromWorker) => void) | undefined;
   private failure: Error | undefined;
+  /** The worker's shared gradient buffer, once it has sent it. */
+  gradBuffer: Float32Array | undefined;
 
   constructor() {
     // Deno runs the .ts worker natively; under Node the worker registers tsx's loader first.
@@ -64,6 +67,11 @@ class GradWorker {
       this.failure = e;
       this.pending?.({ type: 'error', message: e.stack ?? String(e) });
     });
+  }
+
+  /** Post a message that gets no reply. */
+  send(m: ToWorker): void {
+    this.worker.postMessage(m);
   }
 
   call(m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
@@ -97,7 +105,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     await Promise.all(pool.map((w) => w.terminate()));
     throw e;
   }
-  let paramBuffer: Float32Array | undefined;
+  let shared: SharedInputs | undefined;
   const step = async (ts: TrainState, batch: Batch): Promise<StepResult> => {
     const n = batch.x.shape[0];
     const shards = Math.min(o.workers, n);
@@ -105,24 +113,28 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const stepKey = foldIn(ts.key, ts.step);
     const weight = (i: number) => sizes[i] / n;
-    // Params go out through one shared buffer that every worker reads (reused each step, grown when needed);
-    // the small state tree is transferred, a copy per worker.
-    const need = shards > 1 ? packedSize(ts.params) : 0;
-    if (shards > 1 && (!paramBuffer || paramBuffer.length < need)) paramBuffer = sharedFloats(need);
-    const params = shards > 1 ? packTree(ts.params, paramBuffer) : undefined, state = shards > 1 ? packTree(ts.state) : undefined;
-    const xAll = shards > 1 ? (batch.x.dataSync() as Float32Array) : new Float32Array(0);
-    const yAll = shards > 1 ? (batch.y.dataSync() as Int32Array) : new Int32Array(0);
-    const per = batch.x.size / n;
-    // Start the workers first, so they run while this thread computes shard 0.
-    const remote = pool.slice(0, shards - 1).map((w, i) => {
-      const s = i + 1, a = starts[s], b = a + sizes[s];
-      const ownState = i === shards - 2 ? state! : { layout: state!.layout, data: state!.data.slice() };
-      const msg = {
-        type: 'step' as const, params: params!, state: ownState, x: xAll.slice(a * per, b * per), xShape: [sizes[s], ...batch.x.shape.slice(1)],
-        y: yAll.slice(a, b), key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
-      };
-      return w.call(msg, [msg.state.data.buffer as ArrayBuffer, msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]);
-    });
+    let remote: Promise<FromWorker>[] = [];
+    if (shards > 1) {
+      // Params and the batch go out through buffers shared once (again only when outgrown); the small
+      // state tree is transferred, a copy per worker.
+      const need = packedSize(ts.params);
+      if (!shared || shared.params.length < need || shared.x.length < batch.x.size || shared.y.length < n) {
+        shared = { params: sharedFloats(need), x: sharedFloats(batch.x.size), y: new Int32Array(new SharedArrayBuffer(n * 4)) };
+        for (const w of pool) w.send({ type: 'buffers', ...shared });
+      }
+      const layout = packTree(ts.params, shared.params).layout, state = packTree(ts.state);
+      shared.x.set(batch.x.dataSync() as Float32Array);
+      shared.y.set(batch.y.dataSync() as Int32Array);
+      // Start the workers first, so they run while this thread computes shard 0.
+      remote = pool.slice(0, shards - 1).map((w, i) => {
+        const s = i + 1;
+        const own = i === shards - 2 ? state : { layout: state.layout, data: state.data.slice() };
+        return w.call({
+          type: 'step', params: layout, state: own, rows: [starts[s], starts[s] + sizes[s]], rowShape: batch.x.shape.slice(1),
+          key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
+        }, [own.data.buffer as ArrayBuffer]);
+      });
+    }
     const local = tf.tidy(() => {
       const x0 = shards > 1 ? tf.slice(batch.x, 0, sizes[0]) : batch.x;
       const y0 = shards > 1 ? tf.slice(batch.y, 0, sizes[0]) : batch.y;
@@ -133,6 +145,10 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
       return { value: vg.value, grads: vg.grads as tf.Tensor, state: (vg.aux ?? {}) as tf.Tensor };
     }) as unknown as { value: tf.Scalar; grads: Tree; state: Tree };
     const replies = (await Promise.all(remote)) as Extract<FromWorker, { type: 'grads' }>[];
+    const theirGrads = replies.map((r, i): Packed => {
+      if (r.gradBuffer) pool[i].gradBuffer = r.gradBuffer;
+      return { layout: r.grads, data: pool[i].gradBuffer! };
+    });
     const out = tf.tidy(() => {
       // Each shard's loss was scaled by its weight, so the batch gradient is a plain sum.
       const sum = (mine: Tree, theirs: Packed[]): Tree => {
@@ -145,7 +161,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
       // Running statistics are each shard's update of the same old value: their weighted mean.
       const mean = (mine: Tree, theirs: Packed[]): Tree =>
         sum(mapTree(mine, (t) => tf.mul(t, weight(0))), theirs.map((p, i) => ({ layout: p.layout, data: p.data.map((v) => v * weight(i + 1)) })));
-      const grads = sum(local.grads, replies.map((r) => r.grads));
+      const grads = sum(local.grads, theirGrads);
       const state = mean(local.state, replies.map((r) => r.state));
       const lossValue = replies.reduce((acc, r) => acc + r.loss, local.value.dataSync()[0]);
       const { updates, state: optState } = opt.update(grads, ts.optState, ts.params);

@@ -117,16 +117,34 @@ export const unpackTree = (p: Packed): Tree =>
  */
 export const sharedFloats = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
 
+/** The leaves' paths and shapes of a tree packed into a buffer both threads already hold. */
+export type Layout = Packed['layout'];
+
+/** Buffers the caller shares with a worker once (and again only when it outgrows them). */
+export interface SharedInputs {
+  /** The params, packed every step. */
+  readonly params: Float32Array;
+  /** The whole batch's inputs and labels; each worker reads its rows. */
+  readonly x: Float32Array;
+  readonly y: Int32Array;
+}
+
 export type ToWorker =
   | { readonly type: 'init'; readonly spec: ModelSpec; readonly backend: string; readonly labelSmoothing: number }
+  /**
+   * Shared buffers for the steps that follow; no reply. Large buffers cross
+   * threads once: Deno's worker_threads copies a posted 11 MB array in
+   * hundreds of milliseconds, while reading shared memory costs nothing.
+   */
+  | ({ readonly type: 'buffers' } & SharedInputs)
   | {
     readonly type: 'step';
-    /** A view of the caller's shared buffer: read it before replying, it is rewritten for the next step. */
-    readonly params: Packed;
+    /** The params' layout in the shared params buffer: read it before replying, it is rewritten for the next step. */
+    readonly params: Layout;
     readonly state: Packed;
-    readonly x: Float32Array;
-    readonly xShape: readonly number[];
-    readonly y: Int32Array;
+    /** This shard's rows of the shared batch, and the shape of one input row. */
+    readonly rows: readonly [number, number];
+    readonly rowShape: readonly number[];
     readonly key: readonly [number, number];
     /** The shard's share of the batch: its loss is scaled by it, so the caller just sums gradients. */
     readonly weight: number;
@@ -138,8 +156,10 @@ export type FromWorker =
     readonly type: 'grads';
     /** The shard's weighted loss. */
     readonly loss: number;
-    /** A view of the worker's shared buffer, rewritten at its next step. */
-    readonly grads: Packed;
+    /** The gradients' layout in the worker's shared buffer, rewritten at its next step. */
+    readonly grads: Layout;
+    /** That buffer, sent when the worker (re)allocates it. */
+    readonly gradBuffer?: Float32Array;
     readonly state: Packed;
   }
   | { readonly type: 'error'; readonly message: string };

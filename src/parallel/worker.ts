@@ -12,11 +12,13 @@ import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import { crossEntropyWith, type Loss } from '../train/losses.ts';
 import { disposeTree, type Tree } from '../tree.ts';
-import { type FromWorker, packedSize, packTree, sharedFloats, type ToWorker, unpackTree } from './protocol.ts';
+import { type FromWorker, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
 
 const port = parentPort!;
 let model: AnyLayer | undefined;
 let loss: Loss | undefined;
+/** The caller's shared params and batch. */
+let shared: SharedInputs | undefined;
 /** Gradients go out through this shared buffer, reused every step (grown when needed). */
 let gradBuffer: Float32Array | undefined;
 
@@ -35,19 +37,26 @@ port.on('message', async (m: ToWorker) => {
       reply({ type: 'ready' });
       return;
     }
-    if (!model || !loss) throw new Error('worker: step before init');
-    const params = unpackTree(m.params), state = unpackTree(m.state);
-    const x = tf.tensor(m.x, [...m.xShape], 'float32'), y = tf.tensor1d(m.y, 'int32');
+    if (m.type === 'buffers') {
+      shared = m;
+      return;
+    }
+    if (!model || !loss || !shared) throw new Error('worker: step before init');
+    const params = unpackTree({ layout: m.params, data: shared.params }), state = unpackTree(m.state);
+    const [a, b] = m.rows, per = m.rowShape.reduce((u, v) => u * v, 1);
+    const x = tensorFromView(shared.x.subarray(a * per, b * per), [b - a, ...m.rowShape]);
+    const y = tf.tensor1d(shared.y.slice(a, b), 'int32');
     const vg = valueAndGrad((p: Tree) => {
       const r = model!.apply(p, state, x, { training: true, key: m.key as Key });
       return { loss: tf.mul(loss!(r.y, y), m.weight) as tf.Scalar, aux: r.state as Tree };
     })(params);
-    const need = packedSize(vg.grads);
-    if (!gradBuffer || gradBuffer.length < need) gradBuffer = sharedFloats(need);
-    const out = { loss: vg.value.dataSync()[0], grads: packTree(vg.grads, gradBuffer), state: packTree(vg.aux ?? {}) };
+    const need = packedSize(vg.grads), fresh = !gradBuffer || gradBuffer.length < need;
+    if (fresh) gradBuffer = sharedFloats(need);
+    const grads = packTree(vg.grads, gradBuffer), state2 = packTree(vg.aux ?? {});
+    const value = vg.value.dataSync()[0];
     [params, state, vg.grads, vg.aux ?? {}].forEach(disposeTree);
     [x, y, vg.value].forEach((t) => t.dispose());
-    reply({ type: 'grads', ...out }, [out.state.data.buffer as ArrayBuffer]);
+    reply({ type: 'grads', loss: value, grads: grads.layout, gradBuffer: fresh ? gradBuffer : undefined, state: state2 }, [state2.data.buffer as ArrayBuffer]);
   } catch (e) {
     reply({ type: 'error', message: (e as Error).stack ?? String(e) });
   }
