@@ -3,8 +3,8 @@
  * shards, the calling thread and `workers - 1` worker threads compute the
  * gradients of their shards (each shard's loss weighted by its share of the
  * batch), and the calling thread sums them and applies the optimizer. Params
- * go out and gradients come back through SharedArrayBuffers reused every
- * step. tfjs's threaded wasm build is off under Node, so this is how a second
+ * and the batch go out, and gradients come back, through SharedArrayBuffers
+ * shared once; each step's messages carry only layouts. tfjs's threaded wasm build is off under Node, so this is how a second
  * core is used. Results are deterministic for a given key and worker count;
  * BatchNorm sees per-shard statistics (like PyTorch DDP without SyncBatchNorm)
  * and its running statistics are averaged.
