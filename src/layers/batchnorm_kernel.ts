@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { type KernelIo, kernelIo } from '../backend/kernel_io.ts';
 import { assembleModule, I32, instancePerMemory, op, V128, type WasmFunction } from '../backend/wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
@@ -127,73 +128,22 @@ const simdFor = instancePerMemory<Simd>(kernels);
 // ---------------------------------------------------------------------------
 
 type Info = tf.TensorInfo;
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  disposeData(id: object): boolean;
-  dataIdMap: { get(id: object): { memoryOffset: number } };
-  wasm: { HEAPF32: Float32Array };
-}
-interface CpuLike {
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
-  data: { get(id: object): { values: Float32Array } };
-}
 
-/** Where a kernel reads its inputs and writes its outputs. */
-interface Io {
-  /** Values of an input (a view; do not keep). */
-  read(t: Info): Float32Array;
-  /** Allocate an output of `shape`. */
-  output(shape: number[]): Info;
-  /** Values of an output (a view). */
-  values(t: Info): Float32Array;
-  /** The SIMD passes, when the channel count allows them, with scratch vectors. */
-  simd?: { fns: Simd; ptr(t: Info): number; vector(v: ArrayLike<number>): Info; zeros(): Info; drop(t: Info): void };
+/** The kernels' I/O, with the SIMD passes and scratch vectors when the channel count allows them. */
+interface Io extends KernelIo {
+  readonly simd?: { fns: Simd; ptr(t: Info): number; vector(v: ArrayLike<number>): Info; zeros(): Info; drop(t: Info): void };
 }
 
 const ioFor = (backend: unknown, c: number): Io => {
-  if (!(backend as Partial<WasmLike>).dataIdMap || !(backend as Partial<WasmLike>).wasm) {
-    const b = backend as CpuLike;
-    const pending = new Map<object, Float32Array>();
-    return {
-      read: (t) => b.data.get(t.dataId).values,
-      output: (shape) => {
-        const values = new Float32Array(shape.reduce((a, s) => a * s, 1));
-        const info = b.makeTensorInfo(shape, 'float32', values);
-        pending.set(info.dataId, values);
-        return info;
-      },
-      values: (t) => pending.get(t.dataId) ?? b.data.get(t.dataId).values,
-    };
-  }
-  const b = backend as WasmLike;
-  // Views are taken after every allocation: malloc may grow (and replace) the heap.
-  const view = (t: Info) => {
-    const o = b.dataIdMap.get(t.dataId).memoryOffset >> 2;
-    return b.wasm.HEAPF32.subarray(o, o + t.shape.reduce((a, s) => a * s, 1));
+  const io = kernelIo(backend)!;
+  const fns = io.wasm && c % 4 === 0 ? simdFor(backend) : null;
+  if (!io.wasm || !fns) return io;
+  const vector = (v: ArrayLike<number>) => {
+    const t = io.output([c]);
+    io.read(t).set(v);
+    return t;
   };
-  const fns = c % 4 === 0 ? simdFor(backend) : null;
-  return {
-    read: view,
-    output: (shape) => b.makeOutput(shape, 'float32'),
-    values: view,
-    simd: fns
-      ? {
-        fns,
-        ptr: (t) => b.dataIdMap.get(t.dataId).memoryOffset,
-        vector: (v) => {
-          const t = b.makeOutput([c], 'float32');
-          view(t).set(v);
-          return t;
-        },
-        zeros: () => {
-          const t = b.makeOutput([c], 'float32');
-          view(t).fill(0);
-          return t;
-        },
-        drop: (t) => void b.disposeData(t.dataId),
-      }
-      : undefined,
-  };
+  return { ...io, simd: { fns, ptr: io.wasm.ptr, vector, zeros: () => vector(new Float32Array(c)), drop: io.wasm.dispose } };
 };
 
 /** Per-channel sums of one or two accumulators over all rows, block by block, accumulated in float64. */
@@ -202,10 +152,10 @@ const blockSums = (io: Io, rows: number, c: number, count: 1 | 2, run: (first: n
   const totals = Array.from({ length: count }, () => new Float64Array(c));
   const acc = totals.map(() => s.zeros());
   for (let first = 0; first < rows; first += BLOCK) {
-    acc.forEach((a) => io.values(a).fill(0));
+    acc.forEach((a) => io.read(a).fill(0));
     run(first, Math.min(BLOCK, rows - first), acc);
     acc.forEach((a, i) => {
-      const v = io.values(a);
+      const v = io.read(a);
       for (let j = 0; j < c; j++) totals[i][j] += v[j];
     });
   }
@@ -235,16 +185,16 @@ const forwardKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoM
   variance = variance.map((v) => v / rows);
   const scale = g.map((gj, j) => gj / Math.sqrt(variance[j] + eps));
   const shift = b.map((bj, j) => bj - mean[j] * scale[j]);
-  const y = io.output([...x.shape]), meanOut = io.output([c]), varOut = io.output([c]);
+  const y = io.output(x.shape), meanOut = io.output([c]), varOut = io.output([c]);
   if (io.simd) {
     const s = io.simd, a = s.vector(scale), k = s.vector(shift);
     s.fns.affine(s.ptr(x), s.ptr(a), s.ptr(k), s.ptr(y), rows, c * 4);
     [a, k].forEach(s.drop);
   } else {
-    jsAffine(io.read(x), rows, c, scale, shift, io.values(y));
+    jsAffine(io.read(x), rows, c, scale, shift, io.read(y));
   }
-  io.values(meanOut).set(mean);
-  io.values(varOut).set(variance);
+  io.read(meanOut).set(mean);
+  io.read(varOut).set(variance);
   return [y, meanOut, varOut];
 };
 
@@ -270,16 +220,16 @@ const backwardKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfo
   const a = g.map((gj, j) => gj * inv[j]);
   const b = a.map((aj, j) => -aj * inv[j] * dGamma[j] / rows);
   const k0 = a.map((aj, j) => -aj * dBeta[j] / rows - b[j] * m[j]);
-  const dx = io.output([...x.shape]), dg = io.output([c]), db = io.output([c]);
+  const dx = io.output(x.shape), dg = io.output([c]), db = io.output([c]);
   if (io.simd) {
     const s = io.simd, av = s.vector(a), bv = s.vector(b), kv = s.vector(k0);
     s.fns.affine2(s.ptr(dy), s.ptr(x), s.ptr(av), s.ptr(bv), s.ptr(kv), s.ptr(dx), rows, c * 4);
     [av, bv, kv].forEach(s.drop);
   } else {
-    jsAffine2(io.read(dy), io.read(x), rows, c, a, b, k0, io.values(dx));
+    jsAffine2(io.read(dy), io.read(x), rows, c, a, b, k0, io.read(dx));
   }
-  io.values(dg).set(dGamma);
-  io.values(db).set(dBeta);
+  io.read(dg).set(dGamma);
+  io.read(db).set(dBeta);
   return [dx, dg, db];
 };
 

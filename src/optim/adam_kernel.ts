@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { kernelIo } from '../backend/kernel_io.ts';
 import { assembleModule, F32, I32, instancePerMemory, op, V128 } from '../backend/wasm_asm.ts';
 
 /** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
@@ -82,59 +83,28 @@ const simdAdam = (): Uint8Array => {
 const simdFor = instancePerMemory<{ adam: (...args: number[]) => void }>(simdAdam);
 
 type Info = tf.TensorInfo;
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  dataIdMap: { get(id: object): { memoryOffset: number } };
-  wasm: { HEAPF32: Float32Array };
-}
-interface CpuLike {
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
-  data: { get(id: object): { values: Float32Array } };
-}
 
-const register = (): void => {
-  if (!tf.getKernel(KERNEL, 'wasm')) {
-    tf.registerKernel({
-      kernelName: KERNEL,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const b = backend as unknown as WasmLike;
-        const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
-        const p = (inputs as { p?: Info }).p ?? g; // plain Adam multiplies p by wd = 0
-        const outs = [0, 1, 2].map(() => b.makeOutput([...g.shape], 'float32'));
-        const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
-        const offsets = [g, m, v, p, ...outs].map((t) => b.dataIdMap.get(t.dataId).memoryOffset);
-        const simd = simdFor(backend)?.adam, whole = simd ? n - (n % 4) : 0;
-        if (simd) {
-          simd(...offsets, whole * 4, h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0);
-        }
-        // The remainder (or everything, without SIMD) in JS. Read the heap only
-        // after allocating: malloc may grow (and replace) it.
-        const heap = b.wasm.HEAPF32;
-        const [gv, mv, vv, pv, mo, vo, uo] = offsets.map((o) => heap.subarray((o >> 2) + whole, (o >> 2) + n));
-        adamLoop(gv, mv, vv, pv, mo, vo, uo, h);
-        return outs;
-      },
-    });
+/** Inputs g, m, v (and p for AdamW); outputs m′, v′, u. One kernel for wasm and cpu. */
+const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): Info[] => {
+  const io = kernelIo(backend)!;
+  const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
+  const p = (inputs as { p?: Info }).p ?? g; // plain Adam multiplies p by wd = 0
+  const outs = [0, 1, 2].map(() => io.output(g.shape));
+  const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
+  const simd = io.wasm && simdFor(backend)?.adam, whole = simd ? n - (n % 4) : 0;
+  if (simd) {
+    simd(...[g, m, v, p, ...outs].map(io.wasm!.ptr), whole * 4,
+      h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0);
   }
-  if (!tf.getKernel(KERNEL, 'cpu')) {
-    tf.registerKernel({
-      kernelName: KERNEL,
-      backendName: 'cpu',
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const b = backend as unknown as CpuLike;
-        const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
-        const p = (inputs as { p?: Info }).p ?? g;
-        const n = tf.util.sizeFromShape(g.shape);
-        const out = [0, 1, 2].map(() => new Float32Array(n));
-        const at = (t: Info) => b.data.get(t.dataId).values;
-        adamLoop(at(g), at(m), at(v), at(p), out[0], out[1], out[2], attrs as unknown as AdamStepHypers);
-        return out.map((o) => b.makeTensorInfo([...g.shape], 'float32', o));
-      },
-    });
-  }
+  // The remainder (or everything, without SIMD) in JS; views are taken after allocating.
+  const [gv, mv, vv, pv, mo, vo, uo] = [g, m, v, p, ...outs].map((t) => io.read(t).subarray(whole));
+  adamLoop(gv, mv, vv, pv, mo, vo, uo, h);
+  return outs;
 };
-register();
+
+for (const backendName of ['wasm', 'cpu']) {
+  if (!tf.getKernel(KERNEL, backendName)) tf.registerKernel({ kernelName: KERNEL, backendName, kernelFunc: adamKernel as tf.KernelFunc });
+}
 
 /**
  * One Adam step of one leaf: the new first and second moments and the update.

@@ -15,6 +15,7 @@ export interface ModelSpec {
 }
 
 import * as tf from '@tensorflow/tfjs';
+import { kernelIo } from '../backend/kernel_io.ts';
 import { flattenTree, type Tree, unflattenTree } from '../tree.ts';
 
 /**
@@ -27,21 +28,10 @@ export interface Packed {
   readonly data: Float32Array;
 }
 
-interface WasmHeap {
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPF32: Float32Array };
-}
-
-/** Copy `x`'s values into `target` at `at`: straight from the wasm heap when it can, else through dataSync. */
+/** Copy `x`'s values into `target` at `at`: straight from backend memory when it can, else through dataSync. */
 const readInto = (x: tf.Tensor, target: Float32Array, at: number): void => {
-  const b = tf.backend() as unknown as Partial<WasmHeap>;
-  const entry = b.dataIdMap?.get?.(x.dataId);
-  if (b.wasm?.HEAPF32 && entry && x.dtype === 'float32') {
-    const o = entry.memoryOffset >> 2;
-    target.set(b.wasm.HEAPF32.subarray(o, o + x.size), at);
-  } else {
-    target.set(x.dataSync() as Float32Array, at);
-  }
+  const io = x.dtype === 'float32' ? kernelIo(tf.backend()) : undefined;
+  target.set(io ? io.read(x) : x.dataSync() as Float32Array, at);
 };
 
 /**
