@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { extendGradient } from './extend_gradient.ts';
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 
@@ -109,8 +110,6 @@ export const conv2dFilterGrad = (
   return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
 });
 
-let installed = false;
-
 /**
  * Register the forward-conv gradients for `Conv2D` (all backends). Dilated
  * convs and NCHW keep tfjs's own gradient.
@@ -118,28 +117,18 @@ let installed = false;
  * @example
  * installConvGradients(); // once, before training
  */
-export const installConvGradients = (): void => {
-  if (installed) return;
-  const stock = tf.getGradient('Conv2D');
-  if (!stock) throw new Error('installConvGradients: tfjs has no Conv2D gradient to extend');
-  tf.registerGradient({
-    kernelName: 'Conv2D',
-    inputsToSave: ['x', 'filter'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const a = attrs as unknown as { strides: number | [number, number]; pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][]; dataFormat: 'NHWC' | 'NCHW'; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
-      const [dh, dw] = pair(a.dilations ?? 1);
-      if (dh !== 1 || dw !== 1 || a.dataFormat === 'NCHW') return stock.gradFunc(dy, saved, attrs);
-      const strides = pair(a.strides);
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape, w.shape, strides, [1, 1], a.pad as never, a.dimRoundingMode, false, 'channelsLast',
-      );
-      const pads = info.padInfo;
-      return {
-        x: () => conv2dInputGrad(dy as tf.Tensor4D, w, x.shape, strides, pads),
-        filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, w.shape, strides, pads),
-      };
-    },
-  });
-  installed = true;
-};
+export const installConvGradients = extendGradient('Conv2D', ['x', 'filter'], (stock) => (dy, saved, attrs) => {
+  const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+  const a = attrs as unknown as { strides: number | [number, number]; pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][]; dataFormat: 'NHWC' | 'NCHW'; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const [dh, dw] = pair(a.dilations ?? 1);
+  if (dh !== 1 || dw !== 1 || a.dataFormat === 'NCHW') return stock(dy, saved, attrs);
+  const strides = pair(a.strides);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape, w.shape, strides, [1, 1], a.pad as never, a.dimRoundingMode, false, 'channelsLast',
+  );
+  const pads = info.padInfo;
+  return {
+    x: () => conv2dInputGrad(dy as tf.Tensor4D, w, x.shape, strides, pads),
+    filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, w.shape, strides, pads),
+  };
+});

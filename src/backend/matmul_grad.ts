@@ -8,12 +8,11 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { extendGradient } from './extend_gradient.ts';
 
 /** `op(a)·op(b)` where `op` transposes when asked, with the transpose done first. */
 const product = (a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): tf.Tensor2D =>
   tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b);
-
-let installed = false;
 
 /**
  * Register the flag-free gradient for rank-2 `BatchMatMul` (all backends);
@@ -22,24 +21,14 @@ let installed = false;
  * @example
  * installMatMulGradient(); // once, before training
  */
-export const installMatMulGradient = (): void => {
-  if (installed) return;
-  const stock = tf.getGradient('BatchMatMul');
-  if (!stock) throw new Error('installMatMulGradient: tfjs has no BatchMatMul gradient to extend');
-  tf.registerGradient({
-    kernelName: 'BatchMatMul',
-    inputsToSave: ['a', 'b'],
-    gradFunc: (dy, saved, attrs) => {
-      const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const d = dy as tf.Tensor2D;
-      if (a.rank !== 2 || b.rank !== 2) return stock.gradFunc(dy, saved, attrs);
-      const { transposeA: ta, transposeB: tb } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      // The four cases of tfjs's BatchMatMul_grad, each product without flags.
-      if (!ta && !tb) return { a: () => product(d, b, false, true), b: () => product(a, d, true, false) };
-      if (!ta && tb) return { a: () => product(d, b, false, false), b: () => product(d, a, true, false) };
-      if (ta && !tb) return { a: () => product(b, d, false, true), b: () => product(a, d, false, false) };
-      return { a: () => product(b, d, true, true), b: () => product(d, a, true, true) };
-    },
-  });
-  installed = true;
-};
+export const installMatMulGradient = extendGradient('BatchMatMul', ['a', 'b'], (stock) => (dy, saved, attrs) => {
+  const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
+  const d = dy as tf.Tensor2D;
+  if (a.rank !== 2 || b.rank !== 2) return stock(dy, saved, attrs);
+  const { transposeA: ta, transposeB: tb } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  // The four cases of tfjs's BatchMatMul_grad, each product without flags.
+  if (!ta && !tb) return { a: () => product(d, b, false, true), b: () => product(a, d, true, false) };
+  if (!ta && tb) return { a: () => product(d, b, false, false), b: () => product(d, a, true, false) };
+  if (ta && !tb) return { a: () => product(b, d, false, true), b: () => product(a, d, false, false) };
+  return { a: () => product(b, d, true, true), b: () => product(d, a, true, true) };
+});

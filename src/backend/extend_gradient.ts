@@ -1,0 +1,30 @@
+/**
+ * Replacing a tfjs gradient while keeping tfjs's own for the cases the
+ * replacement leaves to it (tfjs's public `registerGradient`).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * An idempotent installer that registers `make(stock)` as `kernelName`'s
+ * gradient, where `stock` is tfjs's gradient function for that kernel.
+ *
+ * @example
+ * const install = extendGradient('Relu', ['x'], (stock) => (dy, saved, attrs) => stock(dy, saved, attrs));
+ * install(); // once, before training
+ */
+export const extendGradient = (
+  kernelName: string,
+  inputsToSave: string[],
+  make: (stock: tf.GradFunc) => tf.GradFunc,
+): () => void => {
+  let installed = false;
+  return () => {
+    if (installed) return;
+    const stock = tf.getGradient(kernelName);
+    if (!stock) throw new Error(`extendGradient: tfjs has no ${kernelName} gradient to extend`);
+    tf.registerGradient({ kernelName, inputsToSave, gradFunc: make(stock.gradFunc) });
+    installed = true;
+  };
+};
