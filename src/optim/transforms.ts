@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import {
   type AnyTransformation, checkHyper, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
+  type Update,
 } from './base.ts';
 import { adamMoments } from './adam_kernel.ts';
 
@@ -81,6 +82,43 @@ export interface AdamWOptions extends AdamOptions {
   readonly mask?: Mask;
 }
 
+/** Adam's options, checked on behalf of `owner`, with optax's defaults. */
+const adamOptions = (owner: string, opts: AdamOptions) => ({
+  b1: checkHyper(owner, 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)'),
+  b2: checkHyper(owner, 'b2', opts.b2 ?? 0.999, unit, 'a number in [0, 1)') as number,
+  eps: checkHyper(owner, 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number,
+  epsRoot: checkHyper(owner, 'epsRoot', opts.epsRoot ?? 0, nonNegative, 'a non-negative number') as number,
+});
+
+const adamInit = (params: Tree): AdamState =>
+  ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
+
+/** AdamW's terms for one leaf: the learning rate, its decay, and the param. */
+type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
+
+/**
+ * One Adam step over a tree, one fused pass per leaf (adamMoments). With
+ * `decoupled` (given the step) it is AdamW's whole update; without, Adam's direction.
+ */
+const adamUpdate = (
+  grads: Tree, state: AdamState, o: ReturnType<typeof adamOptions>, decoupled?: (step: number) => Decoupled,
+): Update<AdamState> => {
+  const step = countOf(state.count);
+  const beta1 = hyperAt(o.b1, step), t = step + 1;
+  const h = { b1: beta1, b2: o.b2, c1: 1 - beta1 ** t, c2: 1 - o.b2 ** t, eps: o.eps, epsRoot: o.epsRoot };
+  const terms = decoupled?.(step);
+  // The updates tree carries the paths; the moments are gathered into their own trees.
+  const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
+  const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
+    const w = terms?.(path);
+    const [mu, nu, u] = w ? adamMoments(g, m, v, { ...h, lr: w.lr, wd: w.wd }, w.p) : adamMoments(g, m, v, h);
+    moments.set(path, [mu, nu]);
+    return u;
+  });
+  const pick = (i: 0 | 1) => unflattenTree([...moments].map(([p, pair]) => [p, pair[i]] as const)) as Tree;
+  return { updates, state: { count: newCount(t), mu: pick(0), nu: pick(1) } };
+};
+
 /**
  * AdamW's whole update as one transform: `−lr·(adam direction + wd·p)`, with
  * the decay on the leaves `mask` picks. The same updates as
@@ -91,32 +129,23 @@ export interface AdamWOptions extends AdamOptions {
  * const opt = scaleByAdamW({ lr: 3e-3, b1: 0.9, b2: 0.99, eps: 1e-5, weightDecay: 0.01 });
  */
 export const scaleByAdamW = (opts: AdamWOptions): GradientTransformation<AdamState> => {
-  const b1 = checkHyper('scaleByAdamW', 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)');
-  const b2 = checkHyper('scaleByAdamW', 'b2', opts.b2 ?? 0.999, unit, 'a number in [0, 1)') as number;
-  const eps = checkHyper('scaleByAdamW', 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number;
-  const epsRoot = checkHyper('scaleByAdamW', 'epsRoot', opts.epsRoot ?? 0, nonNegative, 'a non-negative number') as number;
+  const o = adamOptions('scaleByAdamW', opts);
   const lr = checkHyper('scaleByAdamW', 'lr', opts.lr, nonNegative, 'a non-negative number');
   const weightDecay = checkHyper('scaleByAdamW', 'weightDecay', opts.weightDecay ?? 0.01, nonNegative, 'a non-negative number');
   const mask = opts.mask ?? weightsOnly;
   return tidyTransformation({
     name: 'scaleByAdamW',
-    init: (params) => ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) }),
+    init: adamInit,
     update(grads, state, params) {
       if (!params) throw new ConfigError(['scaleByAdamW: update needs the params (for the weight decay)']);
-      const step = countOf(state.count);
-      const beta1 = hyperAt(b1, step), t = step + 1;
-      const h = { b1: beta1, b2, c1: 1 - beta1 ** t, c2: 1 - b2 ** t, eps, epsRoot, lr: hyperAt(lr, step) };
-      const wd = hyperAt(weightDecay, step);
-      const decays = new Map(flattenTree(params).map(([path, p]) => [path, mask(path, p)] as const));
-      const pByPath = new Map(flattenTree(params));
-      const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
-      const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
-        const [mu, nu, u] = adamMoments(g, m, v, { ...h, wd: decays.get(path) ? wd : 0 }, pByPath.get(path));
-        moments.set(path, [mu, nu]);
-        return u;
+      return adamUpdate(grads, state, o, (step) => {
+        const rate = hyperAt(lr, step), wd = hyperAt(weightDecay, step);
+        const byPath = new Map(flattenTree(params));
+        return (path) => {
+          const p = byPath.get(path)!;
+          return { lr: rate, wd: mask(path, p) ? wd : 0, p };
+        };
       });
-      const pick = (i: 0 | 1) => unflattenTree([...moments].map(([p, pair]) => [p, pair[i]] as const)) as Tree;
-      return { updates, state: { count: newCount(t), mu: pick(0), nu: pick(1) } };
     },
   });
 };
@@ -129,29 +158,8 @@ export const scaleByAdamW = (opts: AdamWOptions): GradientTransformation<AdamSta
  * chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), scaleByLearningRate(3e-3))
  */
 export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<AdamState> => {
-  const b1 = checkHyper('scaleByAdam', 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)');
-  const b2 = checkHyper('scaleByAdam', 'b2', opts.b2 ?? 0.999, unit, 'a number in [0, 1)') as number;
-  const eps = checkHyper('scaleByAdam', 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number;
-  const epsRoot = checkHyper('scaleByAdam', 'epsRoot', opts.epsRoot ?? 0, nonNegative, 'a non-negative number') as number;
-  return tidyTransformation({
-    name: 'scaleByAdam',
-    init: (params) => ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) }),
-    update(grads, state) {
-      const step = countOf(state.count);
-      const beta1 = hyperAt(b1, step), t = step + 1;
-      const h = { b1: beta1, b2, c1: 1 - beta1 ** t, c2: 1 - b2 ** t, eps, epsRoot };
-      // One fused pass per leaf (adamMoments); the updates tree carries the paths.
-      const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
-      const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
-        const [mu, nu, u] = adamMoments(g, m, v, h);
-        moments.set(path, [mu, nu]);
-        return u;
-      });
-      const pick = (i: 0 | 1) => unflattenTree([...moments].map(([p, pair]) => [p, pair[i]] as const)) as Tree;
-      const mu = pick(0), nu = pick(1);
-      return { updates, state: { count: newCount(t), mu, nu } };
-    },
-  });
+  const o = adamOptions('scaleByAdam', opts);
+  return tidyTransformation({ name: 'scaleByAdam', init: adamInit, update: (grads, state) => adamUpdate(grads, state, o) });
 };
 
 /** State of {@link scaleByRms}. */
