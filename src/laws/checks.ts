@@ -261,11 +261,12 @@ export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void =>
               t.dispose();
             }
           };
+          const f0 = at(0);
           // The central difference with step `step`, and the one-sided slopes.
           const differences = (step: number) => {
             // Actual steps taken, after float32 rounding of the moved value.
             const up = Math.fround(base[idx] + step) - base[idx], down = base[idx] - Math.fround(base[idx] - step);
-            const fUp = at(step), f0 = at(0), fDown = at(-step);
+            const fUp = at(step), fDown = at(-step);
             return { d1: (fUp - fDown) / (up + down), forward: (fUp - f0) / up, backward: (f0 - fDown) / down };
           };
           const tolFor = (d1: number) => atol * scale + rtol * Math.max(Math.abs(g[idx]), Math.abs(d1));
