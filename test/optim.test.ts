@@ -4,29 +4,31 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm, disposeReplaced,
-  disposeTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, type Tree, weightsOnly,
+  disposeTree, flattenTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, type Tree, weightsOnly,
 } from '../mod.ts';
 
-/** Run `steps` updates of `opt` from `params` with gradients `grad(p)`; returns the final params as numbers. */
-const run = (opt: AnyTransformation, start: number[], grad: (p: number[]) => number[], steps: number): number[] => {
-  let params: Tree = { p: tf.tensor(start) };
+/** Run `steps` updates of `opt` from the tree `start` with gradients `grad(params, i)`; returns the final leaves as numbers, by path. */
+const runTree = (opt: AnyTransformation, start: Tree, grad: (params: Tree, i: number) => Tree, steps: number): Record<string, number[]> => {
+  let params = start;
   let state = opt.init(params);
   for (let i = 0; i < steps; i++) {
-    const g = { p: tf.tensor(grad(Array.from((params as { p: tf.Tensor }).p.dataSync()))) };
+    const g = grad(params, i);
     const r = opt.update(g, state, params);
     const next: Tree = applyUpdates(params, r.updates);
-    disposeTree(g);
-    disposeTree(r.updates);
+    [g, r.updates, params].forEach(disposeTree);
     disposeReplaced(state, r.state);
-    disposeTree(params);
     params = next;
     state = r.state;
   }
-  const out = Array.from((params as { p: tf.Tensor }).p.dataSync());
+  const out = Object.fromEntries(flattenTree(params).map(([path, t]) => [path, Array.from(t.dataSync())]));
   disposeTree(params);
   disposeTree(state);
   return out;
 };
+
+/** {@link runTree} on one vector param `p` with gradients `grad(p)`; returns the final `p`. */
+const run = (opt: AnyTransformation, start: number[], grad: (p: number[]) => number[], steps: number): number[] =>
+  runTree(opt, { p: tf.tensor(start) }, (params) => ({ p: tf.tensor(grad(Array.from((params as { p: tf.Tensor }).p.dataSync()))) }), steps).p;
 
 // ---------------------------------------------------------------------------
 // Reference updates: textbook formulas on plain numbers
@@ -78,22 +80,8 @@ describe('optimizers match their textbook updates', () => {
   test('adam (optax defaults) and adamW (fastai defaults, decoupled decay)', () => {
     assertClose([replay(adam(0.01))], [refAdam(gs, 0.01, 0.9, 0.999, 1e-8)], 1e-6);
     // adamW decays weights (rank >= 2) only; use a 1x1 matrix to see the decay.
-    let i = 0;
-    let params: Tree = { w: tf.tensor([[1]]) };
-    const opt = adamW(0.01);
-    let state = opt.init(params);
-    for (; i < gs.length; i++) {
-      const g = { w: tf.tensor([[gs[i]]]) };
-      const r = opt.update(g, state, params);
-      const next: Tree = applyUpdates(params, r.updates);
-      [g, r.updates, params].forEach(disposeTree);
-      disposeReplaced(state, r.state);
-      params = next;
-      state = r.state;
-    }
-    assertClose((params as { w: tf.Tensor }).w.dataSync(), [refAdam(gs, 0.01, 0.9, 0.99, 1e-5, 0.01)], 1e-6);
-    disposeTree(params);
-    disposeTree(state);
+    const w = runTree(adamW(0.01), { w: tf.tensor([[1]]) }, (_, i) => ({ w: tf.tensor([[gs[i]]]) }), gs.length).w;
+    assertClose(w, [refAdam(gs, 0.01, 0.9, 0.99, 1e-5, 0.01)], 1e-6);
   });
 
   test('adamW (one fused pass) gives the updates of its chain, schedules and masks included', () => {
@@ -101,25 +89,15 @@ describe('optimizers match their textbook updates', () => {
     const lr = (s: number) => 1e-2 * (1 + Math.cos(s)), b1 = (s: number) => 0.85 + 0.01 * (s % 3), wd = (s: number) => 0.05 / (s + 1);
     const fused = adamW(lr, { b1, weightDecay: wd });
     const chained = chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 }), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
-    const trajectory = (opt: AnyTransformation) => {
-      let params: Tree = { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } };
-      let state = opt.init(params);
-      for (let i = 0; i < 12; i++) {
-        const g = tf.tidy(() => ({ w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)), b: tf.fill([2], (i % 4) - 1.5), bn: { gamma: tf.tensor([0.2 * i, -0.1]) } }));
-        const r = opt.update(g, state, params);
-        const next: Tree = applyUpdates(params, r.updates);
-        [g, r.updates, params].forEach(disposeTree);
-        disposeReplaced(state, r.state);
-        params = next;
-        state = r.state;
-      }
-      const out = [(params as { w: tf.Tensor }).w, (params as { b: tf.Tensor }).b, (params as { bn: { gamma: tf.Tensor } }).bn.gamma].map((t) => Array.from(t.dataSync()));
-      disposeTree(params);
-      disposeTree(state);
-      return out;
-    };
+    const trajectory = (opt: AnyTransformation) => runTree(
+      opt,
+      { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } },
+      (params, i) => tf.tidy(() => ({ w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)), b: tf.fill([2], (i % 4) - 1.5), bn: { gamma: tf.tensor([0.2 * i, -0.1]) } })),
+      12,
+    );
     const [a, b] = [trajectory(fused), trajectory(chained)];
-    a.forEach((leaf, i) => assertClose(leaf, b[i], 1e-6, `leaf ${i}`));
+    assert.deepEqual(Object.keys(a), ['b', 'bn.gamma', 'w']);
+    Object.entries(a).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, path));
   });
 
   test('scaleByAdam with eps inside the root', () => {
