@@ -13,7 +13,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
-import { valueAndGrad } from '../autodiff.ts';
 import type { Batch } from '../data/loader.ts';
 import type { AnyLayer } from '../layer.ts';
 import { applyUpdates, type AnyTransformation } from '../optim/base.ts';
@@ -25,6 +24,7 @@ import {
   type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
   type ToWorker,
 } from './protocol.ts';
+import { shardGradient } from './shard.ts';
 
 /** Options of {@link parallelTrainStep}. */
 export interface ParallelOptions {
@@ -138,10 +138,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
     const local = tf.tidy(() => {
       const x0 = shards > 1 ? tf.slice(batch.x, 0, sizes[0]) : batch.x;
       const y0 = shards > 1 ? tf.slice(batch.y, 0, sizes[0]) : batch.y;
-      const vg = valueAndGrad((p: Tree) => {
-        const r = model.apply(p, ts.state, x0, { training: true, key: shards > 1 ? foldIn(stepKey, 0) : stepKey });
-        return { loss: shards > 1 ? tf.mul(loss(r.y, y0), weight(0)) as tf.Scalar : loss(r.y, y0), aux: r.state as Tree };
-      })(ts.params);
+      const vg = shardGradient(model, loss, ts.params, ts.state, x0, y0, shards > 1 ? foldIn(stepKey, 0) : stepKey, weight(0));
       return { value: vg.value, grads: vg.grads as tf.Tensor, state: (vg.aux ?? {}) as tf.Tensor };
     }) as unknown as { value: tf.Scalar; grads: Tree; state: Tree };
     const replies = (await Promise.all(remote)) as Extract<FromWorker, { type: 'grads' }>[];

@@ -6,13 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
-import { valueAndGrad } from '../autodiff.ts';
 import { selectBackend, type BackendName } from '../backend/select.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import { crossEntropyWith, type Loss } from '../train/losses.ts';
-import { disposeTree, type Tree } from '../tree.ts';
+import { disposeTree } from '../tree.ts';
 import { type FromWorker, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
+import { shardGradient } from './shard.ts';
 
 const port = parentPort!;
 let model: AnyLayer | undefined;
@@ -46,10 +46,7 @@ port.on('message', async (m: ToWorker) => {
     const [a, b] = m.rows, per = m.rowShape.reduce((u, v) => u * v, 1);
     const x = tensorFromView(shared.x.subarray(a * per, b * per), [b - a, ...m.rowShape]);
     const y = tf.tensor1d(shared.y.slice(a, b), 'int32');
-    const vg = valueAndGrad((p: Tree) => {
-      const r = model!.apply(p, state, x, { training: true, key: m.key as Key });
-      return { loss: tf.mul(loss!(r.y, y), m.weight) as tf.Scalar, aux: r.state as Tree };
-    })(params);
+    const vg = shardGradient(model, loss, params, state, x, y, m.key as Key, m.weight);
     const need = packedSize(vg.grads), fresh = !gradBuffer || gradBuffer.length < need;
     if (fresh) gradBuffer = sharedFloats(need);
     const grads = packTree(vg.grads, gradBuffer), state2 = packTree(vg.aux ?? {});

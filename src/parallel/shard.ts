@@ -1,0 +1,29 @@
+/**
+ * The gradient of one shard of a batch, computed the same way by the calling
+ * thread and by every gradient worker.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { valueAndGrad, type ValueAndGrad } from '../autodiff.ts';
+import type { AnyLayer } from '../layer.ts';
+import type { Key } from '../random.ts';
+import type { Loss } from '../train/losses.ts';
+import type { Tree } from '../tree.ts';
+
+/**
+ * Loss, gradients and new layer state of `model` on one shard, in training
+ * mode. The loss is scaled by the shard's `weight` (its share of the batch),
+ * so that the shards' gradients sum to the batch gradient.
+ *
+ * @example
+ * const { value, grads, aux } = shardGradient(model, crossEntropy, params, state, x, y, key, 0.5);
+ */
+export const shardGradient = (
+  model: AnyLayer, loss: Loss, params: Tree, state: Tree, x: tf.Tensor, y: tf.Tensor, key: Key, weight: number,
+): ValueAndGrad<Tree, Tree> =>
+  valueAndGrad((p: Tree) => {
+    const r = model.apply(p, state, x, { training: true, key });
+    const l = loss(r.y, y);
+    return { loss: weight === 1 ? l : tf.mul(l, weight) as tf.Scalar, aux: r.state as Tree };
+  })(params);
