@@ -42,19 +42,49 @@ const isRecord = (x: unknown): x is Record<string, unknown> =>
  * flattenTree({ b: tf.scalar(1), a: { w: tf.scalar(2) } }) // [['a.w', 2], ['b', 1]]
  */
 export const flattenTree = (tree: Tree, prefix = ''): [string, tf.Tensor][] => {
-  if (isTensor(tree)) return [[prefix, tree]];
+  const out: [string, tf.Tensor][] = [];
+  collect(tree, prefix, out);
+  return out;
+};
+
+const collect = (tree: Tree, prefix: string, out: [string, tf.Tensor][]): void => {
+  if (isTensor(tree)) {
+    out.push([prefix, tree]);
+    return;
+  }
   if (!isRecord(tree)) throw new TypeError(`tree '${prefix || '<root>'}': expected a tensor or record, got ${typeof tree}`);
-  return Object.keys(tree)
-    .sort(compareKeys)
-    .flatMap((k) => flattenTree(tree[k] as Tree, prefix ? `${prefix}.${k}` : k));
+  for (const k of sortedKeys(tree)) collect(tree[k] as Tree, prefix ? `${prefix}.${k}` : k, out);
+};
+
+/** A record's keys in flattening order. */
+const sortedKeys = (r: object): string[] => {
+  const keys = Object.keys(r);
+  return keys.length > 1 ? keys.sort(compareKeys) : keys;
+};
+
+/** All decimal digits (an array-like index such as `'12'`); a plain loop, as it runs for every key comparison. */
+const isIndex = (k: string): boolean => {
+  if (k.length === 0) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 };
 
 /** Numeric keys in numeric order, then the rest alphabetically. */
 const compareKeys = (a: string, b: string): number => {
-  const na = /^\d+$/.test(a), nb = /^\d+$/.test(b);
+  const na = isIndex(a), nb = isIndex(b);
   if (na && nb) return Number(a) - Number(b);
   if (na !== nb) return na ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
+};
+
+/** Visit every leaf, in no particular order: for bookkeeping that needs no paths. */
+const forEachLeaf = (tree: Tree, f: (t: tf.Tensor) => void, prefix = ''): void => {
+  if (isTensor(tree)) return f(tree);
+  if (!isRecord(tree)) throw new TypeError(`tree '${prefix || '<root>'}': expected a tensor or record, got ${typeof tree}`);
+  for (const k in tree) forEachLeaf(tree[k] as Tree, f, prefix ? `${prefix}.${k}` : k);
 };
 
 /**
@@ -119,6 +149,23 @@ export const zipTrees = <T extends Tree>(
   trees: readonly T[],
   f: (leaves: tf.Tensor[], path: string) => tf.Tensor,
 ): T => {
+  // Walk the records side by side when their keys agree; trees that differ only in empty subtrees (which hold
+  // no leaves) take the path-matching route. The check comes first so that `f` runs once per leaf either way.
+  const aligned = (nodes: readonly Tree[]): boolean => {
+    const [first] = nodes;
+    if (isTensor(first)) return nodes.every(isTensor);
+    if (!isRecord(first)) return false;
+    const keys = Object.keys(first);
+    return nodes.every((n) => isRecord(n) && sameKeys(Object.keys(n), keys)) &&
+      keys.every((k) => aligned(nodes.map((n) => (n as Record<string, Tree>)[k])));
+  };
+  const zip = (nodes: readonly Tree[], path: string): Tree => {
+    if (isTensor(nodes[0])) return f(nodes as tf.Tensor[], path);
+    const out: Record<string, Tree> = {};
+    for (const k of sortedKeys(nodes[0])) out[k] = zip(nodes.map((n) => (n as Record<string, Tree>)[k]), path ? `${path}.${k}` : k);
+    return out;
+  };
+  if (aligned(trees)) return zip(trees, '') as T;
   const flat = trees.map((t) => flattenTree(t));
   const paths = flat[0].map(([p]) => p);
   flat.forEach((pairs, i) => {
@@ -129,6 +176,9 @@ export const zipTrees = <T extends Tree>(
   });
   return unflattenTree(paths.map((p, j) => [p, f(flat.map((pairs) => pairs[j][1]), p)] as const)) as T;
 };
+
+const sameKeys = (keys: readonly string[], others: readonly string[]): boolean =>
+  keys.length === others.length && keys.every((k) => others.includes(k));
 
 /**
  * Shapes of every leaf, same structure.
@@ -149,7 +199,11 @@ export const treeShapes = (tree: Tree): TreeOf<number[]> =>
  * @example
  * countParams(params) // 1_234_567
  */
-export const countParams = (tree: Tree): number => leaves(tree).reduce((n, t) => n + t.size, 0);
+export const countParams = (tree: Tree): number => {
+  let n = 0;
+  forEachLeaf(tree, (t) => void (n += t.size));
+  return n;
+};
 
 /**
  * Dispose every leaf. Safe on trees that share no tensors with live trees.
@@ -158,7 +212,7 @@ export const countParams = (tree: Tree): number => leaves(tree).reduce((n, t) =>
  * disposeTree(oldParams);
  */
 export const disposeTree = (tree: Tree): void => {
-  for (const t of leaves(tree)) if (!t.isDisposed) t.dispose();
+  forEachLeaf(tree, (t) => t.isDisposed || t.dispose());
 };
 
 /**
@@ -168,7 +222,7 @@ export const disposeTree = (tree: Tree): void => {
  * tf.tidy(() => keepTree(mapTree(p, (t) => tf.mul(t, 2))))
  */
 export const keepTree = <T extends Tree>(tree: T): T => {
-  for (const t of leaves(tree)) tf.keep(t);
+  forEachLeaf(tree, (t) => void tf.keep(t));
   return tree;
 };
 
@@ -206,6 +260,7 @@ export const treesEqual = (a: Tree, b: Tree): boolean => {
  * disposeReplaced(state, newState); state = newState;
  */
 export const disposeReplaced = (old: Tree, next: Tree): void => {
-  const kept = new Set(leaves(next));
-  for (const t of leaves(old)) if (!kept.has(t) && !t.isDisposed) t.dispose();
+  const kept = new Set<tf.Tensor>();
+  forEachLeaf(next, (t) => void kept.add(t));
+  forEachLeaf(old, (t) => kept.has(t) || t.isDisposed || t.dispose());
 };

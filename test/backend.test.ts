@@ -240,7 +240,7 @@ describe('batchNorm without the fused kernels (as on tfjs-node)', () => {
       return out;
     };
     const fused = run();
-    const configs = ['TsnnBatchNormTrain', 'TsnnBatchNormGrad'].map((k) => tf.getKernel(k, 'cpu')!);
+    const configs = ['TsnnBatchNormTrain', 'TsnnBatchNormGrad', 'TsnnBatchNormRunningStats'].map((k) => tf.getKernel(k, 'cpu')!);
     configs.forEach((c) => tf.unregisterKernel(c.kernelName, 'cpu'));
     try {
       assert.equal(hasBatchNormKernels(), false);

@@ -43,6 +43,18 @@ describe('tree', () => {
     [a, doubled, sum].forEach(disposeTree);
   });
 
+  test('zip matches leaves by path, ignoring empty subtrees, and calls f once per leaf', () => {
+    const w = tf.scalar(1), b = tf.scalar(2);
+    const seen: string[] = [];
+    const z = zipTrees([{ act: {}, lin: { w, b } }, { lin: { b, w } }] as never[], ([x, y], path) => {
+      seen.push(path);
+      return tf.add(x, y);
+    }) as { lin: { w: tf.Tensor; b: tf.Tensor } };
+    assert.deepEqual(seen, ['lin.b', 'lin.w']);
+    assert.deepEqual([z.lin.w.dataSync()[0], z.lin.b.dataSync()[0]], [2, 4]);
+    [z, { w, b }].forEach(disposeTree);
+  });
+
   test('dispose and disposeReplaced free exactly what they should', () => {
     assertNoLeak(() => {
       const old = { keep: tf.scalar(1), drop: tf.scalar(2) };

@@ -8,7 +8,7 @@ import * as t from 'io-ts';
 import { decodeOptions, options, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
-import { batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels } from './batchnorm_kernel.ts';
+import { batchNormRunningStats, batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels } from './batchnorm_kernel.ts';
 
 const BatchNormOptions = options('batchNorm', {}, {
   eps: Positive,
@@ -115,6 +115,18 @@ const normalizeTrain = (
   return { y, ...stats! };
 };
 
+/** The running statistics after a batch: one kernel where it runs, else tfjs ops. */
+const runningStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, state: BatchNormState, momentum: number, n: number): BatchNormState => {
+  if (hasBatchNormKernels() && mean.dtype === 'float32' && state.mean.dtype === 'float32') {
+    const [m, v] = batchNormRunningStats(mean, variance, state.mean, state.var, momentum, n);
+    return { mean: m, var: v };
+  }
+  return {
+    mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
+    var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,
+  };
+};
+
 /**
  * Batch norm over the last axis of `[b, c]` or `[b, h, w, c]` inputs.
  * Training normalises with batch statistics and returns updated running
@@ -160,10 +172,7 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
       const { y, mean, variance } = normalizeTrain(xt, params.gamma, params.beta, eps);
-      const next = {
-        mean: tf.add(tf.mul(state.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
-        var: tf.add(tf.mul(state.var, 1 - momentum), tf.mul(variance, momentum * n / (n - 1))) as tf.Tensor1D,
-      };
+      const next = runningStats(mean, variance, state, momentum, n);
       mean.dispose();
       variance.dispose();
       return { y, state: next };

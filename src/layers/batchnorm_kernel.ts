@@ -233,10 +233,28 @@ const backwardKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfo
   return [dx, dg, db];
 };
 
-const FORWARD = 'TsnnBatchNormTrain', BACKWARD = 'TsnnBatchNormGrad';
+/**
+ * Inputs mean, variance (the batch's, biased), runMean, runVar; attrs momentum, n (values per channel).
+ * Outputs the new running mean and (unbiased) variance: one kernel instead of six small ops.
+ */
+const runningStatsKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): Info[] => {
+  const { mean, variance, runMean, runVar } = inputs as { mean: Info; variance: Info; runMean: Info; runVar: Info };
+  const { momentum, n } = attrs as { momentum: number; n: number };
+  const io = kernelIo(backend)!, c = mean.shape[0], unbias = n / (n - 1);
+  const outMean = io.output([c]), outVar = io.output([c]);
+  const m = io.read(mean), v = io.read(variance), rm = io.read(runMean), rv = io.read(runVar), om = io.read(outMean), ov = io.read(outVar);
+  for (let j = 0; j < c; j++) {
+    om[j] = rm[j] * (1 - momentum) + m[j] * momentum;
+    ov[j] = rv[j] * (1 - momentum) + v[j] * momentum * unbias;
+  }
+  return [outMean, outVar];
+};
+
+const FORWARD = 'TsnnBatchNormTrain', BACKWARD = 'TsnnBatchNormGrad', RUNNING = 'TsnnBatchNormRunningStats';
 for (const backendName of ['wasm', 'cpu']) {
   if (!tf.getKernel(FORWARD, backendName)) tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forwardKernel as tf.KernelFunc });
   if (!tf.getKernel(BACKWARD, backendName)) tf.registerKernel({ kernelName: BACKWARD, backendName, kernelFunc: backwardKernel as tf.KernelFunc });
+  if (!tf.getKernel(RUNNING, backendName)) tf.registerKernel({ kernelName: RUNNING, backendName, kernelFunc: runningStatsKernel as tf.KernelFunc });
 }
 
 /**
@@ -266,3 +284,16 @@ export const batchNormTrainBackward = (
   dy: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number,
 ): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] =>
   tf.engine().runKernel(BACKWARD, { dy, x, gamma, mean, variance }, { eps }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+
+/**
+ * The running statistics after one training batch (PyTorch's convention):
+ * `(1 − momentum)·old + momentum·batch`, with the batch variance made
+ * unbiased by `n / (n − 1)`. `[newMean, newVar]`.
+ *
+ * @example
+ * const [mean, variance] = batchNormRunningStats(batchMean, batchVar, state.mean, state.var, 0.1, 64 * 14 * 14);
+ */
+export const batchNormRunningStats = (
+  mean: tf.Tensor1D, variance: tf.Tensor1D, runMean: tf.Tensor1D, runVar: tf.Tensor1D, momentum: number, n: number,
+): [tf.Tensor1D, tf.Tensor1D] =>
+  tf.engine().runKernel(RUNNING, { mean, variance, runMean, runVar }, { momentum, n }) as unknown as [tf.Tensor1D, tf.Tensor1D];
