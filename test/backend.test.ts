@@ -146,7 +146,7 @@ describe('gradients on wasm match the cpu reference', () => {
   }
 });
 
-describe('zero-copy Identity and Cast on wasm, and the matMul guard', () => {
+describe('zero-copy Identity and Cast on wasm, the matMul guard and the in-place Slice', () => {
   test('share the buffer, keep the values after the source is disposed, and free it once both are gone', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('wasm');
@@ -181,9 +181,24 @@ describe('zero-copy Identity and Cast on wasm, and the matMul guard', () => {
       const third = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
       return [first, second, third];
     });
-    const cpu = products();
+    const cpu = await on('cpu', products);
     const wasm = await on('wasm', products);
     wasm.forEach((p, i) => assertClose(p, cpu[i], 1e-5, `product ${i}`));
+  });
+
+  test('slice equals the cpu backend on random windows of every rank and dtype', async () => {
+    await selectBackend({ backend: 'wasm' });
+    const window = fc.integer({ min: 1, max: 5 }).chain((rank) => fc.tuple(
+      ...Array.from({ length: rank }, () => fc.integer({ min: 1, max: 5 }).chain((n) =>
+        fc.integer({ min: 0, max: n - 1 }).chain((b) => fc.tuple(fc.constant(n), fc.constant(b), fc.integer({ min: 0, max: n - b }))))),
+    ));
+    await fc.assert(fc.asyncProperty(window, fc.constantFrom<'float32' | 'int32' | 'bool'>('float32', 'int32', 'bool'), async (axes, dtype) => {
+      const shape = axes.map(([n]) => n), begin = axes.map(([, b]) => b), size = axes.map(([, , s]) => s);
+      const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (dtype === 'bool' ? i % 3 === 0 : i * 1.5 - 7));
+      const sliced = () => tf.tidy(() => Array.from(tf.slice(tf.tensor(values as number[], shape, dtype), begin, size).dataSync()));
+      const cpu = await on('cpu', sliced);
+      assert.deepEqual(await on('wasm', sliced), cpu, `shape ${shape} begin ${begin} size ${size}`);
+    }), { numRuns: 150 });
   });
 });
 

@@ -18,21 +18,31 @@ type Pads = { top: number; bottom: number; left: number; right: number };
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
 /**
- * Zero-insert `s - 1` rows/columns between the rows/columns of `dy` ([n, h, w, c]).
+ * Zero-insert `s - 1` rows/columns after each row/column of `dy` ([n, h, w, c]):
+ * the stride-dilated `dy` followed by `s - 1` zero rows and columns, [n, h·s, w·s, c],
+ * in one pad (callers absorb the trailing zeros into their own padding).
  *
  * @example
- * dilate(dy, 2, 2) // [n, 2h-1, 2w-1, c]
+ * spread(dy, 2, 2) // [n, 2h, 2w, c]
  */
-export const dilate = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
+const spread = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
   if (sh === 1 && sw === 1) return dy;
   const [n, h, w, c] = dy.shape;
-  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+  const spaced = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.reshape(spaced, [n, h * sh, w * sw, c]);
 };
 
-/** Zero-pad the spatial axes of `[n, h, w, c]`; no copy when every pad is zero. */
-const padHW = (t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D =>
-  top + bottom + left + right === 0 ? t : tf.pad(t, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+/**
+ * Zero-pad the spatial axes of `[n, h, w, c]`, where a negative pad crops
+ * instead: one slice for the crops, one pad for the rest, nothing when all are zero.
+ */
+const padOrCrop = (t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D => {
+  const [n, h, w, c] = t.shape;
+  const ct = Math.max(0, -top), cb = Math.max(0, -bottom), cl = Math.max(0, -left), cr = Math.max(0, -right);
+  const cropped = ct + cb + cl + cr ? tf.slice(t, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]) : t;
+  const [pt, pb, pl, pr] = [top, bottom, left, right].map((v) => Math.max(0, v));
+  return pt + pb + pl + pr ? tf.pad(cropped, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : cropped;
+};
 
 /** The n×n matrix with ones on the anti-diagonal: multiplying by it reverses rows. */
 const antiIdentity = (n: number): tf.Tensor2D => {
@@ -70,17 +80,12 @@ export const conv2dInputGrad = (
   const [, h, wd] = xShape;
   const [, oh, ow] = dy.shape;
   const rot = rotate180(w);
-  const d = dilate(dy, sh, sw);
-  // Pad so that a stride-1 'valid' correlation gives exactly [h, w]; a negative pad crops.
+  const d = spread(dy, sh, sw);
+  // Pad so that a stride-1 'valid' correlation gives exactly [h, w]; a negative pad crops. The
+  // spread already ends in s - 1 zero rows and columns.
   const top = kh - 1 - p.top, left = kw - 1 - p.left;
-  const bottom = h - 1 - (oh - 1) * sh + p.top, right = wd - 1 - (ow - 1) * sw + p.left;
-  const crop = (t: tf.Tensor4D) => {
-      const [n, hh, ww, c] = t.shape;
-      const ct = Math.max(0, -top), cl = Math.max(0, -left), cb = Math.max(0, -bottom), cr = Math.max(0, -right);
-      return ct + cl + cb + cr ? tf.slice(t, [0, ct, cl, 0], [n, hh - ct - cb, ww - cl - cr, c]) : t;
-    };
-  const padded = padHW(crop(d), Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right));
-  return tf.conv2d(padded, rot, 1, 'valid');
+  const bottom = h - 1 - (oh - 1) * sh + p.top - (sh - 1), right = wd - 1 - (ow - 1) * sw + p.left - (sw - 1);
+  return tf.conv2d(padOrCrop(d, top, bottom, left, right), rot, 1, 'valid');
 });
 
 /**
@@ -93,20 +98,19 @@ export const conv2dFilterGrad = (
   x: tf.Tensor4D, dy: tf.Tensor4D, wShape: readonly number[], [sh, sw]: [number, number], p: Pads,
 ): tf.Tensor4D => tf.tidy(() => {
   const [kh, kw, ci, co] = wShape;
-  const [n, , , ] = x.shape;
+  const [, h, w] = x.shape;
   const [, oh, ow] = dy.shape;
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
     // 1×1: a single matmul, xᵀ · dy over all positions.
     const xm = tf.transpose(tf.reshape(x, [-1, ci]));
     return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
   }
-  const xp = padHW(x, p.top, p.bottom, p.left, p.right);
-  const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, hp, wp, n]
-  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+  // Exactly the window the conv reads: pad, or crop the rows and columns it never reaches.
   const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
-  // wasm's Slice copies element by element in JS: skip it when nothing is cut.
-  const xs = needH === xt.shape[1] && needW === xt.shape[2] ? xt : tf.slice(xt, [0, 0, 0, 0], [ci, needH, needW, n]);
-  const g = tf.conv2d(xs as tf.Tensor4D, f, 1, 'valid', 'NHWC', [sh, sw]); // [ci, kh, kw, co]
+  const xs = padOrCrop(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
+  const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, needH, needW, n]
+  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+  const g = tf.conv2d(xt, f, 1, 'valid', 'NHWC', [sh, sw]); // [ci, kh, kw, co]
   return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
 });
 

@@ -1,6 +1,7 @@
 /**
  * Zero-copy `Identity`, and `Cast` to the same dtype, on the wasm backend,
- * and a guard on `BatchMatMul` that buffer sharing needs.
+ * a guard on `BatchMatMul` that buffer sharing needs, and a `Slice` that
+ * reads its input in place.
  * tfjs clones every tensor it saves for the backward pass through the
  * `Identity` kernel, and the gradients of `Mul` and `Relu` cast float32 to
  * float32; stock wasm copies the data each time (about 530 copies of
@@ -63,6 +64,53 @@ const guardMatMul = (stock: tf.KernelConfig): tf.KernelConfig => {
   };
 };
 
+/**
+ * wasm's stock Slice first copies its whole input out of the heap
+ * (`readSync`): 1 ms to take one 256×256 tap out of a 3×3×256×256 filter.
+ * This one copies only the slice, run by contiguous run, from a heap view.
+ * Strings keep the stock kernel.
+ */
+const viewSlice = (stock: tf.KernelConfig): tf.KernelConfig => ({
+  ...stock,
+  kernelFunc: (args) => {
+    const x = args.inputs.x!;
+    if (x.dtype === 'string') return stock.kernelFunc(args);
+    const a = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, a.begin, a.size);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(size, x.dtype);
+    // Views are taken after the allocation, which may grow (and replace) the heap.
+    copyWindow(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
+    return out;
+  },
+});
+
+/** Copy the window `begin`/`size` of a row-major array of `shape` into `out`, one contiguous run at a time. */
+const copyWindow = (
+  src: { subarray(a: number, b: number): ArrayLike<number> }, shape: readonly number[], begin: readonly number[], size: readonly number[],
+  out: { set(v: ArrayLike<number>, at: number): void; length: number },
+): void => {
+  if (out.length === 0) return;
+  const rank = shape.length;
+  if (rank === 0) return out.set(src.subarray(0, 1), 0);
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, q) => p * q, 1));
+  // Axes after `k` are taken whole, so each index of the axes before it starts one run of `run` values.
+  let k = rank - 1;
+  while (k > 0 && size[k] === shape[k]) k--;
+  const run = size[k] * strides[k];
+  const index = new Array(k).fill(0);
+  let at = 0;
+  for (;;) {
+    let from = begin[k] * strides[k];
+    for (let i = 0; i < k; i++) from += (begin[i] + index[i]) * strides[i];
+    out.set(src.subarray(from, from + run), at);
+    at += run;
+    let i = k - 1;
+    while (i >= 0 && ++index[i] === size[i]) index[i--] = 0;
+    if (i < 0) return;
+  }
+};
+
 let installed = false;
 
 /**
@@ -76,7 +124,10 @@ let installed = false;
 export const installWasmZeroCopy = (): void => {
   if (installed) return;
   const identity = tf.getKernel('Identity', 'wasm'), cast = tf.getKernel('Cast', 'wasm'), matMul = tf.getKernel('BatchMatMul', 'wasm');
-  if (!identity || !cast || !matMul) return; // the wasm backend is not loaded: nothing to replace
+  const slice = tf.getKernel('Slice', 'wasm');
+  if (!identity || !cast || !matMul || !slice) return; // the wasm backend is not loaded: nothing to replace
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel(viewSlice(slice));
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel(guardMatMul(matMul));
   tf.unregisterKernel('Identity', 'wasm');
