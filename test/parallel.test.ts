@@ -30,6 +30,36 @@ describe('data-parallel training on worker threads', () => {
     }
   });
 
+  test('with BatchNorm, the running statistics are the mean of each shard\'s update', async () => {
+    await selectBackend({ backend: 'cpu' });
+    const model = toyModel(), opt = sgd(0.1);
+    const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
+    const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
+    const half = batch.x.shape[0] / 2;
+    // Each shard alone: the state its own step would give.
+    const shardStates = [0, 1].map((i) => {
+      const part = { x: tf.slice(batch.x, i * half, half), y: tf.slice(batch.y, i * half, half) };
+      const r = trainStep(model, crossEntropy, opt)(ts, part);
+      const states = flattenTree(r.trainState.state).map(([p, t]) => [p, Array.from(t.dataSync())] as const);
+      disposeTrainState(r.trainState);
+      [part.x, part.y].forEach((t) => t.dispose());
+      return states;
+    });
+    const step = await parallelTrainStep(model, opt, { workers: 2, spec: toySpec('toyModel') });
+    try {
+      const split = await step(ts, batch);
+      const got = flattenTree(split.trainState.state);
+      assert.deepEqual(got.map(([p]) => p), shardStates[0].map(([p]) => p));
+      got.forEach(([p, t], i) => assertClose(t.dataSync(), shardStates[0][i][1].map((v, j) => (v + shardStates[1][i][1][j]) / 2), 1e-5, p));
+      disposeTrainState(split.trainState);
+    } finally {
+      await step.close();
+      disposeTrainState(ts);
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+  });
+
   test('fit with 2 workers learns, is deterministic for a key, and leaks nothing', async () => {
     await selectBackend({ backend: 'cpu' });
     const counts: number[] = [];

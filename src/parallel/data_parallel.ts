@@ -19,10 +19,10 @@ import { applyUpdates, type AnyTransformation } from '../optim/base.ts';
 import { foldIn } from '../random.ts';
 import { crossEntropyWith } from '../train/losses.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
-import { disposeTree, flattenTree, mapTree, type Tree, unflattenTree } from '../tree.ts';
+import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
   type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
-  type ToWorker,
+  type ToWorker, unpackTree,
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
@@ -84,6 +84,22 @@ class GradWorker {
 
   terminate = () => this.worker.terminate();
 }
+
+/**
+ * Running statistics are each shard's update of the same old value: their
+ * weighted mean. They are small vectors, so they are averaged in JS on the
+ * packed values, and come back as one new tensor per leaf.
+ */
+const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number) => number): Tree => {
+  const own = packTree(mine);
+  for (const p of theirs) {
+    if (p.layout.length !== own.layout.length || p.layout.some(([path], i) => path !== own.layout[i][0])) {
+      throw new Error(`parallelTrainStep: a worker's state has leaves [${p.layout.map(([q]) => q).join(', ')}], expected [${own.layout.map(([q]) => q).join(', ')}]`);
+    }
+  }
+  const data = own.data.map((v, i) => theirs.reduce((acc, p, s) => acc + p.data[i] * weight(s + 1), v * weight(0)));
+  return unpackTree({ layout: own.layout, data });
+};
 
 /**
  * A training step that spreads each batch over `workers` threads.
@@ -155,11 +171,8 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
           return tf.add(acc, tensorFromView(v, shape));
         }, t)] as const)) as Tree;
       };
-      // Running statistics are each shard's update of the same old value: their weighted mean.
-      const mean = (mine: Tree, theirs: Packed[]): Tree =>
-        sum(mapTree(mine, (t) => tf.mul(t, weight(0))), theirs.map((p, i) => ({ layout: p.layout, data: p.data.map((v) => v * weight(i + 1)) })));
       const grads = sum(local.grads, theirGrads);
-      const state = mean(local.state, replies.map((r) => r.state));
+      const state = meanState(local.state, replies.map((r) => r.state), weight);
       const lossValue = replies.reduce((acc, r) => acc + r.loss, local.value.dataSync()[0]);
       const { updates, state: optState } = opt.update(grads, ts.optState, ts.params);
       return { params: applyUpdates(ts.params, updates) as tf.Tensor, state: state as tf.Tensor, optState: optState as tf.Tensor, loss: tf.scalar(lossValue) };
