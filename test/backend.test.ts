@@ -270,7 +270,7 @@ describe('batchNorm without the fused kernels (as on tfjs-node)', () => {
 });
 
 describe('the fused Adam kernel', () => {
-  test('matches the textbook formula on wasm and on cpu, for any hyperparameters, with and without the AdamW terms', async () => {
+  test('matches the textbook formula on wasm and on cpu, for any hyperparameters, with and without the AdamW terms and applied', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
     const cases = fc.sample(fc.record({
@@ -292,6 +292,8 @@ describe('the fused Adam kernel', () => {
         [mu, nu, u].forEach((want, i) => assertClose(got[i], want, 1e-5 * Math.max(1, ...want.map(Math.abs)), `${backend} output ${i}`));
         const withP = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd }, tf.tensor1d(p))[2].dataSync()));
         assertClose(withP, full, 1e-5 * Math.max(1e-3, ...full.map(Math.abs)), `${backend} AdamW update`);
+        const applied = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd, apply: true }, tf.tensor1d(p))[2].dataSync()));
+        assertClose(applied, full.map((f, i) => p[i] + f), 1e-5 * Math.max(1, ...p.map(Math.abs)), `${backend} AdamW applied`);
       }
     }
   });

@@ -4,18 +4,27 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm, disposeReplaced,
-  disposeTree, flattenTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, type Tree, weightsOnly,
+  disposeTree, flattenTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, stepParams, type Tree, weightsOnly,
 } from '../mod.ts';
 
-/** Run `steps` updates of `opt` from the tree `start` with gradients `grad(params, i)`; returns the final leaves as numbers, by path. */
-const runTree = (opt: AnyTransformation, start: Tree, grad: (params: Tree, i: number) => Tree, steps: number): Record<string, number[]> => {
+/**
+ * Run `steps` updates of `opt` from the tree `start` with gradients `grad(params, i)`; returns the final leaves as numbers,
+ * by path. `fused` steps through {@link stepParams} (the transformation's `updateAndApply` where it has one).
+ */
+const runTree = (opt: AnyTransformation, start: Tree, grad: (params: Tree, i: number) => Tree, steps: number, fused = false): Record<string, number[]> => {
   let params = start;
   let state = opt.init(params);
   for (let i = 0; i < steps; i++) {
     const g = grad(params, i);
-    const r = opt.update(g, state, params);
-    const next: Tree = applyUpdates(params, r.updates);
-    [g, r.updates, params].forEach(disposeTree);
+    let r: { params: Tree; state: Tree };
+    if (fused) r = stepParams(opt, g, state, params);
+    else {
+      const u = opt.update(g, state, params);
+      r = { params: applyUpdates(params, u.updates), state: u.state };
+      disposeTree(u.updates);
+    }
+    const next = r.params;
+    [g, params].forEach(disposeTree);
     disposeReplaced(state, r.state);
     params = next;
     state = r.state;
@@ -84,20 +93,23 @@ describe('optimizers match their textbook updates', () => {
     assertClose(w, [refAdam(gs, 0.01, 0.9, 0.99, 1e-5, 0.01)], 1e-6);
   });
 
-  test('adamW (one fused pass) gives the updates of its chain, schedules and masks included', () => {
+  test('adamW (one fused pass, and applied in it) gives the updates of its chain, schedules and masks included', () => {
     // A weight (decays), a bias and a BatchNorm-like vector (do not), with scheduled lr, b1 and decay.
     const lr = (s: number) => 1e-2 * (1 + Math.cos(s)), b1 = (s: number) => 0.85 + 0.01 * (s % 3), wd = (s: number) => 0.05 / (s + 1);
     const fused = adamW(lr, { b1, weightDecay: wd });
     const chained = chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 }), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
-    const trajectory = (opt: AnyTransformation) => runTree(
+    const trajectory = (opt: AnyTransformation, applied = false) => runTree(
       opt,
       { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } },
       (params, i) => tf.tidy(() => ({ w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)), b: tf.fill([2], (i % 4) - 1.5), bn: { gamma: tf.tensor([0.2 * i, -0.1]) } })),
       12,
+      applied,
     );
-    const [a, b] = [trajectory(fused), trajectory(chained)];
+    assert.ok(fused.updateAndApply && !chained.updateAndApply, 'only adamW fuses the apply');
+    const [a, b, c] = [trajectory(fused), trajectory(chained), trajectory(fused, true)];
     assert.deepEqual(Object.keys(a), ['b', 'bn.gamma', 'w']);
     Object.entries(a).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, path));
+    Object.entries(c).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, `${path} (applied)`));
   });
 
   test('scaleByAdam with eps inside the root', () => {

@@ -27,17 +27,19 @@ export interface AdamStepHypers {
    */
   readonly lr?: number;
   readonly wd?: number;
+  /** With `p`: give the new param `p + u` in place of `u` (applying the update in the same pass). */
+  readonly apply?: boolean;
 }
 
 const KERNEL = 'TsnnAdamMoments';
 
-/** m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g², u = s·((m′/c₁) / (√(v′/c₂ + ε_root) + ε) + wd·p). */
+/** m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g², u = k·p + s·((m′/c₁) / (√(v′/c₂ + ε_root) + ε) + wd·p), k = 1 to apply. */
 const adamLoop = (
   g: Float32Array, m: Float32Array, v: Float32Array, p: Float32Array, mOut: Float32Array, vOut: Float32Array, u: Float32Array,
   h: AdamStepHypers,
 ): void => {
   const { b1, b2, c1, c2, eps, epsRoot } = h;
-  const scale = h.lr === undefined ? 1 : -h.lr, wd = h.wd ?? 0;
+  const scale = h.lr === undefined ? 1 : -h.lr, wd = h.wd ?? 0, keep = h.apply ? 1 : 0;
   // Multiplying by reciprocals: JS does not vectorise, and divisions dominate.
   const a1 = 1 - b1, a2 = 1 - b2, k1 = 1 / c1, k2 = 1 / c2;
   for (let i = 0; i < g.length; i++) {
@@ -46,20 +48,20 @@ const adamLoop = (
     const vi = v[i] * b2 + gi * gi * a2;
     mOut[i] = mi;
     vOut[i] = vi;
-    u[i] = scale * ((mi * k1) / (Math.sqrt(vi * k2 + epsRoot) + eps) + wd * p[i]);
+    u[i] = keep * p[i] + scale * ((mi * k1) / (Math.sqrt(vi * k2 + epsRoot) + eps) + wd * p[i]);
   }
 };
 
 /**
  * The SIMD loop over whole groups of four: params g, m, v, p, mOut, vOut, u
  * (byte offsets), nBytes, then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps, epsRoot,
- * scale, wd.
+ * scale, wd, keep.
  */
 const simdAdam = (): Uint8Array => {
-  const NB = 7, F = 8, I = 18, C = (k: number) => 19 + k, M = 29, V = 30, G = 31;
+  const NB = 7, F = 8, I = 19, C = (k: number) => 20 + k, M = 31, V = 32, G = 33, P = 34;
   const at = (p: number) => [...op.get(p), ...op.get(I), ...op.i32Add];
   const body = [
-    ...Array.from({ length: 10 }, (_, k) => [...op.get(F + k), ...op.f32x4Splat, ...op.set(C(k))]).flat(),
+    ...Array.from({ length: 11 }, (_, k) => [...op.get(F + k), ...op.f32x4Splat, ...op.set(C(k))]).flat(),
     ...op.block, ...op.loop,
     ...op.get(I), ...op.get(NB), ...op.i32GeU, ...op.brIf(1),
     ...at(0), ...op.v128Load, ...op.set(G),
@@ -69,14 +71,15 @@ const simdAdam = (): Uint8Array => {
     // v′ = b2·v + (1−b2)·g²
     ...at(5), ...at(2), ...op.v128Load, ...op.get(C(2)), ...op.f32x4Mul, ...op.get(G), ...op.get(G), ...op.f32x4Mul, ...op.get(C(3)),
     ...op.f32x4Mul, ...op.f32x4Add, ...op.tee(V), ...op.v128Store,
-    // u = scale·((m′/c1) / (√(v′/c2 + epsRoot) + eps) + wd·p)
+    // u = scale·((m′/c1) / (√(v′/c2 + epsRoot) + eps) + wd·p) + keep·p
     ...at(6), ...op.get(M), ...op.get(C(4)), ...op.f32x4Mul, ...op.get(V), ...op.get(C(5)), ...op.f32x4Mul, ...op.get(C(7)), ...op.f32x4Add,
     ...op.f32x4Sqrt, ...op.get(C(6)), ...op.f32x4Add, ...op.f32x4Div,
-    ...at(3), ...op.v128Load, ...op.get(C(9)), ...op.f32x4Mul, ...op.f32x4Add, ...op.get(C(8)), ...op.f32x4Mul, ...op.v128Store,
+    ...at(3), ...op.v128Load, ...op.tee(P), ...op.get(C(9)), ...op.f32x4Mul, ...op.f32x4Add, ...op.get(C(8)), ...op.f32x4Mul,
+    ...op.get(P), ...op.get(C(10)), ...op.f32x4Mul, ...op.f32x4Add, ...op.v128Store,
     ...op.get(I), ...op.i32Const(16), ...op.i32Add, ...op.set(I),
     ...op.br(0), ...op.end, ...op.end,
   ];
-  return assembleModule([{ name: 'adam', params: [...Array(8).fill(I32), ...Array(10).fill(F32)], locals: [[1, I32], [13, V128]], body }]);
+  return assembleModule([{ name: 'adam', params: [...Array(8).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [15, V128]], body }]);
 };
 
 /** The SIMD function bound to this wasm backend's memory, or null where it cannot be built. */
@@ -88,13 +91,13 @@ type Info = tf.TensorInfo;
 const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): Info[] => {
   const io = kernelIo(backend)!;
   const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
-  const p = (inputs as { p?: Info }).p ?? g; // plain Adam multiplies p by wd = 0
+  const p = (inputs as { p?: Info }).p ?? g; // plain Adam multiplies p by wd = 0 and keep = 0
   const outs = [0, 1, 2].map(() => io.output(g.shape));
   const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
   const simd = io.wasm && simdFor(backend)?.adam, whole = simd ? n - (n % 4) : 0;
   if (simd) {
     simd(...[g, m, v, p, ...outs].map(io.wasm!.ptr), whole * 4,
-      h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0);
+      h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0, h.apply ? 1 : 0);
   }
   // The remainder (or everything, without SIMD) in JS; views are taken after allocating.
   const [gv, mv, vv, pv, mo, vo, uo] = [g, m, v, p, ...outs].map((t) => io.read(t).subarray(whole));
@@ -115,6 +118,7 @@ for (const backendName of ['wasm', 'cpu']) {
  * const [mu2, nu2, step] = adamMoments(g, m, v, { b1: 0.9, b2: 0.99, c1: 0.1, c2: 0.01, eps: 1e-5, epsRoot: 0, lr: 1e-3, wd: 0.01 }, p);
  */
 export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers, p?: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor] => {
+  if (h.apply && !p) throw new Error('adamMoments: apply needs the param p');
   const floats = [g, m, v, ...(p ? [p] : [])].every((t) => t.dtype === 'float32');
   if (floats && tf.getKernel(KERNEL, tf.getBackend())) {
     return tf.engine().runKernel(KERNEL, p ? { g, m, v, p } : { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -123,7 +127,7 @@ export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamSte
     const mu = tf.add(tf.mul(m, h.b1), tf.mul(g, 1 - h.b1));
     const nu = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(g), 1 - h.b2));
     const dir = tf.div(tf.div(mu, h.c1), tf.add(tf.sqrt(tf.add(tf.div(nu, h.c2), h.epsRoot)), h.eps));
-    if (h.lr === undefined) return [mu, nu, dir];
-    return [mu, nu, tf.mul(p && h.wd ? tf.add(dir, tf.mul(p, h.wd)) : dir, -h.lr)];
+    const u = h.lr === undefined ? dir : tf.mul(p && h.wd ? tf.add(dir, tf.mul(p, h.wd)) : dir, -h.lr);
+    return [mu, nu, h.apply ? tf.add(p!, u) : u];
   });
 };

@@ -101,7 +101,7 @@ type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
  * `decoupled` (given the step) it is AdamW's whole update; without, Adam's direction.
  */
 const adamUpdate = (
-  grads: Tree, state: AdamState, o: ReturnType<typeof adamOptions>, decoupled?: (step: number) => Decoupled,
+  grads: Tree, state: AdamState, o: ReturnType<typeof adamOptions>, decoupled?: (step: number) => Decoupled, apply = false,
 ): Update<AdamState> => {
   const step = countOf(state.count);
   const beta1 = hyperAt(o.b1, step), t = step + 1;
@@ -111,7 +111,7 @@ const adamUpdate = (
   const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
   const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
     const w = terms?.(path);
-    const [mu, nu, u] = w ? adamMoments(g, m, v, { ...h, lr: w.lr, wd: w.wd }, w.p) : adamMoments(g, m, v, h);
+    const [mu, nu, u] = w ? adamMoments(g, m, v, { ...h, lr: w.lr, wd: w.wd, apply }, w.p) : adamMoments(g, m, v, h);
     moments.set(path, [mu, nu]);
     return u;
   });
@@ -133,19 +133,25 @@ export const scaleByAdamW = (opts: AdamWOptions): GradientTransformation<AdamSta
   const lr = checkHyper('scaleByAdamW', 'lr', opts.lr, nonNegative, 'a non-negative number');
   const weightDecay = checkHyper('scaleByAdamW', 'weightDecay', opts.weightDecay ?? 0.01, nonNegative, 'a non-negative number');
   const mask = opts.mask ?? weightsOnly;
+  const run = (grads: Tree, state: AdamState, params: Tree, apply: boolean) => {
+    if (!params) throw new ConfigError(['scaleByAdamW: update needs the params (for the weight decay)']);
+    return adamUpdate(grads, state, o, (step) => {
+      const rate = hyperAt(lr, step), wd = hyperAt(weightDecay, step);
+      const byPath = new Map(flattenTree(params));
+      return (path) => {
+        const p = byPath.get(path)!;
+        return { lr: rate, wd: mask(path, p) ? wd : 0, p };
+      };
+    }, apply);
+  };
   return tidyTransformation({
     name: 'scaleByAdamW',
     init: adamInit,
-    update(grads, state, params) {
-      if (!params) throw new ConfigError(['scaleByAdamW: update needs the params (for the weight decay)']);
-      return adamUpdate(grads, state, o, (step) => {
-        const rate = hyperAt(lr, step), wd = hyperAt(weightDecay, step);
-        const byPath = new Map(flattenTree(params));
-        return (path) => {
-          const p = byPath.get(path)!;
-          return { lr: rate, wd: mask(path, p) ? wd : 0, p };
-        };
-      });
+    update: (grads, state, params) => run(grads, state, params, false),
+    // The kernel adds the update to the param in the same pass.
+    updateAndApply(grads, state, params) {
+      const r = run(grads, state, params, true);
+      return { params: r.updates, state: r.state };
     },
   });
 };
