@@ -207,7 +207,7 @@ describe('the fused BatchNorm kernels', () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
     const cases = fc.sample(fc.record({
-      rows: fc.integer({ min: 2, max: 700 }), c: fc.integer({ min: 1, max: 12 }), shift: fc.double({ min: -3, max: 3, noNaN: true }), seed: fc.nat(),
+      rows: fc.integer({ min: 2, max: 700 }), c: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constantFrom(64, 260)), shift: fc.double({ min: -3, max: 3, noNaN: true }), seed: fc.nat(),
     }), { numRuns: 30, seed: 11 });
     for (const r of cases) {
       const n = r.rows * r.c, eps = 1e-5;
@@ -231,7 +231,7 @@ describe('the fused BatchNorm kernels', () => {
         }));
         const want = [y, mean, variance, dx, dGamma, dBeta];
         const names = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
-        want.forEach((w, i) => assertClose(got[i], w, 2e-4 * Math.max(1, ...w.map(Math.abs)), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`));
+        want.forEach((w, i) => assertClose(got[i], w, 2e-4 * w.reduce((a, v) => Math.max(a, Math.abs(v)), 1), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`));
       }
     }
   });

@@ -14,7 +14,7 @@ interface WasmLike {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   disposeData(id: object): boolean;
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPF32: Float32Array };
+  wasm: { HEAPF32: Float32Array; _malloc(bytes: number): number; _free(ptr: number): void };
 }
 interface CpuLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
@@ -28,8 +28,20 @@ export interface KernelIo {
   /** Allocate a float32 output; fill it through {@link KernelIo.read}. */
   output(shape: readonly number[]): Info;
   /** Present on wasm: byte offsets in the heap, and freeing scratch outputs. */
-  readonly wasm?: { ptr(t: Info): number; dispose(t: Info): void };
+  readonly wasm?: {
+    ptr(t: Info): number;
+    dispose(t: Info): void;
+    /**
+     * The byte offset of a scratch area of at least `floats` floats in the heap, kept (and grown) per backend:
+     * small vectors for SIMD functions without an allocation per call. Its contents last until the next kernel.
+     */
+    scratch(floats: number): number;
+    /** A view of `floats` floats at byte offset `ptr` (taken after any allocation). */
+    floats(ptr: number, floats: number): Float32Array;
+  };
 }
+
+const scratchAreas = new WeakMap<object, { ptr: number; floats: number }>();
 
 const size = (t: { shape: readonly number[] }) => t.shape.reduce((a, s) => a * s, 1);
 
@@ -50,7 +62,20 @@ export const kernelIo = (backend: unknown): KernelIo | undefined => {
       // The heap is read at each call: malloc may grow (and replace) it.
       read: (t) => b.wasm.HEAPF32.subarray(ptr(t) >> 2, (ptr(t) >> 2) + size(t)),
       output: (shape) => b.makeOutput([...shape], 'float32'),
-      wasm: { ptr, dispose: (t) => void b.disposeData(t.dataId) },
+      wasm: {
+        ptr,
+        dispose: (t) => void b.disposeData(t.dataId),
+        scratch(floats) {
+          let area = scratchAreas.get(b);
+          if (!area || area.floats < floats) {
+            if (area) b.wasm._free(area.ptr);
+            area = { ptr: b.wasm._malloc(floats * 4), floats };
+            scratchAreas.set(b, area);
+          }
+          return area.ptr;
+        },
+        floats: (at, floats) => b.wasm.HEAPF32.subarray(at >> 2, (at >> 2) + floats),
+      },
     };
   }
   const c = backend as Partial<CpuLike>;

@@ -56,6 +56,7 @@ export const op = {
   /** `v128.load`/`v128.store` with alignment hint 1 and offset 0: any address is fine. */
   v128Load: [...simd(0x00), 0x00, 0x00],
   v128Store: [...simd(0x0b), 0x00, 0x00],
+  v128Zero: [...simd(0x0c), ...new Array(16).fill(0)],
   f32x4Splat: simd(0x13),
   f32x4Sqrt: simd(0xe3),
   f32x4Add: simd(0xe4),
