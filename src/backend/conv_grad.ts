@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { extendGradient } from './extend_gradient.ts';
+import { kernelIo } from './kernel_io.ts';
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 
@@ -51,18 +52,44 @@ const antiIdentity = (n: number): tf.Tensor2D => {
   return tf.tensor2d(m, [n, n]);
 };
 
+const ROTATE = 'TsnnRotate180';
+
+/** The rotation as one pass over backend memory (wasm and cpu): the taps in reverse order, each ci×co block transposed. */
+const rotateKernel = ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo => {
+  const w = inputs.w as tf.TensorInfo;
+  const [kh, kw, ci, co] = w.shape, taps = kh * kw, block = ci * co;
+  const io = kernelIo(backend)!;
+  const out = io.output([kh, kw, co, ci]);
+  const src = io.read(w), dst = io.read(out);
+  // In 16×16 tiles, so that the strided writes of a tile stay in cache.
+  for (let t = 0; t < taps; t++) {
+    const from = (taps - 1 - t) * block, to = t * block;
+    for (let c0 = 0; c0 < ci; c0 += 16) {
+      for (let o0 = 0; o0 < co; o0 += 16) {
+        const c1 = Math.min(ci, c0 + 16), o1 = Math.min(co, o0 + 16);
+        for (let c = c0; c < c1; c++) for (let o = o0, i = from + c * co + o0; o < o1; o++, i++) dst[to + o * ci + c] = src[i];
+      }
+    }
+  }
+  return out;
+};
+for (const backendName of ['wasm', 'cpu']) {
+  if (!tf.getKernel(ROTATE, backendName)) tf.registerKernel({ kernelName: ROTATE, backendName, kernelFunc: rotateKernel as tf.KernelFunc });
+}
+
 /**
  * The filter rotated 180° with in/out channels swapped: `[kh, kw, ci, co]` to
- * `[kh, kw, co, ci]`. wasm's Reverse and Gather kernels are slow, so the taps
- * are reversed with a permutation matmul.
+ * `[kh, kw, co, ci]`. One kernel on wasm and cpu; elsewhere (tfjs-node) the
+ * taps are reversed with a permutation matmul (wasm's Reverse and Gather are
+ * slow, and a matmul is fast on every backend) and then transposed.
  *
  * @example
  * rotate180(w) // w[kh-1-i, kw-1-j, o, c] at [i, j, c, o]
  */
 export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => {
+  if (w.dtype === 'float32' && tf.getKernel(ROTATE, tf.getBackend())) return tf.engine().runKernel(ROTATE, { w }) as tf.Tensor4D;
   const [kh, kw, ci, co] = w.shape;
   const taps = kh * kw;
-  // Reverse the taps with an anti-identity matmul: exact, and fast on every backend.
   const flipped = taps === 1 ? w : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
   return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
 };
