@@ -65,6 +65,22 @@ export const op = {
   f32x4Div: simd(0xe7),
 } as const;
 
+/**
+ * `for (v = 0; v < limit; v += step) { body }` with unsigned compares: `limit`
+ * and `step` are code that pushes one i32 each.
+ *
+ * @example
+ * forLoop(3, op.get(0), op.i32Const(1), body)
+ */
+export const forLoop = (v: number, limit: readonly number[], step: readonly number[], body: readonly number[]): number[] => [
+  ...op.i32Const(0), ...op.set(v),
+  ...op.block, ...op.loop,
+  ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
+  ...body,
+  ...op.get(v), ...step, ...op.i32Add, ...op.set(v),
+  ...op.br(0), ...op.end, ...op.end,
+];
+
 /** One exported function: its parameter types, extra locals (as [count, type] runs) and body. */
 export interface WasmFunction {
   readonly name: string;

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type KernelIo, kernelIo } from '../backend/kernel_io.ts';
-import { assembleModule, I32, instancePerMemory, op, V128, type WasmFunction } from '../backend/wasm_asm.ts';
+import { assembleModule, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from '../backend/wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
 const BLOCK = 256;
@@ -105,17 +105,8 @@ const pass = (name: string, pointers: number, v128s: number, rowsOuter: boolean,
     col: (p) => [...op.get(p), ...op.get(J), ...op.i32Add],
     tmp: (i) => J + 1 + i,
   };
-  /** `for (v = 0; v < limit; v += step) { ...inside }` */
-  const loop = (v: number, limit: number[], step: number[], inside: number[]) => [
-    ...op.i32Const(0), ...op.set(v),
-    ...op.block, ...op.loop,
-    ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
-    ...inside,
-    ...op.get(v), ...step, ...op.i32Add, ...op.set(v),
-    ...op.br(0), ...op.end, ...op.end,
-  ];
-  const rowLoop = (inside: number[]) => loop(ROW, op.get(END), op.get(RB), inside);
-  const colLoop = (inside: number[]) => loop(J, op.get(RB), op.i32Const(16), inside);
+  const rowLoop = (inside: number[]) => forLoop(ROW, op.get(END), op.get(RB), inside);
+  const colLoop = (inside: number[]) => forLoop(J, op.get(RB), op.i32Const(16), inside);
   const inner = [...(body.before?.(a) ?? []), ...(rowsOuter ? colLoop : rowLoop)(body.each(a)), ...(body.after?.(a) ?? [])];
   return {
     name,
