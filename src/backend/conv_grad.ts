@@ -33,16 +33,18 @@ const spread = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
   return tf.reshape(spaced, [n, h * sh, w * sw, c]);
 };
 
+type ExplicitPads = [[0, 0], [number, number], [number, number], [0, 0]];
+
 /**
- * Zero-pad the spatial axes of `[n, h, w, c]`, where a negative pad crops
- * instead: one slice for the crops, one pad for the rest, nothing when all are zero.
+ * Spatial padding of `[n, h, w, c]` for a conv to apply itself (XNNPACK pads
+ * inside the conv, so no padded copy is made), where a negative pad crops
+ * instead: the (rarely) cropped tensor and the conv's explicit pads.
  */
-const padOrCrop = (t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D => {
+const convPads = (t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): [tf.Tensor4D, ExplicitPads] => {
   const [n, h, w, c] = t.shape;
   const ct = Math.max(0, -top), cb = Math.max(0, -bottom), cl = Math.max(0, -left), cr = Math.max(0, -right);
   const cropped = ct + cb + cl + cr ? tf.slice(t, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]) : t;
-  const [pt, pb, pl, pr] = [top, bottom, left, right].map((v) => Math.max(0, v));
-  return pt + pb + pl + pr ? tf.pad(cropped, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : cropped;
+  return [cropped, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]];
 };
 
 /** The n×n matrix with ones on the anti-diagonal: multiplying by it reverses rows. */
@@ -108,11 +110,12 @@ export const conv2dInputGrad = (
   const [, oh, ow] = dy.shape;
   const rot = rotate180(w);
   const d = spread(dy, sh, sw);
-  // Pad so that a stride-1 'valid' correlation gives exactly [h, w]; a negative pad crops. The
+  // Pads such that a stride-1 correlation gives exactly [h, w]; a negative pad crops. The
   // spread already ends in s - 1 zero rows and columns.
   const top = kh - 1 - p.top, left = kw - 1 - p.left;
   const bottom = h - 1 - (oh - 1) * sh + p.top - (sh - 1), right = wd - 1 - (ow - 1) * sw + p.left - (sw - 1);
-  return tf.conv2d(padOrCrop(d, top, bottom, left, right), rot, 1, 'valid');
+  const [input, pads] = convPads(d, top, bottom, left, right);
+  return tf.conv2d(input, rot, 1, pads);
 });
 
 /**
@@ -132,12 +135,12 @@ export const conv2dFilterGrad = (
     const xm = tf.transpose(tf.reshape(x, [-1, ci]));
     return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
   }
-  // Exactly the window the conv reads: pad, or crop the rows and columns it never reaches.
+  // Exactly the window the conv reads: padded (by the conv), or cropped of rows and columns it never reaches.
   const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
-  const xs = padOrCrop(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
-  const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, needH, needW, n]
+  const [xs, pads] = convPads(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
+  const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n], cropped
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
-  const g = tf.conv2d(xt, f, 1, 'valid', 'NHWC', [sh, sw]); // [ci, kh, kw, co]
+  const g = tf.conv2d(xt, f, 1, pads, 'NHWC', [sh, sw]); // [ci, kh, kw, co]
   return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
 });
 
