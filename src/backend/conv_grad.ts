@@ -54,47 +54,40 @@ const antiIdentity = (n: number): tf.Tensor2D => {
   return tf.tensor2d(m, [n, n]);
 };
 
-const ROTATE = 'TsnnRotate180';
+const REVERSE_TAPS = 'TsnnReverseTaps';
 
-/** The rotation as one pass over backend memory (wasm and cpu): the taps in reverse order, each ci×co block transposed. */
-const rotateKernel = ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo => {
+/** The taps of a `[kh, kw, ci, co]` filter in reverse order: one contiguous block copy per tap (wasm and cpu). */
+const reverseTapsKernel = ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo => {
   const w = inputs.w as tf.TensorInfo;
   const [kh, kw, ci, co] = w.shape, taps = kh * kw, block = ci * co;
   const io = kernelIo(backend)!;
-  const out = io.output([kh, kw, co, ci]);
+  const out = io.output(w.shape);
   const src = io.read(w), dst = io.read(out);
-  // In 16×16 tiles, so that the strided writes of a tile stay in cache.
-  for (let t = 0; t < taps; t++) {
-    const from = (taps - 1 - t) * block, to = t * block;
-    for (let c0 = 0; c0 < ci; c0 += 16) {
-      for (let o0 = 0; o0 < co; o0 += 16) {
-        const c1 = Math.min(ci, c0 + 16), o1 = Math.min(co, o0 + 16);
-        for (let c = c0; c < c1; c++) for (let o = o0, i = from + c * co + o0; o < o1; o++, i++) dst[to + o * ci + c] = src[i];
-      }
-    }
-  }
+  for (let t = 0; t < taps; t++) dst.set(src.subarray((taps - 1 - t) * block, (taps - t) * block), t * block);
   return out;
 };
 for (const backendName of ['wasm', 'cpu']) {
-  if (!tf.getKernel(ROTATE, backendName)) tf.registerKernel({ kernelName: ROTATE, backendName, kernelFunc: rotateKernel as tf.KernelFunc });
+  if (!tf.getKernel(REVERSE_TAPS, backendName)) tf.registerKernel({ kernelName: REVERSE_TAPS, backendName, kernelFunc: reverseTapsKernel as tf.KernelFunc });
 }
 
 /**
  * The filter rotated 180° with in/out channels swapped: `[kh, kw, ci, co]` to
- * `[kh, kw, co, ci]`. One kernel on wasm and cpu; elsewhere (tfjs-node) the
- * taps are reversed with a permutation matmul (wasm's Reverse and Gather are
- * slow, and a matmul is fast on every backend) and then transposed.
+ * `[kh, kw, co, ci]`. The taps are reversed by block copies (one kernel on
+ * wasm and cpu; elsewhere, as on tfjs-node, by a permutation matmul, since
+ * wasm's Reverse and Gather are slow and a matmul is fast everywhere), then
+ * the channels are swapped by the backend's transpose.
  *
  * @example
  * rotate180(w) // w[kh-1-i, kw-1-j, o, c] at [i, j, c, o]
  */
-export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => {
-  if (w.dtype === 'float32' && tf.getKernel(ROTATE, tf.getBackend())) return tf.engine().runKernel(ROTATE, { w }) as tf.Tensor4D;
+export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => tf.tidy(() => {
   const [kh, kw, ci, co] = w.shape;
   const taps = kh * kw;
-  const flipped = taps === 1 ? w : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
+  const flipped = taps === 1 ? w
+    : w.dtype === 'float32' && tf.getKernel(REVERSE_TAPS, tf.getBackend()) ? tf.engine().runKernel(REVERSE_TAPS, { w }) as tf.Tensor4D
+    : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
   return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
-};
+});
 
 /**
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
