@@ -132,6 +132,24 @@ describe('layers', () => {
     ), { numRuns: 60 });
   });
 
+  test('avgPool\'s gradient is the adjoint of the (linear) pool: <pool(u), p> = <u, grad of <pool(x), p>>', () => {
+    fc.assert(fc.property(
+      fc.record({
+        k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), pad: fc.integer({ min: 0, max: 1 }), ceil: fc.boolean(),
+        h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }), seed: fc.nat(),
+      }).filter((r) => 2 * r.pad <= r.k && r.h + 2 * r.pad >= r.k && r.w + 2 * r.pad >= r.k),
+      (r) => tf.tidy(() => {
+        const layer = avgPool({ size: r.k, stride: r.s, padding: r.pad, ceilMode: r.ceil });
+        const pool = (x: tf.Tensor) => layer.apply({}, {}, x, { training: true }).y as tf.Tensor;
+        const u = randn([2, r.h, r.w, 3], r.seed), x = randn([2, r.h, r.w, 3], r.seed + 1);
+        const p = randn(pool(x).shape, r.seed + 2);
+        const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t), p)))(x);
+        const lhs = tf.sum(tf.mul(pool(u), p)).dataSync()[0], rhs = tf.sum(tf.mul(u, grad)).dataSync()[0];
+        assertClose([lhs], [rhs], 1e-4 * Math.max(1, Math.abs(lhs)), JSON.stringify(r));
+      }),
+    ), { numRuns: 60 });
+  });
+
   test('batchNorm trains on batch statistics and updates running stats (PyTorch convention)', () => {
     const bn = batchNorm({ momentum: 0.1 });
     const { params, state } = bn.init(prngKey(0), [2, 2, 3]);

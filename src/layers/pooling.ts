@@ -92,6 +92,31 @@ const maxPoolValid = (x: tf.Tensor4D, size: number, stride: number): tf.Tensor4D
   return f(x) as tf.Tensor4D;
 };
 
+/**
+ * Average pooling of non-overlapping `s × s` blocks that tile `x` exactly.
+ * Its gradient spreads `dy / s²` over each block with one broadcasting
+ * multiply: wasm's AvgPoolGrad kernel took about 7× as long (1.0 ms against
+ * 0.14 ms on [32, 7, 7, 16]).
+ */
+const blockAvgPool = (x: tf.Tensor4D, s: number): tf.Tensor4D => {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xi = args[0] as tf.Tensor4D;
+    return {
+      value: tf.avgPool(xi, s, s, 'valid'),
+      gradFunc: (dy: tf.Tensor) => {
+        const [n, oh, ow, c] = dy.shape;
+        const spread = tf.mul(tf.reshape(dy, [n, oh, 1, ow, 1, c]), tf.fill([1, 1, s, 1, s, 1], 1 / (s * s)));
+        return [tf.reshape(spread, [n, oh * s, ow * s, c])];
+      },
+    };
+  });
+  return f(x) as tf.Tensor4D;
+};
+
+/** `tf.avgPool` with 'valid' padding, through {@link blockAvgPool} where the windows tile the input. */
+const avgPoolValid = (x: tf.Tensor4D, size: number, stride: number): tf.Tensor4D =>
+  size === stride && x.shape[1] % size === 0 && x.shape[2] % size === 0 ? blockAvgPool(x, size) : tf.avgPool(x, size, stride, 'valid');
+
 const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
   const o = decodeOptions(kind, PoolOptions, ['size', 'stride', 'padding', 'ceilMode'], opts);
   const size = o.size, stride = o.stride ?? o.size, pad = o.padding ?? 0, ceil = o.ceilMode ?? false;
@@ -119,9 +144,9 @@ const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
         const xp = pad + extraH + extraW > 0 ? tf.pad(x4, pads, -Infinity) : x4;
         return { y: maxPoolValid(xp, size, stride), state };
       }
-      if (pad + extraH + extraW === 0) return { y: tf.avgPool(x4, size, stride, 'valid'), state };
+      if (pad + extraH + extraW === 0) return { y: avgPoolValid(x4, size, stride), state };
       // PyTorch counts explicit padding in the divisor but not the ceil-mode overhang.
-      const sums = tf.mul(tf.avgPool(tf.pad(x4, pads), size, stride, 'valid'), size * size);
+      const sums = tf.mul(avgPoolValid(tf.pad(x4, pads), size, stride), size * size);
       const ones = tf.pad(tf.ones([1, h + 2 * pad, w + 2 * pad, 1]), [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
       const counts = tf.mul(tf.avgPool(ones as tf.Tensor4D, size, stride, 'valid'), size * size);
       return { y: tf.div(sums, counts), state };
