@@ -3,10 +3,11 @@
  * and cpu backends (tfjs's public `registerKernel`). As tfjs ops, a BatchNorm
  * is about 25 small kernels per training step, and at the chapter-14 sizes
  * their fixed cost outweighs the arithmetic; here each direction is one
- * kernel: per-channel sums, then one fused elementwise pass. On wasm the
- * passes are SIMD functions assembled at load time (channels in groups of
- * four); other channel counts, and the cpu backend, run the same arithmetic
- * in JS. Sums are taken in blocks of rows and accumulated in float64.
+ * kernel: per-channel sums, then one fused elementwise pass (and a third,
+ * small kernel updates the running statistics). On wasm the passes are SIMD
+ * functions assembled at load time (channels in groups of four); other
+ * channel counts, and the cpu backend, run the same arithmetic in JS. Sums
+ * are taken in blocks of rows and accumulated in float64.
  *
  * @module
  */
