@@ -80,11 +80,18 @@ const compareKeys = (a: string, b: string): number => {
   return a < b ? -1 : a > b ? 1 : 0;
 };
 
-/** Visit every leaf, in no particular order: for bookkeeping that needs no paths. */
-const forEachLeaf = (tree: Tree, f: (t: tf.Tensor) => void, prefix = ''): void => {
-  if (isTensor(tree)) return f(tree);
-  if (!isRecord(tree)) throw new TypeError(`tree '${prefix || '<root>'}': expected a tensor or record, got ${typeof tree}`);
-  for (const k in tree) forEachLeaf(tree[k] as Tree, f, prefix ? `${prefix}.${k}` : k);
+/**
+ * Visit every leaf, in no particular order: for bookkeeping that needs no
+ * paths, so none are built. A malformed tree gets {@link flattenTree}'s error,
+ * which names the path.
+ */
+const forEachLeaf = (root: Tree, f: (t: tf.Tensor) => void): void => {
+  const visit = (tree: Tree): void => {
+    if (isTensor(tree)) return f(tree);
+    if (!isRecord(tree)) flattenTree(root);
+    for (const k in tree) visit((tree as Record<string, Tree>)[k]);
+  };
+  visit(root);
 };
 
 /**

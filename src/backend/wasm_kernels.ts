@@ -91,8 +91,7 @@ const copyWindow = (
   out: { set(v: ArrayLike<number>, at: number): void; length: number },
 ): void => {
   if (out.length === 0) return;
-  const rank = shape.length;
-  if (rank === 0) return out.set(src.subarray(0, 1), 0);
+  const rank = shape.length; // at least 1: tfjs refuses to slice a scalar
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, q) => p * q, 1));
   // Axes after `k` are taken whole, so each index of the axes before it starts one run of `run` values.
   let k = rank - 1;
