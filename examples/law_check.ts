@@ -1,12 +1,12 @@
 // The README's example, kept in sync by test/readme.test.ts.
 import fc from 'fast-check';
-import { add, avgPool, convLayer, identity, laws, named, relu, serial } from '../mod.ts';
+import { add, avgPool, convLayer, identity, laws, withLabel, relu, serial } from '../mod.ts';
 
 // fastai's ResBlock, written out: relu(convs(x) + idconv(pool(x))).
 const myBlock = (ni: number, nf: number, stride: number) => {
-  const convs = named('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
-  const idconv = named('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
-  const pool = named('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
+  const convs = withLabel('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
+  const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
+  const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
   return relu(add(convs, serial(pool, idconv)));
 };
 

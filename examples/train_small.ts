@@ -7,7 +7,7 @@
  */
 import {
   adamW, channelStats, convLayer, dataLoader, dense, disposeTrainState, evaluate, fitOneCycle, flatten, globalAvgPool,
-  loadCheckpointOrThrow, loadFashionMnistOrThrow, lrFind, named, prngKey, selectBackend, serial,
+  loadCheckpointOrThrow, loadFashionMnistOrThrow, lrFind, withLabel, prngKey, selectBackend, serial,
 } from '../mod.ts';
 
 await selectBackend(); // wasm here; tfjs-node(-gpu) where it installs
@@ -17,10 +17,10 @@ const trainDl = dataLoader(train, { batchSize: 64, key: prngKey(1), normalize: s
 const validDl = dataLoader(test, { batchSize: 500, shuffle: false, normalize: stats, limit: 2000 });
 
 const model = serial(
-  named('body', serial(convLayer(1, 16, { stride: 2 }), convLayer(16, 32, { stride: 2 }), convLayer(32, 64, { stride: 2 }))),
-  named('pool', globalAvgPool),
-  named('flatten', flatten),
-  named('head', dense({ nOut: 10 })),
+  withLabel('body', serial(convLayer(1, 16, { stride: 2 }), convLayer(16, 32, { stride: 2 }), convLayer(32, 64, { stride: 2 }))),
+  withLabel('pool', globalAvgPool),
+  withLabel('flatten', flatten),
+  withLabel('head', dense({ nf: 10 })),
 );
 
 const { valley, steep } = await lrFind(model, trainDl, { plotPath: 'lr_find_small.svg' });

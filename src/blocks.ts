@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { decodeOptions, options, PositiveInt } from './config.ts';
-import { add, serial, withName } from './combinators.ts';
+import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
-import { type AnyLayer, type Layer, named } from './layer.ts';
+import { type AnyLayer, type Layer, withLabel } from './layer.ts';
 import { BATCH_NORM_EPS, batchNorm } from './layers/batchnorm.ts';
 import { gelu, leakyRelu, type Pointwise, relu, sigmoid, silu, tanh } from './layers/activations.ts';
 import { conv2d } from './layers/conv.ts';
@@ -71,11 +71,11 @@ export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): 
   const ks = o.ks ?? 3;
   const a = resolveAct('convLayer', act);
   const body = serial(
-    named('conv', conv2d({ nIn: ni, nOut: nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
-    named('bn', batchNorm({ init: o.bnInit ?? 'one' })),
+    withLabel('conv', conv2d({ ni, nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
+    withLabel('bn', batchNorm({ init: o.bnInit ?? 'one' })),
   );
   const layer = a ? a(body) : body;
-  return withName('convLayer', a === null || a === relu ? foldedInference(layer, o.stride ?? 1, Math.floor(ks / 2), a === relu) : layer);
+  return withKind('convLayer', a === null || a === relu ? foldedInference(layer, o.stride ?? 1, Math.floor(ks / 2), a === relu) : layer);
 };
 
 /** True while tfjs records a gradient tape (an internal flag, read-only here). */
@@ -136,10 +136,10 @@ export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Ch
   for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ConfigError([`resBlock.${field}: expected positive integer, got ${v}`]);
   }
-  const convs = named('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
-  const idconv = named('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
-  const pool = named('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
-  return withName('resBlock', relu(add(convs, serial(pool, idconv))));
+  const convs = withLabel('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
+  const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
+  const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
+  return withKind('resBlock', relu(add(convs, serial(pool, idconv))));
 };
 
 // ---------------------------------------------------------------------------
@@ -173,11 +173,11 @@ const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children
   const chans = [o.nIn, ...(o.channels ?? [16, 32, 64, 128, 256])];
   if (chans.length < 2) throw new ConfigError([`${owner}.channels: expected at least one channel count, got []`]);
   const blocks = chans.slice(1).map((nf, i) => block(chans[i], nf, i === 0 ? (o.firstStride ?? 2) : 2));
-  return withName(owner, serial(
-    named('blocks', serial(...blocks)),
-    named('pool', globalAvgPool),
-    named('flatten', flatten),
-    named('head', dense({ nOut: o.nClasses })),
+  return withKind(owner, serial(
+    withLabel('blocks', serial(...blocks)),
+    withLabel('pool', globalAvgPool),
+    withLabel('flatten', flatten),
+    withLabel('head', dense({ nf: o.nClasses })),
   ));
 };
 

@@ -1,6 +1,6 @@
 /**
  * Combinators: layers built from layers, as in stax. A combinator's params
- * and state are records keyed by each child's label (see `named`) or, when
+ * and state are records keyed by each child's label (see `withLabel`) or, when
  * it has none, by its position.
  *
  * @module
@@ -22,12 +22,12 @@ export type Children = { readonly [key: string]: Tree };
  * The record keys of `layers`: label, else position. Labels must be unique.
  *
  * @example
- * childKeys('serial', [named('a', identity), relu]) // ['a', '1']
+ * childKeys('serial', [withLabel('a', identity), relu]) // ['a', '1']
  */
 export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] => {
   const keys = layers.map((l, i) => l.label ?? String(i));
   const dup = keys.find((k, i) => keys.indexOf(k) !== i);
-  if (dup !== undefined) throw new RangeError(`${owner}: two children share the key '${dup}'; give them distinct labels with named()`);
+  if (dup !== undefined) throw new RangeError(`${owner}: two children share the key '${dup}'; give them distinct labels with withLabel()`);
   layers.forEach((l, i) => {
     if (typeof l?.init !== 'function' || typeof l?.apply !== 'function') {
       throw new TypeError(`${owner}: child ${i} is not a layer (expected {name, init, apply}), got ${typeof l}`);
@@ -66,7 +66,7 @@ const showFlowShape = (s: FlowShape): string =>
  * Compose layers in sequence: `serial(f, g)(x) = g(f(x))`.
  *
  * @example
- * const mlp = serial(flatten, dense({ nOut: 64 }), relu, dense({ nOut: 10 }));
+ * const mlp = serial(flatten, dense({ nf: 64 }), relu, dense({ nf: 10 }));
  */
 export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
   const keys = childKeys('serial', layers);
@@ -120,7 +120,7 @@ export const fanOut = (n: number): Layer<Children, Children> => {
  * Apply the i-th layer to the i-th branch (stax's parallel).
  *
  * @example
- * serial(fanOut(2), parallel(identity, conv2d({ nOut: 8 })))
+ * serial(fanOut(2), parallel(identity, conv2d({ nf: 8 })))
  */
 export const parallel = (...layers: AnyLayer[]): Layer<Children, Children> => {
   const keys = childKeys('parallel', layers);
@@ -197,7 +197,7 @@ export const fanInSum: Layer<Children, Children> = fanIn(
  * Concatenate a list of branches along the channel (last) axis (stax's FanInConcat).
  *
  * @example
- * serial(fanOut(2), parallel(identity, conv2d({ nOut: 8 })), fanInConcat)
+ * serial(fanOut(2), parallel(identity, conv2d({ nf: 8 })), fanInConcat)
  */
 export const fanInConcat: Layer<Children, Children> = fanIn(
   'fanInConcat',
@@ -256,12 +256,14 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
 };
 
 /**
- * Rename a layer's kind (for summaries and messages), keeping its behaviour.
+ * Set a layer's kind: its `name`, shown in summaries and error messages
+ * (`resBlock 'blocks.2'`), keeping its behaviour and label. Compare
+ * {@link withLabel}, which sets the key its parent stores it under.
  *
  * @example
- * const block = withName('resBlock', relu(add(convs, shortcut)));
+ * const block = withKind('resBlock', relu(add(convs, shortcut)));
  */
-export const withName = <P extends Tree, S extends Tree>(name: string, layer: Layer<P, S>): Layer<P, S> => ({
+export const withKind = <P extends Tree, S extends Tree>(name: string, layer: Layer<P, S>): Layer<P, S> => ({
   name,
   ...(layer.label === undefined ? {} : { label: layer.label }),
   init: layer.init,

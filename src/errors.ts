@@ -23,7 +23,7 @@ export const showShape = (shape: readonly (number | null)[], batch = true): stri
 export const showFullShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /**
- * A problem inside a layer, named by the layer's kind and its dotted path.
+ * A problem inside a layer, withLabel by the layer's kind and its dotted path.
  * Combinators prefix the path as the error travels up.
  *
  * @example
@@ -62,7 +62,7 @@ export class ShapeError extends LayerError {
  * `conv2d.stride: expected positive integer, got 0`.
  *
  * @example
- * try { conv2d({ nOut: 8, stride: 0 }); } catch (e) { (e as ConfigError).problems; }
+ * try { conv2d({ nf: 8, stride: 0 }); } catch (e) { (e as ConfigError).problems; }
  */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Key } from './random.ts';
 import type { Empty, Tree } from './tree.ts';
-import { ShapeError, showFullShape, showShape } from './errors.ts';
+import { ConfigError, ShapeError, showFullShape, showShape } from './errors.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -58,7 +58,7 @@ export interface Applied<S extends Tree> {
 export interface Layer<P extends Tree = Tree, S extends Tree = Tree> {
   /** The kind of layer, used in messages: `conv2d`, `resBlock`, ... */
   readonly name: string;
-  /** The key its parent uses for its params, when given with {@link named}. */
+  /** The key its parent uses for its params, when given with {@link withLabel}. */
   readonly label?: string;
   init(key: Key, inShape: FlowShape): Init<P, S>;
   apply(params: P, state: S, x: Flow, ctx: Ctx): Applied<S>;
@@ -92,15 +92,20 @@ export const evalCtx: Ctx = { training: false };
 export const trainCtx = (key?: Key): Ctx => ({ training: true, key });
 
 /**
- * Give a layer the key under which its parent stores its params.
+ * Set a layer's label: the key under which its parent combinator stores
+ * its params and state (a checkpoint path segment, e.g. `convs` in
+ * `blocks.2.convs.0.bn.gamma`). Compare {@link withKind}, which sets the name
+ * shown in messages.
  *
  * @example
- * const convs = named('convs', serial(convLayer(3, 16), convLayer(16, 16)));
+ * const convs = withLabel('convs', serial(convLayer(3, 16), convLayer(16, 16)));
  */
-export const named = <P extends Tree, S extends Tree>(label: string, layer: Layer<P, S>): Layer<P, S> => {
+export const withLabel = <P extends Tree, S extends Tree>(label: string, layer: Layer<P, S>): Layer<P, S> => {
   if (!/^[A-Za-z_][\w-]*$/.test(label)) {
-    throw new RangeError(`named.label: expected an identifier (letters, digits, _ or -, not starting with a digit), got ${JSON.stringify(label)}`);
+    throw new ConfigError([`withLabel.label: expected an identifier (letters, digits, _ or -, not starting with a digit), got ${JSON.stringify(label)}`]);
   }
+  // A record key such as `__proto__` or `constructor` would reach the prototype of the params record.
+  if (label in Object.prototype) throw new ConfigError([`withLabel.label: ${JSON.stringify(label)} is reserved (a property of every JS object)`]);
   return { name: layer.name, label, init: layer.init, apply: layer.apply };
 };
 

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import {
   adamW, CheckpointError, convLayer, decodeSafetensors, dense, disposeTrainState, encodeCheckpoint, encodeSafetensors, fit,
-  fitOneCycle, flatten, initTrainState, loadCheckpoint, loadCheckpointOrThrow, named, prngKey, saveCheckpoint, serial,
+  fitOneCycle, flatten, initTrainState, loadCheckpoint, loadCheckpointOrThrow, withLabel, prngKey, saveCheckpoint, serial,
   treesEqual, writeFileAtomic,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
@@ -101,7 +101,7 @@ describe('checkpoints', () => {
 
   test('a checkpoint of another model lists every offending path', () => {
     const file = path.join(tmp(), 'other.safetensors');
-    const other = serial(named('body', convLayer(1, 6, { stride: 2 })), named('flatten', flatten), named('head', dense({ nOut: 3 })), named('extra', dense({ nOut: 2 })));
+    const other = serial(withLabel('body', convLayer(1, 6, { stride: 2 })), withLabel('flatten', flatten), withLabel('head', dense({ nf: 3 })), withLabel('extra', dense({ nf: 2 })));
     const ts = initTrainState(other, opt, prngKey(0), inShape);
     saveCheckpoint(file, ts);
     disposeTrainState(ts);

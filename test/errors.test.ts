@@ -2,22 +2,22 @@ import { assertThrowsWith, tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  add, avgPool, batchNorm, ConfigError, conv2d, convLayer, dense, disposeTree, dropout, evalCtx, maxPool, named, prngKey,
+  add, avgPool, batchNorm, ConfigError, conv2d, convLayer, dense, disposeTree, dropout, evalCtx, maxPool, withLabel, prngKey,
   resBlock, resNet, serial, ShapeError,
 } from '../mod.ts';
 
 describe('bad configurations fail at construction, naming the field and value', () => {
   test('conv2d', () => {
-    const e = assertThrowsWith(() => conv2d({ nOut: 8, stride: 0 }), 'conv2d.stride: expected positive integer, got 0');
+    const e = assertThrowsWith(() => conv2d({ nf: 8, stride: 0 }), 'conv2d.stride: expected positive integer, got 0');
     assert.ok(e instanceof ConfigError);
-    assertThrowsWith(() => conv2d({ nOut: 2.5 }), 'conv2d.nOut: expected positive integer, got 2.5');
-    assertThrowsWith(() => conv2d({ nOut: 2, padding: 'full' as never }), 'conv2d.padding', '"full"');
-    assertThrowsWith(() => conv2d({ nOut: 2, kernel: 3 } as never), 'conv2d.kernel: unknown option');
-    assertThrowsWith(() => conv2d(undefined as never), 'conv2d.nOut: expected positive integer, got undefined');
+    assertThrowsWith(() => conv2d({ nf: 2.5 }), 'conv2d.nf: expected positive integer, got 2.5');
+    assertThrowsWith(() => conv2d({ nf: 2, padding: 'full' as never }), 'conv2d.padding', '"full"');
+    assertThrowsWith(() => conv2d({ nf: 2, kernel: 3 } as never), 'conv2d.kernel: unknown option');
+    assertThrowsWith(() => conv2d(undefined as never), 'conv2d.nf: expected positive integer, got undefined');
   });
 
   test('other layers and blocks', () => {
-    assertThrowsWith(() => dense({ nOut: -1 }), 'dense.nOut: expected positive integer, got -1');
+    assertThrowsWith(() => dense({ nf: -1 }), 'dense.nf: expected positive integer, got -1');
     assertThrowsWith(() => batchNorm({ momentum: 1.5 }), 'batchNorm.momentum: expected number in [0, 1), got 1.5');
     assertThrowsWith(() => batchNorm({ eps: 0 }), 'batchNorm.eps: expected positive number, got 0');
     assertThrowsWith(() => batchNorm({ init: 'half' as never }), 'batchNorm.init', '"half"');
@@ -27,27 +27,27 @@ describe('bad configurations fail at construction, naming the field and value', 
     assertThrowsWith(() => convLayer(3, 8, { act: 'swish' as never }), "convLayer.act: expected one of 'none', 'relu'", '"swish"');
     assertThrowsWith(() => resBlock(3, 8, 0), 'resBlock.stride: expected positive integer, got 0');
     assertThrowsWith(() => resNet({ nIn: 1, nClasses: 0 }), 'resNet.nClasses: expected positive integer, got 0');
-    assertThrowsWith(() => serial(named('a', dense({ nOut: 1 })), named('a', dense({ nOut: 1 }))), "two children share the key 'a'");
+    assertThrowsWith(() => serial(withLabel('a', dense({ nf: 1 })), withLabel('a', dense({ nf: 1 }))), "two children share the key 'a'");
     assertThrowsWith(() => serial({} as never), 'serial: child 0 is not a layer');
-    assertThrowsWith(() => named('2x', dense({ nOut: 1 })), 'named.label: expected an identifier');
+    assertThrowsWith(() => withLabel('2x', dense({ nf: 1 })), 'withLabel.label: expected an identifier');
   });
 });
 
 describe('shape errors name the layer path and both shapes', () => {
   test('init: a dense layer after a conv without flatten', () => {
-    const model = serial(named('body', serial(conv2d({ nOut: 4 }))), named('head', dense({ nOut: 2 })));
+    const model = serial(withLabel('body', serial(conv2d({ nf: 4 }))), withLabel('head', dense({ nf: 2 })));
     const e = assertThrowsWith(() => model.init(prngKey(0), [8, 8, 1]), "dense 'head': expected input shape [*, *], got [*, 8, 8, 4]", 'flatten');
     assert.ok(e instanceof ShapeError);
     assert.deepEqual((e as ShapeError).path, ['head']);
   });
 
   test('init: channels that disagree with convLayer(ni, ...)', () => {
-    const model = serial(named('blocks', serial(resBlock(1, 4, 2), resBlock(8, 8, 2))));
+    const model = serial(withLabel('blocks', serial(resBlock(1, 4, 2), resBlock(8, 8, 2))));
     assertThrowsWith(() => model.init(prngKey(0), [8, 8, 1]), "conv2d 'blocks.1.convs.0.conv': expected input shape [*, *, *, 8], got [*, 4, 4, 4]");
   });
 
   test('init: branches of add that disagree', () => {
-    const bad = add(named('a', conv2d({ nOut: 4 })), named('b', conv2d({ nOut: 5 })));
+    const bad = add(withLabel('a', conv2d({ nf: 4 })), withLabel('b', conv2d({ nf: 5 })));
     assertThrowsWith(() => bad.init(prngKey(0), [4, 4, 1]), "add '<root>': branch 'a' gives [*, 4, 4, 4] but branch 'b' gives [*, 4, 4, 5]");
   });
 
@@ -74,6 +74,6 @@ describe('shape errors name the layer path and both shapes', () => {
   });
 
   test('init: an input too small for the kernel', () => {
-    assertThrowsWith(() => conv2d({ nOut: 1, ks: 5, padding: 'valid' }).init(prngKey(0), [3, 3, 1]), 'is too small for kernel 5');
+    assertThrowsWith(() => conv2d({ nf: 1, ks: 5, padding: 'valid' }).init(prngKey(0), [3, 3, 1]), 'is too small for kernel 5');
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { type AnyLayer, conv2d, dense, laws, type Layer, relu, type Tree } from '../mod.ts';
 
-const good = dense({ nOut: 3 });
+const good = dense({ nf: 3 });
 const caseOf = (layer: AnyLayer): laws.LayerCase => ({ layer, inShape: [4], batch: 2, seed: 1, label: 'broken' });
 const expectLaw = (f: () => void, pattern: RegExp) => assert.throws(f, (e: unknown) => e instanceof laws.LawError && pattern.test(e.message));
 
@@ -73,7 +73,7 @@ describe('every law catches a broken layer', () => {
 
   test('residual laws catch a block without BatchZero', () => {
     // A "resBlock" whose body is not zero at init cannot equal relu(x).
-    const notZero = conv2d({ nOut: 2, ks: 3 });
+    const notZero = conv2d({ nf: 2, ks: 3 });
     const c = { layer: notZero, inShape: [4, 4, 2], batch: 2, seed: 0 };
     assert.doesNotThrow(() => laws.checkShape(c));
     assert.throws(() => laws.checkResBlockIdentity({ ni: 2, nf: 3, stride: 1, h: 3, w: 3, batch: 2, seed: 0 }), /needs ni === nf and stride 1/);

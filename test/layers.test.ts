@@ -66,7 +66,7 @@ describe('layers', () => {
         cout: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 2 }), seed: fc.nat(),
       }).filter((r) => r.h + 2 * r.pad >= r.ks && r.w + 2 * r.pad >= r.ks),
       (r) => {
-        const layer = conv2d({ nOut: r.cout, ks: r.ks, stride: r.stride, padding: r.pad, bias: false });
+        const layer = conv2d({ nf: r.cout, ks: r.ks, stride: r.stride, padding: r.pad, bias: false });
         const { params, outShape } = layer.init(prngKey(r.seed), [r.h, r.w, r.cin]);
         const x = randn([r.n, r.h, r.w, r.cin], r.seed + 1);
         const y = layer.apply(params, {}, x, evalCtx).y as tf.Tensor;
@@ -81,11 +81,11 @@ describe('layers', () => {
   });
 
   test("conv2d 'same' gives ceil(h / stride), 'valid' shrinks; bias is added", () => {
-    const same = conv2d({ nOut: 2, ks: 3, stride: 2, padding: 'same' }).init(prngKey(0), [7, 5, 1]);
+    const same = conv2d({ nf: 2, ks: 3, stride: 2, padding: 'same' }).init(prngKey(0), [7, 5, 1]);
     assert.deepEqual(same.outShape, [4, 3, 2]);
-    const valid = conv2d({ nOut: 2, ks: 3, padding: 'valid' }).init(prngKey(0), [7, 5, 1]);
+    const valid = conv2d({ nf: 2, ks: 3, padding: 'valid' }).init(prngKey(0), [7, 5, 1]);
     assert.deepEqual(valid.outShape, [5, 3, 2]);
-    const layer = conv2d({ nOut: 1, ks: 1 });
+    const layer = conv2d({ nf: 1, ks: 1 });
     const { params } = layer.init(prngKey(0), [1, 1, 1]);
     const y = layer.apply(params, {}, tf.ones([1, 1, 1, 1]), evalCtx).y as tf.Tensor;
     assertClose(y.dataSync(), [params.weight.dataSync()[0] + params.bias!.dataSync()[0]]);
@@ -95,7 +95,7 @@ describe('layers', () => {
   });
 
   test('conv2d weights are kaiming-normal: std sqrt(2 / fanIn)', () => {
-    const { params } = conv2d({ nOut: 64, ks: 3, bias: false }).init(prngKey(0), [8, 8, 32]);
+    const { params } = conv2d({ nf: 64, ks: 3, bias: false }).init(prngKey(0), [8, 8, 32]);
     const v = params.weight.dataSync();
     const std = Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
     assert.ok(Math.abs(std - Math.sqrt(2 / (9 * 32))) < 0.01 * Math.sqrt(2 / 288) * 10, `std ${std}`);
@@ -187,7 +187,7 @@ describe('layers', () => {
   });
 
   test('dense computes x·W + b', () => {
-    const layer = dense({ nOut: 2 });
+    const layer = dense({ nf: 2 });
     const { params } = layer.init(prngKey(3), [3]);
     const x = tf.tensor([[1, 2, 3]]);
     const y = layer.apply(params, {}, x, evalCtx).y as tf.Tensor;

@@ -51,8 +51,8 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
     stride: fc.constantFrom(1, 2),
     padding: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })),
     bias: fc.boolean(),
-    nIn: fc.integer({ min: 1, max: l.ch }),
-    nOut: fc.integer({ min: 1, max: l.ch }),
+    ni: fc.integer({ min: 1, max: l.ch }),
+    nf: fc.integer({ min: 1, max: l.ch }),
     h: fc.integer({ min: 1, max: l.size }),
     w: fc.integer({ min: 1, max: l.size }),
     batch: fc.integer({ min: 1, max: l.batch }),
@@ -62,9 +62,9 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
     return r.padding === 'same' || (r.h + 2 * p >= r.ks && r.w + 2 * p >= r.ks);
   }).map((r) =>
     mkCase(
-      `conv2d(ks ${r.ks}, stride ${r.stride}, padding ${r.padding}, bias ${r.bias}, ${r.nIn}->${r.nOut})`,
-      conv2d({ nIn: r.nIn, nOut: r.nOut, ks: r.ks, stride: r.stride, padding: r.padding, bias: r.bias }),
-      [r.h, r.w, r.nIn],
+      `conv2d(ks ${r.ks}, stride ${r.stride}, padding ${r.padding}, bias ${r.bias}, ${r.ni}->${r.nf})`,
+      conv2d({ ni: r.ni, nf: r.nf, ks: r.ks, stride: r.stride, padding: r.padding, bias: r.bias }),
+      [r.h, r.w, r.ni],
       r.batch,
       r.seed,
     )
@@ -79,8 +79,8 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  */
 export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
-  return fc.record({ nIn: fc.integer({ min: 1, max: 8 }), nOut: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), batch: fc.integer({ min: 1, max: l.batch }), seed })
-    .map((r) => mkCase(`dense(${r.nIn}->${r.nOut}, bias ${r.bias})`, dense({ nOut: r.nOut, bias: r.bias }), [r.nIn], r.batch, r.seed));
+  return fc.record({ ni: fc.integer({ min: 1, max: 8 }), nf: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), batch: fc.integer({ min: 1, max: l.batch }), seed })
+    .map((r) => mkCase(`dense(${r.ni}->${r.nf}, bias ${r.bias})`, dense({ nf: r.nf, bias: r.bias }), [r.ni], r.batch, r.seed));
 };
 
 /**
@@ -167,9 +167,9 @@ export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<L
     batch: fc.integer({ min: 2, max: Math.max(2, l.batch) }),
     seed,
   }).map((r) => {
-    const conv = (ks: number) => conv2d({ nOut: r.nf, ks });
+    const conv = (ks: number) => conv2d({ nf: r.nf, ks });
     const layer = r.kind === 'serial'
-      ? serial(conv(3), batchNorm(), relu, conv2d({ nOut: r.c, ks: 1 }))
+      ? serial(conv(3), batchNorm(), relu, conv2d({ nf: r.c, ks: 1 }))
       : r.kind === 'add'
       ? add(conv(3), conv(1))
       : r.kind === 'parallelSum'

@@ -167,7 +167,7 @@ const isConstant = (t: tf.Tensor): boolean => {
  * key gives different params, when the layer draws any at random.
  *
  * @example
- * checkDeterminism({ layer: conv2d({ nOut: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 });
+ * checkDeterminism({ layer: conv2d({ nf: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 });
  */
 export const checkDeterminism = (c: LayerCase): void => {
   const k1 = prngKey(c.seed), k2 = prngKey(c.seed + 1);
@@ -214,7 +214,7 @@ export interface GradientOptions {
  * hide from that, smaller steps are tried before the law fails.
  *
  * @example
- * checkGradient({ layer: dense({ nOut: 3 }), inShape: [4], batch: 2, seed: 0 });
+ * checkGradient({ layer: dense({ nf: 3 }), inShape: [4], batch: 2, seed: 0 });
  */
 export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void => {
   const h = opts.h ?? 1e-3, rtol = opts.rtol ?? 5e-2, atol = opts.atol ?? 2e-2, coords = opts.coords ?? 3;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { forward } from '../apply.ts';
 import { resBlock } from '../blocks.ts';
 import { serial } from '../combinators.ts';
-import { named } from '../layer.ts';
+import { withLabel } from '../layer.ts';
 import { convLayer } from '../blocks.ts';
 import { avgPool } from '../layers/pooling.ts';
 import { identity } from '../layers/shape_ops.ts';
@@ -82,8 +82,8 @@ export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): void =>
   run(c, (params, state, x) => {
     const block = resBlock(c.ni, c.nf, c.stride);
     const shortcut = serial(
-      named('pool', c.stride === 1 ? identity : avgPool({ size: 2, ceilMode: true })),
-      named('idconv', c.ni === c.nf ? identity : convLayer(c.ni, c.nf, { ks: 1, act: 'none' })),
+      withLabel('pool', c.stride === 1 ? identity : avgPool({ size: 2, ceilMode: true })),
+      withLabel('idconv', c.ni === c.nf ? identity : convLayer(c.ni, c.nf, { ks: 1, act: 'none' })),
     );
     for (const training of [false, true]) {
       const diff = tf.tidy(() => {

@@ -22,7 +22,7 @@ export interface Pointwise extends Layer<Empty, Empty> {
  *
  * @example
  * const softsign = pointwise('softsign', (x) => tf.div(x, tf.add(tf.abs(x), 1)));
- * const model = serial(dense({ nOut: 8 }), softsign);
+ * const model = serial(dense({ nf: 8 }), softsign);
  */
 export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointwise => {
   const lift = <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S> => ({
@@ -53,14 +53,14 @@ export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
  * Logistic sigmoid.
  *
  * @example
- * serial(dense({ nOut: 1 }), sigmoid)
+ * serial(dense({ nf: 1 }), sigmoid)
  */
 export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
 /**
  * Hyperbolic tangent.
  *
  * @example
- * serial(dense({ nOut: 16 }), tanh)
+ * serial(dense({ nf: 16 }), tanh)
  */
 export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
 /**
@@ -74,7 +74,7 @@ export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x))
  * GELU, tanh approximation (as in GPT-2 and PyTorch's `approximate='tanh'`).
  *
  * @example
- * serial(dense({ nOut: 64 }), gelu)
+ * serial(dense({ nf: 64 }), gelu)
  */
 export const gelu: Pointwise = pointwise('gelu', (x) =>
   tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
@@ -83,6 +83,6 @@ export const gelu: Pointwise = pointwise('gelu', (x) =>
  * Leaky ReLU with the given negative slope (PyTorch default 0.01).
  *
  * @example
- * serial(conv2d({ nOut: 8 }), leakyRelu(0.1))
+ * serial(conv2d({ nf: 8 }), leakyRelu(0.1))
  */
 export const leakyRelu = (slope = 0.01): Pointwise => pointwise('leakyRelu', (x) => tf.leakyRelu(x, slope));

@@ -23,8 +23,8 @@ const Padding = t.union([
   t.tuple([NonNegativeInt, NonNegativeInt]),
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
-const Conv2dOptions = options('conv2d', { nOut: PositiveInt }, {
-  nIn: PositiveInt,
+const Conv2dOptions = options('conv2d', { nf: PositiveInt }, {
+  ni: PositiveInt,
   ks: PositiveInt,
   stride: PositiveInt,
   padding: Padding,
@@ -34,9 +34,9 @@ const Conv2dOptions = options('conv2d', { nOut: PositiveInt }, {
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   /** Output channels. */
-  readonly nOut: number;
+  readonly nf: number;
   /** Input channels; when given, `init` checks it against the input shape. */
-  readonly nIn?: number;
+  readonly ni?: number;
   /** Kernel size (square). Default 3. */
   readonly ks?: number;
   /** Stride. Default 1. */
@@ -50,7 +50,7 @@ export interface Conv2dOptions {
   readonly bias?: boolean;
 }
 
-/** Params of {@link conv2d}: `weight` is `[ks, ks, nIn, nOut]`. */
+/** Params of {@link conv2d}: `weight` is `[ks, ks, ni, nf]`. */
 export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Tensor1D };
 
 // ---------------------------------------------------------------------------
@@ -108,11 +108,11 @@ const windowMatMul = (x: tf.Tensor4D, wt: tf.Tensor4D, padH: number, padW: numbe
  * A 2-D convolution, NHWC, kaiming-normal weights.
  *
  * @example
- * const conv = conv2d({ nOut: 16, ks: 3, stride: 2 });
+ * const conv = conv2d({ nf: 16, ks: 3, stride: 2 });
  * const { params, outShape } = conv.init(prngKey(0), [28, 28, 1]); // outShape [14, 14, 16]
  */
 export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
-  const o = decodeOptions('conv2d', Conv2dOptions, ['nOut', 'nIn', 'ks', 'stride', 'padding', 'bias'], opts);
+  const o = decodeOptions('conv2d', Conv2dOptions, ['nf', 'ni', 'ks', 'stride', 'padding', 'bias'], opts);
   const ks = o.ks ?? 3;
   const stride = o.stride ?? 1;
   const padding = o.padding ?? Math.floor(ks / 2);
@@ -125,8 +125,8 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       const s = singleShape('conv2d', inShape);
       if (s.length !== 3) throw new ShapeError('conv2d', [], `expected input shape [*, h, w, c], got ${showShape(s)}`);
       const [h, w, c] = s;
-      if (o.nIn !== undefined && o.nIn !== c) {
-        throw new ShapeError('conv2d', [], `expected input shape ${showShape([null, null, o.nIn])}, got ${showShape(s)}`);
+      if (o.ni !== undefined && o.ni !== c) {
+        throw new ShapeError('conv2d', [], `expected input shape ${showShape([null, null, o.ni])}, got ${showShape(s)}`);
       }
       const oh = convOutSize(h, ks, stride, padH), ow = convOutSize(w, ks, stride, padW);
       if (oh < 1 || ow < 1) {
@@ -134,9 +134,9 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       }
       const [kw, kb] = split(key, 2);
       const fanIn = ks * ks * c;
-      const weight = kaimingNormal(kw, [ks, ks, c, o.nOut], fanIn) as tf.Tensor4D;
-      const params: Conv2dParams = bias ? { weight, bias: lecunUniform(kb, [o.nOut], fanIn) as tf.Tensor1D } : { weight };
-      return { params, state: {}, outShape: [oh, ow, o.nOut] };
+      const weight = kaimingNormal(kw, [ks, ks, c, o.nf], fanIn) as tf.Tensor4D;
+      const params: Conv2dParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], fanIn) as tf.Tensor1D } : { weight };
+      return { params, state: {}, outShape: [oh, ow, o.nf] };
     },
     apply(params, state, x) {
       const x4 = singleInput('conv2d', x);

@@ -12,43 +12,43 @@ import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { lecunUniform } from './init.ts';
 
-const DenseOptions = options('dense', { nOut: PositiveInt }, { nIn: PositiveInt, bias: t.boolean });
+const DenseOptions = options('dense', { nf: PositiveInt }, { ni: PositiveInt, bias: t.boolean });
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
   /** Output features. */
-  readonly nOut: number;
+  readonly nf: number;
   /** Input features; when given, `init` checks it. */
-  readonly nIn?: number;
+  readonly ni?: number;
   /** Add a bias. Default true. */
   readonly bias?: boolean;
 }
 
-/** Params of {@link dense}: `weight` is `[nIn, nOut]`. */
+/** Params of {@link dense}: `weight` is `[ni, nf]`. */
 export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Tensor1D };
 
 /**
  * A fully connected layer on `[batch, features]`, PyTorch's default init.
  *
  * @example
- * const head = dense({ nOut: 10 });
+ * const head = dense({ nf: 10 });
  * head.init(prngKey(0), [256]).outShape // [10]
  */
 export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
-  const o = decodeOptions('dense', DenseOptions, ['nOut', 'nIn', 'bias'], opts);
+  const o = decodeOptions('dense', DenseOptions, ['nf', 'ni', 'bias'], opts);
   const bias = o.bias ?? true;
   return {
     name: 'dense',
     init(key, inShape) {
       const s = singleShape('dense', inShape);
-      if (s.length !== 1 || (o.nIn !== undefined && s[0] !== o.nIn)) {
+      if (s.length !== 1 || (o.ni !== undefined && s[0] !== o.ni)) {
         const hint = s.length > 1 ? ' (put flatten or globalAvgPool before dense)' : '';
-        throw new ShapeError('dense', [], `expected input shape ${showShape([o.nIn ?? null])}, got ${showShape(s)}${hint}`);
+        throw new ShapeError('dense', [], `expected input shape ${showShape([o.ni ?? null])}, got ${showShape(s)}${hint}`);
       }
       const [kw, kb] = split(key, 2);
-      const weight = lecunUniform(kw, [s[0], o.nOut], s[0]) as tf.Tensor2D;
-      const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nOut], s[0]) as tf.Tensor1D } : { weight };
-      return { params, state: {}, outShape: [o.nOut] };
+      const weight = lecunUniform(kw, [s[0], o.nf], s[0]) as tf.Tensor2D;
+      const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], s[0]) as tf.Tensor1D } : { weight };
+      return { params, state: {}, outShape: [o.nf] };
     },
     apply(params, state, x) {
       const x2 = singleInput('dense', x);
@@ -63,6 +63,6 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
  * Alias of {@link dense}, for PyTorch users.
  *
  * @example
- * linear({ nOut: 10 })
+ * linear({ nf: 10 })
  */
 export const linear = dense;

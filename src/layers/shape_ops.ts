@@ -48,7 +48,7 @@ const DropoutOptions = options('dropout', { rate: UnitInterval }, {});
  * deterministic. Evaluation is the identity.
  *
  * @example
- * serial(dense({ nOut: 64 }), relu, dropout({ rate: 0.5 }))
+ * serial(dense({ nf: 64 }), relu, dropout({ rate: 0.5 }))
  */
 export const dropout = (opts: { readonly rate: number }): Layer<Empty, Empty> => {
   const { rate } = decodeOptions('dropout', DropoutOptions, ['rate'], opts);
