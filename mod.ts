@@ -29,7 +29,6 @@ export { decodeOrThrow, Finite, NonNegativeInt, Positive, PositiveInt, UnitInter
 export * from './src/layers/conv.ts';
 export * from './src/layers/dense.ts';
 export * from './src/layers/batchnorm.ts';
-export * from './src/layers/batchnorm_kernel.ts';
 export * from './src/layers/activations.ts';
 export * from './src/layers/pooling.ts';
 export * from './src/layers/shape_ops.ts';
@@ -49,7 +48,7 @@ export * as laws from './src/laws/mod.ts';
 // Optimizers and schedules
 export * from './src/optim/base.ts';
 export * from './src/optim/transforms.ts';
-export * from './src/optim/adam_kernel.ts';
+export * from './src/optim/chain.ts';
 export * from './src/optim/aliases.ts';
 export * from './src/optim/schedules.ts';
 
@@ -69,7 +68,7 @@ export * from './src/io/safetensors.ts';
 export * from './src/io/checkpoint.ts';
 
 // Backends
-export * from './src/backend/info.ts';
+export * from './src/backend_info.ts';
 export * from './src/backend/select.ts';
 export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/backend/conv_grad.ts';
 export { installMatMulGradient } from './src/backend/matmul_grad.ts';

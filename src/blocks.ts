@@ -16,6 +16,7 @@ import { conv2d } from './layers/conv.ts';
 import { dense } from './layers/dense.ts';
 import { avgPool, globalAvgPool } from './layers/pooling.ts';
 import { flatten, identity } from './layers/shape_ops.ts';
+import { convBatchNormInference } from './ops/conv_batchnorm.ts';
 import type { Tree } from './tree.ts';
 import type { Children } from './combinators.ts';
 
@@ -78,15 +79,12 @@ export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): 
   return withKind('convLayer', a === null || a === relu ? foldedInference(layer, o.stride ?? 1, Math.floor(ks / 2), a === relu) : layer);
 };
 
-/** True while tfjs records a gradient tape (an internal flag, read-only here). */
-const recording = (): boolean => ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
-
 /**
- * Inference with BatchNorm folded into the conv: one fused conv + bias (+ ReLU)
- * kernel instead of conv, four elementwise BatchNorm ops and a ReLU. Training,
- * anything under a gradient tape, and 1×1 inputs (where conv2d uses a matmul)
- * take the layer's ordinary path, which also reports shape errors; so do
- * observed passes (summaries), which want every child's output.
+ * Evaluation through the conv + BatchNorm inference op, which the engine may
+ * fold into one fused conv. Training and observed passes (summaries, which
+ * want every child's output) take the layer's ordinary path, as do inputs it
+ * would reject (so that its shape errors are reported) and 1×1 inputs, which
+ * the conv layer computes as a matmul.
  */
 const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: number, withRelu: boolean): Layer<Children, Children> => ({
   ...layer,
@@ -95,21 +93,14 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
     const bn = params.bn as { gamma?: tf.Tensor1D; beta?: tf.Tensor1D } | undefined;
     const stats = state.bn as { mean?: tf.Tensor1D; var?: tf.Tensor1D } | undefined;
     const xt = x as tf.Tensor;
-    if (ctx.training || ctx.observe || recording() || Array.isArray(x) || !w || !bn?.gamma || !bn.beta || !stats?.mean || !stats.var ||
+    if (ctx.training || ctx.observe || Array.isArray(x) || !w || !bn?.gamma || !bn.beta || !stats?.mean || !stats.var ||
       xt.rank !== 4 || xt.shape[3] !== w.shape[2] || (xt.shape[1] === 1 && xt.shape[2] === 1)) {
       return layer.apply(params, state, x, ctx);
     }
-    const y = tf.tidy(() => {
-      const scale = tf.mul(bn.gamma!, tf.rsqrt(tf.add(stats.var!, BATCH_NORM_EPS)));
-      return tf.fused.conv2d({
-        x: xt as tf.Tensor4D,
-        filter: tf.mul(w, scale) as tf.Tensor4D,
-        strides: stride,
-        pad: [[0, 0], [pad, pad], [pad, pad], [0, 0]],
-        bias: tf.sub(bn.beta!, tf.mul(stats.mean!, scale)),
-        activation: withRelu ? 'relu' : 'linear',
-      });
-    });
+    const y = convBatchNormInference(
+      { x: xt as tf.Tensor4D, weight: w, gamma: bn.gamma, beta: bn.beta, mean: stats.mean, variance: stats.var },
+      { stride, pad, eps: BATCH_NORM_EPS, relu: withRelu },
+    );
     return { y, state };
   },
 });

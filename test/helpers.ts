@@ -1,11 +1,15 @@
 /**
- * Shared set-up for the test suite: the cpu backend, and small helpers.
+ * Shared set-up for the test suite: the cpu backend with the library's
+ * engine installed, and small helpers.
  * Imported first by every test file, under Node and Deno alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { installEngine } from '../src/backend/install.ts';
 
 await tf.setBackend('cpu');
+// The library's kernels and gradient rewrites, as selectBackend installs them.
+installEngine();
 
 /** fast-check runs per property; `NN_TEST_RUNS` scales them (e.g. 5 for a deep soak). */
 export const runs = (n: number): { numRuns: number } => ({ numRuns: Math.max(1, Math.round(n * Number(process.env.NN_TEST_RUNS_SCALE ?? 1))) });

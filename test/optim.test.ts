@@ -97,7 +97,8 @@ describe('optimizers match their textbook updates', () => {
     // A weight (decays), a bias and a BatchNorm-like vector (do not), with scheduled lr, b1 and decay.
     const lr = (s: number) => 1e-2 * (1 + Math.cos(s)), b1 = (s: number) => 0.85 + 0.01 * (s % 3), wd = (s: number) => 0.05 / (s + 1);
     const fused = adamW(lr, { b1, weightDecay: wd });
-    const chained = chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 }), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
+    // Nesting Adam in a chain of its own hides the pattern from the executor: the links run one by one.
+    const chained = chain(chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 })), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
     const trajectory = (opt: AnyTransformation, applied = false) => runTree(
       opt,
       { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } },
@@ -105,11 +106,30 @@ describe('optimizers match their textbook updates', () => {
       12,
       applied,
     );
-    assert.ok(fused.updateAndApply && !chained.updateAndApply, 'only adamW fuses the apply');
     const [a, b, c] = [trajectory(fused), trajectory(chained), trajectory(fused, true)];
     assert.deepEqual(Object.keys(a), ['b', 'bn.gamma', 'w']);
     Object.entries(a).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, path));
     Object.entries(c).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, `${path} (applied)`));
+  });
+
+  test('the chain executor runs adamW (and any chain of the same links) as one Adam op per leaf', async () => {
+    const links = () => [scaleByAdam({ b2: 0.99, eps: 1e-5 }), masked(addDecayedWeights(0.01), weightsOnly), scaleByLearningRate(1e-3)] as const;
+    const kernelsPerStep = async (opt: AnyTransformation) => {
+      const params = { w: tf.ones([3, 3]), b: tf.ones([3]) }, grads = { w: tf.fill([3, 3], 0.5), b: tf.fill([3], 0.5) };
+      const state = opt.init(params);
+      const info = await tf.profile(() => {
+        const r = stepParams(opt, grads, state, params);
+        [r.params, r.state].forEach(disposeTree);
+      });
+      [params, grads, state].forEach(disposeTree);
+      return info.kernels.length;
+    };
+    const [a, b, c] = links();
+    const fused = await kernelsPerStep(adamW(1e-3)), sameLinks = await kernelsPerStep(chain(a, b, c));
+    const oneByOne = await kernelsPerStep(chain(chain(a), b, c));
+    assert.equal(fused, sameLinks, 'adamW is its chain');
+    // One by one, each leaf also pays for the rate, the add (and the decay, on weights).
+    assert.ok(2 * fused <= oneByOne, `fused ${fused} kernels, one by one ${oneByOne}`);
   });
 
   test('scaleByAdam with eps inside the root', () => {

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * An idempotent installer that registers `make(stock)` as `kernelName`'s
- * gradient, where `stock` is tfjs's gradient function for that kernel.
+ * gradient, where `stock` is tfjs's gradient function for that kernel
+ * (`outputsToSave` as in tfjs's gradient configs: `[true]` saves the output).
  *
  * @example
  * const install = extendGradient('Relu', ['x'], (stock) => (dy, saved, attrs) => stock(dy, saved, attrs));
@@ -18,13 +19,14 @@ export const extendGradient = (
   kernelName: string,
   inputsToSave: string[],
   make: (stock: tf.GradFunc) => tf.GradFunc,
+  outputsToSave?: boolean[],
 ): () => void => {
   let installed = false;
   return () => {
     if (installed) return;
     const stock = tf.getGradient(kernelName);
     if (!stock) throw new Error(`extendGradient: tfjs has no ${kernelName} gradient to extend`);
-    tf.registerGradient({ kernelName, inputsToSave, gradFunc: make(stock.gradFunc) });
+    tf.registerGradient({ kernelName, inputsToSave, ...(outputsToSave && { outputsToSave }), gradFunc: make(stock.gradFunc) });
     installed = true;
   };
 };

@@ -7,10 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { installConvGradients } from './conv_grad.ts';
-import { installMatMulGradient } from './matmul_grad.ts';
-import { installWasmZeroCopy } from './wasm_kernels.ts';
-import { backendInfo, setBackendReason } from './info.ts';
+import { backendInfo, setBackendReason } from '../backend_info.ts';
+import { installEngine } from './install.ts';
 
 /** The backends this library can run on. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -74,7 +72,7 @@ const useWasm = async (): Promise<string | null> => {
   try {
     return await withoutEmscriptenHandlers(async () => {
       await import('@tensorflow/tfjs-backend-wasm');
-      installWasmZeroCopy();
+      installEngine(); // again, now that the wasm kernels it wraps are registered
       return (await tf.setBackend('wasm')) ? null : 'the wasm backend failed to initialise';
     });
   } catch (e) {
@@ -83,16 +81,16 @@ const useWasm = async (): Promise<string | null> => {
 };
 
 /**
- * Choose and initialise the backend. Also installs the library's conv and
- * matMul gradients, which the wasm backend needs to train (and to train fast).
+ * Choose and initialise the backend, and install the library's engine code
+ * (`installEngine`: kernels, fused ops, gradient rewrites), which the wasm
+ * backend needs to train (and to train fast).
  *
  * @example
  * const { name, reason } = await selectBackend(); // e.g. wasm, 'default: tfjs-node-gpu not installed; ...'
  * await selectBackend({ backend: 'cpu' });
  */
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
-  installConvGradients();
-  installMatMulGradient();
+  installEngine();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
   const env = typeof process !== 'undefined' ? process.env.NN_BACKEND : undefined;
   const requested = opts.backend ?? (env ? env as BackendName : undefined);

@@ -45,78 +45,6 @@ export const poolOutSize = (n: number, size: number, stride: number, pad: number
 
 type Kind = 'avgPool' | 'maxPool';
 
-/** Scatter `t` ([n, oh, ow, c]) to rows `di + i·s`, columns `dj + j·s` of an [n, h, w, c] zero tensor. */
-const scatterStrided = (t: tf.Tensor4D, di: number, dj: number, s: number, h: number, w: number): tf.Tensor4D => {
-  const [n, oh, ow, c] = t.shape;
-  const spread = s === 1 ? t : tf.reshape(
-    tf.pad(tf.reshape(t, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]),
-    [n, oh * s, ow * s, c],
-  );
-  const rows = Math.min(oh * s, h - di), cols = Math.min(ow * s, w - dj);
-  const cut = tf.slice(spread, [0, 0, 0, 0], [n, rows, cols, c]);
-  return tf.pad(cut, [[0, 0], [di, h - di - rows], [dj, w - dj - cols], [0, 0]]) as tf.Tensor4D;
-};
-
-/**
- * Max pooling ('valid') with its own gradient: each window's gradient goes to
- * its first maximum in row-major order, as PyTorch does. tfjs's wasm
- * MaxPoolGrad drops gradients next to -Infinity padding, and the cpu and wasm
- * kernels must agree.
- */
-const maxPoolValid = (x: tf.Tensor4D, size: number, stride: number): tf.Tensor4D => {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xi = args[0] as tf.Tensor4D;
-    const save = args[1] as tf.GradSaveFunc;
-    const y = tf.maxPool(xi, size, stride, 'valid');
-    save([xi, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const [n, h, w, c] = xs.shape;
-        const [, oh, ow] = ys.shape;
-        let claimed: tf.Tensor = tf.zerosLike(ys);
-        const parts: tf.Tensor4D[] = [];
-        for (let di = 0; di < size; di++) {
-          for (let dj = 0; dj < size; dj++) {
-            const tap = tf.stridedSlice(xs, [0, di, dj, 0], [n, di + (oh - 1) * stride + 1, dj + (ow - 1) * stride + 1, c], [1, stride, stride, 1]);
-            const hit = tf.mul(tf.cast(tf.equal(tap, ys), 'float32'), tf.sub(1, claimed));
-            claimed = tf.add(claimed, hit);
-            parts.push(scatterStrided(tf.mul(dy, hit) as tf.Tensor4D, di, dj, stride, h, w));
-          }
-        }
-        return [tf.addN(parts)];
-      },
-    };
-  });
-  return f(x) as tf.Tensor4D;
-};
-
-/**
- * Average pooling of non-overlapping `s × s` blocks that tile `x` exactly.
- * Its gradient spreads `dy / s²` over each block with one broadcasting
- * multiply: wasm's AvgPoolGrad kernel took about 7× as long (1.0 ms against
- * 0.14 ms on [32, 7, 7, 16]).
- */
-const blockAvgPool = (x: tf.Tensor4D, s: number): tf.Tensor4D => {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xi = args[0] as tf.Tensor4D;
-    return {
-      value: tf.avgPool(xi, s, s, 'valid'),
-      gradFunc: (dy: tf.Tensor) => {
-        const [n, oh, ow, c] = dy.shape;
-        const spread = tf.mul(tf.reshape(dy, [n, oh, 1, ow, 1, c]), tf.fill([1, 1, s, 1, s, 1], 1 / (s * s)));
-        return [tf.reshape(spread, [n, oh * s, ow * s, c])];
-      },
-    };
-  });
-  return f(x) as tf.Tensor4D;
-};
-
-/** `tf.avgPool` with 'valid' padding, through {@link blockAvgPool} where the windows tile the input. */
-const avgPoolValid = (x: tf.Tensor4D, size: number, stride: number): tf.Tensor4D =>
-  size === stride && x.shape[1] % size === 0 && x.shape[2] % size === 0 ? blockAvgPool(x, size) : tf.avgPool(x, size, stride, 'valid');
-
 const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
   const o = decodeOptions(kind, PoolOptions, ['size', 'stride', 'padding', 'ceilMode'], opts);
   const size = o.size, stride = o.stride ?? o.size, pad = o.padding ?? 0, ceil = o.ceilMode ?? false;
@@ -142,11 +70,11 @@ const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
       const pads: [number, number][] = [[0, 0], [pad, pad + extraH], [pad, pad + extraW], [0, 0]];
       if (kind === 'maxPool') {
         const xp = pad + extraH + extraW > 0 ? tf.pad(x4, pads, -Infinity) : x4;
-        return { y: maxPoolValid(xp, size, stride), state };
+        return { y: tf.maxPool(xp, size, stride, 'valid'), state };
       }
-      if (pad + extraH + extraW === 0) return { y: avgPoolValid(x4, size, stride), state };
+      if (pad + extraH + extraW === 0) return { y: tf.avgPool(x4, size, stride, 'valid'), state };
       // PyTorch counts explicit padding in the divisor but not the ceil-mode overhang.
-      const sums = tf.mul(avgPoolValid(tf.pad(x4, pads), size, stride), size * size);
+      const sums = tf.mul(tf.avgPool(tf.pad(x4, pads) as tf.Tensor4D, size, stride, 'valid'), size * size);
       const ones = tf.pad(tf.ones([1, h + 2 * pad, w + 2 * pad, 1]), [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
       const counts = tf.mul(tf.avgPool(ones as tf.Tensor4D, size, stride, 'valid'), size * size);
       return { y: tf.div(sums, counts), state };

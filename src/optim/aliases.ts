@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { chain, type GradientTransformation, type Hyper, type OptState } from './base.ts';
-import { type Mask, scaleByAdam, scaleByAdamW, scaleByLearningRate, scaleByRms, trace, weightsOnly } from './transforms.ts';
+import type { GradientTransformation, Hyper, OptState } from './base.ts';
+import { chain } from './chain.ts';
+import { addDecayedWeights, type Mask, masked, scaleByAdam, scaleByLearningRate, scaleByRms, trace, weightsOnly } from './transforms.ts';
 
 /**
  * Stochastic gradient descent: `p ← p − lr · g`.
@@ -51,7 +52,9 @@ export const adam = (lr: Hyper, opts: AdamAliasOptions = {}): GradientTransforma
 
 /**
  * AdamW, decoupled weight decay, with fastai's defaults: b1 0.9, b2 0.99,
- * eps 1e-5, weight decay 0.01 on weights only (not BatchNorm or biases).
+ * eps 1e-5, weight decay 0.01 on weights only (not BatchNorm or biases):
+ * `chain(scaleByAdam, masked(addDecayedWeights, mask), scaleByLearningRate)`,
+ * as in optax.
  *
  * @example
  * const opt = adamW(3e-3);
@@ -61,8 +64,9 @@ export const adamW = (
   lr: Hyper,
   opts: AdamAliasOptions & { readonly weightDecay?: Hyper; readonly mask?: Mask } = {},
 ): GradientTransformation<OptState> =>
-  // One fused pass per leaf; the same updates as chain(scaleByAdam, masked(addDecayedWeights), scaleByLearningRate).
-  chain(scaleByAdamW({
-    lr, b1: opts.b1 ?? 0.9, b2: opts.b2 ?? 0.99, eps: opts.eps ?? 1e-5, epsRoot: opts.epsRoot ?? 0,
-    weightDecay: opts.weightDecay ?? 0.01, mask: opts.mask ?? weightsOnly,
-  }));
+  // The chain executor runs these links as one Adam op per leaf (fusion.ts).
+  chain(
+    scaleByAdam({ b1: opts.b1 ?? 0.9, b2: opts.b2 ?? 0.99, eps: opts.eps ?? 1e-5, epsRoot: opts.epsRoot ?? 0 }),
+    masked(addDecayedWeights(opts.weightDecay ?? 0.01), opts.mask ?? weightsOnly),
+    scaleByLearningRate(lr),
+  );

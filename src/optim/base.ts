@@ -41,12 +41,6 @@ export interface GradientTransformation<S extends OptState = OptState> {
   readonly name: string;
   init(params: Tree): S;
   update(grads: Tree, state: S, params: Tree): Update<S>;
-  /**
-   * Optional fused form of `applyUpdates(params, update(...).updates)`: the
-   * new params directly, with the same values, in fewer passes over memory.
-   * {@link stepParams} uses it where present.
-   */
-  updateAndApply?(grads: Tree, state: S, params: Tree): ParamStep<S>;
 }
 
 /** New params and optimizer state after one step. */
@@ -111,19 +105,6 @@ export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P =>
   zipTrees([params, updates as P], ([p, u]) => tf.add(p, u));
 
 /**
- * One optimizer step on the params: the transformation's fused
- * `updateAndApply` where it has one, else `update` then {@link applyUpdates}.
- *
- * @example
- * const { params: next, state } = stepParams(adamW(1e-3), grads, optState, params);
- */
-export const stepParams = <S extends OptState>(opt: GradientTransformation<S>, grads: Tree, state: S, params: Tree): ParamStep<S> => {
-  if (opt.updateAndApply) return opt.updateAndApply(grads, state, params);
-  const r = opt.update(grads, state, params);
-  return { params: applyUpdates(params, r.updates), state: r.state };
-};
-
-/**
  * Run a transformation's `update` inside `tf.tidy`, so that only the updates
  * and the new state outlive it. Every transform in this library is wrapped.
  *
@@ -138,49 +119,4 @@ export const tidyTransformation = <S extends OptState>(t: GradientTransformation
       const r = t.update(grads, state, params);
       return { updates: r.updates as tf.Tensor, state: r.state as unknown as tf.Tensor };
     }) as unknown as Update<S>,
-  ...(t.updateAndApply && {
-    updateAndApply: (grads: Tree, state: S, params: Tree) =>
-      tf.tidy(() => {
-        const r = t.updateAndApply!(grads, state, params);
-        return { params: r.params as tf.Tensor, state: r.state as unknown as tf.Tensor };
-      }) as unknown as ParamStep<S>,
-  }),
 });
-
-// ---------------------------------------------------------------------------
-// chain
-// ---------------------------------------------------------------------------
-
-/**
- * Compose transformations left to right; the state is a record keyed by position.
- *
- * @example
- * const adamw = chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), addDecayedWeights(0.01), scaleByLearningRate(1e-3));
- */
-export const chain = (...transforms: AnyTransformation[]): GradientTransformation<Record<string, OptState>> => {
-  /** The first `count` links: their updates and states. */
-  const run = (grads: Tree, state: Record<string, OptState>, params: Tree, count: number): Update<Record<string, OptState>> => {
-    let updates = grads;
-    const next: Record<string, OptState> = {};
-    transforms.slice(0, count).forEach((t, i) => {
-      const r = t.update(updates, state[String(i)] ?? {}, params);
-      updates = r.updates;
-      next[String(i)] = r.state;
-    });
-    return { updates, state: next };
-  };
-  const last = transforms.length - 1, fused = transforms[last]?.updateAndApply;
-  return tidyTransformation({
-    name: `chain(${transforms.map((t) => t.name).join(', ')})`,
-    init: (params) => Object.fromEntries(transforms.map((t, i) => [String(i), t.init(params)])),
-    update: (grads, state, params) => run(grads, state, params, transforms.length),
-    // Fused when the last link is: the links before it update as usual, the last one applies.
-    ...(fused && {
-      updateAndApply(grads: Tree, state: Record<string, OptState>, params: Tree) {
-        const { updates, state: before } = run(grads, state, params, last);
-        const r = transforms[last].updateAndApply!(updates, state[String(last)] ?? {}, params);
-        return { params: r.params, state: { ...before, [String(last)]: r.state } };
-      },
-    }),
-  });
-};

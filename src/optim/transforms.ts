@@ -9,9 +9,10 @@ import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import {
   type AnyTransformation, checkHyper, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
-  type Update,
 } from './base.ts';
-import { adamMoments } from './adam_kernel.ts';
+import { adamUpdate, type AdamState, described, descriptionOf, type Mask } from './fusion.ts';
+
+export type { AdamState, Mask };
 
 const nonNegative = (v: number) => v >= 0;
 const unit = (v: number) => v >= 0 && v < 1;
@@ -30,7 +31,7 @@ const positive = (v: number) => v > 0;
  */
 export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   checkHyper('scaleByLearningRate', 'lr', lr, nonNegative, 'a non-negative number');
-  return tidyTransformation({
+  return described(tidyTransformation({
     name: 'scaleByLearningRate',
     init: () => ({ count: newCount() }),
     update(grads, state) {
@@ -38,7 +39,7 @@ export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: 
       const rate = hyperAt(lr, step);
       return { updates: mapTree(grads, (g) => tf.mul(g, -rate)), state: { count: newCount(step + 1) } };
     },
-  });
+  }), { kind: 'lr', lr });
 };
 
 /**
@@ -69,19 +70,6 @@ export interface AdamOptions {
   readonly epsRoot?: number;
 }
 
-/** State of {@link scaleByAdam}: step count and the two moment trees. */
-export type AdamState = { count: tf.Scalar; mu: Tree; nu: Tree };
-
-/** Options of {@link scaleByAdamW}. */
-export interface AdamWOptions extends AdamOptions {
-  /** Learning rate, a number or a schedule. */
-  readonly lr: Hyper;
-  /** Decoupled weight decay, a number or a schedule. Default 0.01. */
-  readonly weightDecay?: Hyper;
-  /** Which leaves decay. Default {@link weightsOnly}. */
-  readonly mask?: Mask;
-}
-
 /** Adam's options, checked on behalf of `owner`, with optax's defaults. */
 const adamOptions = (owner: string, opts: AdamOptions) => ({
   b1: checkHyper(owner, 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)'),
@@ -93,69 +81,6 @@ const adamOptions = (owner: string, opts: AdamOptions) => ({
 const adamInit = (params: Tree): AdamState =>
   ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
 
-/** AdamW's terms for one leaf: the learning rate, its decay, and the param. */
-type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
-
-/**
- * One Adam step over a tree, one fused pass per leaf (adamMoments). With
- * `decoupled` (given the step) it is AdamW's whole update; without, Adam's direction.
- */
-const adamUpdate = (
-  grads: Tree, state: AdamState, o: ReturnType<typeof adamOptions>, decoupled?: (step: number) => Decoupled, apply = false,
-): Update<AdamState> => {
-  const step = countOf(state.count);
-  const beta1 = hyperAt(o.b1, step), t = step + 1;
-  const h = { b1: beta1, b2: o.b2, c1: 1 - beta1 ** t, c2: 1 - o.b2 ** t, eps: o.eps, epsRoot: o.epsRoot };
-  const terms = decoupled?.(step);
-  // The updates tree carries the paths; the moments are gathered into their own trees.
-  const moments = new Map<string, [tf.Tensor, tf.Tensor]>();
-  const updates = zipTrees([grads, state.mu, state.nu], ([g, m, v], path) => {
-    const w = terms?.(path);
-    const [mu, nu, u] = w ? adamMoments(g, m, v, { ...h, lr: w.lr, wd: w.wd, apply }, w.p) : adamMoments(g, m, v, h);
-    moments.set(path, [mu, nu]);
-    return u;
-  });
-  const pick = (i: 0 | 1) => unflattenTree([...moments].map(([p, pair]) => [p, pair[i]] as const)) as Tree;
-  return { updates, state: { count: newCount(t), mu: pick(0), nu: pick(1) } };
-};
-
-/**
- * AdamW's whole update as one transform: `−lr·(adam direction + wd·p)`, with
- * the decay on the leaves `mask` picks. The same updates as
- * `chain(scaleByAdam, masked(addDecayedWeights, mask), scaleByLearningRate)`,
- * computed in one pass per leaf rather than five.
- *
- * @example
- * const opt = scaleByAdamW({ lr: 3e-3, b1: 0.9, b2: 0.99, eps: 1e-5, weightDecay: 0.01 });
- */
-export const scaleByAdamW = (opts: AdamWOptions): GradientTransformation<AdamState> => {
-  const o = adamOptions('scaleByAdamW', opts);
-  const lr = checkHyper('scaleByAdamW', 'lr', opts.lr, nonNegative, 'a non-negative number');
-  const weightDecay = checkHyper('scaleByAdamW', 'weightDecay', opts.weightDecay ?? 0.01, nonNegative, 'a non-negative number');
-  const mask = opts.mask ?? weightsOnly;
-  const run = (grads: Tree, state: AdamState, params: Tree, apply: boolean) => {
-    if (!params) throw new ConfigError(['scaleByAdamW: update needs the params (for the weight decay)']);
-    return adamUpdate(grads, state, o, (step) => {
-      const rate = hyperAt(lr, step), wd = hyperAt(weightDecay, step);
-      const byPath = new Map(flattenTree(params));
-      return (path) => {
-        const p = byPath.get(path)!;
-        return { lr: rate, wd: mask(path, p) ? wd : 0, p };
-      };
-    }, apply);
-  };
-  return tidyTransformation({
-    name: 'scaleByAdamW',
-    init: adamInit,
-    update: (grads, state, params) => run(grads, state, params, false),
-    // The kernel adds the update to the param in the same pass.
-    updateAndApply(grads, state, params) {
-      const r = run(grads, state, params, true);
-      return { params: r.updates, state: r.state };
-    },
-  });
-};
-
 /**
  * Adam's direction: bias-corrected `m̂ / (sqrt(v̂ + epsRoot) + eps)`.
  * With a schedule for `b1`, bias correction uses the current value, as fastai does.
@@ -165,7 +90,10 @@ export const scaleByAdamW = (opts: AdamWOptions): GradientTransformation<AdamSta
  */
 export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<AdamState> => {
   const o = adamOptions('scaleByAdam', opts);
-  return tidyTransformation({ name: 'scaleByAdam', init: adamInit, update: (grads, state) => adamUpdate(grads, state, o) });
+  return described(
+    tidyTransformation({ name: 'scaleByAdam', init: adamInit, update: (grads, state) => adamUpdate(grads, state, o) }),
+    { kind: 'adam', hypers: o },
+  );
 };
 
 /** State of {@link scaleByRms}. */
@@ -234,7 +162,7 @@ export const trace = (opts: { readonly decay?: Hyper; readonly nesterov?: boolea
  */
 export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   checkHyper('addDecayedWeights', 'weightDecay', weightDecay, nonNegative, 'a non-negative number');
-  return tidyTransformation({
+  return described(tidyTransformation({
     name: 'addDecayedWeights',
     init: () => ({ count: newCount() }),
     update(grads, state, params) {
@@ -245,7 +173,7 @@ export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ 
         state: { count: newCount(step + 1) },
       };
     },
-  });
+  }), { kind: 'decay', weightDecay });
 };
 
 /**
@@ -267,9 +195,6 @@ export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<Record
   });
 };
 
-/** Decides per leaf whether a masked transform applies. */
-export type Mask = (path: string, param: tf.Tensor) => boolean;
-
 /**
  * The default weight-decay mask: weights of rank 2 and above (conv kernels,
  * dense matrices), not BatchNorm parameters or biases (fastai's `wd_bn_bias=False`).
@@ -290,7 +215,8 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
     const chosen = new Set(flattenTree(params).filter(([p, t]) => mask(p, t)).map(([p]) => p));
     return unflattenTree(flattenTree(tree).filter(([p]) => chosen.has(p))) as Tree;
   };
-  return tidyTransformation({
+  const inside = descriptionOf(inner);
+  const masking = tidyTransformation({
     name: `masked(${inner.name})`,
     init: (params) => inner.init(select(params, params)),
     update(grads, state, params) {
@@ -301,6 +227,8 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
       return { updates, state: r.state };
     },
   });
+  // A masked unmasked decay is a decay with this mask (a decay already masked is left to run as it is).
+  return inside?.kind === 'decay' && !inside.mask ? described(masking, { ...inside, mask }) : masking;
 };
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { backendInfo } from '../backend/info.ts';
+import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import { ConfigError } from '../errors.ts';
 import { saveCheckpoint } from '../io/checkpoint.ts';

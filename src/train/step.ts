@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { valueAndGrad } from '../autodiff.ts';
 import type { AnyLayer, Flow, Shape } from '../layer.ts';
 import type { AnyTransformation, OptState } from '../optim/base.ts';
-import { stepParams } from '../optim/base.ts';
+import { stepParams } from '../optim/chain.ts';
 import { foldIn, type Key, split } from '../random.ts';
 import { disposeReplaced, disposeTree, type Tree } from '../tree.ts';
 import type { Batch } from '../data/loader.ts';

@@ -1,7 +1,7 @@
 /**
- * Adam's per-leaf arithmetic as one pass. Written as tfjs ops it is 13
- * elementwise kernels per leaf, each a full read and write of the leaf; on
- * the wasm and cpu backends this module registers a kernel (tfjs's public
+ * Adam's per-leaf arithmetic (the op of `ops/adam.ts`) as one pass. Written
+ * as tfjs ops it is 13 elementwise kernels per leaf, each a full read and
+ * write of the leaf; on the wasm and cpu backends this module registers a kernel (tfjs's public
  * `registerKernel`) that does the whole update in one loop over the
  * backend's own memory. On wasm that loop is a small SIMD function assembled
  * at load time (2.9 ms for 2.8M params, against 15 ms for the same loop in
@@ -10,26 +10,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { kernelIo } from '../backend/kernel_io.ts';
-import { assembleModule, F32, I32, instancePerMemory, op, V128 } from '../backend/wasm_asm.ts';
-
-/** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
-export interface AdamStepHypers {
-  readonly b1: number;
-  readonly b2: number;
-  readonly c1: number;
-  readonly c2: number;
-  readonly eps: number;
-  readonly epsRoot: number;
-  /**
-   * For AdamW's whole update: the learning rate and the decoupled weight
-   * decay, giving `u = −lr·(adam + wd·p)`. Without them `u` is Adam's direction.
-   */
-  readonly lr?: number;
-  readonly wd?: number;
-  /** With `p`: give the new param `p + u` in place of `u` (applying the update in the same pass). */
-  readonly apply?: boolean;
-}
+import { type AdamStepHypers, adamStepSlot } from '../ops/adam.ts';
+import { kernelIo } from './kernel_io.ts';
+import { assembleModule, F32, I32, instancePerMemory, op, V128 } from './wasm_asm.ts';
 
 const KERNEL = 'TsnnAdamMoments';
 
@@ -105,29 +88,23 @@ const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   return outs;
 };
 
-for (const backendName of ['wasm', 'cpu']) {
-  if (!tf.getKernel(KERNEL, backendName)) tf.registerKernel({ kernelName: KERNEL, backendName, kernelFunc: adamKernel as tf.KernelFunc });
-}
-
 /**
- * One Adam step of one leaf: the new first and second moments and the update.
- * With `p` and `h.lr` it is AdamW's whole update, `−lr·(adam + wd·p)`.
+ * Register the Adam kernel on wasm and cpu and plug it into the Adam op
+ * (float32 tensors on a backend that has it). Idempotent.
  *
  * @example
- * const [mu, nu, u] = adamMoments(g, m, v, { b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8, epsRoot: 0 });
- * const [mu2, nu2, step] = adamMoments(g, m, v, { b1: 0.9, b2: 0.99, c1: 0.1, c2: 0.01, eps: 1e-5, epsRoot: 0, lr: 1e-3, wd: 0.01 }, p);
+ * ```ts
+ * import { installAdamKernel } from './adam_kernel.ts';
+ * installAdamKernel();
+ * ```
  */
-export const adamMoments = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers, p?: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor] => {
-  if (h.apply && !p) throw new Error('adamMoments: apply needs the param p');
-  const floats = [g, m, v, ...(p ? [p] : [])].every((t) => t.dtype === 'float32');
-  if (floats && tf.getKernel(KERNEL, tf.getBackend())) {
-    return tf.engine().runKernel(KERNEL, p ? { g, m, v, p } : { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+export const installAdamKernel = (): void => {
+  for (const backendName of ['wasm', 'cpu']) {
+    if (!tf.getKernel(KERNEL, backendName)) tf.registerKernel({ kernelName: KERNEL, backendName, kernelFunc: adamKernel as tf.KernelFunc });
   }
-  return tf.tidy(() => {
-    const mu = tf.add(tf.mul(m, h.b1), tf.mul(g, 1 - h.b1));
-    const nu = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(g), 1 - h.b2));
-    const dir = tf.div(tf.div(mu, h.c1), tf.add(tf.sqrt(tf.add(tf.div(nu, h.c2), h.epsRoot)), h.eps));
-    const u = h.lr === undefined ? dir : tf.mul(p && h.wd ? tf.add(dir, tf.mul(p, h.wd)) : dir, -h.lr);
-    return [mu, nu, h.apply ? tf.add(p!, u) : u];
+  adamStepSlot.install((g, m, v, h, p) => {
+    const floats = [g, m, v, ...(p ? [p] : [])].every((t) => t.dtype === 'float32');
+    if (!floats || !tf.getKernel(KERNEL, tf.getBackend())) return undefined;
+    return tf.engine().runKernel(KERNEL, p ? { g, m, v, p } : { g, m, v }, h as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
   });
 };

@@ -1,6 +1,7 @@
 /**
  * Training-mode BatchNorm as two kernels, forward and backward, on the wasm
- * and cpu backends (tfjs's public `registerKernel`). As tfjs ops, a BatchNorm
+ * and cpu backends (tfjs's public `registerKernel`), behind the BatchNorm ops
+ * of `ops/batchnorm.ts`. As tfjs ops, a BatchNorm
  * is about 25 small kernels per training step, and at the chapter-14 sizes
  * their fixed cost outweighs the arithmetic; here each direction is one
  * kernel: per-channel sums, then one fused elementwise pass (and a third,
@@ -12,8 +13,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { type KernelIo, kernelIo } from '../backend/kernel_io.ts';
-import { assembleModule, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from '../backend/wasm_asm.ts';
+import { batchNormStatsSlot, batchNormTrainSlot, type Normalisation, type RunningStats } from '../ops/batchnorm.ts';
+import { type KernelIo, kernelIo } from './kernel_io.ts';
+import { assembleModule, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
 const BLOCK = 256;
@@ -289,49 +291,85 @@ const runningStatsKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensor
 };
 
 const FORWARD = 'TsnnBatchNormTrain', BACKWARD = 'TsnnBatchNormGrad', RUNNING = 'TsnnBatchNormRunningStats';
-for (const backendName of ['wasm', 'cpu']) {
-  if (!tf.getKernel(FORWARD, backendName)) tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forwardKernel as tf.KernelFunc });
-  if (!tf.getKernel(BACKWARD, backendName)) tf.registerKernel({ kernelName: BACKWARD, backendName, kernelFunc: backwardKernel as tf.KernelFunc });
-  if (!tf.getKernel(RUNNING, backendName)) tf.registerKernel({ kernelName: RUNNING, backendName, kernelFunc: runningStatsKernel as tf.KernelFunc });
-}
 
 /**
- * Whether the fused BatchNorm kernels run on the active backend (wasm, cpu).
+ * True where the active backend has the fused kernels (they are registered for wasm and cpu).
  *
  * @example
- * if (hasBatchNormKernels()) batchNormTrainForward(x, gamma, beta, 1e-5);
+ * ```ts
+ * import { hasBatchNormKernels } from './batchnorm_kernels.ts';
+ * console.log(hasBatchNormKernels());
+ * ```
  */
 export const hasBatchNormKernels = (): boolean => tf.getKernel(FORWARD, tf.getBackend()) !== undefined;
 
-/**
- * Training-mode forward: `[y, batch mean, batch biased variance]` over every position of `x`'s last axis.
- *
- * @example
- * const [y, mean, variance] = batchNormTrainForward(x, gamma, beta, 1e-5);
- */
-export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] =>
-  tf.engine().runKernel(FORWARD, { x, gamma, beta }, { eps }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+const run = <T>(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): T =>
+  tf.engine().runKernel(kernel, inputs, attrs) as unknown as T;
 
 /**
- * Training-mode backward: `[dx, dgamma, dbeta]`.
+ * The forward kernel: `[y, batch mean, batch biased variance]` over every position of `x`'s last axis.
  *
  * @example
- * const [dx, dGamma, dBeta] = batchNormTrainBackward(dy, x, gamma, mean, variance, 1e-5);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
+ * installBatchNormKernels();
+ * const [y, mean, variance] = batchNormTrainForward(tf.tensor2d([[1], [3]]), tf.ones([1]), tf.zeros([1]), 1e-5);
+ * ```
+ */
+export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] =>
+  run(FORWARD, { x, gamma, beta }, { eps });
+
+/**
+ * The backward kernel: `[dx, dgamma, dbeta]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { batchNormTrainBackward, batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
+ * installBatchNormKernels();
+ * const x = tf.tensor2d([[1], [3]]), gamma = tf.ones([1]) as tf.Tensor1D;
+ * const [, mean, variance] = batchNormTrainForward(x, gamma, tf.zeros([1]), 1e-5);
+ * const [dx, dGamma, dBeta] = batchNormTrainBackward(tf.onesLike(x), x, gamma, mean, variance, 1e-5);
+ * ```
  */
 export const batchNormTrainBackward = (
   dy: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number,
-): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] =>
-  tf.engine().runKernel(BACKWARD, { dy, x, gamma, mean, variance }, { eps }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] => run(BACKWARD, { dy, x, gamma, mean, variance }, { eps });
+
+/** The ops' normalisation through the kernels: one kernel each way. */
+const kernelNormalisation: Normalisation = {
+  forward(x, gamma, beta, eps) {
+    const [y, mean, variance] = batchNormTrainForward(x, gamma, beta, eps);
+    return { y, mean, variance, saved: [x, gamma, mean, variance] };
+  },
+  backward: (dy, [x, gamma, mean, variance], eps) => batchNormTrainBackward(dy, x, gamma as tf.Tensor1D, mean as tf.Tensor1D, variance as tf.Tensor1D, eps),
+};
+
+const kernelRunningStats: RunningStats = (mean, variance, runMean, runVar, momentum, n) =>
+  run(RUNNING, { mean, variance, runMean, runVar }, { momentum, n });
 
 /**
- * The running statistics after one training batch (PyTorch's convention):
- * `(1 − momentum)·old + momentum·batch`, with the batch variance made
- * unbiased by `n / (n − 1)`. `[newMean, newVar]`.
+ * Register the BatchNorm kernels on wasm and cpu and plug them into the
+ * BatchNorm ops (float32 tensors on a backend that has them). Idempotent.
  *
  * @example
- * const [mean, variance] = batchNormRunningStats(batchMean, batchVar, state.mean, state.var, 0.1, 64 * 14 * 14);
+ * ```ts
+ * import { installBatchNormKernels } from './batchnorm_kernels.ts';
+ * installBatchNormKernels();
+ * ```
  */
-export const batchNormRunningStats = (
-  mean: tf.Tensor1D, variance: tf.Tensor1D, runMean: tf.Tensor1D, runVar: tf.Tensor1D, momentum: number, n: number,
-): [tf.Tensor1D, tf.Tensor1D] =>
-  tf.engine().runKernel(RUNNING, { mean, variance, runMean, runVar }, { momentum, n }) as unknown as [tf.Tensor1D, tf.Tensor1D];
+export const installBatchNormKernels = (): void => {
+  const kernels: [string, tf.KernelFunc][] = [
+    [FORWARD, forwardKernel as tf.KernelFunc], [BACKWARD, backwardKernel as tf.KernelFunc], [RUNNING, runningStatsKernel as tf.KernelFunc],
+  ];
+  for (const backendName of ['wasm', 'cpu']) {
+    for (const [kernelName, kernelFunc] of kernels) {
+      if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc });
+    }
+  }
+  batchNormTrainSlot.install((x) => (x.dtype === 'float32' && hasBatchNormKernels() ? kernelNormalisation : undefined));
+  batchNormStatsSlot.install((mean, runMean) =>
+    mean.dtype === 'float32' && runMean.dtype === 'float32' && hasBatchNormKernels() ? kernelRunningStats : undefined
+  );
+};

@@ -1,6 +1,7 @@
 /**
  * Which tfjs backend is in use, and why. Backend selection records its
- * reason here; the epoch table's header prints it.
+ * reason here; the epoch table's header prints it. It sits below both, so
+ * that training reads it without importing the engine.
  *
  * @module
  */

@@ -1,0 +1,41 @@
+/**
+ * The conv + BatchNorm inference op (`ops/conv_batchnorm.ts`) with the
+ * BatchNorm folded into the conv: one fused conv + bias (+ ReLU) kernel
+ * instead of a conv, four elementwise BatchNorm ops and a ReLU.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { convBatchNormSlot } from '../ops/conv_batchnorm.ts';
+
+/**
+ * True while tfjs records a gradient tape (an internal flag, read-only here).
+ * The fused conv's gradient needs kernels that the wasm backend lacks, so a
+ * taped call takes the op's math, whose conv gradient the engine rewrites.
+ */
+const recording = (): boolean => ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+
+/**
+ * Plug the folded implementation into the op. It declines taped calls.
+ *
+ * @example
+ * ```ts
+ * import { installBatchNormFolding } from './fold_batchnorm.ts';
+ * installBatchNormFolding();
+ * ```
+ */
+export const installBatchNormFolding = (): void =>
+  convBatchNormSlot.install((t, g) => {
+    if (recording()) return undefined;
+    return tf.tidy(() => {
+      const scale = tf.mul(t.gamma, tf.rsqrt(tf.add(t.variance, g.eps)));
+      return tf.fused.conv2d({
+        x: t.x,
+        filter: tf.mul(t.weight, scale) as tf.Tensor4D,
+        strides: g.stride,
+        pad: [[0, 0], [g.pad, g.pad], [g.pad, g.pad], [0, 0]],
+        bias: tf.sub(t.beta, tf.mul(t.mean, scale)),
+        activation: g.relu ? 'relu' : 'linear',
+      });
+    });
+  });

@@ -1,0 +1,77 @@
+/**
+ * `chain`, optax's composition of transformations, and `stepParams`, one
+ * optimizer step on the params. A chain runs its links one by one, except
+ * where the chain executor (`fusion.ts`) recognises its links and runs them
+ * as one op per leaf, with the same updates and state.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Tree } from '../tree.ts';
+import {
+  type AnyTransformation, applyUpdates, type GradientTransformation, type OptState, type ParamStep, tidyTransformation, type Update,
+} from './base.ts';
+import { adamWPlan, runAdamWPlan } from './fusion.ts';
+
+/** The fused step of the chains that have one: the new params, computed with the update in one pass. */
+const fusedSteps = new WeakMap<AnyTransformation, (grads: Tree, state: OptState, params: Tree) => ParamStep>();
+
+/**
+ * Compose transformations left to right; the state is a record keyed by position.
+ *
+ * @example
+ * ```ts
+ * import { chain } from './chain.ts';
+ * import { addDecayedWeights, scaleByAdam, scaleByLearningRate } from './transforms.ts';
+ * const adamw = chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), addDecayedWeights(0.01), scaleByLearningRate(1e-3));
+ * ```
+ */
+export const chain = (...transforms: AnyTransformation[]): GradientTransformation<Record<string, OptState>> => {
+  const plan = adamWPlan(transforms);
+  const links = (grads: Tree, state: Record<string, OptState>, params: Tree): Update<Record<string, OptState>> => {
+    let updates = grads;
+    const next: Record<string, OptState> = {};
+    transforms.forEach((t, i) => {
+      const r = t.update(updates, state[String(i)] ?? {}, params);
+      updates = r.updates;
+      next[String(i)] = r.state;
+    });
+    return { updates, state: next };
+  };
+  const chained = tidyTransformation({
+    name: `chain(${transforms.map((t) => t.name).join(', ')})`,
+    init: (params) => Object.fromEntries(transforms.map((t, i) => [String(i), t.init(params)])),
+    update: plan ? (grads, state, params) => runAdamWPlan(plan, grads, state, params, false) : links,
+  });
+  if (plan) {
+    const step = tidyTransformation({ name: chained.name, init: chained.init, update: (g, s, p) => runAdamWPlan(plan, g, s, p, true) });
+    fusedSteps.set(chained, (grads, state, params) => {
+      const r = step.update(grads, state as Record<string, OptState>, params);
+      return { params: r.updates, state: r.state };
+    });
+  }
+  return chained;
+};
+
+/**
+ * One optimizer step on the params: `params + update(grads).updates`, the
+ * new params and optimizer state. For chains the executor fuses, the update
+ * is added in the same pass.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { stepParams } from './chain.ts';
+ * import { adamW } from './aliases.ts';
+ * const opt = adamW(1e-3), params = { w: tf.ones([2, 2]) };
+ * const { params: next, state } = stepParams(opt, { w: tf.ones([2, 2]) }, opt.init(params), params);
+ * ```
+ */
+export const stepParams = <S extends OptState>(opt: GradientTransformation<S>, grads: Tree, state: S, params: Tree): ParamStep<S> => {
+  const fused = fusedSteps.get(opt);
+  if (fused) return fused(grads, state, params) as ParamStep<S>;
+  return tf.tidy(() => {
+    const r = opt.update(grads, state, params);
+    return { params: applyUpdates(params, r.updates) as unknown as tf.Tensor, state: r.state as unknown as tf.Tensor };
+  }) as unknown as ParamStep<S>;
+};
