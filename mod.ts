@@ -2,81 +2,122 @@
  * tsnn: a functional neural-network library for TypeScript, on Node and Deno.
  *
  * Layers are pairs of pure functions over explicit parameter records; blocks
- * are combinator expressions; the laws every layer obeys are exported as
- * fast-check properties.
+ * are combinator expressions; optimizers are optax-style transformations;
+ * `fit` folds a training step over a loader, fastai style. The laws every
+ * layer obeys live in `tsnn/laws`, and the engine's extension points in
+ * `tsnn/backend`.
  *
  * @example
+ * ```ts
  * import * as tf from '@tensorflow/tfjs';
- * import fc from 'fast-check';
- * import { laws, prngKey, resBlock, resNet } from './mod.ts';
+ * import { prngKey, resNet } from './mod.ts';
  *
  * const model = resNet({ nIn: 1, nClasses: 10 });
- * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]); // outShape [10]
+ * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]);
  * const { y } = model.apply(params, state, tf.zeros([2, 28, 28, 1]), { training: false });
- * fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams()), { numRuns: 10 });
+ * console.log(outShape, (y as tf.Tensor).shape); // [10] [2, 10]
+ * ```
  *
  * @module
  */
 
-// Core types and PRNG
-export * from './src/random.ts';
-export * from './src/layer.ts';
-export * from './src/tree.ts';
-export * from './src/errors.ts';
-export { decodeOrThrow, Finite, NonNegativeInt, Positive, PositiveInt, UnitInterval } from './src/config.ts';
+// ---------------------------------------------------------------------------
+// Keys, layers, parameter trees, errors
+// ---------------------------------------------------------------------------
+export { foldIn, type Key, normal, permutation, prngKey, split, uniform } from './src/random.ts';
+export {
+  type Applied, type AnyLayer, type Ctx, evalCtx, expectInput, type Flow, type FlowShape, type Init, type Layer, type Shape, type StatelessLayer,
+  trainCtx, withLabel,
+} from './src/layer.ts';
+export {
+  cloneTree, countParams, disposeTree, type Empty, flattenTree, mapTree, type Tree, type TreeOf, treesEqual, treeShapes, unflattenTree, zipTrees,
+} from './src/tree.ts';
+export { ConfigError, LayerError, ShapeError } from './src/errors.ts';
 
-// Layers
-export * from './src/layers/conv.ts';
-export * from './src/layers/dense.ts';
-export * from './src/layers/batchnorm.ts';
-export * from './src/layers/activations.ts';
-export * from './src/layers/pooling.ts';
-export * from './src/layers/shape_ops.ts';
+// ---------------------------------------------------------------------------
+// Layers (channels are `ni` in, `nf` out throughout, fastai's names)
+// ---------------------------------------------------------------------------
+export { type Conv2dOptions, type Conv2dParams, conv2d } from './src/layers/conv.ts';
+export { dense, type DenseOptions, type DenseParams, linear } from './src/layers/dense.ts';
+export { BATCH_NORM_EPS, batchNorm, type BatchNormOptions, type BatchNormParams, type BatchNormState } from './src/layers/batchnorm.ts';
+export { gelu, leakyRelu, type Pointwise, pointwise, relu, sigmoid, silu, tanh } from './src/layers/activations.ts';
+export { avgPool, globalAvgPool, maxPool, type PoolOptions } from './src/layers/pooling.ts';
+export { dropout, flatten, identity } from './src/layers/shape_ops.ts';
 export { kaimingNormal, lecunUniform } from './src/layers/init.ts';
 
-// Combinators and blocks
-export * from './src/combinators.ts';
-export * from './src/blocks.ts';
+// ---------------------------------------------------------------------------
+// Combinators and fastai's blocks
+// ---------------------------------------------------------------------------
+export { add, type Children, fanInConcat, fanInSum, fanOut, parallel, serial, withKind } from './src/combinators.ts';
+export { type Act, convLayer, type ConvLayerOptions, chapter14Models, type ModelOptions, plainNet, resBlock, resNet, resNet2 } from './src/blocks.ts';
 
+// ---------------------------------------------------------------------------
 // Running and differentiating
-export * from './src/apply.ts';
-export * from './src/autodiff.ts';
+// ---------------------------------------------------------------------------
+export { formatSummary, forward, summary, type SummaryRow } from './src/apply.ts';
+export { type LossAndAux, type ValueAndGrad, valueAndGrad } from './src/autodiff.ts';
 
-// Laws
-export * as laws from './src/laws/mod.ts';
-
+// ---------------------------------------------------------------------------
 // Optimizers and schedules
-export * from './src/optim/base.ts';
-export * from './src/optim/transforms.ts';
-export * from './src/optim/chain.ts';
-export * from './src/optim/aliases.ts';
-export * from './src/optim/schedules.ts';
+// ---------------------------------------------------------------------------
+export {
+  type AnyTransformation, applyUpdates, type GradientTransformation, type Hyper, hyperAt, type OptState, type ParamStep, type StepSchedule,
+  tidyTransformation, type Update,
+} from './src/optim/base.ts';
+export { chain, stepParams } from './src/optim/chain.ts';
+export {
+  addDecayedWeights, type AdamOptions, type AdamState, clipByGlobalNorm, type Mask, masked, type RmsState, scale, scaleByAdam, scaleByLearningRate,
+  scaleByRms, trace, type TraceState, weightsOnly,
+} from './src/optim/transforms.ts';
+export { adam, type AdamAliasOptions, adamW, momentum, rmsprop, sgd } from './src/optim/aliases.ts';
+export {
+  combinedCos, combineScheds, flatCos, oneCycle, type OneCycleOptions, perStep, type Sched, schedCos, schedExp, schedLin, schedNo, warmup,
+} from './src/optim/schedules.ts';
 
+// ---------------------------------------------------------------------------
 // Training
-export * from './src/train/losses.ts';
-export * from './src/train/metrics.ts';
-export * from './src/train/step.ts';
-export * from './src/train/observers.ts';
-export * from './src/train/fit.ts';
-export * from './src/train/lr_find.ts';
+// ---------------------------------------------------------------------------
+export { crossEntropy, crossEntropyWith, type Loss, mse } from './src/train/losses.ts';
+export { accuracy, errorRate, type Metric, runningMean } from './src/train/metrics.ts';
+export {
+  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, predict, type StepResult, type TrainState, trainStep,
+} from './src/train/step.ts';
+export {
+  type BatchEnd, epochTable, type EpochRow, type EpochTableOptions, formatEpochTable, jsonLog, type Observer, type TrainBegin,
+} from './src/train/observers.ts';
+export type { Callback, Divergence } from './src/train/callbacks.ts';
+export {
+  type Data, DivergenceError, evaluate, fit, fitOneCycle, type FitOneCycleOptions, type FitOptions, type FitResult, type Step, type StepFactory,
+  type StepParts,
+} from './src/train/fit.ts';
+export {
+  lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSuggestion, steepSuggestion, valleySuggestion,
+} from './src/train/lr_find.ts';
 
+// ---------------------------------------------------------------------------
 // Data
-export * from './src/data/loader.ts';
+// ---------------------------------------------------------------------------
+export { type ArrayDataset, type Batch, channelStats, dataLoader, type Loader, type LoaderOptions } from './src/data/loader.ts';
+export { DatasetError, encodeIdx, type Idx, parseIdx } from './src/data/idx.ts';
+export {
+  downloadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions, loadFashionMnist, loadFashionMnistOrThrow,
+  readFashionMnist,
+} from './src/data/fashion_mnist.ts';
+export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folder.ts';
 
-// Checkpoints
-export * from './src/io/safetensors.ts';
-export * from './src/io/checkpoint.ts';
+// ---------------------------------------------------------------------------
+// Checkpoints (safetensors)
+// ---------------------------------------------------------------------------
+export { decodeSafetensors, type Dtype, encodeSafetensors, type Safetensors, SafetensorsError, type StoredTensor } from './src/io/safetensors.ts';
+export {
+  CheckpointError, type CheckpointTemplate, decodeCheckpoint, encodeCheckpoint, type Loaded, loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint,
+} from './src/io/checkpoint.ts';
+export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
 
-// Backends
-export * from './src/backend_info.ts';
-export * from './src/backend/select.ts';
-export { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from './src/backend/conv_grad.ts';
-export { installMatMulGradient } from './src/backend/matmul_grad.ts';
-export { installWasmZeroCopy } from './src/backend/wasm_kernels.ts';
-export * from './src/data/idx.ts';
-export * from './src/data/fashion_mnist.ts';
-export * from './src/data/image_folder.ts';
-
-// Data-parallel training
-export * from './src/parallel/data_parallel.ts';
-export type { ModelSpec } from './src/parallel/protocol.ts';
+// ---------------------------------------------------------------------------
+// Backends and threads
+// ---------------------------------------------------------------------------
+export { type BackendName, selectBackend, type SelectOptions } from './src/backend/select.ts';
+export { backendInfo } from './src/backend_info.ts';
+export { dataParallel, type ParallelOptions, type ParallelStep, parallelTrainStep } from './src/parallel/data_parallel.ts';
+export type { ModelSpec, ModuleSpec } from './src/parallel/protocol.ts';

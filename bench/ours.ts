@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import {
-  chapter14Exports,   adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
+  adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
   prngKey, selectBackend, trainStep,
 } from '../mod.ts';
 import { report, timeSteps } from './timing.ts';
@@ -25,7 +25,8 @@ const model = chapter14Models[name](opts);
 const opt = adamW(1e-3);
 const batch = Number(a.batch), workers = Number(a.workers);
 let ts = initTrainState(model, opt, prngKey(0), [28, 28, 1]);
-const exportName = chapter14Exports[name];
+// The factory's own name is its export name in mod.ts.
+const exportName = chapter14Models[name].name;
 const step = workers > 1
   ? await parallelTrainStep(model, opt, { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } })
   : (() => {

@@ -13,8 +13,8 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  chapter14Exports,   backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
-  loadFashionMnistOrThrow, lrFind, prngKey, selectBackend,
+  backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
+  loadFashionMnistOrThrow, lrFind, prngKey, selectBackend, saveCheckpoints, dataParallel,
 } from '../mod.ts';
 
 const { values: args } = parseArgs({
@@ -65,10 +65,11 @@ for (const name of models) {
   console.log(`== ${name}: fitOneCycle(${epochs}, ${lr.toExponential(2)})`);
   const checkpoint = path.join(args.out!, `${name}.best.safetensors`);
   const workers = Number(args.workers);
-  const exportName = chapter14Exports[name];
+  // The factory's own name is its export name in mod.ts.
+  const exportName = chapter14Models[name].name;
   const { trainState, history } = await fitOneCycle(model, { train, valid }, {
-    epochs, lrMax: lr, key, checkpoint: { path: checkpoint, config, mode: 'best' },
-    ...(workers > 1 ? { parallel: { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } } } : {}),
+    epochs, lrMax: lr, key, callbacks: [saveCheckpoints({ path: checkpoint, config, mode: 'best' })],
+    ...(workers > 1 ? { step: dataParallel({ workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } }) } : {}),
   });
   const final = evaluate(model, trainState, valid);
   results.push({

@@ -7,7 +7,7 @@
  */
 import {
   adamW, channelStats, convLayer, dataLoader, dense, disposeTrainState, evaluate, fitOneCycle, flatten, globalAvgPool,
-  loadCheckpointOrThrow, loadFashionMnistOrThrow, lrFind, withLabel, prngKey, selectBackend, serial,
+  loadCheckpointOrThrow, loadFashionMnistOrThrow, lrFind, withLabel, prngKey, saveCheckpoints, selectBackend, serial,
 } from '../mod.ts';
 
 await selectBackend(); // wasm here; tfjs-node(-gpu) where it installs
@@ -27,7 +27,7 @@ const { valley, steep } = await lrFind(model, trainDl, { plotPath: 'lr_find_smal
 console.log(`lrFind: valley ${valley.toExponential(2)}, steep ${steep.toExponential(2)} (plot in lr_find_small.svg)`);
 
 const { trainState } = await fitOneCycle(model, { train: trainDl, valid: validDl }, {
-  epochs: 3, lrMax: valley, checkpoint: { path: 'small.safetensors', config: { example: 'train_small' } },
+  epochs: 3, lrMax: valley, callbacks: [saveCheckpoints({ path: 'small.safetensors', config: { example: 'train_small' } })],
 });
 disposeTrainState(trainState);
 

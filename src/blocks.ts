@@ -199,14 +199,6 @@ export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
   headed('resNet2', (ni, nf, s) => serial(resBlock(ni, nf, s), resBlock(nf, nf, 1)), opts);
 
 /**
- * The export name of each chapter-14 model's factory, for `ModelSpec`s of worker threads.
- *
- * @example
- * const spec = { module: new URL('./mod.ts', import.meta.url).href, export: chapter14Exports.resnet2, args: [opts] };
- */
-export const chapter14Exports = { plain: 'plainNet', resnet: 'resNet', resnet2: 'resNet2' } as const;
-
-/**
  * The three chapter-14 models by name.
  *
  * @example

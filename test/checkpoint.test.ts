@@ -9,8 +9,9 @@ import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import {
   adamW, CheckpointError, convLayer, decodeSafetensors, dense, disposeTrainState, encodeCheckpoint, encodeSafetensors, fit,
   fitOneCycle, flatten, initTrainState, loadCheckpoint, loadCheckpointOrThrow, withLabel, prngKey, saveCheckpoint, serial,
-  treesEqual, writeFileAtomic,
+  treesEqual,
 } from '../mod.ts';
+import { writeFileAtomic } from '../src/io/checkpoint.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 import { runScript, scriptCommand } from './fixtures/run.ts';
 

@@ -3,9 +3,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm, disposeReplaced,
+  adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm,
   disposeTree, flattenTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, stepParams, type Tree, weightsOnly,
 } from '../mod.ts';
+import { disposeReplaced } from '../src/tree.ts';
 
 /**
  * Run `steps` updates of `opt` from the tree `start` with gradients `grad(params, i)`; returns the final leaves as numbers,

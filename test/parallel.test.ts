@@ -2,8 +2,8 @@ import { assertClose, tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  adamW, crossEntropy, disposeTrainState, fit, flattenTree, initTrainState, type Observer, parallelTrainStep, prngKey,
-  selectBackend, sgd, trainStep, treesEqual,
+  adamW, ConfigError, crossEntropy, crossEntropyWith, dataParallel, disposeTrainState, fit, flattenTree, initTrainState, type Loss, type Observer,
+  parallelTrainStep, prngKey, selectBackend, sgd, trainStep, treesEqual,
 } from '../mod.ts';
 import { toyData, toyModel, toyModelNoBn, toySpec } from './fixtures/toy.ts';
 
@@ -65,7 +65,7 @@ describe('data-parallel training on worker threads', () => {
     const counts: number[] = [];
     const watch: Observer = { onEpochEnd: () => void counts.push(tf.memory().numTensors) };
     const run = (observers: Observer[]) =>
-      fit(toyModel(), toyData(), { epochs: 4, opt: adamW(2e-2), key: prngKey(3), observers, parallel: { workers: 2, spec: toySpec('toyModel') } });
+      fit(toyModel(), toyData(), { epochs: 4, opt: adamW(2e-2), key: prngKey(3), observers, step: dataParallel({ workers: 2, spec: toySpec('toyModel') }) });
     const before = tf.memory().numTensors;
     const a = await run([watch]);
     const b = await run([]);
@@ -75,6 +75,29 @@ describe('data-parallel training on worker threads', () => {
     disposeTrainState(a.trainState);
     disposeTrainState(b.trainState);
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('any loss trains in parallel: a label-smoothed loss given by spec matches the single-thread run', async () => {
+    await selectBackend({ backend: 'cpu' });
+    const loss = crossEntropyWith({ labelSmoothing: 0.2 });
+    const lossSpec = { module: new URL('../src/train/losses.ts', import.meta.url).href, export: 'crossEntropyWith', args: [{ labelSmoothing: 0.2 }] };
+    const run = (parallel: boolean) => fit(toyModelNoBn(), toyData(), {
+      epochs: 2, opt: sgd(0.05), loss, key: prngKey(4), observers: [],
+      ...(parallel ? { step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn'), lossSpec }) } : {}),
+    });
+    const [one, two] = [await run(false), await run(true)];
+    assertClose([two.history[1].trainLoss], [one.history[1].trainLoss], 1e-4, 'train loss');
+    const a = flattenTree(two.trainState.params), b = flattenTree(one.trainState.params);
+    a.forEach(([p, t], i) => assertClose(t.dataSync(), b[i][1].dataSync(), 1e-4, p));
+    [one, two].forEach((r) => disposeTrainState(r.trainState));
+  });
+
+  test('a loss the workers cannot rebuild is refused with a ConfigError saying how to give it', async () => {
+    const mine: Loss = (y, t) => crossEntropy(y, t);
+    await assert.rejects(
+      fit(toyModelNoBn(), toyData(), { epochs: 1, opt: sgd(0.1), loss: mine, observers: [], step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn') }) }),
+      (e: unknown) => e instanceof ConfigError && /dataParallel\.lossSpec: the worker threads cannot rebuild this loss/.test(e.message),
+    );
   });
 
   test('a bad spec fails clearly', async () => {

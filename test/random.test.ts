@@ -2,7 +2,7 @@ import { tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { foldIn, isKey, normal, permutation, prngKey, randomBits, split, threefry2x32, uniform } from '../mod.ts';
+import { foldIn, isKey, normal, permutation, prngKey, randomBits, split, threefry2x32, uniform } from '../src/random.ts';
 
 describe('random', () => {
   test('threefry2x32 matches the Random123 known-answer vectors', () => {

@@ -8,6 +8,7 @@ import {
   adamW, crossEntropy, disposeTrainState, DivergenceError, epochTable, evaluate, fit, fitOneCycle, formatEpochTable,
   initTrainState, jsonLog, loadCheckpointOrThrow, type Observer, prngKey, sgd, trainStep, treesEqual,
 } from '../mod.ts';
+import { saveCheckpoints } from '../src/io/save_checkpoints.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-'));
@@ -106,13 +107,14 @@ describe('fit', () => {
     const before = tf.memory().numTensors;
     let caught: unknown;
     try {
-      await fit(model, toyData(), { epochs: 3, opt, observers: [], checkpoint: { path: file } });
+      await fit(model, toyData(), { epochs: 3, opt, observers: [], callbacks: [saveCheckpoints({ path: file })] });
     } catch (e) {
       caught = e;
     }
     assert.ok(caught instanceof DivergenceError, `expected a DivergenceError, got ${caught}`);
     const e = caught as DivergenceError;
     assert.match(e.message, new RegExp(`training diverged: loss (NaN|-?Infinity) at step ${e.step} \\(epoch ${e.epoch}\\)`));
+    assert.ok(e.message.includes(`it was saved to '${file}'`), e.message);
     assert.equal(e.lastGood.step, e.step);
     assert.ok(!tf.tidy(() => tf.any(tf.isNaN((e.lastGood.params as { head: { weight: tf.Tensor } }).head.weight)).dataSync()[0]));
     const saved = loadCheckpointOrThrow(file, { model, opt, inShape: [8, 8, 1] });

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import {
   cloneTree, countParams, disposeReplaced, disposeTree, flattenTree, leaves, mapTree, type Tree, treesEqual,
   treeShapes, unflattenTree, zipTrees,
-} from '../mod.ts';
+} from '../src/tree.ts';
 
 const arbTree = (depth: number): fc.Arbitrary<Tree> =>
   depth === 0

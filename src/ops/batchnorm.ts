@@ -22,10 +22,13 @@ export interface Normalisation {
 export type RunningStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, runMean: tf.Tensor1D, runVar: tf.Tensor1D, momentum: number, n: number) =>
   [tf.Tensor1D, tf.Tensor1D];
 
-/** The engine's normalisation for an input, or undefined to use the math. */
+/** Where the engine plugs its normalisation: given the input, a pair, or undefined to use the math. */
 export const batchNormTrainSlot = slot<(x: tf.Tensor) => Normalisation | undefined>('batchNormTrain');
-/** The engine's running-statistics update for these tensors, or undefined to use the math. */
-export const batchNormStatsSlot = slot<(mean: tf.Tensor1D, runMean: tf.Tensor1D) => RunningStats | undefined>('batchNormRunningStats');
+/** Picks the engine's running-statistics update for these tensors, or undefined to use the math. */
+export type BatchNormStatsImpl = (mean: tf.Tensor1D, runMean: tf.Tensor1D) => RunningStats | undefined;
+
+/** Where the engine plugs its running-statistics update. */
+export const batchNormStatsSlot = slot<BatchNormStatsImpl>('batchNormRunningStats');
 
 /**
  * Per-channel mean over every position of `x` ([n, c] or [n, h, w, c]). For

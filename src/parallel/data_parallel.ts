@@ -18,23 +18,29 @@ import type { AnyLayer } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
-import { crossEntropyWith } from '../train/losses.ts';
+import { ConfigError } from '../errors.ts';
+import type { StepFactory } from '../train/fit.ts';
+import { crossEntropy, type Loss } from '../train/losses.ts';
+import { lossSpecOf } from './loss_spec.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
-  type FromWorker, type ModelSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
+  type FromWorker, type ModelSpec, type ModuleSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
   type ToWorker, unpackTree,
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
-/** Options of {@link parallelTrainStep}. */
+/** Options of {@link parallelTrainStep} and {@link dataParallel}. */
 export interface ParallelOptions {
   /** Threads in all, the calling one included. */
   readonly workers: number;
   /** How the workers rebuild the model (the same model the caller passes). */
   readonly spec: ModelSpec;
-  /** Label smoothing of the cross-entropy loss. Default 0. */
-  readonly labelSmoothing?: number;
+  /**
+   * How the workers rebuild the loss. Not needed for the library's own
+   * `crossEntropy` and `mse`; any other loss needs one.
+   */
+  readonly lossSpec?: ModuleSpec;
 }
 
 /** A data-parallel step and the means to stop its workers. */
@@ -111,13 +117,14 @@ const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number
  * const { trainState, loss } = await step(ts, batch);
  * await step.close();
  */
-export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, o: ParallelOptions): Promise<ParallelStep> => {
-  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`parallelTrainStep.workers: expected positive integer, got ${o.workers}`);
+export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, o: ParallelOptions & { readonly loss?: Loss }): Promise<ParallelStep> => {
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new ConfigError([`dataParallel.workers: expected positive integer, got ${o.workers}`]);
+  const loss = o.loss ?? crossEntropy;
+  const lossSpec = lossSpecOf(loss, o.lossSpec);
   const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
   const backend = tf.getBackend();
-  const loss = crossEntropyWith({ labelSmoothing: o.labelSmoothing ?? 0 });
   try {
-    await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, backend, labelSmoothing: o.labelSmoothing ?? 0 })));
+    await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, lossSpec, backend })));
   } catch (e) {
     await Promise.all(pool.map((w) => w.terminate()));
     throw e;
@@ -187,3 +194,17 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
   };
   return Object.assign(step, { close: async () => void (await Promise.all(pool.map((w) => w.terminate()))) });
 };
+
+/**
+ * `fit`'s step spread over `workers` threads, for any loss (see
+ * {@link ParallelOptions.lossSpec}); `fit` starts the workers and stops them when done.
+ *
+ * @example
+ * ```ts
+ * import { dataParallel } from './data_parallel.ts';
+ * const spec = { module: new URL('../../mod.ts', import.meta.url).href, export: 'resNet2', args: [{ nIn: 1, nClasses: 10 }] };
+ * const step = dataParallel({ workers: 2, spec });
+ * // await fit(model, data, { epochs: 5, opt, step });
+ * ```
+ */
+export const dataParallel = (o: ParallelOptions): StepFactory => ({ model, loss, opt }) => parallelTrainStep(model, opt, { ...o, loss });

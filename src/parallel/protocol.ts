@@ -4,15 +4,21 @@
  * @module
  */
 
-/** How a worker rebuilds the model: an ES module, the export to call, and its arguments. */
-export interface ModelSpec {
+/**
+ * How a worker thread rebuilds a function of the caller's (the model, or the
+ * loss): an ES module, the export to call, and its arguments.
+ */
+export interface ModuleSpec {
   /** URL (or absolute path) of the module, e.g. `new URL('../mod.ts', import.meta.url).href`. */
   readonly module: string;
-  /** The factory to call, e.g. `'resNet2'`. */
+  /** The factory to call, e.g. `'resNet2'`; for a loss spec without `args`, the loss itself. */
   readonly export: string;
-  /** Its arguments; must survive structured cloning. */
-  readonly args: readonly unknown[];
+  /** The factory's arguments; must survive structured cloning. A loss spec may omit them (see `export`). */
+  readonly args?: readonly unknown[];
 }
+
+/** How a worker rebuilds the model: `module[export](...args)`. */
+export type ModelSpec = ModuleSpec;
 
 import * as tf from '@tensorflow/tfjs';
 import { kernelIo } from '../backend/kernel_io.ts';
@@ -120,7 +126,7 @@ export interface SharedInputs {
 }
 
 export type ToWorker =
-  | { readonly type: 'init'; readonly spec: ModelSpec; readonly backend: string; readonly labelSmoothing: number }
+  | { readonly type: 'init'; readonly spec: ModelSpec; readonly lossSpec: ModuleSpec; readonly backend: string }
   /**
    * Shared buffers for the steps that follow; no reply. Large buffers cross
    * threads once: Deno's worker_threads copies a posted 11 MB array in

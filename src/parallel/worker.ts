@@ -9,8 +9,9 @@ import { parentPort } from 'node:worker_threads';
 import { selectBackend, type BackendName } from '../backend/select.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
-import { crossEntropyWith, type Loss } from '../train/losses.ts';
+import type { Loss } from '../train/losses.ts';
 import { disposeTree } from '../tree.ts';
+import { lossFromSpec } from './loss_spec.ts';
 import { type FromWorker, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
@@ -32,8 +33,8 @@ port.on('message', async (m: ToWorker) => {
       const mod = await import(m.spec.module);
       const factory = mod[m.spec.export];
       if (typeof factory !== 'function') throw new Error(`worker: ${m.spec.module} has no export '${m.spec.export}'`);
-      model = factory(...m.spec.args) as AnyLayer;
-      loss = crossEntropyWith({ labelSmoothing: m.labelSmoothing });
+      model = factory(...(m.spec.args ?? [])) as AnyLayer;
+      loss = await lossFromSpec(m.lossSpec);
       reply({ type: 'ready' });
       return;
     }

@@ -1,20 +1,20 @@
 /**
- * `fit`: a fold of the training step over epochs and batches, with an
- * evaluation fold per epoch, observers, checkpoints and a divergence guard.
+ * `fit`: a fold of a training step over epochs and batches, with an
+ * evaluation fold per epoch and a divergence guard. It is extended by what
+ * it is handed: the step (data-parallel training supplies its own), observers
+ * and callbacks (checkpoint savers).
  *
  * @module
  */
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import { ConfigError } from '../errors.ts';
-import { saveCheckpoint } from '../io/checkpoint.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { oneCycle, type OneCycleOptions, perStep } from '../optim/schedules.ts';
 import { type Key, prngKey } from '../random.ts';
-import { parallelTrainStep } from '../parallel/data_parallel.ts';
-import type { ModelSpec } from '../parallel/protocol.ts';
+import type { Callback } from './callbacks.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
 import { epochTable, type EpochRow, type Observer } from './observers.ts';
@@ -40,18 +40,32 @@ export interface FitOptions {
   readonly trainState?: TrainState;
   /** Key of a fresh train state. Default `prngKey(0)`. */
   readonly key?: Key;
-  /** Default `[epochTable()]`. */
+  /** What is reported to, as numbers. Default `[epochTable()]`. */
   readonly observers?: readonly Observer[];
-  /** Save a checkpoint after each epoch (`'last'`) or when validation accuracy improves (`'best'`). */
-  readonly checkpoint?: { readonly path: string; readonly config?: unknown; readonly mode?: 'last' | 'best' };
+  /** What is called with the train state, e.g. `saveCheckpoints(...)` from the checkpoint module. Default none. */
+  readonly callbacks?: readonly Callback[];
   /** Stop after this many steps in total (the state's step counter). */
   readonly maxSteps?: number;
   /**
-   * Spread each batch over several threads (data parallel, cross-entropy loss).
-   * `spec` tells the worker threads how to rebuild the same model.
+   * Builds the step to fold from the model, loss and optimizer, e.g.
+   * `dataParallel({ workers: 2, spec })`. Default: `trainStep(model, loss, opt)`
+   * on the calling thread. `fit` closes the step when it is done.
    */
-  readonly parallel?: { readonly workers: number; readonly spec: ModelSpec; readonly labelSmoothing?: number };
+  readonly step?: StepFactory;
 }
+
+/** A training step as `fit` folds it: synchronous or awaited, with resources `fit` releases when done. */
+export type Step = ((ts: TrainState, batch: Batch) => StepResult | Promise<StepResult>) & { close?(): Promise<void> };
+
+/** What a step is built from. */
+export interface StepParts {
+  readonly model: AnyLayer;
+  readonly loss: Loss;
+  readonly opt: AnyTransformation;
+}
+
+/** Builds a step; `fit` calls it once, before the first epoch. */
+export type StepFactory = (parts: StepParts) => Step | Promise<Step>;
 
 /** The final train state and one row per epoch. */
 export interface FitResult {
@@ -67,8 +81,8 @@ export interface FitResult {
  */
 export class DivergenceError extends Error {
   override name = 'DivergenceError';
-  constructor(readonly step: number, readonly epoch: number, readonly loss: number, readonly lastGood: TrainState, readonly savedTo?: string) {
-    super(`training diverged: loss ${loss} at step ${step} (epoch ${epoch}); the last good state${savedTo ? ` was saved to '${savedTo}'` : ' is in error.lastGood'}`);
+  constructor(readonly step: number, readonly epoch: number, readonly loss: number, readonly lastGood: TrainState, notes: readonly string[] = []) {
+    super(`training diverged: loss ${loss} at step ${step} (epoch ${epoch}); the last good state is in error.lastGood${notes.map((n) => `; ${n}`).join('')}`);
   }
 }
 
@@ -119,15 +133,12 @@ export const fit = async (model: AnyLayer, data: Data, opts: FitOptions): Promis
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];
-  if (opts.parallel && opts.loss) throw new ConfigError(['fit.parallel: the parallel step uses cross-entropy; leave fit.loss unset (label smoothing: parallel.labelSmoothing)']);
-  const local = trainStep(model, loss, opts.opt);
-  const step = opts.parallel && opts.parallel.workers > 1
-    ? await parallelTrainStep(model, opts.opt, opts.parallel)
-    : undefined;
+  const build: StepFactory = opts.step ?? ((parts) => trainStep(parts.model, parts.loss, parts.opt));
+  const step = await build({ model, loss, opt: opts.opt });
   try {
-    return await fold(model, data, opts, loss, metrics, observers, step ?? ((ts: TrainState, b: Batch) => Promise.resolve(local(ts, b))));
+    return await fold(model, data, opts, loss, metrics, observers, opts.callbacks ?? [], step);
   } finally {
-    await step?.close();
+    await step.close?.();
   }
 };
 
@@ -138,7 +149,8 @@ const fold = async (
   loss: Loss,
   metrics: readonly Metric[],
   observers: readonly Observer[],
-  step: (ts: TrainState, b: Batch) => Promise<StepResult>,
+  callbacks: readonly Callback[],
+  step: Step,
 ): Promise<FitResult> => {
   let ts = opts.trainState ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
   const perEpoch = data.train.length;
@@ -148,7 +160,6 @@ const fold = async (
     epochs: opts.epochs, startEpoch, batchesPerEpoch: perEpoch, metricNames: metrics.map((m) => m.name), backend: `${info.name} (${info.reason})`,
   }));
   const history: EpochRow[] = [];
-  let best = -Infinity;
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const t0 = performance.now();
     const trainLoss = runningMean();
@@ -170,13 +181,15 @@ const fold = async (
         break;
       }
       const n = batch.x.shape[0];
-      const pending = step(ts, batch);
-      next = it.next();
       let r: StepResult;
+      let prefetched = false;
       try {
+        const pending = step(ts, batch);
+        next = it.next();
+        prefetched = true;
         r = await pending;
       } catch (e) {
-        if (!next.done) disposeBatch(next.value);
+        if (prefetched && !next.done) disposeBatch(next.value);
         throw e;
       } finally {
         disposeBatch(batch);
@@ -184,9 +197,12 @@ const fold = async (
       if (!Number.isFinite(r.loss)) {
         disposeTrainState(r.trainState);
         if (!next.done) disposeBatch(next.value);
-        const path = opts.checkpoint?.path;
-        if (path) saveCheckpoint(path, ts, opts.checkpoint?.config);
-        throw new DivergenceError(ts.step, epoch, r.loss, ts, path);
+        const where = { step: ts.step, epoch, loss: r.loss }, notes: string[] = [];
+        for (const c of callbacks) {
+          const note = await c.onDivergence?.(ts, where);
+          if (note) notes.push(note);
+        }
+        throw new DivergenceError(ts.step, epoch, r.loss, ts, notes);
       }
       disposeReplacedTrainState(ts, r.trainState);
       ts = r.trainState;
@@ -200,11 +216,7 @@ const fold = async (
     const row: EpochRow = { epoch, trainLoss: trainLoss.value, validLoss: v.loss, metrics: v.metrics, seconds: (performance.now() - t0) / 1000 };
     history.push(row);
     observers.forEach((o) => o.onEpochEnd?.(row));
-    if (opts.checkpoint) {
-      const score = metrics.length ? v.metrics[metrics[0].name] : -v.loss;
-      if ((opts.checkpoint.mode ?? 'last') === 'last' || score > best) saveCheckpoint(opts.checkpoint.path, ts, opts.checkpoint.config);
-      best = Math.max(best, score);
-    }
+    for (const c of callbacks) await c.onEpochEnd?.(row, ts);
   }
   observers.forEach((o) => o.onTrainEnd?.(history));
   return { trainState: ts, history };

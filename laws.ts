@@ -1,0 +1,18 @@
+/**
+ * tsnn/laws: the laws every layer obeys, as checks and fast-check
+ * properties, to run on your own layers and blocks: shape agreement with
+ * `init`, purity, determinism, gradients against finite differences, no
+ * leaked tensors, checkpoint round trips, and fastai's residual invariants
+ * over any block factory.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from './laws.ts';
+ *
+ * fc.assert(laws.shapeProperty(laws.arbLayerCase()), { numRuns: 5 });
+ * ```
+ *
+ * @module
+ */
+export * from './src/laws/mod.ts';

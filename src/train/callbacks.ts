@@ -1,0 +1,27 @@
+/**
+ * Callbacks: how code that needs the train state (checkpoint savers, say)
+ * extends `fit` without `fit` knowing it. Observers see numbers; callbacks
+ * also see the state, which they may read but must neither keep nor dispose.
+ *
+ * @module
+ */
+import type { EpochRow } from './observers.ts';
+import type { TrainState } from './step.ts';
+
+/** Where training diverged: the step that went bad, its epoch and loss. */
+export interface Divergence {
+  readonly step: number;
+  readonly epoch: number;
+  readonly loss: number;
+}
+
+/** Hooks that `fit` calls with the train state. */
+export interface Callback {
+  /** After each epoch's evaluation, with the state after it. */
+  onEpochEnd?(row: EpochRow, trainState: TrainState): void | Promise<void>;
+  /**
+   * When a step gives a non-finite loss, with the last good state. A returned
+   * string is added to the `DivergenceError`'s message (where it was saved, say).
+   */
+  onDivergence?(lastGood: TrainState, where: Divergence): string | void | Promise<string | void>;
+}
