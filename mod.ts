@@ -42,7 +42,7 @@ export { dense, type DenseOptions, type DenseParams, linear } from './src/layers
 export { BATCH_NORM_EPS, batchNorm, type BatchNormOptions, type BatchNormParams, type BatchNormState } from './src/layers/batchnorm.ts';
 export { gelu, leakyRelu, type Pointwise, pointwise, relu, sigmoid, silu, tanh } from './src/layers/activations.ts';
 export { avgPool, globalAvgPool, maxPool, type PoolOptions } from './src/layers/pooling.ts';
-export { dropout, flatten, identity } from './src/layers/shape_ops.ts';
+export { dropout, type DropoutOptions, flatten, identity } from './src/layers/shape_ops.ts';
 export { kaimingNormal, lecunUniform } from './src/layers/init.ts';
 
 // ---------------------------------------------------------------------------
@@ -66,10 +66,12 @@ export {
 } from './src/optim/base.ts';
 export { chain, stepParams } from './src/optim/chain.ts';
 export {
-  addDecayedWeights, type AdamOptions, type AdamState, clipByGlobalNorm, type Mask, masked, type RmsState, scale, scaleByAdam, scaleByLearningRate,
-  scaleByRms, trace, type TraceState, weightsOnly,
+  addDecayedWeights, type AdamOptions, type AdamState, clipByGlobalNorm, type Mask, masked, type RmsOptions, type RmsState, scale, scaleByAdam, scaleByLearningRate,
+  scaleByRms, trace, type TraceOptions, type TraceState, weightsOnly,
 } from './src/optim/transforms.ts';
-export { adam, type AdamAliasOptions, adamW, momentum, rmsprop, sgd } from './src/optim/aliases.ts';
+export {
+  adam, type AdamAliasOptions, adamW, type AdamWOptions, momentum, type MomentumOptions, rmsprop, type RmspropOptions, sgd,
+} from './src/optim/aliases.ts';
 export {
   combinedCos, combineScheds, flatCos, oneCycle, type OneCycleOptions, perStep, type Sched, schedCos, schedExp, schedLin, schedNo, warmup,
 } from './src/optim/schedules.ts';

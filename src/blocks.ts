@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeOptions, options, PositiveInt } from './config.ts';
+import { decodeArg, guard, optionSet, type OptionsOf, PositiveInt } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, withLabel } from './layer.ts';
@@ -26,37 +26,30 @@ import type { Children } from './combinators.ts';
 
 const ACTIVATIONS: Record<string, Pointwise> = { relu, silu, gelu, sigmoid, tanh, leakyRelu: leakyRelu() };
 
-/** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */
-export type Act = 'none' | 'relu' | 'silu' | 'gelu' | 'sigmoid' | 'tanh' | 'leakyRelu' | Pointwise;
+const ActCodec = t.union([
+  t.keyof({ none: null, relu: null, silu: null, gelu: null, sigmoid: null, tanh: null, leakyRelu: null }),
+  guard<Pointwise>('a pointwise activation', (u) => typeof u === 'function'),
+], "one of 'none', 'relu', 'silu', 'gelu', 'sigmoid', 'tanh', 'leakyRelu' or a pointwise activation");
 
-const ConvLayerOptions = options('convLayer', {}, {
+/** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */
+export type Act = t.TypeOf<typeof ActCodec>;
+
+const ConvLayerOptions = optionSet('convLayer', {}, {
+  /** Kernel size. Default 3. */
   ks: PositiveInt,
+  /** Stride. Default 1. */
   stride: PositiveInt,
+  /** Activation after the batch norm. Default `'relu'`. */
+  act: ActCodec,
+  /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
   bnInit: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
 });
 
 /** Options of {@link convLayer}. */
-export interface ConvLayerOptions {
-  /** Kernel size. Default 3. */
-  readonly ks?: number;
-  /** Stride. Default 1. */
-  readonly stride?: number;
-  /** Activation after the batch norm. Default `'relu'`. */
-  readonly act?: Act;
-  /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
-  readonly bnInit?: 'one' | 'zero';
-}
+export type ConvLayerOptions = OptionsOf<typeof ConvLayerOptions>;
 
-const resolveAct = (owner: string, act: Act | undefined): Pointwise | null => {
-  if (act === undefined) return relu;
-  if (act === 'none') return null;
-  if (typeof act === 'function') return act;
-  const found = ACTIVATIONS[act as string];
-  if (!found) {
-    throw new ConfigError([`${owner}.act: expected one of 'none', ${Object.keys(ACTIVATIONS).map((k) => `'${k}'`).join(', ')} or a pointwise activation, got ${JSON.stringify(act)}`]);
-  }
-  return found;
-};
+const resolveAct = (act: Act | undefined): Pointwise | null =>
+  act === undefined ? relu : act === 'none' ? null : typeof act === 'function' ? act : ACTIVATIONS[act];
 
 /**
  * fastai's ConvLayer: conv (padding ks//2, no bias) → batchNorm → activation.
@@ -67,10 +60,11 @@ const resolveAct = (owner: string, act: Act | undefined): Pointwise | null => {
  * const last = convLayer(16, 16, { act: 'none', bnInit: 'zero' });
  */
 export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): Layer<Children, Children> => {
-  const { act, ...rest } = opts;
-  const o = decodeOptions('convLayer', ConvLayerOptions, ['ks', 'stride', 'bnInit'], rest);
+  decodeArg('convLayer.ni', PositiveInt, ni);
+  decodeArg('convLayer.nf', PositiveInt, nf);
+  const o = ConvLayerOptions.decode(opts);
   const ks = o.ks ?? 3;
-  const a = resolveAct('convLayer', act);
+  const a = resolveAct(o.act);
   const body = serial(
     withLabel('conv', conv2d({ ni, nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
     withLabel('bn', batchNorm({ init: o.bnInit ?? 'one' })),
@@ -124,9 +118,7 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
  * const block = resBlock(16, 32, 2); // [b, 28, 28, 16] -> [b, 14, 14, 32]
  */
 export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Children> => {
-  for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError([`resBlock.${field}: expected positive integer, got ${v}`]);
-  }
+  for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) decodeArg(`resBlock.${field}`, PositiveInt, v);
   const convs = withLabel('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
   const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
   const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
@@ -137,30 +129,28 @@ export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Ch
 // Chapter-14 models
 // ---------------------------------------------------------------------------
 
-const ModelOptions = options('model', { nIn: PositiveInt, nClasses: PositiveInt }, {
-  channels: t.array(PositiveInt),
-  firstStride: PositiveInt,
-});
-
-/** Options of the chapter-14 model builders. */
-export interface ModelOptions {
+const ModelOptions = optionSet('model', {
   /** Input channels (1 for Fashion-MNIST). */
-  readonly nIn: number;
+  nIn: PositiveInt,
   /** Number of classes. */
-  readonly nClasses: number;
+  nClasses: PositiveInt,
+}, {
   /** Channels of the blocks. Default the book's `[16, 32, 64, 128, 256]`. */
-  readonly channels?: readonly number[];
+  channels: t.readonlyArray(PositiveInt),
   /**
    * Stride of the first block. Default 2, as in the book; 1 keeps more
    * resolution on 28×28 inputs, as fastai's course notebook does.
    */
-  readonly firstStride?: number;
-}
+  firstStride: PositiveInt,
+});
+
+/** Options of the chapter-14 model builders. */
+export type ModelOptions = OptionsOf<typeof ModelOptions>;
 
 type Block = (ni: number, nf: number, stride: number) => AnyLayer;
 
 const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children, Children> => {
-  const o = decodeOptions(owner, ModelOptions, ['nIn', 'nClasses', 'channels', 'firstStride'], opts);
+  const o = ModelOptions.decode(opts, owner);
   const chans = [o.nIn, ...(o.channels ?? [16, 32, 64, 128, 256])];
   if (chans.length < 2) throw new ConfigError([`${owner}.channels: expected at least one channel count, got []`]);
   const blocks = chans.slice(1).map((nf, i) => block(chans[i], nf, i === 0 ? (o.firstStride ?? 2) : 2));

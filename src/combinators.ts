@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { ShapeError, showShape, underChild } from './errors.ts';
+import { decodeArg, PositiveInt } from './config.ts';
+import { ConfigError, ShapeError, showShape, underChild } from './errors.ts';
 import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput } from './layer.ts';
 import { foldIn } from './random.ts';
 import type { Tree } from './tree.ts';
@@ -25,9 +26,9 @@ export type Children = { readonly [key: string]: Tree };
  * childKeys('serial', [withLabel('a', identity), relu]) // ['a', '1']
  */
 export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] => {
-  const keys = layers.map((l, i) => l.label ?? String(i));
+  const keys = layers.map((l, i) => l?.label ?? String(i));
   const dup = keys.find((k, i) => keys.indexOf(k) !== i);
-  if (dup !== undefined) throw new RangeError(`${owner}: two children share the key '${dup}'; give them distinct labels with withLabel()`);
+  if (dup !== undefined) throw new ConfigError([`${owner}: two children share the key '${dup}'; give them distinct labels with withLabel()`]);
   layers.forEach((l, i) => {
     if (typeof l?.init !== 'function' || typeof l?.apply !== 'function') {
       throw new TypeError(`${owner}: child ${i} is not a layer (expected {name, init, apply}), got ${typeof l}`);
@@ -108,7 +109,7 @@ export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
  * serial(fanOut(2), parallel(convA, convB), fanInSum)
  */
 export const fanOut = (n: number): Layer<Children, Children> => {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`fanOut.n: expected positive integer, got ${n}`);
+  decodeArg('fanOut.n', PositiveInt, n);
   return {
     name: 'fanOut',
     init: (_key, inShape) => ({ params: {}, state: {}, outShape: Array.from({ length: n }, () => inShape as Shape) }),
@@ -221,7 +222,7 @@ export const fanInConcat: Layer<Children, Children> = fanIn(
  * const block = relu(add(convs, serial(pool, idconv)));
  */
 export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
-  if (layers.length < 1) throw new RangeError('add: expected at least one layer');
+  if (layers.length < 1) throw new ConfigError(['add: expected at least one layer']);
   const keys = childKeys('add', layers);
   return {
     name: 'add',

@@ -77,30 +77,90 @@ export const Finite = t.brand(
   'Finite',
 );
 
+interface NonNegativeBrand { readonly NonNegative: unique symbol }
+/**
+ * A finite number >= 0.
+ *
+ * @example
+ * t.type({ weightDecay: NonNegative })
+ */
+export const NonNegative = t.brand(
+  t.number,
+  (n): n is t.Branded<number, NonNegativeBrand> => Number.isFinite(n) && n >= 0,
+  'NonNegative',
+);
+
+interface FractionBrand { readonly Fraction: unique symbol }
+/**
+ * A number in [0, 1].
+ *
+ * @example
+ * t.type({ pctStart: Fraction })
+ */
+export const Fraction = t.brand(
+  t.number,
+  (n): n is t.Branded<number, FractionBrand> => Number.isFinite(n) && n >= 0 && n <= 1,
+  'Fraction',
+);
+
+/**
+ * A value that `is` accepts, named `name` in messages: for options that are
+ * functions or library objects (a loss, an optimizer, a key).
+ *
+ * @example
+ * const Loss = guard<(y: unknown, t: unknown) => unknown>('a loss function', (u) => typeof u === 'function');
+ */
+export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A, unknown> =>
+  new t.Type<A, A, unknown>(name, (u): u is A => is(u), (u, c) => (is(u) ? t.success(u as A) : t.failure(u, c)), t.identity);
+
+/** A schedule: a function of the optimizer step. */
+export const Schedule = guard<(step: number) => number>('schedule', (u) => typeof u === 'function');
+
+/**
+ * A hyperparameter: a number that `range` accepts, or a schedule.
+ *
+ * @example
+ * t.partial({ lr: hyper(NonNegative) })
+ */
+export const hyper = <C extends t.Mixed>(range: C) => t.union([range, Schedule], `${range.name} | schedule`);
+
 /** Plain-English names for the codecs above, used in messages. */
 const FRIENDLY: Record<string, string> = {
   PositiveInt: 'positive integer',
   NonNegativeInt: 'non-negative integer',
   Positive: 'positive number',
+  NonNegative: 'non-negative number',
   UnitInterval: 'number in [0, 1)',
+  Fraction: 'number in [0, 1]',
   Finite: 'finite number',
 };
 
-const friendly = (name: string): string => FRIENDLY[name] ?? name;
+const friendly = (name: string): string =>
+  name.split(' | ').map((part) => FRIENDLY[part] ?? part).join(' or ');
 
 const isCombinator = (type: t.Decoder<unknown, unknown>): boolean => {
   const tag = (type as { _tag?: string })._tag;
   return tag === 'IntersectionType' || tag === 'UnionType' || tag === 'ExactType' || tag === 'RefinementType';
 };
 
-const showValue = (v: unknown): string => {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === undefined) return 'undefined';
+/**
+ * A value as a message shows it: strings quoted, NaN and ±Infinity by name
+ * (JSON would print null), functions as `a function`, long values cut.
+ *
+ * @example
+ * showValue(NaN) // 'NaN'
+ */
+export const showValue = (v: unknown): string => {
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === undefined) return String(v);
+  if (typeof v === 'function') return 'a function';
+  let text: string;
   try {
-    return JSON.stringify(v) ?? String(v);
+    text = JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : typeof x === 'function' ? 'a function' : x)) ??
+      String(v);
   } catch {
-    return String(v);
+    text = String(v);
   }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
 // ---------------------------------------------------------------------------
@@ -119,8 +179,9 @@ export const formatErrors = (owner: string, errors: t.Errors): string[] => {
     const keys = e.context
       .filter((c, i) => i > 0 && !isCombinator(e.context[i - 1].type))
       .map((c) => c.key);
-    // Unions report one error per member; name the innermost named type.
-    const last = e.context[e.context.length - 1];
+    // Unions report one error per member; name the union itself where it is the field's type.
+    const union = e.context.find((c, i) => i > 0 && (c.type as { _tag?: string })._tag === 'UnionType');
+    const last = union ?? e.context[e.context.length - 1];
     const path = [owner, ...keys].join('.');
     return `${path}: expected ${friendly(last?.type.name ?? 'value')}, got ${showValue(e.value)}`;
   });
@@ -170,4 +231,50 @@ export const decodeOptions = <A, O>(
     throw new ConfigError(unknownKeys.map((k) => `${owner}.${k}: unknown option (known: ${known.join(', ')})`));
   }
   return decodeOrThrow(owner, codec, value ?? {});
+};
+
+/** An option set's TypeScript type: what a caller writes (plain numbers, no brands). */
+export type OptionsOf<S extends { readonly codec: t.Mixed }> = t.OutputOf<S['codec']>;
+
+/** One option set, declared once: its codec, its keys, and its decoder. */
+export interface OptionSet<A, O> {
+  readonly owner: string;
+  readonly codec: t.Type<A, O, unknown>;
+  readonly keys: readonly string[];
+  /** Decode `value` (undefined is an empty record), or throw a ConfigError naming each bad or unknown field. */
+  decode(value: unknown, owner?: string): A;
+}
+
+/**
+ * Declare an option set once: required and optional fields as io-ts codecs.
+ * Its TypeScript type is `OptionsOf<typeof Set>` (doc comments on the fields
+ * carry over), its keys come from the fields, and `decode` rejects unknown
+ * names and ill-typed values with a ConfigError.
+ *
+ * @example
+ * const PoolOptions = optionSet('pool', { size: PositiveInt }, { stride: PositiveInt });
+ * type PoolOptions = OptionsOf<typeof PoolOptions>;
+ * const o = PoolOptions.decode({ size: 2 });
+ */
+export const optionSet = <R extends t.Props, P extends t.Props>(owner: string, required: R, optional: P) => {
+  const codec = options(owner, required, optional);
+  const keys = [...Object.keys(required), ...Object.keys(optional)];
+  return {
+    owner,
+    codec,
+    keys,
+    decode: (value: unknown, as: string = owner) => decodeOptions(as, codec, keys, value),
+  } satisfies OptionSet<t.TypeOf<typeof codec>, t.OutputOf<typeof codec>>;
+};
+
+/**
+ * Check one positional argument with a codec, or throw a ConfigError naming it.
+ *
+ * @example
+ * const lr = decodeArg('sgd.lr', hyper(NonNegative), 0.1);
+ */
+export const decodeArg = <A, O>(field: string, codec: t.Type<A, O, unknown>, value: unknown): A => {
+  const result = codec.decode(value);
+  if (isLeft(result)) throw new ConfigError([`${field}: expected ${friendly(codec.name)}, got ${showValue(value)}`]);
+  return result.right;
 };

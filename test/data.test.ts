@@ -9,10 +9,11 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import {
-  channelStats, dataLoader, encodeIdx, FASHION_MNIST_FILES, loadFashionMnist, loadImageFolder, parseIdx, prngKey,
+  channelStats, dataLoader, encodeIdx, loadFashionMnist, loadImageFolder, parseIdx, prngKey,
   readFashionMnist,
 } from '../mod.ts';
 import { Jimp } from 'jimp';
+import { FASHION_MNIST_FILES } from '../src/data/fashion_mnist.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-data-'));
 

@@ -187,9 +187,21 @@ describe('optimizers match their textbook updates', () => {
   });
 
   test('bad hyperparameters fail at construction', () => {
-    assert.throws(() => sgd(-1), /scaleByLearningRate.lr: expected a non-negative number or a schedule, got -1/);
-    assert.throws(() => adam(1e-3, { b1: 1 }), /scaleByAdam.b1: expected a number in \[0, 1\) or a schedule, got 1/);
-    assert.throws(() => clipByGlobalNorm(0), /clipByGlobalNorm.maxNorm: expected a positive number/);
+    assert.throws(() => sgd(-1), /sgd.lr: expected non-negative number or schedule, got -1/);
+    assert.throws(() => adam(1e-3, { b1: 1 }), /adam.b1: expected number in \[0, 1\) or schedule, got 1/);
+    assert.throws(() => clipByGlobalNorm(0), /clipByGlobalNorm.maxNorm: expected positive number, got 0/);
+  });
+
+  test('a schedule that returns a non-finite value stops the update with a ConfigError, and leaks nothing', () => {
+    const opt = sgd((s) => (s < 1 ? 0.1 : NaN));
+    const params = { w: tf.ones([2]) }, grads = { w: tf.ones([2]) };
+    let state = opt.init(params);
+    const first = stepParams(opt, grads, state, params);
+    disposeTree(first.params);
+    disposeTree(state);
+    state = first.state;
+    assertNoLeak(() => assert.throws(() => stepParams(opt, grads, state, params), /schedule: expected a finite number at step 1, got NaN/));
+    [params, grads, state].forEach(disposeTree);
   });
 });
 

@@ -14,7 +14,7 @@ describe('schedules', () => {
     assertClose([schedCos(1, 0)(0), schedCos(1, 0)(0.5), schedCos(1, 0)(1)], [1, 0.5, 0], 1e-12);
     assertClose([schedExp(1e-7, 10)(0), schedExp(1e-7, 10)(0.5), schedExp(1e-7, 10)(1)], [1e-7, Math.sqrt(1e-7 * 10), 10], 1e-12);
     assert.equal(schedNo(4)(0.3), 4);
-    assert.throws(() => schedExp(0, 1), /schedExp: expected positive start and end/);
+    assert.throws(() => schedExp(0, 1), /schedExp.start: expected positive number, got 0/);
   });
 
   test('combinedCos follows the closed form on both sides of pct', () => {

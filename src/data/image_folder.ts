@@ -8,20 +8,29 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Jimp } from 'jimp';
+import * as t from 'io-ts';
+import { optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
-/** Options of {@link loadImageFolder}. */
-export interface ImageFolderOptions {
-  /** Every image is resized to `[height, width]` (aspect ratio not kept). */
-  readonly size: readonly [number, number];
+/** An image side: a positive integer up to 4096 (larger sizes would allocate gigabytes per image). */
+const Side = t.refinement(PositiveInt, (n) => n <= 4096, 'integer in 1..4096');
+
+const ImageFolderOptions = optionSet('loadImageFolder', {
+  /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */
+  size: t.readonly(t.tuple([Side, Side], '[height, width] in 1..4096')),
+}, {
   /** 3 for RGB, 1 for grayscale (luma). Default 3. */
-  readonly channels?: 1 | 3;
+  channels: t.union([t.literal(1), t.literal(3)], '1 | 3'),
   /** Split folders. Default `['train', 'val']`. */
-  readonly splits?: readonly [string, string];
-}
+  splits: t.readonly(t.tuple([t.string, t.string], '[train folder, validation folder]')),
+});
+
+/** Options of {@link loadImageFolder}. */
+export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;
 
 const IMAGE = /\.(jpe?g|png)$/i;
+
 
 const listClasses = (dir: string): string[] =>
   fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -64,8 +73,8 @@ export const loadImageFolder = async (
   root: string,
   opts: ImageFolderOptions,
 ): Promise<{ train: ArrayDataset; valid: ArrayDataset; classes: readonly string[] }> => {
-  const o: Required<ImageFolderOptions> = { channels: 3, splits: ['train', 'val'], ...opts };
-  if (!o.size.every((s) => Number.isInteger(s) && s > 0)) throw new DatasetError(root, `size: expected two positive integers, got [${o.size.join(', ')}]`);
+  const d = ImageFolderOptions.decode(opts);
+  const o: Required<ImageFolderOptions> = { size: d.size, channels: d.channels ?? 3, splits: d.splits ?? ['train', 'val'] };
   const [trainDir, validDir] = o.splits.map((s) => nodePath.join(root, s));
   for (const d of [trainDir, validDir]) if (!fs.existsSync(d)) throw new DatasetError(d, 'folder not found (expected train/<class>/*.JPEG and val/<class>/*.JPEG)');
   const classes = listClasses(trainDir);

@@ -5,9 +5,11 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { Finite, guard, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
-import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
+import { foldIn, isKey, type Key, permutation, prngKey, randomBits } from '../random.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -40,26 +42,30 @@ export interface ArrayDataset {
   readonly classes?: readonly string[];
 }
 
-/** Options of {@link dataLoader}. */
-export interface LoaderOptions {
-  readonly batchSize: number;
+const LoaderOptions = optionSet('dataLoader', {
+  /** Examples per batch. */
+  batchSize: PositiveInt,
+}, {
   /** Shuffle each epoch, driven by `key`. Default true. */
-  readonly shuffle?: boolean;
+  shuffle: t.boolean,
   /** Drop the last incomplete batch. Default false. */
-  readonly dropLast?: boolean;
+  dropLast: t.boolean,
   /** Key for shuffling and augmentation. Default `prngKey(0)`. */
-  readonly key?: Key;
+  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
   /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
-  readonly scale?: number;
+  scale: Finite,
   /** Per-channel normalisation after scaling: `(x - mean) / std`. */
-  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  normalize: t.readonly(t.type({ mean: t.readonlyArray(Finite), std: t.readonlyArray(Positive) }), '{ mean: finite numbers, std: positive numbers }'),
   /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
-  readonly padCrop?: number;
+  padCrop: NonNegativeInt,
   /** Random horizontal flip with probability 1/2 (per example). Default false. */
-  readonly flip?: boolean;
+  flip: t.boolean,
   /** Use only the first `limit` examples. */
-  readonly limit?: number;
-}
+  limit: PositiveInt,
+});
+
+/** Options of {@link dataLoader}. */
+export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
 
 // ---------------------------------------------------------------------------
 // Loader
@@ -73,14 +79,12 @@ export interface LoaderOptions {
  * const train = dataLoader(ds, { batchSize: 64, key: prngKey(1), padCrop: 2, flip: true });
  * for (const { x, y } of train.batches(0)) { ...; x.dispose(); y.dispose(); }
  */
-export const dataLoader = (ds: ArrayDataset, opts: LoaderOptions): Loader => {
+export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => {
+  const opts = LoaderOptions.decode(options);
   const per = ds.shape.reduce((a, b) => a * b, 1);
   const total = ds.y.length;
   if (ds.x.length !== total * per) {
     throw new ConfigError([`dataLoader: x has ${ds.x.length} values, expected ${total} examples × ${per} = ${total * per}`]);
-  }
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
-    throw new ConfigError([`dataLoader.batchSize: expected positive integer, got ${opts.batchSize}`]);
   }
   const n = Math.min(total, opts.limit ?? total);
   const bs = opts.batchSize;
@@ -91,7 +95,7 @@ export const dataLoader = (ds: ArrayDataset, opts: LoaderOptions): Loader => {
   const [h, w, c] = ds.shape.length === 3 ? ds.shape : [1, per, 1];
   const mean = opts.normalize?.mean ?? new Array(c).fill(0);
   const std = opts.normalize?.std ?? new Array(c).fill(1);
-  if (mean.length !== c || std.length !== c || std.some((s) => !(s > 0))) {
+  if (mean.length !== c || std.length !== c) {
     throw new ConfigError([`dataLoader.normalize: expected ${c} means and ${c} positive stds, got ${JSON.stringify(opts.normalize)}`]);
   }
   const pad = opts.padCrop ?? 0;

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { decodeArg, Finite } from '../config.ts';
 import { type Flow, type FlowShape, type Layer, singleInput } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Empty, Tree } from '../tree.ts';
@@ -85,4 +86,7 @@ export const gelu: Pointwise = pointwise('gelu', (x) =>
  * @example
  * serial(conv2d({ nf: 8 }), leakyRelu(0.1))
  */
-export const leakyRelu = (slope = 0.01): Pointwise => pointwise('leakyRelu', (x) => tf.leakyRelu(x, slope));
+export const leakyRelu = (slope = 0.01): Pointwise => {
+  decodeArg('leakyRelu.slope', Finite, slope);
+  return pointwise('leakyRelu', (x) => tf.leakyRelu(x, slope));
+};

@@ -5,26 +5,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeOptions, options, Positive, UnitInterval } from '../config.ts';
+import { optionSet, type OptionsOf, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import { batchNormRunningStats, batchNormTrain } from '../ops/batchnorm.ts';
 
-const BatchNormOptions = options('batchNorm', {}, {
+const BatchNormOptions = optionSet('batchNorm', {}, {
+  /** Added to the variance. Default 1e-5. */
   eps: Positive,
+  /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
   momentum: UnitInterval,
+  /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
   init: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
 });
 
 /** Options of {@link batchNorm}. */
-export interface BatchNormOptions {
-  /** Added to the variance. Default 1e-5. */
-  readonly eps?: number;
-  /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
-  readonly momentum?: number;
-  /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
-  readonly init?: 'one' | 'zero';
-}
+export type BatchNormOptions = OptionsOf<typeof BatchNormOptions>;
 
 /**
  * The default epsilon added to the variance (PyTorch's).
@@ -49,7 +45,7 @@ export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tens
  * const { params } = bn.init(prngKey(0), [14, 14, 32]); // gamma all zeros
  */
 export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, BatchNormState> => {
-  const o = decodeOptions('batchNorm', BatchNormOptions, ['eps', 'momentum', 'init'], opts);
+  const o = BatchNormOptions.decode(opts);
   const eps = o.eps ?? BATCH_NORM_EPS;
   const momentum = o.momentum ?? 0.1;
   const gammaInit = o.init ?? 'one';

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeOptions, NonNegativeInt, options, PositiveInt } from '../config.ts';
-import { ShapeError, showShape } from '../errors.ts';
+import { NonNegativeInt, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { ConfigError, ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
@@ -23,35 +23,33 @@ const Padding = t.union([
   t.tuple([NonNegativeInt, NonNegativeInt]),
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
-const Conv2dOptions = options('conv2d', { nf: PositiveInt }, {
-  ni: PositiveInt,
-  ks: PositiveInt,
-  stride: PositiveInt,
-  padding: Padding,
-  bias: t.boolean,
-});
-
-/** Options of {@link conv2d}. */
-export interface Conv2dOptions {
+const Conv2dOptions = optionSet('conv2d', {
   /** Output channels. */
-  readonly nf: number;
+  nf: PositiveInt,
+}, {
   /** Input channels; when given, `init` checks it against the input shape. */
-  readonly ni?: number;
+  ni: PositiveInt,
   /** Kernel size (square). Default 3. */
-  readonly ks?: number;
+  ks: PositiveInt,
   /** Stride. Default 1. */
-  readonly stride?: number;
+  stride: PositiveInt,
   /**
    * `'same'` (TF: output ceil(h / stride)), `'valid'`, or explicit symmetric
    * zero padding as in PyTorch. Default `floor(ks / 2)`, fastai's choice.
    */
-  readonly padding?: 'same' | 'valid' | number | readonly [number, number];
+  padding: Padding,
   /** Add a bias. Default true. */
-  readonly bias?: boolean;
-}
+  bias: t.boolean,
+});
+
+/** Options of {@link conv2d}. */
+export type Conv2dOptions = OptionsOf<typeof Conv2dOptions>;
 
 /** Params of {@link conv2d}: `weight` is `[ks, ks, ni, nf]`. */
 export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Tensor1D };
+
+/** The most values one conv weight may hold (2²⁸ floats, 1 GiB). */
+const MAX_WEIGHTS = 2 ** 28;
 
 // ---------------------------------------------------------------------------
 // Geometry
@@ -112,7 +110,7 @@ const windowMatMul = (x: tf.Tensor4D, wt: tf.Tensor4D, padH: number, padW: numbe
  * const { params, outShape } = conv.init(prngKey(0), [28, 28, 1]); // outShape [14, 14, 16]
  */
 export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
-  const o = decodeOptions('conv2d', Conv2dOptions, ['nf', 'ni', 'ks', 'stride', 'padding', 'bias'], opts);
+  const o = Conv2dOptions.decode(opts);
   const ks = o.ks ?? 3;
   const stride = o.stride ?? 1;
   const padding = o.padding ?? Math.floor(ks / 2);
@@ -131,6 +129,10 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       const oh = convOutSize(h, ks, stride, padH), ow = convOutSize(w, ks, stride, padW);
       if (oh < 1 || ow < 1) {
         throw new ShapeError('conv2d', [], `input ${showShape(s)} is too small for kernel ${ks} with padding ${JSON.stringify(padding)}`);
+      }
+      // Refuse before allocating: a typo such as ks: 1e6 with 'same' padding would ask for terabytes.
+      if (ks * ks * c * o.nf > MAX_WEIGHTS) {
+        throw new ConfigError([`conv2d: a [${ks}, ${ks}, ${c}, ${o.nf}] weight has ${ks * ks * c * o.nf} values, more than the ${MAX_WEIGHTS} allowed (check ks, ni and nf)`]);
       }
       const [kw, kb] = split(key, 2);
       const fanIn = ks * ks * c;

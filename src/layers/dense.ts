@@ -5,24 +5,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeOptions, options, PositiveInt } from '../config.ts';
+import { optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { lecunUniform } from './init.ts';
 
-const DenseOptions = options('dense', { nf: PositiveInt }, { ni: PositiveInt, bias: t.boolean });
+const DenseOptions = optionSet('dense', {
+  /** Output features. */
+  nf: PositiveInt,
+}, {
+  /** Input features; when given, `init` checks it. */
+  ni: PositiveInt,
+  /** Add a bias. Default true. */
+  bias: t.boolean,
+});
 
 /** Options of {@link dense}. */
-export interface DenseOptions {
-  /** Output features. */
-  readonly nf: number;
-  /** Input features; when given, `init` checks it. */
-  readonly ni?: number;
-  /** Add a bias. Default true. */
-  readonly bias?: boolean;
-}
+export type DenseOptions = OptionsOf<typeof DenseOptions>;
 
 /** Params of {@link dense}: `weight` is `[ni, nf]`. */
 export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Tensor1D };
@@ -35,7 +36,7 @@ export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Ten
  * head.init(prngKey(0), [256]).outShape // [10]
  */
 export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
-  const o = decodeOptions('dense', DenseOptions, ['nf', 'ni', 'bias'], opts);
+  const o = DenseOptions.decode(opts);
   const bias = o.bias ?? true;
   return {
     name: 'dense',

@@ -6,28 +6,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeOptions, NonNegativeInt, options, PositiveInt } from '../config.ts';
+import { NonNegativeInt, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import type { Empty } from '../tree.ts';
 
-const PoolOptions = options('pool', { size: PositiveInt }, {
+const PoolOptions = optionSet('pool', {
+  /** Window size (square). */
+  size: PositiveInt,
+}, {
+  /** Stride. Default `size`. */
   stride: PositiveInt,
+  /** Symmetric padding. Default 0. */
   padding: NonNegativeInt,
+  /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
   ceilMode: t.boolean,
 });
 
 /** Options of {@link avgPool} and {@link maxPool}. */
-export interface PoolOptions {
-  /** Window size (square). */
-  readonly size: number;
-  /** Stride. Default `size`. */
-  readonly stride?: number;
-  /** Symmetric padding. Default 0. */
-  readonly padding?: number;
-  /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
-  readonly ceilMode?: boolean;
-}
+export type PoolOptions = OptionsOf<typeof PoolOptions>;
 
 /**
  * PyTorch's pooling output size, ceil mode included.
@@ -46,7 +43,7 @@ export const poolOutSize = (n: number, size: number, stride: number, pad: number
 type Kind = 'avgPool' | 'maxPool';
 
 const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
-  const o = decodeOptions(kind, PoolOptions, ['size', 'stride', 'padding', 'ceilMode'], opts);
+  const o = PoolOptions.decode(opts, kind);
   const size = o.size, stride = o.stride ?? o.size, pad = o.padding ?? 0, ceil = o.ceilMode ?? false;
   if (pad * 2 > size) throw new ShapeError(kind, [], `padding ${pad} must be at most half the window ${size}`);
   const outSizes = (h: number, w: number) => [poolOutSize(h, size, stride, pad, ceil), poolOutSize(w, size, stride, pad, ceil)];

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeOptions, options, UnitInterval } from '../config.ts';
+import { optionSet, type OptionsOf, UnitInterval } from '../config.ts';
 import { type Layer, singleInput, singleShape } from '../layer.ts';
 import { uniform } from '../random.ts';
 import type { Empty } from '../tree.ts';
@@ -40,7 +40,13 @@ export const flatten: Layer<Empty, Empty> = {
   },
 };
 
-const DropoutOptions = options('dropout', { rate: UnitInterval }, {});
+const DropoutOptions = optionSet('dropout', {
+  /** The probability of zeroing each value, in [0, 1). */
+  rate: UnitInterval,
+}, {});
+
+/** Options of {@link dropout}. */
+export type DropoutOptions = OptionsOf<typeof DropoutOptions>;
 
 /**
  * Inverted dropout: in training, zero each value with probability `rate` and
@@ -50,8 +56,8 @@ const DropoutOptions = options('dropout', { rate: UnitInterval }, {});
  * @example
  * serial(dense({ nf: 64 }), relu, dropout({ rate: 0.5 }))
  */
-export const dropout = (opts: { readonly rate: number }): Layer<Empty, Empty> => {
-  const { rate } = decodeOptions('dropout', DropoutOptions, ['rate'], opts);
+export const dropout = (opts: DropoutOptions): Layer<Empty, Empty> => {
+  const { rate } = DropoutOptions.decode(opts);
   return {
     name: 'dropout',
     init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),

@@ -3,9 +3,14 @@
  *
  * @module
  */
+import { decodeArg, guard, hyper, NonNegative, optionSet, type OptionsOf } from '../config.ts';
 import type { GradientTransformation, Hyper, OptState } from './base.ts';
 import { chain } from './chain.ts';
-import { addDecayedWeights, type Mask, masked, scaleByAdam, scaleByLearningRate, scaleByRms, trace, weightsOnly } from './transforms.ts';
+import {
+  adamFields, addDecayedWeights, type Mask, masked, rmsFields, scaleByAdam, scaleByLearningRate, scaleByRms, trace, traceFields, weightsOnly,
+} from './transforms.ts';
+
+const Rate = hyper(NonNegative);
 
 /**
  * Stochastic gradient descent: `p ← p − lr · g`.
@@ -13,7 +18,17 @@ import { addDecayedWeights, type Mask, masked, scaleByAdam, scaleByLearningRate,
  * @example
  * const opt = sgd(0.1);
  */
-export const sgd = (lr: Hyper): GradientTransformation<OptState> => chain(scaleByLearningRate(lr));
+export const sgd = (lr: Hyper): GradientTransformation<OptState> => chain(scaleByLearningRate(decodeArg('sgd.lr', Rate, lr)));
+
+const MomentumOptions = optionSet('momentum', {}, {
+  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
+  momentum: traceFields.decay,
+  /** Nesterov's variant. Default false. */
+  nesterov: traceFields.nesterov,
+});
+
+/** Options of {@link momentum}. */
+export type MomentumOptions = OptionsOf<typeof MomentumOptions>;
 
 /**
  * SGD with (optionally Nesterov) momentum.
@@ -21,8 +36,15 @@ export const sgd = (lr: Hyper): GradientTransformation<OptState> => chain(scaleB
  * @example
  * const opt = momentum(0.1, { momentum: 0.9, nesterov: true });
  */
-export const momentum = (lr: Hyper, opts: { readonly momentum?: Hyper; readonly nesterov?: boolean } = {}): GradientTransformation<OptState> =>
-  chain(trace({ decay: opts.momentum ?? 0.9, nesterov: opts.nesterov ?? false }), scaleByLearningRate(lr));
+export const momentum = (lr: Hyper, opts: MomentumOptions = {}): GradientTransformation<OptState> => {
+  const o = MomentumOptions.decode(opts);
+  return chain(trace({ decay: o.momentum ?? 0.9, nesterov: o.nesterov ?? false }), scaleByLearningRate(decodeArg('momentum.lr', Rate, lr)));
+};
+
+const RmspropOptions = optionSet('rmsprop', {}, rmsFields);
+
+/** Options of {@link rmsprop}. */
+export type RmspropOptions = OptionsOf<typeof RmspropOptions>;
 
 /**
  * RMSProp.
@@ -30,16 +52,13 @@ export const momentum = (lr: Hyper, opts: { readonly momentum?: Hyper; readonly 
  * @example
  * const opt = rmsprop(1e-3, { decay: 0.9 });
  */
-export const rmsprop = (lr: Hyper, opts: { readonly decay?: number; readonly eps?: number } = {}): GradientTransformation<OptState> =>
-  chain(scaleByRms(opts), scaleByLearningRate(lr));
+export const rmsprop = (lr: Hyper, opts: RmspropOptions = {}): GradientTransformation<OptState> =>
+  chain(scaleByRms(RmspropOptions.decode(opts)), scaleByLearningRate(decodeArg('rmsprop.lr', Rate, lr)));
 
-/** Options of {@link adam} and {@link adamW}. */
-export interface AdamAliasOptions {
-  readonly b1?: Hyper;
-  readonly b2?: number;
-  readonly eps?: number;
-  readonly epsRoot?: number;
-}
+const AdamAliasOptions = optionSet('adam', {}, adamFields);
+
+/** Options of {@link adam}. */
+export type AdamAliasOptions = OptionsOf<typeof AdamAliasOptions>;
 
 /**
  * Adam (Kingma & Ba), optax's defaults: b1 0.9, b2 0.999, eps 1e-8.
@@ -48,7 +67,18 @@ export interface AdamAliasOptions {
  * const opt = adam(1e-3);
  */
 export const adam = (lr: Hyper, opts: AdamAliasOptions = {}): GradientTransformation<OptState> =>
-  chain(scaleByAdam(opts), scaleByLearningRate(lr));
+  chain(scaleByAdam(AdamAliasOptions.decode(opts)), scaleByLearningRate(decodeArg('adam.lr', Rate, lr)));
+
+const AdamWOptions = optionSet('adamW', {}, {
+  ...adamFields,
+  /** Decoupled weight decay, a number or a schedule. Default 0.01 (fastai). */
+  weightDecay: Rate,
+  /** Which leaves decay. Default {@link weightsOnly} (not BatchNorm or biases). */
+  mask: guard<Mask>('a mask (path, param) => boolean', (u) => typeof u === 'function'),
+});
+
+/** Options of {@link adamW}. */
+export type AdamWOptions = OptionsOf<typeof AdamWOptions>;
 
 /**
  * AdamW, decoupled weight decay, with fastai's defaults: b1 0.9, b2 0.99,
@@ -60,13 +90,12 @@ export const adam = (lr: Hyper, opts: AdamAliasOptions = {}): GradientTransforma
  * const opt = adamW(3e-3);
  * const cycled = adamW((s) => lrSched(s), { b1: (s) => momSched(s) });
  */
-export const adamW = (
-  lr: Hyper,
-  opts: AdamAliasOptions & { readonly weightDecay?: Hyper; readonly mask?: Mask } = {},
-): GradientTransformation<OptState> =>
+export const adamW = (lr: Hyper, opts: AdamWOptions = {}): GradientTransformation<OptState> => {
+  const o = AdamWOptions.decode(opts);
   // The chain executor runs these links as one Adam op per leaf (fusion.ts).
-  chain(
-    scaleByAdam({ b1: opts.b1 ?? 0.9, b2: opts.b2 ?? 0.99, eps: opts.eps ?? 1e-5, epsRoot: opts.epsRoot ?? 0 }),
-    masked(addDecayedWeights(opts.weightDecay ?? 0.01), opts.mask ?? weightsOnly),
-    scaleByLearningRate(lr),
+  return chain(
+    scaleByAdam({ b1: o.b1 ?? 0.9, b2: o.b2 ?? 0.99, eps: o.eps ?? 1e-5, epsRoot: o.epsRoot ?? 0 }),
+    masked(addDecayedWeights(o.weightDecay ?? 0.01), o.mask ?? weightsOnly),
+    scaleByLearningRate(decodeArg('adamW.lr', Rate, lr)),
   );
+};

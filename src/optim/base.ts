@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { type Tree, zipTrees } from '../tree.ts';
 
@@ -63,20 +64,12 @@ export type AnyTransformation = GradientTransformation<any>;
  * hyperAt(0.1, 5) // 0.1
  * hyperAt((s) => 0.1 / (s + 1), 4) // 0.02
  */
-export const hyperAt = (h: Hyper, step: number): number => (typeof h === 'number' ? h : h(step));
-
-/**
- * Validate a hyperparameter at construction: a finite number in range, or a function.
- *
- * @example
- * checkHyper('sgd', 'lr', lr, (v) => v >= 0, 'a non-negative number')
- */
-export const checkHyper = (owner: string, field: string, h: Hyper, ok: (v: number) => boolean, expected: string): Hyper => {
-  if (typeof h === 'function') return h;
-  if (typeof h !== 'number' || !Number.isFinite(h) || !ok(h)) {
-    throw new ConfigError([`${owner}.${field}: expected ${expected} or a schedule, got ${JSON.stringify(h)}`]);
-  }
-  return h;
+export const hyperAt = (h: Hyper, step: number): number => {
+  if (typeof h === 'number') return h;
+  const v = h(step);
+  // A schedule that returns NaN (oneCycle with a zero divisor, say) would silently poison every param.
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError([`schedule: expected a finite number at step ${step}, got ${showValue(v)}`]);
+  return v;
 };
 
 /**

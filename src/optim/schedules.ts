@@ -4,11 +4,19 @@
  *
  * @module
  */
+import * as t from 'io-ts';
+import { decodeArg, Finite, Fraction, optionSet, type OptionsOf, Positive, PositiveInt, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepSchedule } from './base.ts';
 
 /** A schedule of the position through training, `pos ∈ [0, 1]`. */
 export type Sched = (pos: number) => number;
+
+/** Check a schedule's two ends on behalf of `owner`. */
+const ends = (owner: string, start: number, end: number): void => {
+  decodeArg(`${owner}.start`, Finite, start);
+  decodeArg(`${owner}.end`, Finite, end);
+};
 
 /**
  * Linear from `start` to `end`.
@@ -16,7 +24,10 @@ export type Sched = (pos: number) => number;
  * @example
  * schedLin(1, 0)(0.25) // 0.75
  */
-export const schedLin = (start: number, end: number): Sched => (pos) => start + pos * (end - start);
+export const schedLin = (start: number, end: number): Sched => {
+  ends('schedLin', start, end);
+  return (pos) => start + pos * (end - start);
+};
 
 /**
  * Cosine from `start` to `end` (half a period).
@@ -24,7 +35,10 @@ export const schedLin = (start: number, end: number): Sched => (pos) => start + 
  * @example
  * schedCos(1, 0)(0.5) // 0.5
  */
-export const schedCos = (start: number, end: number): Sched => (pos) => start + (1 + Math.cos(Math.PI * (1 - pos))) * (end - start) / 2;
+export const schedCos = (start: number, end: number): Sched => {
+  ends('schedCos', start, end);
+  return (pos) => start + (1 + Math.cos(Math.PI * (1 - pos))) * (end - start) / 2;
+};
 
 /**
  * Constant `start`.
@@ -32,7 +46,10 @@ export const schedCos = (start: number, end: number): Sched => (pos) => start + 
  * @example
  * schedNo(3)(0.9) // 3
  */
-export const schedNo = (start: number, _end?: number): Sched => () => start;
+export const schedNo = (start: number, _end?: number): Sched => {
+  decodeArg('schedNo.start', Finite, start);
+  return () => start;
+};
 
 /**
  * Exponential from `start` to `end` (both positive).
@@ -41,7 +58,8 @@ export const schedNo = (start: number, _end?: number): Sched => () => start;
  * schedExp(1e-7, 10)(0.5) // ~1e-3
  */
 export const schedExp = (start: number, end: number): Sched => {
-  if (!(start > 0 && end > 0)) throw new ConfigError([`schedExp: expected positive start and end, got ${start} and ${end}`]);
+  decodeArg('schedExp.start', Positive, start);
+  decodeArg('schedExp.end', Positive, end);
   return (pos) => start * (end / start) ** pos;
 };
 
@@ -79,18 +97,24 @@ export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[])
 export const combinedCos = (pct: number, start: number, middle: number, end: number): Sched =>
   combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
 
-/** Options of {@link oneCycle}, with fastai's defaults. */
-export interface OneCycleOptions {
-  readonly lrMax: number;
+/** The option fields of {@link oneCycle} (shared with `fitOneCycle`). */
+export const oneCycleFields = {
   /** Initial lr is `lrMax / div`. Default 25. */
-  readonly div?: number;
+  div: Positive,
   /** Final lr is `lrMax / divFinal`. Default 1e5. */
-  readonly divFinal?: number;
+  divFinal: Positive,
   /** Fraction of training spent warming up. Default 0.25. */
-  readonly pctStart?: number;
+  pctStart: Fraction,
   /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
-  readonly moms?: readonly [number, number, number];
-}
+  moms: t.tuple([UnitInterval, UnitInterval, UnitInterval], '[b1, b1, b1] in [0, 1)'),
+};
+const OneCycleOptions = optionSet('oneCycle', {
+  /** The peak learning rate. */
+  lrMax: Positive,
+}, oneCycleFields);
+
+/** Options of {@link oneCycle}, with fastai's defaults. */
+export type OneCycleOptions = OptionsOf<typeof OneCycleOptions>;
 
 /**
  * fastai's one-cycle policy: the learning rate rises then anneals while the
@@ -100,11 +124,10 @@ export interface OneCycleOptions {
  * const { lr, mom } = oneCycle({ lrMax: 3e-3 });
  * lr(0) // 1.2e-4; lr(0.25) // 3e-3; mom(0.25) // 0.85
  */
-export const oneCycle = (o: OneCycleOptions): { lr: Sched; mom: Sched } => {
+export const oneCycle = (opts: OneCycleOptions): { lr: Sched; mom: Sched } => {
+  const o = OneCycleOptions.decode(opts);
   const div = o.div ?? 25, divFinal = o.divFinal ?? 1e5, pct = o.pctStart ?? 0.25;
   const [m0, m1, m2] = o.moms ?? [0.95, 0.85, 0.95];
-  if (!(o.lrMax > 0)) throw new ConfigError([`oneCycle.lrMax: expected positive number, got ${o.lrMax}`]);
-  if (!(pct >= 0 && pct <= 1)) throw new ConfigError([`oneCycle.pctStart: expected a number in [0, 1], got ${pct}`]);
   return {
     lr: combinedCos(pct, o.lrMax / div, o.lrMax, o.lrMax / divFinal),
     mom: combinedCos(pct, m0, m1, m2),
@@ -117,8 +140,11 @@ export const oneCycle = (o: OneCycleOptions): { lr: Sched; mom: Sched } => {
  * @example
  * flatCos(1e-3)(0.5) // 1e-3
  */
-export const flatCos = (lr: number, pctStart = 0.75): Sched =>
-  combineScheds([pctStart, 1 - pctStart], [schedNo(lr), schedCos(lr, 0)]);
+export const flatCos = (lr: number, pctStart = 0.75): Sched => {
+  decodeArg('flatCos.lr', Finite, lr);
+  decodeArg('flatCos.pctStart', Fraction, pctStart);
+  return combineScheds([pctStart, 1 - pctStart], [schedNo(lr), schedCos(lr, 0)]);
+};
 
 /**
  * Linear warm-up from 0 over the first `pct`, then `after` over the rest.
@@ -126,8 +152,10 @@ export const flatCos = (lr: number, pctStart = 0.75): Sched =>
  * @example
  * warmup(0.1, schedCos(1e-3, 0))(0.05) // 5e-4
  */
-export const warmup = (pct: number, after: Sched): Sched =>
-  combineScheds([pct, 1 - pct], [(p) => p * after(0), after]);
+export const warmup = (pct: number, after: Sched): Sched => {
+  decodeArg('warmup.pct', Fraction, pct);
+  return combineScheds([pct, 1 - pct], [(p) => p * after(0), after]);
+};
 
 /**
  * Turn a schedule of position into a schedule of step, over `totalSteps`:
@@ -137,6 +165,6 @@ export const warmup = (pct: number, after: Sched): Sched =>
  * const lr = perStep(oneCycle({ lrMax: 1e-2 }).lr, 500); // lr(0) ... lr(499)
  */
 export const perStep = (sched: Sched, totalSteps: number): StepSchedule => {
-  if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new ConfigError([`perStep.totalSteps: expected positive integer, got ${totalSteps}`]);
+  decodeArg('perStep.totalSteps', PositiveInt, totalSteps);
   return (step) => sched(Math.min(step / totalSteps, 1));
 };

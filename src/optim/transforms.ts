@@ -5,18 +5,18 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { decodeArg, Finite, hyper, NonNegative, optionSet, type OptionsOf, Positive, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import {
-  type AnyTransformation, checkHyper, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
+  type AnyTransformation, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
 } from './base.ts';
 import { adamUpdate, type AdamState, described, descriptionOf, type Mask } from './fusion.ts';
 
 export type { AdamState, Mask };
 
-const nonNegative = (v: number) => v >= 0;
-const unit = (v: number) => v >= 0 && v < 1;
-const positive = (v: number) => v > 0;
+const Rate = hyper(NonNegative), Decay = hyper(UnitInterval);
 
 // ---------------------------------------------------------------------------
 // Scaling
@@ -30,7 +30,7 @@ const positive = (v: number) => v > 0;
  * chain(scaleByAdam(), scaleByLearningRate(1e-3))
  */
 export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
-  checkHyper('scaleByLearningRate', 'lr', lr, nonNegative, 'a non-negative number');
+  decodeArg('scaleByLearningRate.lr', Rate, lr);
   return described(tidyTransformation({
     name: 'scaleByLearningRate',
     init: () => ({ count: newCount() }),
@@ -48,35 +48,34 @@ export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: 
  * @example
  * chain(scale(-0.1)) // plain SGD with lr 0.1
  */
-export const scale = (factor: number): GradientTransformation<Record<string, never>> => tidyTransformation({
+export const scale = (factor: number): GradientTransformation<Record<string, never>> => {
+  decodeArg('scale.factor', Finite, factor);
+  return tidyTransformation({
   name: 'scale',
   init: () => ({}),
   update: (grads, state) => ({ updates: mapTree(grads, (g) => tf.mul(g, factor)), state }),
 });
+};
 
 // ---------------------------------------------------------------------------
 // Adam and RMS
 // ---------------------------------------------------------------------------
 
-/** Options of {@link scaleByAdam}. */
-export interface AdamOptions {
+/** Adam's option fields (shared with the `adam` and `adamW` aliases). */
+export const adamFields = {
   /** First-moment decay (a number or a schedule, e.g. fastai's cycled momentum). Default 0.9. */
-  readonly b1?: Hyper;
+  b1: Decay,
   /** Second-moment decay. Default 0.999. */
-  readonly b2?: number;
+  b2: UnitInterval,
   /** Added to the denominator, outside the square root. Default 1e-8. */
-  readonly eps?: number;
+  eps: NonNegative,
   /** Added inside the square root. Default 0. */
-  readonly epsRoot?: number;
-}
+  epsRoot: NonNegative,
+};
+const AdamOptions = optionSet('scaleByAdam', {}, adamFields);
 
-/** Adam's options, checked on behalf of `owner`, with optax's defaults. */
-const adamOptions = (owner: string, opts: AdamOptions) => ({
-  b1: checkHyper(owner, 'b1', opts.b1 ?? 0.9, unit, 'a number in [0, 1)'),
-  b2: checkHyper(owner, 'b2', opts.b2 ?? 0.999, unit, 'a number in [0, 1)') as number,
-  eps: checkHyper(owner, 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number,
-  epsRoot: checkHyper(owner, 'epsRoot', opts.epsRoot ?? 0, nonNegative, 'a non-negative number') as number,
-});
+/** Options of {@link scaleByAdam}. */
+export type AdamOptions = OptionsOf<typeof AdamOptions>;
 
 const adamInit = (params: Tree): AdamState =>
   ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
@@ -89,12 +88,25 @@ const adamInit = (params: Tree): AdamState =>
  * chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), scaleByLearningRate(3e-3))
  */
 export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<AdamState> => {
-  const o = adamOptions('scaleByAdam', opts);
+  const d = AdamOptions.decode(opts);
+  const o = { b1: d.b1 ?? 0.9, b2: d.b2 ?? 0.999, eps: d.eps ?? 1e-8, epsRoot: d.epsRoot ?? 0 };
   return described(
     tidyTransformation({ name: 'scaleByAdam', init: adamInit, update: (grads, state) => adamUpdate(grads, state, o) }),
     { kind: 'adam', hypers: o },
   );
 };
+
+/** RMSProp's option fields (shared with the `rmsprop` alias). */
+export const rmsFields = {
+  /** Decay of the mean of squared gradients. Default 0.9. */
+  decay: UnitInterval,
+  /** Added to the denominator. Default 1e-8. */
+  eps: NonNegative,
+};
+const RmsOptions = optionSet('scaleByRms', {}, rmsFields);
+
+/** Options of {@link scaleByRms}. */
+export type RmsOptions = OptionsOf<typeof RmsOptions>;
 
 /** State of {@link scaleByRms}. */
 export type RmsState = { nu: Tree };
@@ -105,9 +117,9 @@ export type RmsState = { nu: Tree };
  * @example
  * chain(scaleByRms({ decay: 0.9 }), scaleByLearningRate(1e-3))
  */
-export const scaleByRms = (opts: { readonly decay?: number; readonly eps?: number } = {}): GradientTransformation<RmsState> => {
-  const decay = checkHyper('scaleByRms', 'decay', opts.decay ?? 0.9, unit, 'a number in [0, 1)') as number;
-  const eps = checkHyper('scaleByRms', 'eps', opts.eps ?? 1e-8, nonNegative, 'a non-negative number') as number;
+export const scaleByRms = (opts: RmsOptions = {}): GradientTransformation<RmsState> => {
+  const o = RmsOptions.decode(opts);
+  const decay: number = o.decay ?? 0.9, eps: number = o.eps ?? 1e-8;
   return tidyTransformation({
     name: 'scaleByRms',
     init: (params) => ({ nu: mapTree(params, (p) => tf.zerosLike(p)) }),
@@ -123,6 +135,18 @@ export const scaleByRms = (opts: { readonly decay?: number; readonly eps?: numbe
 // Momentum
 // ---------------------------------------------------------------------------
 
+/** Momentum's option fields (shared with the `momentum` alias). */
+export const traceFields = {
+  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
+  decay: Decay,
+  /** Nesterov's variant. Default false. */
+  nesterov: t.boolean,
+};
+const TraceOptions = optionSet('trace', {}, traceFields);
+
+/** Options of {@link trace}. */
+export type TraceOptions = OptionsOf<typeof TraceOptions>;
+
 /** State of {@link trace}. */
 export type TraceState = { count: tf.Scalar; trace: Tree };
 
@@ -132,9 +156,9 @@ export type TraceState = { count: tf.Scalar; trace: Tree };
  * @example
  * chain(trace({ decay: 0.9, nesterov: true }), scaleByLearningRate(0.1))
  */
-export const trace = (opts: { readonly decay?: Hyper; readonly nesterov?: boolean } = {}): GradientTransformation<TraceState> => {
-  const decay = checkHyper('trace', 'decay', opts.decay ?? 0.9, unit, 'a number in [0, 1)');
-  const nesterov = opts.nesterov ?? false;
+export const trace = (opts: TraceOptions = {}): GradientTransformation<TraceState> => {
+  const o = TraceOptions.decode(opts);
+  const decay: Hyper = o.decay ?? 0.9, nesterov = o.nesterov ?? false;
   return tidyTransformation({
     name: 'trace',
     init: (params) => ({ count: newCount(), trace: mapTree(params, (p) => tf.zerosLike(p)) }),
@@ -161,7 +185,7 @@ export const trace = (opts: { readonly decay?: Hyper; readonly nesterov?: boolea
  * chain(scaleByAdam(), addDecayedWeights(0.01), scaleByLearningRate(1e-3))
  */
 export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
-  checkHyper('addDecayedWeights', 'weightDecay', weightDecay, nonNegative, 'a non-negative number');
+  decodeArg('addDecayedWeights.weightDecay', Rate, weightDecay);
   return described(tidyTransformation({
     name: 'addDecayedWeights',
     init: () => ({ count: newCount() }),
@@ -183,7 +207,7 @@ export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ 
  * chain(clipByGlobalNorm(1.0), adam(1e-3))
  */
 export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<Record<string, never>> => {
-  checkHyper('clipByGlobalNorm', 'maxNorm', maxNorm, positive, 'a positive number');
+  decodeArg('clipByGlobalNorm.maxNorm', Positive, maxNorm);
   return tidyTransformation({
     name: 'clipByGlobalNorm',
     init: () => ({}),

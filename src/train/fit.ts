@@ -8,12 +8,14 @@
  */
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
+import * as t from 'io-ts';
+import { guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation } from '../optim/base.ts';
-import { oneCycle, type OneCycleOptions, perStep } from '../optim/schedules.ts';
-import { type Key, prngKey } from '../random.ts';
+import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
+import { isKey, type Key, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
@@ -28,31 +30,48 @@ export interface Data {
   readonly valid?: Loader;
 }
 
-/** Options of {@link fit}. */
-export interface FitOptions {
-  readonly epochs: number;
-  readonly opt: AnyTransformation;
+const fn = <F>(name: string) => guard<F>(name, (u) => typeof u === 'function');
+const record = <R>(name: string) => guard<R>(name, (u) => typeof u === 'object' && u !== null);
+const Transformation = guard<AnyTransformation>(
+  'a gradient transformation {init, update}',
+  (u) => typeof (u as AnyTransformation)?.init === 'function' && typeof (u as AnyTransformation)?.update === 'function',
+);
+
+/** The option fields that `fit` and `fitOneCycle` share. */
+const fitFields = {
   /** Default `crossEntropy`. */
-  readonly loss?: Loss;
+  loss: fn<Loss>('a loss function'),
   /** Default `[accuracy]`. */
-  readonly metrics?: readonly Metric[];
+  metrics: t.readonlyArray(fn<Metric>('a metric function')),
   /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
-  readonly trainState?: TrainState;
+  trainState: guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
+    typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
+    isKey((u as TrainState).key)),
   /** Key of a fresh train state. Default `prngKey(0)`. */
-  readonly key?: Key;
+  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
   /** What is reported to, as numbers. Default `[epochTable()]`. */
-  readonly observers?: readonly Observer[];
+  observers: t.readonlyArray(record<Observer>('an observer')),
   /** What is called with the train state, e.g. `saveCheckpoints(...)` from the checkpoint module. Default none. */
-  readonly callbacks?: readonly Callback[];
+  callbacks: t.readonlyArray(record<Callback>('a callback')),
   /** Stop after this many steps in total (the state's step counter). */
-  readonly maxSteps?: number;
+  maxSteps: NonNegativeInt,
   /**
    * Builds the step to fold from the model, loss and optimizer, e.g.
    * `dataParallel({ workers: 2, spec })`. Default: `trainStep(model, loss, opt)`
    * on the calling thread. `fit` closes the step when it is done.
    */
-  readonly step?: StepFactory;
-}
+  step: fn<StepFactory>('a step factory ({ model, loss, opt }) => step'),
+};
+
+const FitOptions = optionSet('fit', {
+  /** Passes over the training data. */
+  epochs: PositiveInt,
+  /** The optimizer. */
+  opt: Transformation,
+}, fitFields);
+
+/** Options of {@link fit}. */
+export type FitOptions = OptionsOf<typeof FitOptions>;
 
 /** A training step as `fit` folds it: synchronous or awaited, with resources `fit` releases when done. */
 export type Step = ((ts: TrainState, batch: Batch) => StepResult | Promise<StepResult>) & { close?(): Promise<void> };
@@ -127,8 +146,8 @@ export const evaluate = (
  * @example
  * const { trainState, history } = await fit(model, { train, valid }, { epochs: 5, opt: adamW(3e-3) });
  */
-export const fit = async (model: AnyLayer, data: Data, opts: FitOptions): Promise<FitResult> => {
-  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new ConfigError([`fit.epochs: expected positive integer, got ${opts.epochs}`]);
+export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
+  const opts = FitOptions.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
@@ -222,14 +241,22 @@ const fold = async (
   return { trainState: ts, history };
 };
 
-/** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
-export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'>, Omit<OneCycleOptions, 'lrMax'> {
-  readonly lrMax: number;
+const FitOneCycleOptions = optionSet('fitOneCycle', {
+  /** Passes over the training data. */
+  epochs: PositiveInt,
+  /** The peak learning rate. */
+  lrMax: Positive,
+}, {
+  ...fitFields,
+  ...oneCycleFields,
   /** Decoupled weight decay. Default 0.01 (fastai). */
-  readonly weightDecay?: number;
+  weightDecay: NonNegative,
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
-  readonly makeOpt?: (lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation;
-}
+  makeOpt: fn<(lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation>('an optimizer factory (lr, mom) => opt'),
+});
+
+/** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
+export type FitOneCycleOptions = OptionsOf<typeof FitOneCycleOptions>;
 
 /**
  * fastai's `fit_one_cycle`: AdamW whose learning rate and beta1 follow the
@@ -238,10 +265,12 @@ export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'>, Omit<OneCyc
  * @example
  * const { trainState } = await fitOneCycle(model, { train, valid }, { epochs: 5, lrMax: 3e-3 });
  */
-export const fitOneCycle = (model: AnyLayer, data: Data, opts: FitOneCycleOptions): Promise<FitResult> => {
+export const fitOneCycle = (model: AnyLayer, data: Data, options: FitOneCycleOptions): Promise<FitResult> => {
+  const opts = FitOneCycleOptions.decode(options);
   const total = opts.epochs * data.train.length;
   const { lr, mom } = oneCycle({ lrMax: opts.lrMax, div: opts.div, divFinal: opts.divFinal, pctStart: opts.pctStart, moms: opts.moms });
   const lrAt = perStep(lr, total), momAt = perStep(mom, total);
   const opt = opts.makeOpt ? opts.makeOpt(lrAt, momAt) : adamW(lrAt, { b1: momAt, weightDecay: opts.weightDecay ?? 0.01 });
-  return fit(model, data, { ...opts, opt });
+  const { lrMax: _lr, div: _d, divFinal: _f, pctStart: _p, moms: _m, weightDecay: _w, makeOpt: _o, ...rest } = opts;
+  return fit(model, data, { ...rest, opt });
 };

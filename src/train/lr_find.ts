@@ -6,36 +6,40 @@
  */
 import * as fs from 'node:fs';
 import type { Loader } from '../data/loader.ts';
+import * as t from 'io-ts';
+import { guard, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
-import { type Key, prngKey, split } from '../random.ts';
+import { isKey, type Key, prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, type TrainState, trainStep } from './step.ts';
 
-/** Options of {@link lrFind}, with fastai's defaults. */
-export interface LrFindOptions {
+const LrFindOptions = optionSet('lrFind', {}, {
   /** Default 1e-7. */
-  readonly startLr?: number;
+  startLr: Positive,
   /** Default 10. */
-  readonly endLr?: number;
+  endLr: Positive,
   /** Steps. Default 100. */
-  readonly numIt?: number;
+  numIt: PositiveInt,
   /** Stop once the smoothed loss exceeds 4× its minimum. Default true. */
-  readonly stopDiv?: boolean;
+  stopDiv: t.boolean,
   /** Default `crossEntropy`. */
-  readonly loss?: Loss;
+  loss: guard<Loss>('a loss function', (u) => typeof u === 'function'),
   /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
-  readonly makeOpt?: (lr: StepSchedule) => AnyTransformation;
+  makeOpt: guard<(lr: StepSchedule) => AnyTransformation>('an optimizer factory (lr) => opt', (u) => typeof u === 'function'),
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
-  readonly from?: Pick<TrainState, 'params' | 'state'>;
+  from: guard<Pick<TrainState, 'params' | 'state'>>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u),
   /** Default `prngKey(0)`. */
-  readonly key?: Key;
+  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
   /** Write the plot (SVG) here. */
-  readonly plotPath?: string;
-}
+  plotPath: t.string,
+});
+
+/** Options of {@link lrFind}, with fastai's defaults. */
+export type LrFindOptions = OptionsOf<typeof LrFindOptions>;
 
 /** The curve and the suggestions, as fastai's `SuggestionMethod`s compute them. */
 export interface LrFindResult {
@@ -121,7 +125,8 @@ export const minimumSuggestion = (lrs: readonly number[], losses: readonly numbe
  * @example
  * const { valley, steep } = await lrFind(model, train, { plotPath: 'lr_find.svg' });
  */
-export const lrFind = async (model: AnyLayer, train: Loader, opts: LrFindOptions = {}): Promise<LrFindResult> => {
+export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOptions = {}): Promise<LrFindResult> => {
+  const opts = LrFindOptions.decode(options);
   const startLr = opts.startLr ?? 1e-7, endLr = opts.endLr ?? 10, numIt = opts.numIt ?? 100;
   if (!(startLr > 0 && endLr > startLr)) throw new ConfigError([`lrFind: expected 0 < startLr < endLr, got ${startLr} and ${endLr}`]);
   if (!Number.isInteger(numIt) || numIt < 2) throw new ConfigError([`lrFind.numIt: expected an integer >= 2, got ${numIt}`]);
