@@ -4,25 +4,30 @@
  *
  * @module
  */
+import * as t from 'io-ts';
+import { optionSet, type OptionsOf } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 
-/** Options of {@link saveCheckpoints}. */
-export interface SaveCheckpointsOptions {
+const SaveCheckpointsOptions = optionSet('saveCheckpoints', {
   /** The file to (over)write, atomically. */
-  readonly path: string;
+  path: t.refinement(t.string, (s) => s.length > 0, 'a file path'),
+}, {
   /** A JSON-serialisable configuration saved with the state (e.g. the model's options). */
-  readonly config?: unknown;
+  config: t.unknown,
   /** `'last'`: after every epoch. `'best'`: when the monitored figure improves. Default `'last'`. */
-  readonly mode?: 'last' | 'best';
+  mode: t.union([t.literal('last'), t.literal('best')], "'last' | 'best'"),
   /**
    * For `'best'`: a metric's name (higher is better), or `'validLoss'` (lower
    * is better). Default: the first metric, else `'validLoss'`.
    */
-  readonly monitor?: string;
-}
+  monitor: t.string,
+});
+
+/** Options of {@link saveCheckpoints}. */
+export type SaveCheckpointsOptions = OptionsOf<typeof SaveCheckpointsOptions>;
 
 /** The monitored figure of a row, higher is better. */
 const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
@@ -44,10 +49,9 @@ const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
  * // await fit(model, data, { epochs: 5, opt, callbacks: [saver] });
  * ```
  */
-export const saveCheckpoints = (opts: SaveCheckpointsOptions): Callback => {
+export const saveCheckpoints = (options: SaveCheckpointsOptions): Callback => {
+  const opts = SaveCheckpointsOptions.decode(options);
   const mode = opts.mode ?? 'last';
-  if (typeof opts.path !== 'string' || opts.path === '') throw new ConfigError([`saveCheckpoints.path: expected a file path, got ${JSON.stringify(opts.path)}`]);
-  if (mode !== 'last' && mode !== 'best') throw new ConfigError([`saveCheckpoints.mode: expected 'last' | 'best', got ${JSON.stringify(mode)}`]);
   let best = -Infinity;
   return {
     onEpochEnd(row, ts) {

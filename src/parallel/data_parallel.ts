@@ -18,30 +18,40 @@ import type { AnyLayer } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
-import { ConfigError } from '../errors.ts';
+import * as t from 'io-ts';
+import { guard, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
-  type FromWorker, type ModelSpec, type ModuleSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
+  type FromWorker, type ModuleSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
   type ToWorker, unpackTree,
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
-/** Options of {@link parallelTrainStep} and {@link dataParallel}. */
-export interface ParallelOptions {
-  /** Threads in all, the calling one included. */
-  readonly workers: number;
+const Spec = guard<ModuleSpec>(
+  'a module spec { module, export, args? }',
+  (u) => typeof (u as ModuleSpec)?.module === 'string' && typeof (u as ModuleSpec)?.export === 'string' &&
+    ((u as ModuleSpec).args === undefined || Array.isArray((u as ModuleSpec).args)),
+);
+
+const ParallelOptions = optionSet('dataParallel', {
+  /** Threads in all, the calling one included (at most 64). */
+  workers: t.refinement(PositiveInt, (n) => n <= 64, 'integer in 1..64'),
   /** How the workers rebuild the model (the same model the caller passes). */
-  readonly spec: ModelSpec;
+  spec: Spec,
+}, {
   /**
    * How the workers rebuild the loss. Not needed for the library's own
    * `crossEntropy` and `mse`; any other loss needs one.
    */
-  readonly lossSpec?: ModuleSpec;
-}
+  lossSpec: Spec,
+});
+
+/** Options of {@link parallelTrainStep} and {@link dataParallel}. */
+export type ParallelOptions = OptionsOf<typeof ParallelOptions>;
 
 /** A data-parallel step and the means to stop its workers. */
 export interface ParallelStep {
@@ -117,9 +127,10 @@ const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number
  * const { trainState, loss } = await step(ts, batch);
  * await step.close();
  */
-export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, o: ParallelOptions & { readonly loss?: Loss }): Promise<ParallelStep> => {
-  if (!Number.isInteger(o.workers) || o.workers < 1) throw new ConfigError([`dataParallel.workers: expected positive integer, got ${o.workers}`]);
-  const loss = o.loss ?? crossEntropy;
+export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, options: ParallelOptions & { readonly loss?: Loss }): Promise<ParallelStep> => {
+  const { loss: given, ...rest } = options;
+  const o = ParallelOptions.decode(rest);
+  const loss = given ?? crossEntropy;
   const lossSpec = lossSpecOf(loss, o.lossSpec);
   const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
   const backend = tf.getBackend();
@@ -207,4 +218,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
  * // await fit(model, data, { epochs: 5, opt, step });
  * ```
  */
-export const dataParallel = (o: ParallelOptions): StepFactory => ({ model, loss, opt }) => parallelTrainStep(model, opt, { ...o, loss });
+export const dataParallel = (options: ParallelOptions): StepFactory => {
+  const o = ParallelOptions.decode(options);
+  return ({ model, loss, opt }) => parallelTrainStep(model, opt, { ...o, loss });
+};
