@@ -7,7 +7,7 @@ import './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  adam, adamW, addDecayedWeights, avgPool, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
+  adam, adamW, addDecayedWeights, avgPool, dataParallel, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
   fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, scale, scaleByAdam,
   scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo, sgd, trace, warmup,
 } from '../mod.ts';
@@ -111,6 +111,7 @@ const dataAndLoopRows: Row[] = [
   ['fitOneCycle.pctStart', 'fraction', (v) => fitOneCycle(toyModel(), toyData(8), { ...fast, epochs: 1, lrMax: 1e-3, pctStart: v as number })],
   ['lrFind.numIt', 'positiveInt', (v) => lrFind(toyModel(), toyData(8).train, { numIt: v as number, startLr: 1e-3, endLr: 1e-2 })],
   ['lrFind.startLr', 'positive', (v) => lrFind(toyModel(), toyData(8).train, { numIt: 2, startLr: v as number, endLr: 1e6 })],
+  ['dataParallel.workers', 'positiveInt', (v) => dataParallel({ workers: v as number, spec: { module: 'm', export: 'e' } })],
   ['loadImageFolder.channels', 'positiveInt', (v) => loadImageFolder('/nonexistent', opts({ size: [8, 8] }, 'channels')(v))],
 ];
 
@@ -163,6 +164,8 @@ describe('every public factory checks every option', () => {
       ['fitOneCycle', () => fitOneCycle(toyModel(), toyData(8), { epochs: 1, lrMax: 1e-3, lr: 2 } as never)],
       ['lrFind', () => lrFind(toyModel(), toyData(8).train, { num: 3 } as never)],
       ['loadImageFolder', () => loadImageFolder('/nonexistent', { size: [8, 8], chanels: 1 } as never)],
+      ['dataParallel', () => dataParallel({ workers: 2, spec: { module: 'm', export: 'e' }, worker: 2 } as never)],
+      ['saveCheckpoints', () => saveCheckpoints({ path: 'x.safetensors', mod: 'best' } as never)],
     ];
     for (const [owner, call] of unknown) {
       const e = await configErrorOf(call);
