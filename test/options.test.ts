@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   adam, adamW, addDecayedWeights, avgPool, dataParallel, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
-  fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, scale, scaleByAdam,
+  fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, saveCheckpoints, scale, scaleByAdam,
   scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo, sgd, trace, warmup,
 } from '../mod.ts';
 import { showValue } from '../src/config.ts';
