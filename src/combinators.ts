@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeArg, PositiveInt } from './config.ts';
+import { decodeArg, PositiveInt, showValue } from './config.ts';
 import { ConfigError, ShapeError, showShape, underChild } from './errors.ts';
 import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput } from './layer.ts';
 import { foldIn } from './random.ts';
@@ -31,7 +31,8 @@ export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] 
   if (dup !== undefined) throw new ConfigError([`${owner}: two children share the key '${dup}'; give them distinct labels with withLabel()`]);
   layers.forEach((l, i) => {
     if (typeof l?.init !== 'function' || typeof l?.apply !== 'function') {
-      throw new TypeError(`${owner}: child ${i} is not a layer (expected {name, init, apply}), got ${typeof l}`);
+      const hint = typeof l === 'function' ? ' (a layer factory? call it: conv2d({ nf: 8 }), not conv2d)' : '';
+      throw new ConfigError([`${owner}: child ${i} is not a layer (expected {name, init, apply}), got ${showValue(l)}${hint}`]);
     }
   });
   return keys;

@@ -10,7 +10,9 @@ import {
   adam, adamW, addDecayedWeights, avgPool, dataParallel, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
   fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, saveCheckpoints, scale, scaleByAdam,
   scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo, sgd, trace, warmup,
+  add, channelStats, combinedCos, combineScheds, loadFashionMnist, pointwise, prngKey, serial,
 } from '../mod.ts';
+import * as tf from '@tensorflow/tfjs';
 import { showValue } from '../src/config.ts';
 import { toyData, toyDataset, toyModel } from './fixtures/toy.ts';
 
@@ -173,5 +175,91 @@ describe('every public factory checks every option', () => {
       assert.match(e.message, new RegExp(`${owner}\\.\\w+: unknown option`), e.message);
     }
     console.log(`option cases checked: ${cases + unknown.length}`);
+  });
+});
+
+/**
+ * Values of the wrong shape, not only the wrong number: tuples of the wrong
+ * length, nested records with a misspelt key, sizes that would allocate
+ * terabytes. Each row: the message's `owner.field`, the bad value as the
+ * message shows it, and the call.
+ */
+describe('values of the wrong shape are refused, naming the field and showing the value', () => {
+  const rows: readonly (readonly [field: string, shown: string, call: () => unknown])[] = [
+    ['conv2d.padding', 'got [1, 2, 3]', () => conv2d({ nf: 2, padding: [1, 2, 3] as never })],
+    ['conv2d.padding', 'got [1, -1]', () => conv2d({ nf: 2, padding: [1, -1] })],
+    ['conv2d.padding', 'got [1]', () => conv2d({ nf: 2, padding: [1] as never })],
+    ['conv2d.padding', 'got "full"', () => conv2d({ nf: 2, padding: 'full' as never })],
+    ['conv2d.ks', 'got 1000000', () => conv2d({ nf: 2, ks: 1e6 })],
+    ['conv2d.nf', 'got 1000000000', () => conv2d({ nf: 1e9, ni: 16 })],
+    ['dense.nf', 'got 1000000000000', () => dense({ nf: 1e12 })],
+    ['leakyRelu.slope', 'got NaN', () => leakyRelu(NaN)],
+    ['leakyRelu.slope', 'got "0.1"', () => leakyRelu('0.1' as never)],
+    ['pointwise.fn', 'got 3', () => pointwise('f', 3 as never)],
+    ['serial', 'got a function', () => serial(conv2d as never)],
+    ['add', 'at least one layer', () => add()],
+    ['dataLoader.limit', 'got NaN', () => dataLoader(ds, { batchSize: 2, limit: NaN })],
+    ['dataLoader.limit', 'got 2.5', () => dataLoader(ds, { batchSize: 2, limit: 2.5 })],
+    ['dataLoader.padCrop', 'got -1', () => dataLoader(ds, { batchSize: 2, padCrop: -1 })],
+    ['dataLoader.padCrop', 'got 1.5', () => dataLoader(ds, { batchSize: 2, padCrop: 1.5 })],
+    ['dataLoader.scale', 'got NaN', () => dataLoader(ds, { batchSize: 2, scale: NaN })],
+    ['dataLoader.key', 'got "seed"', () => dataLoader(ds, { batchSize: 2, key: 'seed' as never })],
+    ['dataLoader.key', 'got [1, NaN]', () => dataLoader(ds, { batchSize: 2, key: [1, NaN] as never })],
+    ['dataLoader.normalize.std.0', 'got Infinity', () => dataLoader(ds, { batchSize: 2, normalize: { mean: [0], std: [Infinity] } })],
+    ['dataLoader.normalize.mean.0', 'got NaN', () => dataLoader(ds, { batchSize: 2, normalize: { mean: [NaN], std: [1] } })],
+    ['dataLoader.normalize.sdt', 'unknown option, got [1]; did you mean std?', () =>
+      dataLoader(ds, { batchSize: 2, normalize: { mean: [0], std: [1], sdt: [1] } as never })],
+    ['dataLoader.normalize', 'got "imagenet"', () => dataLoader(ds, { batchSize: 2, normalize: 'imagenet' as never })],
+    ['dataLoader.shufle', 'did you mean shuffle?', () => dataLoader(ds, { batchSize: 2, shufle: false } as never)],
+    ['channelStats.scale', 'got NaN', () => channelStats(ds, NaN)],
+    ['loadImageFolder.size', 'got [8]', () => loadImageFolder('/nonexistent', { size: [8] as never })],
+    ['loadImageFolder.size', 'got [8, 8, 8]', () => loadImageFolder('/nonexistent', { size: [8, 8, 8] as never })],
+    ['loadImageFolder.size.1', 'got 0', () => loadImageFolder('/nonexistent', { size: [8, 0] })],
+    ['loadImageFolder.channels', 'got 2', () => loadImageFolder('/nonexistent', { size: [8, 8], channels: 2 as never })],
+    ['loadImageFolder.splits', 'got ["a", "b", "c"]', () => loadImageFolder('/nonexistent', { size: [8, 8], splits: ['a', 'b', 'c'] as never })],
+    ['loadFashionMnist.download', 'got "no"', () => loadFashionMnist({ download: 'no' as never })],
+    ['loadFashionMnist.dri', 'did you mean dir?', () => loadFashionMnist({ dri: '/tmp', download: false } as never)],
+    ['oneCycle.moms', 'got [0.95, 0.85, 0.95, 0.9]', () => oneCycle({ lrMax: 1e-3, moms: [0.95, 0.85, 0.95, 0.9] as never })],
+    ['oneCycle.moms.1', 'got NaN', () => oneCycle({ lrMax: 1e-3, moms: [0.95, NaN, 0.95] })],
+    ['oneCycle.pctStrat', 'did you mean pctStart?', () => oneCycle({ lrMax: 1e-3, pctStrat: 0.3 } as never)],
+    ['combineScheds.pcts.0', 'got NaN', () => combineScheds([NaN, 1], [schedNo(1), schedNo(2)])],
+    ['combineScheds.scheds.1', 'got 2', () => combineScheds([0.5, 0.5], [schedNo(1), 2 as never])],
+    ['combinedCos.pct', 'got 1.5', () => combinedCos(1.5, 0, 1, 0)],
+    ['combinedCos.middle', 'got Infinity', () => combinedCos(0.5, 0, Infinity, 0)],
+    ['warmup.after', 'got 0.1', () => warmup(0.1, 0.1 as never)],
+    ['perStep.sched', 'got undefined', () => perStep(undefined as never, 10)],
+    ['fanOut.n', 'got 0', () => fanOut(0)],
+    ['adamW.weightdecay', 'did you mean weightDecay?', () => adamW(0.1, { weightdecay: 0.1 } as never)],
+  ];
+  for (const [field, shown, call] of rows) {
+    test(`${field}: ${shown}`, async () => {
+      const before = tf.memory().numTensors;
+      const e = await configErrorOf(call);
+      assert.ok(e, `${field}: expected a ConfigError`);
+      assert.ok(e.message.includes(`${field}:`) || e.message.startsWith(`${field}:`), `the message does not name ${field}: ${e.message}`);
+      assert.ok(e.message.includes(shown), `the message does not show ${shown}: ${e.message}`);
+      assert.ok(!/got null/.test(e.message), `NaN or Infinity shown as null: ${e.message}`);
+      assert.equal(tf.memory().numTensors, before, `${field}: tensors were allocated before refusing`);
+    });
+  }
+
+  test('a kernel too big for memory is refused at construction, or at init when only the input channels make it so', () => {
+    // ks 9000 on 1 input channel: 81M values per output channel; nf 4 makes 324M > 2^28, known at construction.
+    assert.throws(() => conv2d({ nf: 4, ks: 9000 }), /conv2d\.ks: expected a value for which the weight holds at most 2\^28 = 268435456 values, got 9000/);
+    // ks 2000, nf 2 is 8M values per input channel: fine with 1 channel, too big with 64, which only init knows.
+    const conv = conv2d({ nf: 2, ks: 2000, padding: 'same' });
+    const before = tf.memory().numTensors;
+    assert.throws(() => conv.init(prngKey(0), [4, 4, 64]), /conv2d\.ks: .* got 2000 \(a \[2000, 2000, 64, 2\] weight holds 512000000; refused before allocating\)/);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('values in the domain pass, and decoding copies: later edits of the options change nothing', () => {
+    const padding: [number, number] = [1, 0];
+    const conv = conv2d({ nf: 2, padding });
+    padding[0] = 5;
+    const { params, outShape } = conv.init(prngKey(0), [4, 4, 1]);
+    assert.deepEqual(outShape, [4, 2, 2]);
+    Object.values(params).forEach((p) => (p as tf.Tensor).dispose());
+    assert.doesNotThrow(() => dataLoader(ds, { batchSize: 2, normalize: { mean: [0.5], std: [0.25] }, key: prngKey(1), limit: 4, padCrop: 0 }));
   });
 });

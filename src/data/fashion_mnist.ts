@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { optionSet, type OptionsOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError, parseIdx } from './idx.ts';
 
@@ -61,17 +63,19 @@ export interface FashionMnist {
   readonly dir: string;
 }
 
-/** Options of {@link loadFashionMnist}. */
-export interface FashionMnistOptions {
+const FashionMnistOptions = optionSet('loadFashionMnist', {}, {
   /** Look here first. */
-  readonly dir?: string;
+  dir: t.string,
   /** The cache folder. Default `$XDG_CACHE_HOME/tsnn/fashion-mnist` or `~/.cache/tsnn/fashion-mnist`. */
-  readonly cacheDir?: string;
+  cacheDir: t.string,
   /** Try the download when the files are nowhere else. Default true. */
-  readonly download?: boolean;
+  download: t.boolean,
   /** The mirror to download from. Default {@link FASHION_MNIST_MIRROR}. */
-  readonly mirror?: string;
-}
+  mirror: t.string,
+});
+
+/** Options of {@link loadFashionMnist}. */
+export type FashionMnistOptions = OptionsOf<typeof FashionMnistOptions>;
 
 /**
  * The default cache folder.
@@ -160,12 +164,15 @@ export const readFashionMnist = (dir: string): Either<DatasetError, FashionMnist
 
 /**
  * Find and load Fashion-MNIST. The error lists every place looked and how to get the data.
+ * An unknown or ill-typed option rejects with a ConfigError naming it.
  *
  * @example
  * const r = await loadFashionMnist();
  * if (isRight(r)) console.log(r.right.train.y.length); // 60000
  */
-export const loadFashionMnist = async (opts: FashionMnistOptions = {}): Promise<Either<DatasetError, FashionMnist>> => {
+export const loadFashionMnist = async (options: FashionMnistOptions = {}): Promise<Either<DatasetError, FashionMnist>> => {
+  // A bad option is the caller's mistake, not a missing dataset: it rejects with a ConfigError.
+  const opts = FashionMnistOptions.decode(options);
   const cache = opts.cacheDir ?? defaultCacheDir();
   const places: [string, string | undefined][] = [
     ['the dir option', opts.dir],

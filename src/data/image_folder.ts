@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Jimp } from 'jimp';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
@@ -18,19 +18,18 @@ const Side = t.refinement(PositiveInt, (n) => n <= 4096, 'integer in 1..4096');
 
 const ImageFolderOptions = optionSet('loadImageFolder', {
   /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */
-  size: t.readonly(t.tuple([Side, Side], '[height, width] in 1..4096')),
+  size: tupleOf([Side, Side], '[height, width] in 1..4096'),
 }, {
   /** 3 for RGB, 1 for grayscale (luma). Default 3. */
   channels: t.union([t.literal(1), t.literal(3)], '1 | 3'),
   /** Split folders. Default `['train', 'val']`. */
-  splits: t.readonly(t.tuple([t.string, t.string], '[train folder, validation folder]')),
+  splits: tupleOf([t.string, t.string], '[train folder, validation folder]'),
 });
 
 /** Options of {@link loadImageFolder}. */
 export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;
 
 const IMAGE = /\.(jpe?g|png)$/i;
-
 
 const listClasses = (dir: string): string[] =>
   fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -66,8 +65,20 @@ const readSplit = async (dir: string, classes: readonly string[], o: Required<Im
 /**
  * Load an Imagenette-style folder into memory as two datasets.
  *
+ * Options are checked before any file is read: an unknown or ill-typed one
+ * is a ConfigError naming it (`loadImageFolder.size: expected [height,
+ * width] in 1..4096, got [8]`); a missing or unreadable folder or image is a
+ * DatasetError.
+ *
  * @example
- * const { train, valid, classes } = await loadImageFolder('imagenette2-160', { size: [64, 64] });
+ * ```ts
+ * import { DatasetError } from './idx.ts';
+ * try {
+ *   const { train, valid, classes } = await loadImageFolder('imagenette2-160', { size: [64, 64] });
+ * } catch (e) {
+ *   if (!(e instanceof DatasetError)) throw e; // not downloaded here
+ * }
+ * ```
  */
 export const loadImageFolder = async (
   root: string,

@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { Finite, guard, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
+import { decodeArg, Finite, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey, showValue, strictRecord } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
-import { foldIn, isKey, type Key, permutation, prngKey, randomBits } from '../random.ts';
+import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -51,11 +51,16 @@ const LoaderOptions = optionSet('dataLoader', {
   /** Drop the last incomplete batch. Default false. */
   dropLast: t.boolean,
   /** Key for shuffling and augmentation. Default `prngKey(0)`. */
-  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
+  key: PrngKey,
   /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
   scale: Finite,
   /** Per-channel normalisation after scaling: `(x - mean) / std`. */
-  normalize: t.readonly(t.type({ mean: t.readonlyArray(Finite), std: t.readonlyArray(Positive) }), '{ mean: finite numbers, std: positive numbers }'),
+  normalize: strictRecord('{ mean: finite numbers, std: positive numbers }', {
+    /** Per-channel means, subtracted after scaling. */
+    mean: t.readonlyArray(Finite, 'finite numbers'),
+    /** Per-channel standard deviations, each positive. */
+    std: t.readonlyArray(Positive, 'positive numbers'),
+  }, {}),
   /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
   padCrop: NonNegativeInt,
   /** Random horizontal flip with probability 1/2 (per example). Default false. */
@@ -75,9 +80,17 @@ export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
  * A loader over an {@link ArrayDataset}. The same key gives the same batches
  * in both runtimes; augmentation differs per epoch and per example.
  *
+ * Options are checked first: an unknown or ill-typed one (at any depth, e.g.
+ * `normalize.std.0`) is a ConfigError naming it and its value.
+ *
  * @example
- * const train = dataLoader(ds, { batchSize: 64, key: prngKey(1), padCrop: 2, flip: true });
- * for (const { x, y } of train.batches(0)) { ...; x.dispose(); y.dispose(); }
+ * ```ts
+ * import { prngKey } from '../random.ts';
+ * const ds = { x: new Uint8Array(8 * 4 * 4), y: new Int32Array(8), shape: [4, 4, 1] };
+ * const train = dataLoader(ds, { batchSize: 4, key: prngKey(1), padCrop: 1, flip: true });
+ * for (const { x, y } of train.batches(0)) { x.dispose(); y.dispose(); }
+ * // dataLoader(ds, { batchSize: 4, scale: NaN }) throws ConfigError: dataLoader.scale: expected finite number, got NaN
+ * ```
  */
 export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => {
   const opts = LoaderOptions.decode(options);
@@ -96,7 +109,7 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
   const mean = opts.normalize?.mean ?? new Array(c).fill(0);
   const std = opts.normalize?.std ?? new Array(c).fill(1);
   if (mean.length !== c || std.length !== c) {
-    throw new ConfigError([`dataLoader.normalize: expected ${c} means and ${c} positive stds, got ${JSON.stringify(opts.normalize)}`]);
+    throw new ConfigError([`dataLoader.normalize: expected ${c} means and ${c} positive stds, got ${showValue(opts.normalize)}`]);
   }
   const pad = opts.padCrop ?? 0;
   const flip = opts.flip ?? false;
@@ -151,9 +164,13 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
  * Per-channel mean and std of a dataset after scaling, e.g. for `normalize`.
  *
  * @example
- * const { mean, std } = channelStats(train, 1 / 255); // Fashion-MNIST: ~0.286, ~0.353
+ * ```ts
+ * const ds = { x: Uint8Array.from([0, 255, 0, 255]), y: new Int32Array(4), shape: [1, 1, 1] };
+ * const { mean, std } = channelStats(ds, 1 / 255); // [0.5], [0.5]; Fashion-MNIST: ~0.286, ~0.353
+ * ```
  */
 export const channelStats = (ds: ArrayDataset, scale = ds.x instanceof Uint8Array ? 1 / 255 : 1) => {
+  decodeArg('channelStats.scale', Finite, scale);
   const c = ds.shape.length === 3 ? ds.shape[2] : 1;
   const sum = new Float64Array(c), sq = new Float64Array(c);
   for (let i = 0; i < ds.x.length; i++) {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeArg, Finite } from '../config.ts';
+import { decodeArg, Finite, guard } from '../config.ts';
 import { type Flow, type FlowShape, type Layer, singleInput } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Empty, Tree } from '../tree.ts';
@@ -22,10 +22,17 @@ export interface Pointwise extends Layer<Empty, Empty> {
  * Make a pointwise activation from a function on tensors.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { dense } from './dense.ts';
  * const softsign = pointwise('softsign', (x) => tf.div(x, tf.add(tf.abs(x), 1)));
- * const model = serial(dense({ nf: 8 }), softsign);
+ * softsign.fn(tf.tensor([1, -3])); // [0.5, -0.75]
+ * const head = softsign(dense({ nf: 8 })); // dense, then softsign
+ * ```
  */
 export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointwise => {
+  decodeArg('pointwise.name', guard<string>('a non-empty name', (u) => typeof u === 'string' && u !== ''), name);
+  decodeArg('pointwise.fn', guard<(x: tf.Tensor) => tf.Tensor>('a function on tensors', (u) => typeof u === 'function'), fn);
   const lift = <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S> => ({
     name: layer.name,
     ...(layer.label === undefined ? {} : { label: layer.label }),
@@ -47,35 +54,50 @@ export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointw
  * Rectified linear unit. `relu` is a layer, and `relu(layer)` is a layer.
  *
  * @example
- * const block = relu(add(convs, shortcut));
+ * ```ts
+ * import { dense } from './dense.ts';
+ * const hidden = relu(dense({ nf: 64 })); // dense, then relu: a layer with dense's params
+ * ```
  */
 export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
 /**
  * Logistic sigmoid.
  *
  * @example
- * serial(dense({ nf: 1 }), sigmoid)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * sigmoid.fn(tf.tensor([0])); // [0.5]
+ * ```
  */
 export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
 /**
  * Hyperbolic tangent.
  *
  * @example
- * serial(dense({ nf: 16 }), tanh)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * tanh.fn(tf.tensor([0])); // [0]
+ * ```
  */
 export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
 /**
  * SiLU / swish: x · sigmoid(x).
  *
  * @example
- * convLayer(16, 32, { act: 'silu' })
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * silu.fn(tf.tensor([0, 1])); // [0, 0.731]
+ * ```
  */
 export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x)));
 /**
  * GELU, tanh approximation (as in GPT-2 and PyTorch's `approximate='tanh'`).
  *
  * @example
- * serial(dense({ nf: 64 }), gelu)
+ * ```ts
+ * import { dense } from './dense.ts';
+ * const hidden = gelu(dense({ nf: 64 }));
+ * ```
  */
 export const gelu: Pointwise = pointwise('gelu', (x) =>
   tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
@@ -84,7 +106,11 @@ export const gelu: Pointwise = pointwise('gelu', (x) =>
  * Leaky ReLU with the given negative slope (PyTorch default 0.01).
  *
  * @example
- * serial(conv2d({ nf: 8 }), leakyRelu(0.1))
+ * ```ts
+ * import { conv2d } from './conv.ts';
+ * const body = leakyRelu(0.1)(conv2d({ nf: 8 }));
+ * // leakyRelu(NaN) throws ConfigError: leakyRelu.slope: expected finite number, got NaN
+ * ```
  */
 export const leakyRelu = (slope = 0.01): Pointwise => {
   decodeArg('leakyRelu.slope', Finite, slope);

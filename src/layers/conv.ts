@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { NonNegativeInt, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
-import { ConfigError, ShapeError, showShape } from '../errors.ts';
+import { checkWeightSize, NonNegativeInt, optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
+import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
@@ -20,7 +20,7 @@ const Padding = t.union([
   t.literal('same'),
   t.literal('valid'),
   NonNegativeInt,
-  t.tuple([NonNegativeInt, NonNegativeInt]),
+  tupleOf([NonNegativeInt, NonNegativeInt], '[top/bottom, left/right]'),
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
 const Conv2dOptions = optionSet('conv2d', {
@@ -48,9 +48,6 @@ export type Conv2dOptions = OptionsOf<typeof Conv2dOptions>;
 /** Params of {@link conv2d}: `weight` is `[ks, ks, ni, nf]`. */
 export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Tensor1D };
 
-/** The most values one conv weight may hold (2²⁸ floats, 1 GiB). */
-const MAX_WEIGHTS = 2 ** 28;
-
 // ---------------------------------------------------------------------------
 // Geometry
 // ---------------------------------------------------------------------------
@@ -68,7 +65,10 @@ const tfPadding = (p: Conv2dOptions['padding'] & {}): TfPadding =>
  * Output size along one axis, for each padding mode.
  *
  * @example
- * convOutSize(28, 3, 2, 1) // 14
+ * ```ts
+ * convOutSize(28, 3, 2, 1); // 14
+ * convOutSize(7, 3, 2, 'same'); // 4
+ * ```
  */
 export const convOutSize = (size: number, ks: number, stride: number, pad: 'same' | 'valid' | number): number =>
   pad === 'same'
@@ -103,11 +103,19 @@ const windowMatMul = (x: tf.Tensor4D, wt: tf.Tensor4D, padH: number, padW: numbe
 // ---------------------------------------------------------------------------
 
 /**
- * A 2-D convolution, NHWC, kaiming-normal weights.
+ * A 2-D convolution, NHWC, kaiming-normal weights. Options are checked
+ * here: an unknown or ill-typed one is a ConfigError naming it, and so is a
+ * weight `[ks, ks, ni, nf]` of more than 2^28 values, refused before
+ * allocating (at construction when `ni` is given or `ks`/`nf` alone are too
+ * big, else at `init`).
  *
  * @example
+ * ```ts
+ * import { prngKey } from '../random.ts';
  * const conv = conv2d({ nf: 16, ks: 3, stride: 2 });
  * const { params, outShape } = conv.init(prngKey(0), [28, 28, 1]); // outShape [14, 14, 16]
+ * // conv2d({ nf: 16, ks: 1e6 }) throws ConfigError: conv2d.ks: expected a value for which the weight holds at most 2^28 ...
+ * ```
  */
 export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
   const o = Conv2dOptions.decode(opts);
@@ -117,6 +125,10 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
   const bias = o.bias ?? true;
   const pad = tfPadding(padding);
   const [padH, padW] = typeof padding === 'object' ? padding : [padding, padding];
+  const weightFields = (c: number): Record<string, readonly [number, number]> =>
+    o.ni === undefined ? { ks: [ks, 2], nf: [o.nf, 1] } : { ks: [ks, 2], nf: [o.nf, 1], ni: [c, 1] };
+  // Refuse before allocating: a typo such as ks: 1e6 with the default padding would ask for terabytes.
+  checkWeightSize('conv2d', [ks, ks, o.ni ?? 1, o.nf], weightFields(o.ni ?? 1));
   return {
     name: 'conv2d',
     init(key, inShape) {
@@ -130,10 +142,7 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       if (oh < 1 || ow < 1) {
         throw new ShapeError('conv2d', [], `input ${showShape(s)} is too small for kernel ${ks} with padding ${JSON.stringify(padding)}`);
       }
-      // Refuse before allocating: a typo such as ks: 1e6 with 'same' padding would ask for terabytes.
-      if (ks * ks * c * o.nf > MAX_WEIGHTS) {
-        throw new ConfigError([`conv2d: a [${ks}, ${ks}, ${c}, ${o.nf}] weight has ${ks * ks * c * o.nf} values, more than the ${MAX_WEIGHTS} allowed (check ks, ni and nf)`]);
-      }
+      checkWeightSize('conv2d', [ks, ks, c, o.nf], weightFields(c));
       const [kw, kb] = split(key, 2);
       const fanIn = ks * ks * c;
       const weight = kaimingNormal(kw, [ks, ks, c, o.nf], fanIn) as tf.Tensor4D;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { checkWeightSize, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
 import { split } from '../random.ts';
@@ -30,14 +30,21 @@ export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Ten
 
 /**
  * A fully connected layer on `[batch, features]`, PyTorch's default init.
+ * A weight `[ni, nf]` of more than 2^28 values is a ConfigError, raised
+ * before allocating.
  *
  * @example
+ * ```ts
+ * import { prngKey } from '../random.ts';
  * const head = dense({ nf: 10 });
- * head.init(prngKey(0), [256]).outShape // [10]
+ * head.init(prngKey(0), [256]).outShape; // [10]
+ * ```
  */
 export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
   const o = DenseOptions.decode(opts);
   const bias = o.bias ?? true;
+  const weightFields = (ni: number): Record<string, readonly [number, number]> => (o.ni === undefined ? { nf: [o.nf, 1] } : { nf: [o.nf, 1], ni: [ni, 1] });
+  checkWeightSize('dense', [o.ni ?? 1, o.nf], weightFields(o.ni ?? 1));
   return {
     name: 'dense',
     init(key, inShape) {
@@ -46,6 +53,7 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
         const hint = s.length > 1 ? ' (put flatten or globalAvgPool before dense)' : '';
         throw new ShapeError('dense', [], `expected input shape ${showShape([o.ni ?? null])}, got ${showShape(s)}${hint}`);
       }
+      checkWeightSize('dense', [s[0], o.nf], weightFields(s[0]));
       const [kw, kb] = split(key, 2);
       const weight = lecunUniform(kw, [s[0], o.nf], s[0]) as tf.Tensor2D;
       const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], s[0]) as tf.Tensor1D } : { weight };
@@ -64,6 +72,8 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
  * Alias of {@link dense}, for PyTorch users.
  *
  * @example
- * linear({ nf: 10 })
+ * ```ts
+ * const head = linear({ nf: 10 });
+ * ```
  */
 export const linear = dense;

@@ -14,7 +14,12 @@ import { LayerError } from '../errors.ts';
  * The identity layer: returns its input unchanged (the same tensor).
  *
  * @example
- * serial(identity, relu)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { evalCtx } from '../layer.ts';
+ * const x = tf.ones([2, 3]);
+ * identity.apply({}, {}, x, evalCtx).y === x; // true
+ * ```
  */
 export const identity: Layer<Empty, Empty> = {
   name: 'identity',
@@ -26,7 +31,10 @@ export const identity: Layer<Empty, Empty> = {
  * Flatten every axis but the batch: `[b, h, w, c]` to `[b, h·w·c]`.
  *
  * @example
- * flatten.init(prngKey(0), [1, 1, 256]).outShape // [256]
+ * ```ts
+ * import { prngKey } from '../random.ts';
+ * flatten.init(prngKey(0), [1, 1, 256]).outShape; // [256]
+ * ```
  */
 export const flatten: Layer<Empty, Empty> = {
   name: 'flatten',
@@ -54,7 +62,10 @@ export type DropoutOptions = OptionsOf<typeof DropoutOptions>;
  * deterministic. Evaluation is the identity.
  *
  * @example
- * serial(dense({ nf: 64 }), relu, dropout({ rate: 0.5 }))
+ * ```ts
+ * const drop = dropout({ rate: 0.5 });
+ * // dropout({ rate: 1 }) throws ConfigError: dropout.rate: expected number in [0, 1), got 1
+ * ```
  */
 export const dropout = (opts: DropoutOptions): Layer<Empty, Empty> => {
   const { rate } = DropoutOptions.decode(opts);

@@ -5,12 +5,15 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decodeArg, Finite, Fraction, optionSet, type OptionsOf, Positive, PositiveInt, UnitInterval } from '../config.ts';
+import { decodeArg, Finite, Fraction, guard, NonNegative, optionSet, type OptionsOf, Positive, PositiveInt, tupleOf, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepSchedule } from './base.ts';
 
 /** A schedule of the position through training, `pos ∈ [0, 1]`. */
 export type Sched = (pos: number) => number;
+
+/** A schedule of the position, checked as a function. */
+const SchedFn = guard<Sched>('schedule (pos) => number', (u) => typeof u === 'function');
 
 /** Check a schedule's two ends on behalf of `owner`. */
 const ends = (owner: string, start: number, end: number): void => {
@@ -22,7 +25,10 @@ const ends = (owner: string, start: number, end: number): void => {
  * Linear from `start` to `end`.
  *
  * @example
- * schedLin(1, 0)(0.25) // 0.75
+ * ```ts
+ * schedLin(1, 0)(0.25); // 0.75
+ * // schedLin(NaN, 0) throws ConfigError: schedLin.start: expected finite number, got NaN
+ * ```
  */
 export const schedLin = (start: number, end: number): Sched => {
   ends('schedLin', start, end);
@@ -33,7 +39,9 @@ export const schedLin = (start: number, end: number): Sched => {
  * Cosine from `start` to `end` (half a period).
  *
  * @example
- * schedCos(1, 0)(0.5) // 0.5
+ * ```ts
+ * schedCos(1, 0)(0.5); // 0.5
+ * ```
  */
 export const schedCos = (start: number, end: number): Sched => {
   ends('schedCos', start, end);
@@ -44,7 +52,9 @@ export const schedCos = (start: number, end: number): Sched => {
  * Constant `start`.
  *
  * @example
- * schedNo(3)(0.9) // 3
+ * ```ts
+ * schedNo(3)(0.9); // 3
+ * ```
  */
 export const schedNo = (start: number, _end?: number): Sched => {
   decodeArg('schedNo.start', Finite, start);
@@ -55,7 +65,9 @@ export const schedNo = (start: number, _end?: number): Sched => {
  * Exponential from `start` to `end` (both positive).
  *
  * @example
- * schedExp(1e-7, 10)(0.5) // ~1e-3
+ * ```ts
+ * schedExp(1e-7, 10)(0.5); // ~1e-3
+ * ```
  */
 export const schedExp = (start: number, end: number): Sched => {
   decodeArg('schedExp.start', Positive, start);
@@ -68,9 +80,14 @@ export const schedExp = (start: number, end: number): Sched => {
  * Fractions must be positive and sum to 1.
  *
  * @example
+ * ```ts
  * const s = combineScheds([0.3, 0.7], [schedCos(0.1, 1), schedCos(1, 0)]);
+ * s(0.3); // 1
+ * ```
  */
 export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[]): Sched => {
+  decodeArg('combineScheds.pcts', t.readonlyArray(NonNegative, 'non-negative fractions'), pcts);
+  decodeArg('combineScheds.scheds', t.readonlyArray(SchedFn, 'schedules'), scheds);
   if (pcts.length !== scheds.length || pcts.length === 0) {
     throw new ConfigError([`combineScheds: expected as many fractions as schedules, got ${pcts.length} and ${scheds.length}`]);
   }
@@ -92,12 +109,25 @@ export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[])
  * Cosine up from `start` to `middle` over `pct`, then cosine down to `end`.
  *
  * @example
- * combinedCos(0.25, 1e-4, 1e-3, 1e-8)(0.25) // 1e-3
+ * ```ts
+ * combinedCos(0.25, 1e-4, 1e-3, 1e-8)(0.25); // 1e-3
+ * ```
  */
-export const combinedCos = (pct: number, start: number, middle: number, end: number): Sched =>
-  combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
+export const combinedCos = (pct: number, start: number, middle: number, end: number): Sched => {
+  decodeArg('combinedCos.pct', Fraction, pct);
+  for (const [field, v] of [['start', start], ['middle', middle], ['end', end]] as const) decodeArg(`combinedCos.${field}`, Finite, v);
+  return combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
+};
 
-/** The option fields of {@link oneCycle} (shared with `fitOneCycle`). */
+/**
+ * The option fields of {@link oneCycle} (shared with `fitOneCycle`).
+ *
+ * @example
+ * ```ts
+ * import { optionSet, Positive } from '../config.ts';
+ * const Mine = optionSet('myCycle', { lrMax: Positive }, { ...oneCycleFields });
+ * ```
+ */
 export const oneCycleFields = {
   /** Initial lr is `lrMax / div`. Default 25. */
   div: Positive,
@@ -106,7 +136,7 @@ export const oneCycleFields = {
   /** Fraction of training spent warming up. Default 0.25. */
   pctStart: Fraction,
   /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
-  moms: t.tuple([UnitInterval, UnitInterval, UnitInterval], '[b1, b1, b1] in [0, 1)'),
+  moms: tupleOf([UnitInterval, UnitInterval, UnitInterval], '[start, middle, end] in [0, 1)'),
 };
 const OneCycleOptions = optionSet('oneCycle', {
   /** The peak learning rate. */
@@ -121,8 +151,13 @@ export type OneCycleOptions = OptionsOf<typeof OneCycleOptions>;
  * momentum falls then rises.
  *
  * @example
+ * ```ts
  * const { lr, mom } = oneCycle({ lrMax: 3e-3 });
- * lr(0) // 1.2e-4; lr(0.25) // 3e-3; mom(0.25) // 0.85
+ * lr(0); // 1.2e-4
+ * lr(0.25); // 3e-3
+ * mom(0.25); // 0.85
+ * // oneCycle({ lrMax: 3e-3, pctStrat: 0.3 }) throws ConfigError: oneCycle.pctStrat: unknown option, got 0.3; did you mean pctStart? ...
+ * ```
  */
 export const oneCycle = (opts: OneCycleOptions): { lr: Sched; mom: Sched } => {
   const o = OneCycleOptions.decode(opts);
@@ -138,7 +173,9 @@ export const oneCycle = (opts: OneCycleOptions): { lr: Sched; mom: Sched } => {
  * fastai's flat-cos: constant `lr` for `pctStart`, then cosine to 0.
  *
  * @example
- * flatCos(1e-3)(0.5) // 1e-3
+ * ```ts
+ * flatCos(1e-3)(0.5); // 1e-3
+ * ```
  */
 export const flatCos = (lr: number, pctStart = 0.75): Sched => {
   decodeArg('flatCos.lr', Finite, lr);
@@ -150,10 +187,13 @@ export const flatCos = (lr: number, pctStart = 0.75): Sched => {
  * Linear warm-up from 0 over the first `pct`, then `after` over the rest.
  *
  * @example
- * warmup(0.1, schedCos(1e-3, 0))(0.05) // 5e-4
+ * ```ts
+ * warmup(0.1, schedCos(1e-3, 0))(0.05); // 5e-4
+ * ```
  */
 export const warmup = (pct: number, after: Sched): Sched => {
   decodeArg('warmup.pct', Fraction, pct);
+  decodeArg('warmup.after', SchedFn, after);
   return combineScheds([pct, 1 - pct], [(p) => p * after(0), after]);
 };
 
@@ -162,9 +202,13 @@ export const warmup = (pct: number, after: Sched): Sched => {
  * step `s` is at position `s / totalSteps`, as in fastai's ParamScheduler.
  *
  * @example
- * const lr = perStep(oneCycle({ lrMax: 1e-2 }).lr, 500); // lr(0) ... lr(499)
+ * ```ts
+ * const lr = perStep(oneCycle({ lrMax: 1e-2 }).lr, 500);
+ * lr(0); // 4e-4, up to lr(499)
+ * ```
  */
 export const perStep = (sched: Sched, totalSteps: number): StepSchedule => {
+  decodeArg('perStep.sched', SchedFn, sched);
   decodeArg('perStep.totalSteps', PositiveInt, totalSteps);
   return (step) => sched(Math.min(step / totalSteps, 1));
 };
