@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { ConfigError } from './errors.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -57,7 +58,7 @@ export const threefry2x32 = (k0: number, k1: number, c0: number, c1: number): [n
  */
 export const prngKey = (seed: number): Key => {
   if (!Number.isSafeInteger(seed)) {
-    throw new RangeError(`prngKey.seed: expected a safe integer, got ${seed}`);
+    throw new ConfigError([`prngKey.seed: expected a safe integer, got ${String(seed)}`]);
   }
   const hi = Math.floor(seed / 2 ** 32) >>> 0;
   const lo = seed >>> 0;
@@ -81,7 +82,7 @@ export const isKey = (k: unknown): k is Key =>
  * const [kInit, kDrop] = split(prngKey(0), 2);
  */
 export const split = (key: Key, n = 2): Key[] => {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`split.n: expected positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError([`split.n: expected positive integer, got ${String(n)}`]);
   return Array.from({ length: n }, (_, i) => threefry2x32(key[0], key[1], 0, i) as unknown as Key);
 };
 

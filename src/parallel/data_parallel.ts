@@ -19,23 +19,19 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
 import * as t from 'io-ts';
-import { guard, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { optionSet, strictRecord, type OptionsOf, PositiveInt } from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
-  type FromWorker, type ModuleSpec, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
+  type FromWorker, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
   type ToWorker, unpackTree,
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
-const Spec = guard<ModuleSpec>(
-  'a module spec { module, export, args? }',
-  (u) => typeof (u as ModuleSpec)?.module === 'string' && typeof (u as ModuleSpec)?.export === 'string' &&
-    ((u as ModuleSpec).args === undefined || Array.isArray((u as ModuleSpec).args)),
-);
+const Spec = strictRecord('a module spec { module, export, args? }', { module: t.string, export: t.string }, { args: t.readonlyArray(t.unknown) });
 
 const ParallelOptions = optionSet('dataParallel', {
   /** Threads in all, the calling one included (at most 64). */

@@ -9,13 +9,13 @@
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
+import { guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
-import { isKey, type Key, prngKey } from '../random.ts';
+import { isKey, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
@@ -48,7 +48,7 @@ const fitFields = {
     typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
     isKey((u as TrainState).key)),
   /** Key of a fresh train state. Default `prngKey(0)`. */
-  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
+  key: PrngKey,
   /** What is reported to, as numbers. Default `[epochTable()]`. */
   observers: t.readonlyArray(record<Observer>('an observer')),
   /** What is called with the train state, e.g. `saveCheckpoints(...)` from the checkpoint module. Default none. */

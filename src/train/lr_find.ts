@@ -7,12 +7,12 @@
 import * as fs from 'node:fs';
 import type { Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { guard, optionSet, type OptionsOf, Positive, PositiveInt } from '../config.ts';
+import { guard, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
-import { isKey, type Key, prngKey, split } from '../random.ts';
+import { prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, type TrainState, trainStep } from './step.ts';
@@ -33,7 +33,7 @@ const LrFindOptions = optionSet('lrFind', {}, {
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
   from: guard<Pick<TrainState, 'params' | 'state'>>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u),
   /** Default `prngKey(0)`. */
-  key: guard<Key>('a PRNG key (prngKey(seed))', isKey),
+  key: PrngKey,
   /** Write the plot (SVG) here. */
   plotPath: t.string,
 });
