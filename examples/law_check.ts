@@ -1,6 +1,7 @@
 // The README's example, kept in sync by test/readme.test.ts.
 import fc from 'fast-check';
-import { add, avgPool, convLayer, identity, laws, withLabel, relu, serial } from '../mod.ts';
+import { add, avgPool, convLayer, identity, relu, serial, withLabel } from '../mod.ts';
+import * as laws from '../laws.ts';
 
 // fastai's ResBlock, written out: relu(convs(x) + idconv(pool(x))).
 const myBlock = (ni: number, nf: number, stride: number) => {
@@ -14,3 +15,5 @@ const cases = fc.record({ h: fc.integer({ min: 1, max: 9 }), s: fc.constantFrom(
   .map(({ h, s, seed }) => ({ layer: myBlock(3, 8, s), inShape: [h, h, 3], batch: 2, seed }));
 fc.assert(laws.shapeProperty(cases), { numRuns: 20 });     // apply's shape == init's outShape
 fc.assert(laws.gradientProperty(cases), { numRuns: 10 });  // autodiff == finite differences
+// fastai's residual invariants: output shape, relu(shortcut(x)) at init, relu(x) for ni == nf, the shortcut is used.
+fc.assert(laws.residualProperty(myBlock), { numRuns: 10 });

@@ -6,7 +6,8 @@ import { tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type AnyLayer, conv2d, dense, laws, type Layer, relu, type Tree } from '../mod.ts';
+import * as laws from '../laws.ts';
+import { add, type AnyLayer, avgPool, convLayer, dense, identity, type Layer, relu, serial, type Tree, withLabel } from '../mod.ts';
 
 const good = dense({ nf: 3 });
 const caseOf = (layer: AnyLayer): laws.LayerCase => ({ layer, inShape: [4], batch: 2, seed: 1, label: 'broken' });
@@ -71,11 +72,88 @@ describe('every law catches a broken layer', () => {
     stray.forEach((t) => t.dispose());
   });
 
-  test('residual laws catch a block without BatchZero', () => {
-    // A "resBlock" whose body is not zero at init cannot equal relu(x).
-    const notZero = conv2d({ nf: 2, ks: 3 });
-    const c = { layer: notZero, inShape: [4, 4, 2], batch: 2, seed: 0 };
-    assert.doesNotThrow(() => laws.checkShape(c));
+});
+
+// A user's block in fastai's layout, with a switch per way to break it.
+interface Breakage {
+  readonly ignoreStride?: boolean; // the residual branch and the shortcut both ignore the stride: wrong output shape
+  readonly noBatchZero?: boolean; // the last BatchNorm starts at gamma = 1: not relu(shortcut(x)) at init
+  readonly noFinalRelu?: boolean; // convs + shortcut, no relu at the end: not relu(x) at init
+  readonly addTwice?: boolean; // relu(convs + 2 shortcut): not relu(x) at init
+  readonly ignoreShortcut?: boolean; // the shortcut's output is multiplied by zero
+}
+const userBlock = (b: Breakage = {}) => (ni: number, nf: number, stride: number): AnyLayer => {
+  const s = b.ignoreStride ? 1 : stride;
+  const convs = withLabel('convs', serial(convLayer(ni, nf, { stride: s }), convLayer(nf, nf, { act: 'none', bnInit: b.noBatchZero ? 'one' : 'zero' })));
+  const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
+  const pool = withLabel('pool', s === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
+  const times = (k: number): AnyLayer => ({ name: `times${k}`, init: (_k, inShape) => ({ params: {}, state: {}, outShape: inShape }),
+    apply: (_p, state, x) => ({ y: tf.mul(x as tf.Tensor, k), state }) });
+  const shortcut = b.ignoreShortcut ? serial(pool, idconv, times(0)) : b.addTwice ? serial(pool, idconv, times(2)) : serial(pool, idconv);
+  const sum = add(convs, shortcut);
+  return b.noFinalRelu ? sum : relu(sum);
+};
+const strided = { ni: 3, nf: 4, stride: 2, h: 5, w: 5, batch: 2, seed: 0 };
+const same = { ni: 3, nf: 3, stride: 1, h: 4, w: 4, batch: 2, seed: 0 };
+const residualCases = fc.constantFrom(strided, same, { ...same, ni: 2, nf: 5 });
+const named = (name: string, block: laws.BlockFactory): laws.ResidualBlock => ({ block, name });
+
+describe('every residual law catches a broken user block', () => {
+  test('the unbroken user block passes every residual law', () => {
+    for (const c of [strided, same]) assert.doesNotThrow(() => laws.checkResidual(named('userBlock', userBlock()), c));
+  });
+
+  test('shape: a block that ignores its stride', () => {
+    const broken = named('ignoresStride', userBlock({ ignoreStride: true }));
+    expectLaw(() => laws.checkResidualShape(broken, strided), /residual shape law fails for ignoresStride\(3, 4, 2\) on \[2, 5, 5, 3\]: init gives \[5,5,4\], expected \[3,3,4\]/);
+    assert.doesNotThrow(() => laws.checkResidualShape(broken, same));
+    assert.throws(() => fc.assert(laws.residualShapeProperty(broken, fc.constant(strided)), { numRuns: 1 }));
+  });
+
+  test('at init: the second ConvLayer\'s BatchNorm is not zero-initialised', () => {
+    const broken = named('noBatchZero', userBlock({ noBatchZero: true }));
+    assert.doesNotThrow(() => laws.checkResidualShape(broken, strided));
+    expectLaw(() => laws.checkResidualAtInit(broken, strided), /residual at-init law fails for noBatchZero\(3, 4, 2\).*eval output differs from relu\(shortcut\(x\)\).*zero-initialised/);
+    assert.throws(() => fc.assert(laws.residualAtInitProperty(broken, residualCases), { numRuns: 5 }));
+  });
+
+  test('identity: no relu at the end, or the shortcut added twice', () => {
+    for (const [name, b] of [['noFinalRelu', { noFinalRelu: true }], ['addsTwice', { addTwice: true }]] as const) {
+      const broken = named(name, userBlock(b));
+      assert.doesNotThrow(() => laws.checkResidualShape(broken, same));
+      expectLaw(() => laws.checkResidualIdentity(broken, same), new RegExp(`residual identity law fails for ${name}\\(3, 3, 1\\).*eval output differs from relu\\(x\\)`));
+      assert.throws(() => fc.assert(laws.residualIdentityProperty(broken, residualCases), { numRuns: 5 }));
+    }
+    assert.throws(() => laws.checkResidualIdentity(userBlock(), strided), /needs ni === nf and stride 1/);
     assert.throws(() => laws.checkResBlockIdentity({ ni: 2, nf: 3, stride: 1, h: 3, w: 3, batch: 2, seed: 0 }), /needs ni === nf and stride 1/);
+  });
+
+  test('shortcut: a block that ignores its shortcut', () => {
+    const broken = named('ignoresShortcut', userBlock({ ignoreShortcut: true }));
+    assert.doesNotThrow(() => laws.checkResidualShape(broken, strided));
+    expectLaw(() => laws.checkResidualShortcut(broken, strided),
+      /residual shortcut law fails for ignoresShortcut\(3, 4, 2\).*noise to the shortcut's params at '1' left the eval output unchanged: the block ignores its shortcut/);
+    // With ni == nf the shortcut has no params: the input must reach the output at init.
+    expectLaw(() => laws.checkResidualShortcut(broken, same), /shortcut has no params, and negating the input left the eval output at init unchanged/);
+    assert.throws(() => fc.assert(laws.residualShortcutProperty(broken, residualCases), { numRuns: 5 }));
+  });
+
+  test('a block that throws fails the law with the case named, and the laws leave no tensors behind', () => {
+    const throws = named('throws', (ni, nf, stride) => ({ ...userBlock()(ni, nf, stride), apply: () => { throw new Error('boom'); } }));
+    expectLaw(() => laws.checkResidualShape(throws, strided), /residual shape law fails for throws\(3, 4, 2\).*the block threw Error: boom/);
+    const before = tf.memory().numTensors;
+    for (const b of [{}, { ignoreStride: true }, { noBatchZero: true }, { noFinalRelu: true }, { addTwice: true }, { ignoreShortcut: true }]) {
+      for (const c of [strided, same]) {
+        try {
+          laws.checkResidual(named('leaky?', userBlock(b)), c);
+        } catch (e) {
+          if (!(e instanceof laws.LawError)) throw e;
+        }
+      }
+    }
+    try {
+      laws.checkResidualShape(throws, strided);
+    } catch { /* expected */ }
+    assert.equal(tf.memory().numTensors, before);
   });
 });

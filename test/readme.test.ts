@@ -9,7 +9,7 @@ describe('README', () => {
     const block = /## Example: compose a block and check a law\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'README lacks the example block');
     const file = readFileSync(new URL('../examples/law_check.ts', import.meta.url), 'utf8');
-    assert.equal(file.split('\n').slice(1).join('\n'), block.replace("from './mod.ts'", "from '../mod.ts'"));
+    assert.equal(file.split('\n').slice(1).join('\n'), block.replace("from './mod.ts'", "from '../mod.ts'").replace("from './laws.ts'", "from '../laws.ts'"));
     await import('../examples/law_check.ts');
   });
 

@@ -5,10 +5,17 @@
  * law fails; each `*Property` wraps one in a fast-check property over an
  * arbitrary of cases.
  *
+ * The residual laws take any block factory `(ni, nf, stride) => Layer`, and
+ * where its shortcut lives (see `ResidualBlock` in `residual.ts`).
+ *
  * @example
+ * ```ts
  * import fc from 'fast-check';
- * import { laws, resBlock } from './mod.ts';
- * fc.assert(laws.shapeProperty(laws.arbResBlockCase()), { numRuns: 20 });
+ * import { arbResBlockCase } from './arbitraries.ts';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(shapeProperty(arbResBlockCase()), { numRuns: 5 });
+ * fc.assert(residualProperty(resBlock), { numRuns: 5 });
+ * ```
  *
  * @module
  */
@@ -23,7 +30,17 @@ import {
   type GradientOptions,
   type LayerCase,
 } from './checks.ts';
-import { checkResBlockAtInit, checkResBlockIdentity, checkResBlockShape, type ResBlockCase } from './residual.ts';
+import { resBlock } from '../blocks.ts';
+import { arbResBlockParams } from './arbitraries.ts';
+import {
+  checkResidual,
+  checkResidualAtInit,
+  checkResidualIdentity,
+  checkResidualShape,
+  checkResidualShortcut,
+  type ResBlockCase,
+  type ResidualSubject,
+} from './residual.ts';
 
 export * from './checks.ts';
 export * from './residual.ts';
@@ -33,28 +50,44 @@ export * from './arbitraries.ts';
  * The shape law over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.shapeProperty(laws.arbConv2dCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbConv2dCase } from './arbitraries.ts';
+ * fc.assert(shapeProperty(arbConv2dCase()), { numRuns: 3 });
+ * ```
  */
 export const shapeProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkShape(c));
 /**
  * The purity law over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.purityProperty(laws.arbConv2dCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbConv2dCase } from './arbitraries.ts';
+ * fc.assert(purityProperty(arbConv2dCase()), { numRuns: 3 });
+ * ```
  */
 export const purityProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkPurity(c));
 /**
  * The determinism law over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.determinismProperty(laws.arbConv2dCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbConv2dCase } from './arbitraries.ts';
+ * fc.assert(determinismProperty(arbConv2dCase()), { numRuns: 3 });
+ * ```
  */
 export const determinismProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkDeterminism(c));
 /**
  * The gradient law over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.gradientProperty(laws.arbConv2dCase(), { training: false }), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbConv2dCase } from './arbitraries.ts';
+ * fc.assert(gradientProperty(arbConv2dCase(), { training: false }), { numRuns: 3 });
+ * ```
  */
 export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions) =>
   fc.property(arb, (c) => checkGradient(c, opts));
@@ -62,37 +95,128 @@ export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOp
  * The no-leak law over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.noLeakProperty(laws.arbConv2dCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbConv2dCase } from './arbitraries.ts';
+ * fc.assert(noLeakProperty(arbConv2dCase()), { numRuns: 3 });
+ * ```
  */
 export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkNoLeak(c));
 /**
  * All general laws over an arbitrary of cases.
  *
  * @example
- * fc.assert(laws.allProperty(myCases), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbDenseCase } from './arbitraries.ts';
+ * fc.assert(allProperty(arbDenseCase()), { numRuns: 3 });
+ * ```
  */
 export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions) =>
   fc.property(arb, (c) => checkAll(c, opts));
 
+// ---------------------------------------------------------------------------
+// Residual laws over any block factory
+// ---------------------------------------------------------------------------
+
 /**
- * ResBlock output shape `[b, ceil(h/s), ceil(w/s), nf]`.
+ * The residual shape law ({@link checkResidualShape}) for a block factory,
+ * over an arbitrary of cases (default {@link arbResBlockParams}).
  *
  * @example
- * fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams({ maxSize: 9 })));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbResBlockParams } from './arbitraries.ts';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(residualShapeProperty(resBlock, arbResBlockParams({ maxSize: 9 })), { numRuns: 5 });
+ * ```
  */
-export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>) => fc.property(arb, (c) => checkResBlockShape(c));
+export const residualShapeProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+  fc.property(arb, (c) => checkResidualShape(subject, c));
 /**
- * ResBlock at init equals `relu(idconv(pool(x)))`.
+ * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x))`.
  *
  * @example
- * fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(residualAtInitProperty(resBlock), { numRuns: 5 });
+ * ```
  */
-export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>) => fc.property(arb, (c) => checkResBlockAtInit(c));
+export const residualAtInitProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+  fc.property(arb, (c) => checkResidualAtInit(subject, c));
 /**
- * ResBlock with `ni == nf`, stride 1, at init equals `relu(x)`.
+ * The residual identity law ({@link checkResidualIdentity}): each case is
+ * taken with `nf = ni` and stride 1, where at init the block is `relu(x)`.
  *
  * @example
- * fc.assert(laws.resBlockIdentityProperty(laws.arbResBlockParams({ sameChannels: true, stride: 1 })));
+ * ```ts
+ * import fc from 'fast-check';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(residualIdentityProperty(resBlock), { numRuns: 5 });
+ * ```
  */
-export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>) =>
-  fc.property(arb, (c) => checkResBlockIdentity({ ...c, nf: c.ni, stride: 1 }));
+export const residualIdentityProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+  fc.property(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
+/**
+ * The residual shortcut law ({@link checkResidualShortcut}): the block uses its shortcut.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(residualShortcutProperty(resBlock), { numRuns: 5 });
+ * ```
+ */
+export const residualShortcutProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+  fc.property(arb, (c) => checkResidualShortcut(subject, c));
+/**
+ * Every residual law ({@link checkResidual}) for a block factory: pass a
+ * bare factory for fastai's layout (`relu(add(convs, serial(pool, idconv)))`),
+ * or say where your block keeps its shortcut.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { resBlock } from '../blocks.ts';
+ * fc.assert(residualProperty(resBlock), { numRuns: 5 });
+ * // Your own block, its shortcut under the label 'skip':
+ * // fc.assert(residualProperty({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }));
+ * ```
+ */
+export const residualProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+  fc.property(arb, (c) => checkResidual(subject, c));
+
+/**
+ * ResBlock output shape `[b, ceil(h/s), ceil(w/s), nf]`: {@link residualShapeProperty} for `resBlock`.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbResBlockParams } from './arbitraries.ts';
+ * fc.assert(resBlockShapeProperty(arbResBlockParams({ maxSize: 9 })), { numRuns: 5 });
+ * ```
+ */
+export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualShapeProperty(resBlock, arb);
+/**
+ * ResBlock at init equals `relu(idconv(pool(x)))`: {@link residualAtInitProperty} for `resBlock`.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbResBlockParams } from './arbitraries.ts';
+ * fc.assert(resBlockAtInitProperty(arbResBlockParams()), { numRuns: 5 });
+ * ```
+ */
+export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualAtInitProperty(resBlock, arb);
+/**
+ * ResBlock with `ni == nf`, stride 1, at init equals `relu(x)`: {@link residualIdentityProperty} for `resBlock`.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbResBlockParams } from './arbitraries.ts';
+ * fc.assert(resBlockIdentityProperty(arbResBlockParams({ sameChannels: true, stride: 1 })), { numRuns: 5 });
+ * ```
+ */
+export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualIdentityProperty(resBlock, arb);

@@ -1,21 +1,73 @@
 /**
- * Laws specific to fastai's ResBlock.
+ * fastai's residual invariants, as laws over any block factory
+ * `(ni, nf, stride) => Layer`: `resBlock`, or a block of your own.
+ *
+ * A block is `relu(residual(x) + shortcut(x))`, with the residual branch
+ * ending in a BatchNorm initialised to zero (BatchZero). The laws:
+ *
+ * - shape: `[b, h, w, ni]` maps to `[b, ceil(h/s), ceil(w/s), nf]`, in `init` and `apply`;
+ * - at init: the block equals `relu(shortcut(x))`;
+ * - identity: with `ni === nf` and stride 1, it equals `relu(x)` at init;
+ * - shortcut: the shortcut is used (perturbing its params changes the output).
+ *
+ * The laws find the shortcut through a {@link ResidualBlock}: a factory that
+ * rebuilds the shortcut as a layer, and the dotted path of its params and
+ * state inside the block's. The defaults describe fastai's block,
+ * `relu(add(convs, serial(pool, idconv)))`: the shortcut is
+ * {@link fastaiShortcut}, stored under `'1'` (the add's second child). A bare
+ * factory means those defaults.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { forward } from '../apply.ts';
-import { resBlock } from '../blocks.ts';
+import { convLayer, resBlock } from '../blocks.ts';
 import { serial } from '../combinators.ts';
-import { withLabel } from '../layer.ts';
-import { convLayer } from '../blocks.ts';
+import { type AnyLayer, type Ctx, type Flow, type FlowShape, withLabel } from '../layer.ts';
 import { avgPool } from '../layers/pooling.ts';
 import { identity } from '../layers/shape_ops.ts';
 import { foldIn, normal, prngKey } from '../random.ts';
-import { disposeTree, type Tree } from '../tree.ts';
+import { disposeTree, flattenTree, mapTree, type Tree } from '../tree.ts';
 import { LawError } from './checks.ts';
 
-/** One ResBlock instance: channels, stride, input size, batch and seed. */
+// ---------------------------------------------------------------------------
+// Blocks and cases
+// ---------------------------------------------------------------------------
+
+/**
+ * A block factory, as `resBlock`: input channels, output channels, stride.
+ *
+ * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * const f: BlockFactory = resBlock;
+ * f(4, 8, 2).name; // 'resBlock'
+ * ```
+ */
+export type BlockFactory = (ni: number, nf: number, stride: number) => AnyLayer;
+
+/** A residual block family to check, and where its shortcut lives. */
+export interface ResidualBlock {
+  /** The block under test. */
+  readonly block: BlockFactory;
+  /**
+   * The block's shortcut, rebuilt as a layer whose params have the structure
+   * of the block's params at `shortcutPath`. Default {@link fastaiShortcut}.
+   */
+  readonly shortcut?: BlockFactory;
+  /**
+   * Dotted path of the shortcut's params and state inside the block's, e.g.
+   * `'1'` for the second child of `add` in `relu(add(convs, serial(pool, idconv)))`,
+   * or `'skip'` for a child labelled with `withLabel('skip', ...)`. Default `'1'`.
+   */
+  readonly shortcutPath?: string;
+  /** Shown in failure messages. Default the factory's function name. */
+  readonly name?: string;
+}
+
+/** What the residual laws accept: a factory (fastai's shortcut layout assumed) or a {@link ResidualBlock}. */
+export type ResidualSubject = BlockFactory | ResidualBlock;
+
+/** One instance of a block: channels, stride, input size, batch and seed. */
 export interface ResBlockCase {
   readonly ni: number;
   readonly nf: number;
@@ -26,90 +78,312 @@ export interface ResBlockCase {
   readonly seed: number;
 }
 
-const describe = (c: ResBlockCase) => `resBlock(${c.ni}, ${c.nf}, ${c.stride}) on [${c.batch}, ${c.h}, ${c.w}, ${c.ni}]`;
+/**
+ * fastai's shortcut: `serial(pool, idconv)`, with `pool` an average pool
+ * (2×2, ceil mode) when strided and `idconv` a 1×1 ConvLayer without
+ * activation when the channels change; each is the identity otherwise.
+ *
+ * @example
+ * ```ts
+ * import { prngKey } from '../random.ts';
+ * fastaiShortcut(4, 8, 2).init(prngKey(0), [5, 5, 4]).outShape; // [3, 3, 8]
+ * ```
+ */
+export const fastaiShortcut: BlockFactory = (ni, nf, stride) =>
+  serial(
+    withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true })),
+    withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' })),
+  );
 
-const run = <T>(c: ResBlockCase, f: (params: Tree, state: Tree, x: tf.Tensor) => T): T => {
-  const block = resBlock(c.ni, c.nf, c.stride);
-  const { params, state } = block.init(prngKey(c.seed), [c.h, c.w, c.ni]);
-  const shape = [c.batch, c.h, c.w, c.ni];
-  const x = tf.tensor(normal(foldIn(prngKey(c.seed), 1), shape.reduce((a, b) => a * b)), shape, 'float32');
+interface Resolved {
+  readonly block: BlockFactory;
+  readonly shortcut: BlockFactory;
+  readonly path: string;
+  readonly name: string;
+}
+
+const resolve = (s: ResidualSubject): Resolved => {
+  const spec: ResidualBlock = typeof s === 'function' ? { block: s } : s;
+  return {
+    block: spec.block,
+    shortcut: spec.shortcut ?? fastaiShortcut,
+    path: spec.shortcutPath ?? '1',
+    name: spec.name ?? (spec.block.name || 'block'),
+  };
+};
+
+const describeCase = (r: Resolved, c: ResBlockCase) => `${r.name}(${c.ni}, ${c.nf}, ${c.stride}) on [${c.batch}, ${c.h}, ${c.w}, ${c.ni}]`;
+
+const fail = (r: Resolved, c: ResBlockCase, law: string, detail: string): never => {
+  throw new LawError(`residual ${law} law fails for ${describeCase(r, c)}: ${detail}`);
+};
+
+const ctxs = (c: ResBlockCase): [string, Ctx][] => [
+  ['eval', { training: false }],
+  ['training', { training: true, key: foldIn(prngKey(c.seed), 2) }],
+];
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+const isRecord = (t: Tree | undefined): t is { readonly [k: string]: Tree } => t !== undefined && !(t instanceof tf.Tensor);
+
+/** The subtree at a dotted path (`''` is the root), or undefined. */
+const at = (tree: Tree, path: string): Tree | undefined =>
+  path === '' ? tree : path.split('.').reduce<Tree | undefined>((t, k) => (isRecord(t) ? t[k] : undefined), tree);
+
+/** `tree` with the subtree at `path` replaced (records copied along the path). */
+const replaceAt = (tree: Tree, path: string, sub: Tree): Tree => {
+  if (path === '') return sub;
+  const [k, ...rest] = path.split('.');
+  const rec = isRecord(tree) ? tree : {};
+  return { ...rec, [k]: replaceAt(rec[k] ?? {}, rest.join('.'), sub) };
+};
+
+const layout = (t: Tree | undefined): string[] => (t === undefined ? [] : flattenTree(t).map(([p, x]) => `${p} [${x.shape.join(', ')}]`));
+
+const single = (r: Resolved, c: ResBlockCase, law: string, y: Flow): tf.Tensor =>
+  y instanceof tf.Tensor ? y : fail(r, c, law, `apply gives ${y.length} outputs, expected one tensor`);
+
+/** Largest |a - b| relative to max(1, max |b|). */
+const relDiff = (a: tf.Tensor, b: tf.Tensor): number =>
+  tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1, tf.max(tf.abs(b)).dataSync()[0]));
+
+const sameShape = (a: tf.Tensor, b: tf.Tensor): boolean => a.shape.join() === b.shape.join();
+
+/**
+ * Init the block for the case and run `f`; disposes everything made, and
+ * turns an error thrown by the block into a `LawError` naming the case.
+ */
+const withBlock = <T>(
+  r: Resolved,
+  c: ResBlockCase,
+  law: string,
+  f: (layer: AnyLayer, params: Tree, state: Tree, x: tf.Tensor, outShape: FlowShape) => T,
+): T => {
+  const made: Tree[] = [];
   try {
-    return f(params, state, x);
+    const layer = r.block(c.ni, c.nf, c.stride);
+    const { params, state, outShape } = layer.init(prngKey(c.seed), [c.h, c.w, c.ni]);
+    made.push(params, state);
+    const shape = [c.batch, c.h, c.w, c.ni];
+    const x = tf.tensor(normal(foldIn(prngKey(c.seed), 1), shape.reduce((a, b) => a * b)), shape, 'float32');
+    made.push(x);
+    return f(layer, params, state, x, outShape);
+  } catch (e) {
+    if (e instanceof LawError) throw e;
+    return fail(r, c, law, `the block threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   } finally {
-    disposeTree(params);
-    disposeTree(state);
-    x.dispose();
+    made.forEach(disposeTree);
   }
 };
 
-const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-
 /**
- * `resBlock(ni, nf, s)` maps `[b, h, w, ni]` to `[b, ceil(h/s), ceil(w/s), nf]`,
- * both in `init` and in `apply`.
- *
- * @example
- * checkResBlockShape({ ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
+ * The block's shortcut params and state, checked against the shortcut
+ * factory's own: the same leaves with the same shapes.
  */
-export const checkResBlockShape = (c: ResBlockCase): void => {
-  const expected = [Math.ceil(c.h / c.stride), Math.ceil(c.w / c.stride), c.nf];
-  const block = resBlock(c.ni, c.nf, c.stride);
-  const { params, state, outShape } = block.init(prngKey(c.seed), [c.h, c.w, c.ni]);
-  disposeTree(params);
-  disposeTree(state);
-  if (JSON.stringify(outShape) !== JSON.stringify(expected)) {
-    throw new LawError(`${describe(c)}: init gives ${JSON.stringify(outShape)}, expected ${JSON.stringify(expected)}`);
-  }
-  run(c, (p, s, x) => {
-    const { y } = forward(block, p, s, x, { training: false });
-    const got = (y as tf.Tensor).shape;
-    (y as tf.Tensor).dispose();
-    if (JSON.stringify(got) !== JSON.stringify([c.batch, ...expected])) {
-      throw new LawError(`${describe(c)}: apply gives ${JSON.stringify(got)}, expected ${JSON.stringify([c.batch, ...expected])}`);
+const shortcutOf = (r: Resolved, c: ResBlockCase, law: string, params: Tree, state: Tree) => {
+  const own = r.shortcut(c.ni, c.nf, c.stride).init(prngKey(c.seed), [c.h, c.w, c.ni]);
+  const want = { params: layout(own.params), state: layout(own.state) };
+  disposeTree(own.params);
+  disposeTree(own.state);
+  const p = at(params, r.path), s = at(state, r.path);
+  for (const [what, got, expected] of [['params', layout(p), want.params], ['state', layout(s), want.state]] as const) {
+    if (got.join() !== expected.join()) {
+      fail(r, c, law, `the block's ${what} at '${r.path}' are [${got.join(', ')}] but its shortcut's are [${expected.join(', ')}]; ` +
+        'pass the shortcut factory and shortcutPath that match the block');
     }
-  });
+  }
+  return { params: p ?? {}, state: s ?? {} };
 };
 
+// ---------------------------------------------------------------------------
+// Laws
+// ---------------------------------------------------------------------------
+
 /**
- * At initialisation (BatchZero on the last ConvLayer) the block equals
- * `relu(idconv(pool(x)))`, in eval and training mode. The shortcut is rebuilt
- * here from its definition and applied with the block's own shortcut params.
+ * Shape law: the block maps `[b, h, w, ni]` to `[b, ceil(h/s), ceil(w/s), nf]`,
+ * in `init` and in `apply` (eval and training mode).
  *
  * @example
- * checkResBlockAtInit({ ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkResidualShape(resBlock, { ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
+ * ```
  */
-export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): void =>
-  run(c, (params, state, x) => {
-    const block = resBlock(c.ni, c.nf, c.stride);
-    const shortcut = serial(
-      withLabel('pool', c.stride === 1 ? identity : avgPool({ size: 2, ceilMode: true })),
-      withLabel('idconv', c.ni === c.nf ? identity : convLayer(c.ni, c.nf, { ks: 1, act: 'none' })),
-    );
-    for (const training of [false, true]) {
-      const diff = tf.tidy(() => {
-        const y = block.apply(params as never, state as never, x, { training }).y as tf.Tensor;
-        const p = (params as Record<string, Tree>)['1'] as Record<string, Tree>, s = (state as Record<string, Tree>)['1'] as Record<string, Tree>;
-        const ref = tf.relu(shortcut.apply(p as never, s as never, x, { training }).y as tf.Tensor);
-        return maxAbsDiff(y, ref);
-      });
-      if (!(diff <= tol)) {
-        throw new LawError(`${describe(c)} at init (${training ? 'training' : 'eval'}): differs from relu(idconv(pool(x))) by ${diff}`);
+export const checkResidualShape = (subject: ResidualSubject, c: ResBlockCase): void => {
+  const r = resolve(subject);
+  const expected = [Math.ceil(c.h / c.stride), Math.ceil(c.w / c.stride), c.nf];
+  withBlock(r, c, 'shape', (layer, params, state, x, outShape) => {
+    if (JSON.stringify(outShape) !== JSON.stringify(expected)) {
+      fail(r, c, 'shape', `init gives ${JSON.stringify(outShape)}, expected ${JSON.stringify(expected)}`);
+    }
+    for (const [mode, ctx] of ctxs(c)) {
+      const got = tf.tidy(() => single(r, c, 'shape', layer.apply(params, state, x, ctx).y).shape);
+      if (JSON.stringify(got) !== JSON.stringify([c.batch, ...expected])) {
+        fail(r, c, 'shape', `${mode} apply gives ${JSON.stringify(got)}, expected ${JSON.stringify([c.batch, ...expected])}`);
       }
     }
   });
+};
 
 /**
- * With `ni === nf` and stride 1, the block at initialisation is `relu(x)`.
+ * At-init law: with BatchZero on the residual branch, the block at
+ * initialisation equals `relu(shortcut(x))`, in eval and training mode. The
+ * shortcut is rebuilt with the subject's `shortcut` factory and applied with
+ * the block's own params and state at `shortcutPath`. `tol` is relative to
+ * `max(1, max |relu(shortcut(x))|)`.
  *
  * @example
- * checkResBlockIdentity({ ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkResidualAtInit(resBlock, { ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
+ * // A block of your own, with its shortcut labelled 'skip':
+ * // checkResidualAtInit({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }, c);
+ * ```
  */
-export const checkResBlockIdentity = (c: ResBlockCase): void => {
-  if (c.ni !== c.nf || c.stride !== 1) throw new RangeError(`checkResBlockIdentity needs ni === nf and stride 1, got ${describe(c)}`);
-  run(c, (params, state, x) => {
-    for (const training of [false, true]) {
-      const diff = tf.tidy(() => maxAbsDiff(resBlock(c.ni, c.nf, 1).apply(params as never, state as never, x, { training }).y as tf.Tensor, tf.relu(x)));
-      if (diff !== 0) throw new LawError(`${describe(c)} at init (${training ? 'training' : 'eval'}): differs from relu(x) by ${diff}`);
+export const checkResidualAtInit = (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): void => {
+  const r = resolve(subject);
+  withBlock(r, c, 'at-init', (layer, params, state, x) => {
+    const sc = shortcutOf(r, c, 'at-init', params, state);
+    const shortcut = r.shortcut(c.ni, c.nf, c.stride);
+    for (const [mode, ctx] of ctxs(c)) {
+      const detail = tf.tidy(() => {
+        const y = single(r, c, 'at-init', layer.apply(params, state, x, ctx).y);
+        const ref = tf.relu(single(r, c, 'at-init', shortcut.apply(sc.params, sc.state, x, ctx).y));
+        if (!sameShape(y, ref)) return `${mode} apply gives [${y.shape.join(', ')}] but relu(shortcut(x)) gives [${ref.shape.join(', ')}]`;
+        const d = relDiff(y, ref);
+        return d <= tol ? undefined : `${mode} output differs from relu(shortcut(x)) by ${d.toExponential(3)} (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`;
+      });
+      if (detail !== undefined) fail(r, c, 'at-init', detail);
     }
   });
 };
+
+/**
+ * Identity law: with `ni === nf` and stride 1, the block at initialisation
+ * is `relu(x)`, in eval and training mode. Other cases are a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkResidualIdentity(resBlock, { ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
+ * ```
+ */
+export const checkResidualIdentity = (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): void => {
+  const r = resolve(subject);
+  if (c.ni !== c.nf || c.stride !== 1) throw new RangeError(`the identity law needs ni === nf and stride 1, got ${describeCase(r, c)}`);
+  withBlock(r, c, 'identity', (layer, params, state, x) => {
+    for (const [mode, ctx] of ctxs(c)) {
+      const detail = tf.tidy(() => {
+        const y = single(r, c, 'identity', layer.apply(params, state, x, ctx).y);
+        if (!sameShape(y, x)) return `${mode} apply gives [${y.shape.join(', ')}], expected the input's [${x.shape.join(', ')}]`;
+        const d = relDiff(y, tf.relu(x));
+        return d <= tol ? undefined : `${mode} output differs from relu(x) by ${d.toExponential(3)} (relative; tolerance ${tol})`;
+      });
+      if (detail !== undefined) fail(r, c, 'identity', detail);
+    }
+  });
+};
+
+/**
+ * Shortcut law: the block uses its shortcut. Adding noise to every param of
+ * the shortcut (found at `shortcutPath`) changes the output, in eval and
+ * training mode, for the input `x` or for `-x` in one of three noise draws
+ * (the final relu hides a change where every pre-activation stays negative);
+ * a block that ignores its shortcut fails. When the shortcut
+ * has no params (`ni === nf`: identity or average pool), the law instead
+ * asks that at initialisation, where the residual branch is zero (see the
+ * at-init law), the output for `-x` differs from the output for `x`; a
+ * block that ignores its shortcut and also lacks BatchZero escapes this form,
+ * but fails the at-init law.
+ *
+ * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkResidualShortcut(resBlock, { ni: 3, nf: 6, stride: 2, h: 5, w: 4, batch: 2, seed: 3 });
+ * ```
+ */
+export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase): void => {
+  const r = resolve(subject);
+  withBlock(r, c, 'shortcut', (layer, params, state, x) => {
+    const sc = shortcutOf(r, c, 'shortcut', params, state);
+    const hasParams = flattenTree(sc.params).length > 0;
+    const maxDiff = (a: Flow, b: Flow): number => {
+      const u = single(r, c, 'shortcut', a), v = single(r, c, 'shortcut', b);
+      return sameShape(u, v) ? tf.max(tf.abs(tf.sub(u, v))).dataSync()[0] : Infinity;
+    };
+    const noisy = (t: tf.Tensor, k: number) => tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), k), t.size), t.shape, 'float32'));
+    for (const [mode, ctx] of ctxs(c)) {
+      // The final relu can hide a change where every pre-activation stays negative,
+      // so the law tries the input and its negation, and with params, three noise
+      // draws; it fails only when none of them changes the output.
+      const changed = tf.tidy(() => [x, tf.neg(x)].some((xi, j) => {
+        const y = layer.apply(params, state, xi, ctx).y;
+        if (!hasParams) return j === 0 && maxDiff(y, layer.apply(params, state, tf.neg(x), ctx).y) > 0;
+        return [0, 1, 2].some((draw) => {
+          let leaf = 0;
+          const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++)));
+          return maxDiff(y, layer.apply(moved, state, xi, ctx).y) > 0;
+        });
+      }));
+      if (!changed) {
+        fail(r, c, 'shortcut', hasParams
+          ? `adding noise to the shortcut's params at '${r.path}' left the ${mode} output unchanged: the block ignores its shortcut`
+          : `the shortcut has no params, and negating the input left the ${mode} output at init unchanged: the block ignores its shortcut`);
+      }
+    }
+  });
+};
+
+/**
+ * Every residual law that applies to the case: shape, at-init, shortcut,
+ * and identity when `ni === nf` and stride 1.
+ *
+ * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkResidual(resBlock, { ni: 4, nf: 4, stride: 1, h: 3, w: 3, batch: 2, seed: 4 });
+ * ```
+ */
+export const checkResidual = (subject: ResidualSubject, c: ResBlockCase): void => {
+  checkResidualShape(subject, c);
+  checkResidualAtInit(subject, c);
+  checkResidualShortcut(subject, c);
+  if (c.ni === c.nf && c.stride === 1) checkResidualIdentity(subject, c);
+};
+
+// ---------------------------------------------------------------------------
+// The same laws for resBlock (kept from before the laws took any block)
+// ---------------------------------------------------------------------------
+
+/**
+ * {@link checkResidualShape} for `resBlock`.
+ *
+ * @example
+ * ```ts
+ * checkResBlockShape({ ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
+ * ```
+ */
+export const checkResBlockShape = (c: ResBlockCase): void => checkResidualShape(resBlock, c);
+
+/**
+ * {@link checkResidualAtInit} for `resBlock`: at init it equals `relu(idconv(pool(x)))`.
+ *
+ * @example
+ * ```ts
+ * checkResBlockAtInit({ ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
+ * ```
+ */
+export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): void => checkResidualAtInit(resBlock, c, tol);
+
+/**
+ * {@link checkResidualIdentity} for `resBlock`: with `ni === nf` and stride 1, at init it is `relu(x)`.
+ *
+ * @example
+ * ```ts
+ * checkResBlockIdentity({ ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
+ * ```
+ */
+export const checkResBlockIdentity = (c: ResBlockCase): void => checkResidualIdentity(resBlock, c);
