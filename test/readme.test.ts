@@ -2,6 +2,7 @@ import './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import ts from 'typescript';
 
 describe('README', () => {
   test('the example in the README is examples/law_check.ts, and it runs', async () => {
@@ -26,5 +27,23 @@ describe('README', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     for (const [, script] of readme.matchAll(/npm run (\w+)/g)) assert.ok(pkg.scripts[script], `npm run ${script} is not in package.json`);
     for (const [, file] of readme.matchAll(/(examples\/\w+\.ts)/g)) assert.ok(existsSync(new URL(`../${file}`, import.meta.url)), `${file} is missing`);
+  });
+
+  test('the export counts in the Public API table are those of the entry points', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const files = ['mod.ts', 'backend.ts', 'laws.ts'].map((f) => new URL(`../${f}`, import.meta.url).pathname);
+    const program = ts.createProgram(files, {
+      allowImportingTsExtensions: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler, skipLibCheck: true,
+    });
+    const checker = program.getTypeChecker();
+    for (const file of files) {
+      const name = file.split('/').pop()!;
+      const count = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)!)!).length;
+      const line = readme.split('\n').find((l) => l.includes(`(${name}) |`));
+      const row = line && /\| (\d+) \|/.exec(line);
+      assert.ok(row, `README's Public API table lacks a row for ${name}`);
+      assert.equal(Number(row[1]), count, `README says ${name} has ${row[1]} exports; it has ${count}`);
+    }
   });
 });
