@@ -1,0 +1,253 @@
+/**
+ * The io-ts codecs that option sets are built from: refined numbers, guards
+ * for functions and library objects, hyperparameters, exact tuples and exact
+ * records.
+ *
+ * @module
+ */
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { isKey, type Key } from '../random.ts';
+import { friendly, isRecord, unknownOption } from './messages.ts';
+
+// ---------------------------------------------------------------------------
+// Refined numbers
+// ---------------------------------------------------------------------------
+
+interface PositiveIntBrand { readonly PositiveInt: unique symbol }
+/**
+ * An integer >= 1.
+ *
+ * @example
+ * ```ts
+ * PositiveInt.is(3); // true
+ * PositiveInt.is(2.5); // false
+ * ```
+ */
+export const PositiveInt = t.brand(
+  t.number,
+  (n): n is t.Branded<number, PositiveIntBrand> => Number.isInteger(n) && n >= 1,
+  'PositiveInt',
+);
+
+interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
+/**
+ * An integer >= 0.
+ *
+ * @example
+ * ```ts
+ * NonNegativeInt.is(0); // true
+ * ```
+ */
+export const NonNegativeInt = t.brand(
+  t.number,
+  (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0,
+  'NonNegativeInt',
+);
+
+interface PositiveBrand { readonly Positive: unique symbol }
+/**
+ * A finite number > 0.
+ *
+ * @example
+ * ```ts
+ * Positive.is(1e-5); // true
+ * Positive.is(Infinity); // false
+ * ```
+ */
+export const Positive = t.brand(
+  t.number,
+  (n): n is t.Branded<number, PositiveBrand> => Number.isFinite(n) && n > 0,
+  'Positive',
+);
+
+interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
+/**
+ * A number in [0, 1).
+ *
+ * @example
+ * ```ts
+ * UnitInterval.is(0.9); // true
+ * UnitInterval.is(1); // false
+ * ```
+ */
+export const UnitInterval = t.brand(
+  t.number,
+  (n): n is t.Branded<number, UnitIntervalBrand> => Number.isFinite(n) && n >= 0 && n < 1,
+  'UnitInterval',
+);
+
+interface FiniteBrand { readonly Finite: unique symbol }
+/**
+ * Any finite number.
+ *
+ * @example
+ * ```ts
+ * Finite.is(NaN); // false
+ * ```
+ */
+export const Finite = t.brand(
+  t.number,
+  (n): n is t.Branded<number, FiniteBrand> => Number.isFinite(n),
+  'Finite',
+);
+
+interface NonNegativeBrand { readonly NonNegative: unique symbol }
+/**
+ * A finite number >= 0.
+ *
+ * @example
+ * ```ts
+ * NonNegative.is(0); // true
+ * ```
+ */
+export const NonNegative = t.brand(
+  t.number,
+  (n): n is t.Branded<number, NonNegativeBrand> => Number.isFinite(n) && n >= 0,
+  'NonNegative',
+);
+
+interface FractionBrand { readonly Fraction: unique symbol }
+/**
+ * A number in [0, 1].
+ *
+ * @example
+ * ```ts
+ * Fraction.is(1); // true
+ * ```
+ */
+export const Fraction = t.brand(
+  t.number,
+  (n): n is t.Branded<number, FractionBrand> => Number.isFinite(n) && n >= 0 && n <= 1,
+  'Fraction',
+);
+
+// ---------------------------------------------------------------------------
+// Other codecs
+// ---------------------------------------------------------------------------
+
+/**
+ * A value that `is` accepts, named `name` in messages: for options that are
+ * functions or library objects (a loss, an optimizer, a key).
+ *
+ * @example
+ * ```ts
+ * const Loss = guard<(y: unknown, t: unknown) => unknown>('a loss function', (u) => typeof u === 'function');
+ * Loss.is(() => 0); // true
+ * ```
+ */
+export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A, unknown> =>
+  new t.Type<A, A, unknown>(name, (u): u is A => is(u), (u, c) => (is(u) ? t.success(u as A) : t.failure(u, c)), t.identity);
+
+/**
+ * A schedule: a function of the optimizer step.
+ *
+ * @example
+ * ```ts
+ * Schedule.is((step: number) => 0.1 / (step + 1)); // true
+ * ```
+ */
+export const Schedule = guard<(step: number) => number>('schedule', (u) => typeof u === 'function');
+
+/**
+ * A PRNG key, as `prngKey(seed)` makes: two uint32 words.
+ *
+ * @example
+ * ```ts
+ * PrngKey.is([0, 1]); // true
+ * PrngKey.is('seed'); // false
+ * ```
+ */
+export const PrngKey: t.Type<Key, Key, unknown> = guard<Key>('a PRNG key (prngKey(seed))', isKey);
+
+/**
+ * A hyperparameter: a number that `range` accepts, or a schedule. Its
+ * TypeScript type is `number | ((step: number) => number)`, the optimizers'
+ * `Hyper`.
+ *
+ * @example
+ * ```ts
+ * const lr = decodeArg('sgd.lr', hyper(NonNegative), 0.1);
+ * // decodeArg('sgd.lr', hyper(NonNegative), NaN) throws
+ * // ConfigError: sgd.lr: expected non-negative number or schedule, got NaN
+ * ```
+ */
+export const hyper = <C extends t.Mixed>(range: C) => t.union([range, Schedule], `${range.name} | schedule`);
+
+/**
+ * A read-only tuple of exactly `codecs.length` items. (io-ts's `t.tuple`
+ * drops extra items silently: `[1, 2, 3]` would pass as `[1, 2]`.)
+ *
+ * @example
+ * ```ts
+ * const Size = tupleOf([PositiveInt, PositiveInt], '[height, width]');
+ * Size.is([8, 8]); // true
+ * Size.is([8, 8, 8]); // false
+ * ```
+ */
+export const tupleOf = <const C extends readonly t.Mixed[]>(
+  codecs: C,
+  name = `[${codecs.map((c) => friendly(c.name)).join(', ')}]`,
+): t.Type<{ readonly [I in keyof C]: t.TypeOf<C[I]> }, { readonly [I in keyof C]: t.OutputOf<C[I]> }, unknown> => {
+  type A = { readonly [I in keyof C]: t.TypeOf<C[I]> };
+  type O = { readonly [I in keyof C]: t.OutputOf<C[I]> };
+  const is = (u: unknown): u is A => Array.isArray(u) && u.length === codecs.length && codecs.every((c, i) => c.is(u[i]));
+  return new t.Type<A, O, unknown>(name, is, (u, c) => {
+    if (!Array.isArray(u) || u.length !== codecs.length) return t.failure(u, c);
+    const errors: t.ValidationError[] = [];
+    codecs.forEach((codec, i) => {
+      const r = codec.validate(u[i], t.appendContext(c, String(i), codec, u[i]));
+      if (isLeft(r)) errors.push(...r.left);
+    });
+    return errors.length ? t.failures(errors) : t.success(u.slice() as unknown as A);
+  }, (a) => a as unknown as O);
+};
+
+/** The io-ts record that {@link strictRecord} refines: its TypeScript types are this one's. */
+type RecordC<R extends t.Props, O extends t.Props> = t.ExactC<t.IntersectionC<[t.TypeC<R>, t.PartialC<O>]>>;
+
+/**
+ * A record codec with required and optional fields that refuses every other
+ * key by name (io-ts's `t.exact` drops them silently, and a misspelt option is
+ * a silent bug). Option sets use it, and so do records nested in options
+ * (`normalize: { mean, std }`), so these are exact too.
+ *
+ * @example
+ * ```ts
+ * import * as t from 'io-ts';
+ * const Normalize = strictRecord('{ mean, std }', { mean: t.readonlyArray(Finite), std: t.readonlyArray(Positive) }, {});
+ * Normalize.is({ mean: [0.5], std: [0.25] }); // true
+ * // decodeOrThrow('dataLoader.normalize', Normalize, { mean: [0], std: [1], sdt: [1] }) throws ConfigError:
+ * // dataLoader.normalize.sdt: unknown option, got [1]; did you mean std? (known: mean, std)
+ * ```
+ */
+export const strictRecord = <R extends t.Props, O extends t.Props>(
+  name: string,
+  required: R,
+  optional: O,
+): t.Type<t.TypeOf<RecordC<R, O>>, t.OutputOf<RecordC<R, O>>, unknown> & { readonly keys: readonly string[] } => {
+  type A = t.TypeOf<RecordC<R, O>>;
+  const keys = [...Object.keys(required), ...Object.keys(optional)];
+  const known = new Set(keys);
+  const req = t.type(required), opt = t.partial(optional);
+  const is = (u: unknown): u is A => isRecord(u) && Object.keys(u).every((k) => known.has(k)) && req.is(u) && opt.is(u);
+  const codec = new t.Type<A, t.OutputOf<RecordC<R, O>>, unknown>(name, is, (u, c) => {
+    if (!isRecord(u)) return t.failure(u, c);
+    const errors: t.ValidationError[] = Object.keys(u).filter((k) => !known.has(k)).map((k) => ({
+      value: u[k],
+      context: t.appendContext(c, k, t.never, u[k]),
+      message: unknownOption(k, u[k], keys),
+    }));
+    const a = req.validate(u, c), b = opt.validate(u, c);
+    if (isLeft(a)) errors.push(...a.left);
+    if (isLeft(b)) errors.push(...b.left);
+    if (errors.length || isLeft(a) || isLeft(b)) return t.failures(errors);
+    // A fresh record of the known fields: later edits of the caller's object change nothing.
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(required)) out[k] = (a.right as Record<string, unknown>)[k];
+    for (const k of Object.keys(optional)) if (k in u) out[k] = (b.right as Record<string, unknown>)[k];
+    return t.success(out as A);
+  }, (a) => a as t.OutputOf<RecordC<R, O>>);
+  return Object.assign(codec, { keys });
+};
+
