@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, guard, optionSet, type OptionsOf, PositiveInt } from './config.ts';
+import { decodeArg, func, optionSet, type OptionsOf, PositiveInt } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, withLabel } from './layer.ts';
@@ -28,7 +28,7 @@ const ACTIVATIONS: Record<string, Pointwise> = { relu, silu, gelu, sigmoid, tanh
 
 const ActCodec = t.union([
   t.keyof({ none: null, relu: null, silu: null, gelu: null, sigmoid: null, tanh: null, leakyRelu: null }),
-  guard<Pointwise>('a pointwise activation', (u) => typeof u === 'function'),
+  func<Pointwise>('a pointwise activation'),
 ], "one of 'none', 'relu', 'silu', 'gelu', 'sigmoid', 'tanh', 'leakyRelu' or a pointwise activation");
 
 /** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */

@@ -132,12 +132,24 @@ export const Fraction = t.brand(
  *
  * @example
  * ```ts
- * const Loss = guard<(y: unknown, t: unknown) => unknown>('a loss function', (u) => typeof u === 'function');
- * Loss.is(() => 0); // true
+ * const Tensorish = guard<{ shape: number[] }>('a tensor', (u) => Array.isArray((u as { shape?: unknown })?.shape));
+ * Tensorish.is({ shape: [2] }); // true
  * ```
  */
 export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A, unknown> =>
   new t.Type<A, A, unknown>(name, (u): u is A => is(u), (u, c) => (is(u) ? t.success(u as A) : t.failure(u, c)), t.identity);
+
+/**
+ * A function, of the type `F` the caller names, called `name` in messages (a
+ * loss, a factory, a callback). Only `typeof` can be checked at run time.
+ *
+ * @example
+ * ```ts
+ * const Loss = func<(y: unknown, t: unknown) => unknown>('a loss function');
+ * Loss.is(() => 0); // true
+ * ```
+ */
+export const func = <F>(name: string): t.Type<F, F, unknown> => guard<F>(name, (u) => typeof u === 'function');
 
 /**
  * A schedule: a function of the optimizer step.
@@ -147,7 +159,7 @@ export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A
  * Schedule.is((step: number) => 0.1 / (step + 1)); // true
  * ```
  */
-export const Schedule = guard<(step: number) => number>('schedule', (u) => typeof u === 'function');
+export const Schedule = func<(step: number) => number>('schedule');
 
 /**
  * A PRNG key, as `prngKey(seed)` makes: two uint32 words.

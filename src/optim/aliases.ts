@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { decodeArg, guard, hyper, NonNegative, optionSet, type OptionsOf } from '../config.ts';
+import { decodeArg, func, hyper, NonNegative, optionSet, type OptionsOf } from '../config.ts';
 import type { GradientTransformation, Hyper, OptState } from './base.ts';
 import { chain } from './chain.ts';
 import {
@@ -74,7 +74,7 @@ const AdamWOptions = optionSet('adamW', {}, {
   /** Decoupled weight decay, a number or a schedule. Default 0.01 (fastai). */
   weightDecay: Rate,
   /** Which leaves decay. Default {@link weightsOnly} (not BatchNorm or biases). */
-  mask: guard<Mask>('a mask (path, param) => boolean', (u) => typeof u === 'function'),
+  mask: func<Mask>('a mask (path, param) => boolean'),
 });
 
 /** Options of {@link adamW}. */

@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decodeArg, Finite, Fraction, guard, NonNegative, optionSet, type OptionsOf, Positive, PositiveInt, tupleOf, UnitInterval } from '../config.ts';
+import { decodeArg, Finite, Fraction, func, NonNegative, optionSet, type OptionsOf, Positive, PositiveInt, tupleOf, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepSchedule } from './base.ts';
 
@@ -13,7 +13,7 @@ import type { StepSchedule } from './base.ts';
 export type Sched = (pos: number) => number;
 
 /** A schedule of the position, checked as a function. */
-const SchedFn = guard<Sched>('schedule (pos) => number', (u) => typeof u === 'function');
+const SchedFn = func<Sched>('schedule (pos) => number');
 
 /** Check a schedule's two ends on behalf of `owner`. */
 const ends = (owner: string, start: number, end: number): void => {

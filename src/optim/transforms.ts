@@ -51,10 +51,10 @@ export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: 
 export const scale = (factor: number): GradientTransformation<Record<string, never>> => {
   decodeArg('scale.factor', Finite, factor);
   return tidyTransformation({
-  name: 'scale',
-  init: () => ({}),
-  update: (grads, state) => ({ updates: mapTree(grads, (g) => tf.mul(g, factor)), state }),
-});
+    name: 'scale',
+    init: () => ({}),
+    update: (grads, state) => ({ updates: mapTree(grads, (g) => tf.mul(g, factor)), state }),
+  });
 };
 
 // ---------------------------------------------------------------------------

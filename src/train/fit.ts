@@ -9,7 +9,7 @@
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import { func, guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
@@ -30,7 +30,6 @@ export interface Data {
   readonly valid?: Loader;
 }
 
-const fn = <F>(name: string) => guard<F>(name, (u) => typeof u === 'function');
 const record = <R>(name: string) => guard<R>(name, (u) => typeof u === 'object' && u !== null);
 const Transformation = guard<AnyTransformation>(
   'a gradient transformation {init, update}',
@@ -40,9 +39,9 @@ const Transformation = guard<AnyTransformation>(
 /** The option fields that `fit` and `fitOneCycle` share. */
 const fitFields = {
   /** Default `crossEntropy`. */
-  loss: fn<Loss>('a loss function'),
+  loss: func<Loss>('a loss function'),
   /** Default `[accuracy]`. */
-  metrics: t.readonlyArray(fn<Metric>('a metric function')),
+  metrics: t.readonlyArray(func<Metric>('a metric function')),
   /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
   trainState: guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
     typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
@@ -60,7 +59,7 @@ const fitFields = {
    * `dataParallel({ workers: 2, spec })`. Default: `trainStep(model, loss, opt)`
    * on the calling thread. `fit` closes the step when it is done.
    */
-  step: fn<StepFactory>('a step factory ({ model, loss, opt }) => step'),
+  step: func<StepFactory>('a step factory ({ model, loss, opt }) => step'),
 };
 
 const FitOptions = optionSet('fit', {
@@ -252,7 +251,7 @@ const FitOneCycleOptions = optionSet('fitOneCycle', {
   /** Decoupled weight decay. Default 0.01 (fastai). */
   weightDecay: NonNegative,
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
-  makeOpt: fn<(lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation>('an optimizer factory (lr, mom) => opt'),
+  makeOpt: func<(lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation>('an optimizer factory (lr, mom) => opt'),
 });
 
 /** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { guard, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import { func, guard, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
@@ -27,9 +27,9 @@ const LrFindOptions = optionSet('lrFind', {}, {
   /** Stop once the smoothed loss exceeds 4× its minimum. Default true. */
   stopDiv: t.boolean,
   /** Default `crossEntropy`. */
-  loss: guard<Loss>('a loss function', (u) => typeof u === 'function'),
+  loss: func<Loss>('a loss function'),
   /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
-  makeOpt: guard<(lr: StepSchedule) => AnyTransformation>('an optimizer factory (lr) => opt', (u) => typeof u === 'function'),
+  makeOpt: func<(lr: StepSchedule) => AnyTransformation>('an optimizer factory (lr) => opt'),
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
   from: guard<Pick<TrainState, 'params' | 'state'>>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u),
   /** Default `prngKey(0)`. */
