@@ -6,9 +6,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeArg, PositiveInt, showValue } from './config.ts';
+import * as t from 'io-ts';
+import { decodeArg, guard, showValue } from './config.ts';
 import { ConfigError, ShapeError, showShape, underChild } from './errors.ts';
-import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput } from './layer.ts';
+import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput, tidyApply } from './layer.ts';
 import { foldIn } from './random.ts';
 import type { Tree } from './tree.ts';
 
@@ -85,7 +86,7 @@ export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
       });
       return { params, state, outShape: shape };
     },
-    apply(params, state, x, ctx) {
+    apply: tidyApply((params, state, x, ctx) => {
       const newState: Record<string, Tree> = {};
       let y = x;
       layers.forEach((l, i) => {
@@ -95,13 +96,17 @@ export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
         newState[k] = r.state;
       });
       return { y, state: newState };
-    },
+    }),
   };
 };
 
 // ---------------------------------------------------------------------------
 // Branching: fanOut, parallel, fan-in
 // ---------------------------------------------------------------------------
+
+/** At most this many branches: each is a tensor handle and a shape per call. */
+const MAX_BRANCHES = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'integer in 1..4096');
+const KindName = guard<string>('a non-empty name', (u) => typeof u === 'string' && u !== '');
 
 /**
  * Copy the input into `n` branches (stax's FanOut).
@@ -110,7 +115,7 @@ export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
  * serial(fanOut(2), parallel(convA, convB), fanInSum)
  */
 export const fanOut = (n: number): Layer<Children, Children> => {
-  decodeArg('fanOut.n', PositiveInt, n);
+  decodeArg('fanOut.n', MAX_BRANCHES, n);
   return {
     name: 'fanOut',
     init: (_key, inShape) => ({ params: {}, state: {}, outShape: Array.from({ length: n }, () => inShape as Shape) }),
@@ -145,7 +150,7 @@ export const parallel = (...layers: AnyLayer[]): Layer<Children, Children> => {
       });
       return { params, state, outShape };
     },
-    apply(params, state, x, ctx) {
+    apply: tidyApply((params, state, x, ctx) => {
       branches(x, x instanceof tf.Tensor ? 'one tensor' : `${(x as tf.Tensor[]).length} tensors`);
       const xs = x as tf.Tensor[];
       const newState: Record<string, Tree> = {}, ys: tf.Tensor[] = [];
@@ -156,7 +161,7 @@ export const parallel = (...layers: AnyLayer[]): Layer<Children, Children> => {
         newState[k] = r.state;
       });
       return { y: ys, state: newState };
-    },
+    }),
   };
 };
 
@@ -169,10 +174,10 @@ const fanIn = (name: string, shapeOf: (shapes: Shape[]) => Shape, combine: (xs: 
       }
       return { params: {}, state: {}, outShape: shapeOf(inShape as Shape[]) };
     },
-    apply(_params, state, x) {
+    apply: tidyApply((_params, state, x) => {
       if (!Array.isArray(x)) throw new ShapeError(name, [], 'expected a list of branches, got one tensor');
       return { y: combine(x as tf.Tensor[]), state };
-    },
+    }),
   }) satisfies Layer<Children, Children>;
 
 const equalShapes = (owner: string, shapes: readonly Shape[], names: readonly string[]): Shape => {
@@ -240,7 +245,7 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
       });
       return { params, state, outShape: equalShapes('add', shapes, keys) };
     },
-    apply(params, state, x, ctx) {
+    apply: tidyApply((params, state, x, ctx) => {
       const newState: Record<string, Tree> = {}, ys: tf.Tensor[] = [];
       layers.forEach((l, i) => {
         const k = keys[i];
@@ -253,7 +258,7 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
         throw new ShapeError('add', [], `branch '${keys[0]}' gives [${ys[0].shape.join(', ')}] but branch '${keys[mismatch]}' gives [${ys[mismatch].shape.join(', ')}]`);
       }
       return { y: ys.length === 1 ? ys[0] : tf.addN(ys), state: newState };
-    },
+    }),
   };
 };
 
@@ -266,7 +271,7 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
  * const block = withKind('resBlock', relu(add(convs, shortcut)));
  */
 export const withKind = <P extends Tree, S extends Tree>(name: string, layer: Layer<P, S>): Layer<P, S> => ({
-  name,
+  name: decodeArg('withKind.name', KindName, name),
   ...(layer.label === undefined ? {} : { label: layer.label }),
   init: layer.init,
   apply: layer.apply,

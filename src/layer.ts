@@ -5,9 +5,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Key } from './random.ts';
+import { showValue } from './config/messages.ts';
+import { isKey, type Key } from './random.ts';
 import type { Empty, Tree } from './tree.ts';
-import { ConfigError, ShapeError, showFullShape, showShape } from './errors.ts';
+import { ConfigError, LayerError, ShapeError, showFullShape, showShape } from './errors.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -76,6 +77,46 @@ export type StatelessLayer = Layer<Empty, Empty>;
 // ---------------------------------------------------------------------------
 
 /**
+ * An `apply` that runs inside `tf.tidy`: what it makes along the way is
+ * disposed, so that a call outside any tidy (or under a gradient tape)
+ * leaves only the output and the new state. Every built-in layer's `apply`
+ * is one of these; wrap your own layer's with it too.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * const softplus: Layer<Empty, Empty> = {
+ *   name: 'softplus',
+ *   init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),
+ *   apply: tidyApply((_params, state, x) => ({ y: tf.log1p(tf.exp(x as tf.Tensor)), state })),
+ * };
+ * ```
+ */
+export const tidyApply = <P extends Tree, S extends Tree>(apply: Layer<P, S>['apply']): Layer<P, S>['apply'] => (params, state, x, ctx) =>
+  tf.tidy(() => {
+    const r = apply(params, state, x, ctx);
+    return { y: r.y as tf.Tensor | tf.Tensor[], state: r.state as unknown as tf.Tensor };
+  }) as unknown as Applied<S>;
+
+/**
+ * The tensor a layer's `apply` needs from its params or state, or a
+ * `LayerError` naming it and what was there instead (a model's apply handed
+ * another model's, or a partial, record).
+ *
+ * @example
+ * ```ts
+ * // inside conv2d's apply: const weight = paramTensor('conv2d', 'params', params, 'weight');
+ * // apply({}, ...) throws LayerError: conv2d '<root>': params.weight: expected a tensor, got undefined
+ * ```
+ */
+export const paramTensor = (layer: string, record: 'params' | 'state', tree: unknown, field: string): tf.Tensor => {
+  const t = (tree as Record<string, unknown> | undefined)?.[field];
+  if (t instanceof tf.Tensor && !t.isDisposed) return t;
+  const got = t instanceof tf.Tensor ? 'a disposed tensor' : t === undefined ? 'undefined' : typeof t === 'object' ? 'a record' : String(t);
+  throw new LayerError(layer, [], `${record}.${field}: expected a tensor, got ${got}`);
+};
+
+/**
  * The evaluation context.
  *
  * @example
@@ -89,7 +130,10 @@ export const evalCtx: Ctx = { training: false };
  * @example
  * layer.apply(params, state, x, trainCtx(prngKey(3)))
  */
-export const trainCtx = (key?: Key): Ctx => ({ training: true, key });
+export const trainCtx = (key?: Key): Ctx => {
+  if (key !== undefined && !isKey(key)) throw new ConfigError([`trainCtx.key: expected a PRNG key (prngKey(seed)) or nothing, got ${showValue(key)}`]);
+  return { training: true, key };
+};
 
 /**
  * Set a layer's label: the key under which its parent combinator stores
@@ -101,8 +145,8 @@ export const trainCtx = (key?: Key): Ctx => ({ training: true, key });
  * const convs = withLabel('convs', serial(convLayer(3, 16), convLayer(16, 16)));
  */
 export const withLabel = <P extends Tree, S extends Tree>(label: string, layer: Layer<P, S>): Layer<P, S> => {
-  if (!/^[A-Za-z_][\w-]*$/.test(label)) {
-    throw new ConfigError([`withLabel.label: expected an identifier (letters, digits, _ or -, not starting with a digit), got ${JSON.stringify(label)}`]);
+  if (typeof label !== 'string' || !/^[A-Za-z_][\w-]*$/.test(label)) {
+    throw new ConfigError([`withLabel.label: expected an identifier (letters, digits, _ or -, not starting with a digit), got ${showValue(label)}`]);
   }
   // A record key such as `__proto__` or `constructor` would reach the prototype of the params record.
   if (label in Object.prototype) throw new ConfigError([`withLabel.label: ${JSON.stringify(label)} is reserved (a property of every JS object)`]);

@@ -1,5 +1,5 @@
 import { assertClose, assertNoLeak } from './helpers.ts';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -9,13 +9,21 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import {
-  channelStats, dataLoader, encodeIdx, loadFashionMnist, loadImageFolder, parseIdx, prngKey,
+  channelStats, ConfigError, dataLoader, encodeIdx, loadFashionMnist, loadImageFolder, parseIdx, prngKey,
   readFashionMnist,
 } from '../mod.ts';
 import { Jimp } from 'jimp';
-import { FASHION_MNIST_FILES } from '../src/data/fashion_mnist.ts';
+import { FASHION_MNIST_FILES, FASHION_MNIST_MAX_BYTES } from '../src/data/fashion_mnist.ts';
+import { MAX_IDX_BYTES } from '../src/data/idx.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-data-'));
+/** Temporary folders, removed when the file's tests are done. */
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-data-'));
+  made.push(dir);
+  return dir;
+};
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** Write a small fake Fashion-MNIST (n train, m test) into `dir`, gzipped; `edit` may corrupt a file. */
 const writeFake = (dir: string, n = 12, m = 6, edit: (name: string, bytes: Uint8Array) => Uint8Array = (_, b) => b) => {
@@ -51,6 +59,71 @@ describe('IDX files', () => {
     assert.match(msg(Uint8Array.from([...good, 9])), /= 6 bytes of data, the file has 7/);
     const gz = new Uint8Array(gzipSync(good));
     assert.match(msg(gz.slice(0, gz.length - 6)), /f.idx: corrupt or truncated gzip/);
+  });
+
+  test('a gzip bomb is refused, not inflated: several members past the trailer\'s size, 0.2 MB to 200 MB', () => {
+    // 200 gzip members of 1 MiB each: a valid IDX of 200 MiB once inflated, from 0.2 MB. zlib would inflate it whole.
+    const mib = 2 ** 20;
+    const first = new Uint8Array(mib);
+    first.set([0, 0, 8, 1]); // unsigned bytes, one dimension
+    new DataView(first.buffer).setUint32(4, 200 * mib - 8, false);
+    const rest = gzipSync(new Uint8Array(mib));
+    const head = gzipSync(first);
+    const bomb = new Uint8Array(head.length + 199 * rest.length);
+    bomb.set(head);
+    for (let i = 0; i < 199; i++) bomb.set(rest, head.length + i * rest.length);
+    assert.ok(bomb.length < 0.25e6, `the bomb is ${bomb.length} bytes`);
+    const r = parseIdx('bomb.idx.gz', bomb);
+    assert.ok(isLeft(r), 'a gzip bomb parsed as a 200 MiB dataset');
+    assert.match(r.left.message, /^bomb\.idx\.gz: corrupt or truncated gzip, or a gzip bomb: it inflates past the 1048576 bytes its trailer declares/);
+  });
+
+  test('a file whose gzip trailer declares more than the cap is refused before inflating', () => {
+    const honest = new Uint8Array(gzipSync(encodeIdx([3], new Uint8Array(3))));
+    const claims = (n: number) => {
+      const b = Uint8Array.from(honest);
+      new DataView(b.buffer).setUint32(b.length - 4, n, true);
+      return b;
+    };
+    const r = parseIdx('big.gz', claims(MAX_IDX_BYTES + 1));
+    assert.ok(isLeft(r));
+    assert.match(r.left.message, /big\.gz: corrupt or truncated gzip, or a gzip bomb: its trailer declares 1073741825 inflated bytes, more than the 1073741824 an IDX file may hold here; refused before inflating/);
+    // A trailer that says less than the data holds: refused (zlib's own length check catches it, or the cap does).
+    const lie = parseIdx('lie.gz', claims(4));
+    assert.ok(isLeft(lie) && /^lie\.gz: corrupt or truncated gzip/.test(lie.left.message), isLeft(lie) ? lie.left.message : 'parsed');
+    // A smaller cap, given by the caller.
+    const capped = parseIdx('x.gz', honest, 1, 8);
+    assert.ok(isLeft(capped) && /its trailer declares 11 inflated bytes, more than the 8/.test(capped.left.message));
+    assert.ok(isRight(parseIdx('x.gz', honest, 1, 11)));
+    assert.throws(() => parseIdx('x', honest, 0), /parseIdx.expectedRank: expected integer in 1..255, got 0/);
+    assert.throws(() => parseIdx('x', honest, 1, NaN), /parseIdx.maxBytes: expected positive integer, got NaN/);
+  });
+
+  test('Fashion-MNIST files are capped at 64 MiB: an honest 80 MiB gzip is refused by name before inflating', () => {
+    const dir = tmp();
+    writeFake(dir);
+    const n = Math.ceil((80 * 2 ** 20) / 784);
+    fs.writeFileSync(path.join(dir, FASHION_MNIST_FILES.trainImages.name), gzipSync(encodeIdx([n, 28, 28], new Uint8Array(n * 784)), { level: 1 }));
+    const r = readFashionMnist(dir);
+    assert.ok(isLeft(r));
+    assert.ok(r.left.message.startsWith(path.join(dir, FASHION_MNIST_FILES.trainImages.name)), r.left.message);
+    assert.match(r.left.message, new RegExp(`its trailer declares \\d+ inflated bytes, more than the ${FASHION_MNIST_MAX_BYTES} an IDX file may hold here; refused before inflating`));
+  });
+
+  test('header dimensions that multiply to an absurd size are refused', () => {
+    const absurd = Uint8Array.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 2, 3]);
+    const r = parseIdx('absurd.idx', absurd);
+    assert.ok(isLeft(r));
+    assert.match(r.left.message, /absurd\.idx: header says \[4294967295, 4294967295, 4294967295\] = [\d.e+]+ bytes of data, more than the 1073741824 an IDX file may hold here/);
+  });
+
+  test('encodeIdx refuses dimensions that are not uint32s or do not match the data', () => {
+    for (const [dims, shown] of [[[NaN], 'NaN'], [[-1], '-1'], [[1.5], '1.5'], [[2 ** 32], '4294967296'], [[], '[]']] as const) {
+      assert.throws(() => encodeIdx(dims as never, new Uint8Array(0)), (e: unknown) =>
+        e instanceof ConfigError && e.message.startsWith('encodeIdx.dims') && e.message.includes(`got ${shown}`));
+    }
+    assert.throws(() => encodeIdx([2, 3], new Uint8Array(4)), /encodeIdx.dims: expected dimensions multiplying to the 4 data bytes, got \[2, 3\]/);
+    assert.throws(() => encodeIdx([2], [1, 2] as never), /encodeIdx.data: expected a Uint8Array, got \[1, 2\]/);
   });
 
   test('labels out of range and mismatched counts are rejected with the file named', () => {

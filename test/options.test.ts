@@ -10,7 +10,7 @@ import {
   adam, adamW, addDecayedWeights, avgPool, dataParallel, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
   fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, saveCheckpoints, scale, scaleByAdam,
   scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo, sgd, trace, warmup,
-  add, channelStats, combinedCos, combineScheds, loadFashionMnist, pointwise, prngKey, serial,
+  add, channelStats, combinedCos, combineScheds, crossEntropyWith, loadFashionMnist, pointwise, prngKey, serial,
 } from '../mod.ts';
 import * as tf from '@tensorflow/tfjs';
 import { showValue } from '../src/config.ts';
@@ -229,6 +229,11 @@ describe('values of the wrong shape are refused, naming the field and showing th
     ['warmup.after', 'got 0.1', () => warmup(0.1, 0.1 as never)],
     ['perStep.sched', 'got undefined', () => perStep(undefined as never, 10)],
     ['fanOut.n', 'got 0', () => fanOut(0)],
+    ['avgPool.padding', 'expected at most half the window (size 2), got 3', () => avgPool({ size: 2, padding: 3 })],
+    ['dataLoader.nClasses', 'got 0', () => dataLoader(ds, { batchSize: 2, nClasses: 0 })],
+    ['dataLoader.ds.y.0', 'expected an integer in 0..0 (1 class, from the nClasses option), got 1', () => dataLoader({ ...ds, y: Int32Array.from(ds.y, () => 1) }, { batchSize: 2, nClasses: 1 })],
+    ['loadFashionMnist.mirror', 'expected an http(s) URL, got "x"', () => loadFashionMnist({ mirror: 'x', download: false })],
+    ['crossEntropy.labelSmoothing', 'got NaN', () => crossEntropyWith({ labelSmoothing: NaN })],
     ['adamW.weightdecay', 'did you mean weightDecay?', () => adamW(0.1, { weightdecay: 0.1 } as never)],
   ];
   for (const [field, shown, call] of rows) {

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
@@ -93,11 +94,12 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
   installEngine();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
   const env = typeof process !== 'undefined' ? process.env.NN_BACKEND : undefined;
-  const requested = opts.backend ?? (env ? env as BackendName : undefined);
+  const fromOption = opts.backend !== undefined;
+  const requested = fromOption ? opts.backend : (env ? env as BackendName : undefined);
   if (requested !== undefined && !NAMES.includes(requested)) {
-    throw new ConfigError([`${opts.backend ? 'selectBackend.backend' : 'NN_BACKEND'}: expected one of ${NAMES.join(', ')}, got ${JSON.stringify(requested)}`]);
+    throw new ConfigError([`${fromOption ? 'selectBackend.backend' : 'NN_BACKEND'}: expected one of ${NAMES.join(', ')}, got ${showValue(requested)}`]);
   }
-  const source = opts.backend ? 'option' : 'NN_BACKEND';
+  const source = fromOption ? 'option' : 'NN_BACKEND';
   if (requested === 'cpu') {
     await tf.setBackend('cpu');
     setBackendReason(`requested by ${source}`);

@@ -263,3 +263,25 @@ export const strictRecord = <R extends t.Props, O extends t.Props>(
   return Object.assign(codec, { keys });
 };
 
+
+/** Whether `u` survives `JSON.stringify` and `JSON.parse` unchanged (no NaN, functions, cycles or class instances). */
+const isJson = (u: unknown, depth = 0): boolean => {
+  if (u === null || typeof u === 'string' || typeof u === 'boolean') return true;
+  if (typeof u === 'number') return Number.isFinite(u);
+  if (depth > 64 || typeof u !== 'object') return false;
+  if (Array.isArray(u)) return u.every((x) => isJson(x, depth + 1));
+  const proto = Object.getPrototypeOf(u);
+  return (proto === Object.prototype || proto === null) && Object.values(u as object).every((x) => isJson(x, depth + 1));
+};
+
+/**
+ * A JSON value that round-trips exactly: `JSON.stringify` would save NaN and
+ * ±Infinity as `null` and drop functions, so a configuration holding one is refused.
+ *
+ * @example
+ * ```ts
+ * JsonValue.is({ model: 'resnet', lr: 3e-3 }); // true
+ * JsonValue.is({ lr: NaN }); // false
+ * ```
+ */
+export const JsonValue = guard<unknown>('a JSON value (finite numbers, strings, booleans, null, arrays and plain records)', (u) => isJson(u));

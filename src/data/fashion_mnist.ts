@@ -12,7 +12,7 @@ import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf } from '../config.ts';
+import { decodeArg, optionSet, type OptionsOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError, parseIdx } from './idx.ts';
 
@@ -63,6 +63,15 @@ export interface FashionMnist {
   readonly dir: string;
 }
 
+/** An http(s) URL, as `new URL` parses it. */
+const HttpUrl = t.refinement(t.string, (s) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}, 'an http(s) URL');
+
 const FashionMnistOptions = optionSet('loadFashionMnist', {}, {
   /** Look here first. */
   dir: t.string,
@@ -70,8 +79,8 @@ const FashionMnistOptions = optionSet('loadFashionMnist', {}, {
   cacheDir: t.string,
   /** Try the download when the files are nowhere else. Default true. */
   download: t.boolean,
-  /** The mirror to download from. Default {@link FASHION_MNIST_MIRROR}. */
-  mirror: t.string,
+  /** The mirror to download from, an http(s) URL. Default {@link FASHION_MNIST_MIRROR}. */
+  mirror: HttpUrl,
 });
 
 /** Options of {@link loadFashionMnist}. */
@@ -92,7 +101,9 @@ const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex')
 
 /**
  * Download the four files from `mirror` into `dir`, verifying each MD5 before
- * it is kept. Returns null on success, else what went wrong.
+ * it is kept. Returns null on success, else what went wrong. A `mirror` that
+ * is not an http(s) URL, or a `dir` that is not a string, rejects with a
+ * ConfigError.
  *
  * @example
  * const problem = await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir());
@@ -102,6 +113,8 @@ export const downloadFashionMnist = async (
   dir: string,
   sums: Record<string, string> = Object.fromEntries(Object.values(FASHION_MNIST_FILES).map((f) => [f.name, f.md5])),
 ): Promise<string | null> => {
+  decodeArg('downloadFashionMnist.mirror', HttpUrl, mirror);
+  decodeArg('downloadFashionMnist.dir', t.string, dir);
   try {
     fs.mkdirSync(dir, { recursive: true });
     for (const f of Object.values(FASHION_MNIST_FILES)) {
@@ -124,11 +137,25 @@ export const downloadFashionMnist = async (
   }
 };
 
+/**
+ * The most bytes a Fashion-MNIST file may hold, inflated: 2^26 (64 MiB). The
+ * training images hold 47,040,016; a file that claims more is not this
+ * dataset (or is a gzip bomb), and is refused before it is read or inflated.
+ *
+ * @example
+ * ```ts
+ * FASHION_MNIST_MAX_BYTES; // 67108864
+ * ```
+ */
+export const FASHION_MNIST_MAX_BYTES = 2 ** 26;
+
 const readSet = (dir: string, images: string, labels: string): Either<DatasetError, ArrayDataset> => {
   const read = (name: string, rank: number) => {
     const file = nodePath.join(dir, name);
     try {
-      return parseIdx(file, new Uint8Array(fs.readFileSync(file)), rank);
+      const size = fs.statSync(file).size;
+      if (size > FASHION_MNIST_MAX_BYTES) return left(new DatasetError(file, `${size} bytes, more than the ${FASHION_MNIST_MAX_BYTES} a Fashion-MNIST file may hold`));
+      return parseIdx(file, new Uint8Array(fs.readFileSync(file)), rank, FASHION_MNIST_MAX_BYTES);
     } catch (e) {
       return left(new DatasetError(file, `cannot read: ${(e as Error).message}`));
     }
@@ -148,12 +175,15 @@ const readSet = (dir: string, images: string, labels: string): Either<DatasetErr
 };
 
 /**
- * Read Fashion-MNIST from a folder holding the four gzipped IDX files.
+ * Read Fashion-MNIST from a folder holding the four gzipped IDX files. A
+ * `dir` that is not a string is a ConfigError; a file that is missing,
+ * corrupt, or claims more than {@link FASHION_MNIST_MAX_BYTES} is a Left.
  *
  * @example
  * const r = readFashionMnist('/usr/share/datasets/fashion-mnist');
  */
 export const readFashionMnist = (dir: string): Either<DatasetError, FashionMnist> => {
+  decodeArg('readFashionMnist.dir', t.string, dir);
   const f = FASHION_MNIST_FILES;
   const train = readSet(dir, f.trainImages.name, f.trainLabels.name);
   if (isLeft(train)) return train;

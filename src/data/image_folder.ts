@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Jimp } from 'jimp';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
+import { decodeArg, optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
@@ -84,6 +84,7 @@ export const loadImageFolder = async (
   root: string,
   opts: ImageFolderOptions,
 ): Promise<{ train: ArrayDataset; valid: ArrayDataset; classes: readonly string[] }> => {
+  decodeArg('loadImageFolder.root', t.string, root);
   const d = ImageFolderOptions.decode(opts);
   const o: Required<ImageFolderOptions> = { size: d.size, channels: d.channels ?? 3, splits: d.splits ?? ['train', 'val'] };
   const [trainDir, validDir] = o.splits.map((s) => nodePath.join(root, s));

@@ -29,6 +29,12 @@ export interface Loader {
   readonly length: number;
   /** Examples per epoch (after `dropLast`). */
   readonly size: number;
+  /**
+   * The number of classes the labels were checked against (every label is in
+   * `0..nClasses-1`), when known: from the `nClasses` option or the dataset's
+   * class names. A model's output width should equal it.
+   */
+  readonly nClasses?: number;
   /** The batches of one epoch, in that epoch's order. */
   batches(epoch: number): Iterable<Batch>;
 }
@@ -67,10 +73,44 @@ const LoaderOptions = optionSet('dataLoader', {
   flip: t.boolean,
   /** Use only the first `limit` examples. */
   limit: PositiveInt,
+  /**
+   * The number of classes: every label must be in `0..nClasses-1`. Default
+   * the number of the dataset's class names, when it has them. Labels are
+   * integers >= 0 in any case.
+   */
+  nClasses: PositiveInt,
 });
 
 /** Options of {@link dataLoader}. */
 export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
+
+// ---------------------------------------------------------------------------
+// Labels
+// ---------------------------------------------------------------------------
+
+/** The class count from the option and the dataset's names; when both are given they must agree. */
+const classCount = (ds: ArrayDataset, option: number | undefined): number | undefined => {
+  const named = ds.classes?.length;
+  if (option !== undefined && named !== undefined && option !== named) {
+    throw new ConfigError([`dataLoader.nClasses: expected ${named} (the dataset's ${named} class names), got ${option}`]);
+  }
+  return option ?? named;
+};
+
+/**
+ * Every label an integer >= 0, and below `nClasses` when it is known, checked
+ * once here: a loss would otherwise take an out-of-range label for a free
+ * zero (tfjs one-hot encodes it as all zeros) on every epoch.
+ */
+const checkLabels = (y: ArrayLike<number>, nClasses: number | undefined, from: string): void => {
+  const top = nClasses ?? Infinity;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (Number.isInteger(v) && v >= 0 && v < top) continue;
+    const range = nClasses === undefined ? 'an integer >= 0' : `an integer in 0..${nClasses - 1} (${nClasses} class${nClasses === 1 ? '' : 'es'}, from ${from})`;
+    throw new ConfigError([`dataLoader.ds.y.${i}: expected ${range}, got ${showValue(v)}`]);
+  }
+};
 
 // ---------------------------------------------------------------------------
 // Loader
@@ -81,24 +121,32 @@ export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
  * in both runtimes; augmentation differs per epoch and per example.
  *
  * Options are checked first: an unknown or ill-typed one (at any depth, e.g.
- * `normalize.std.0`) is a ConfigError naming it and its value.
+ * `normalize.std.0`) is a ConfigError naming it and its value. So is a label
+ * that is not an integer >= 0, or not below the class count (the `nClasses`
+ * option, or the number of `ds.classes`), which the loader then exposes as
+ * `nClasses`.
  *
  * @example
  * ```ts
  * import { prngKey } from '../random.ts';
  * const ds = { x: new Uint8Array(8 * 4 * 4), y: new Int32Array(8), shape: [4, 4, 1] };
- * const train = dataLoader(ds, { batchSize: 4, key: prngKey(1), padCrop: 1, flip: true });
+ * const train = dataLoader(ds, { batchSize: 4, key: prngKey(1), padCrop: 1, flip: true, nClasses: 3 });
+ * train.nClasses; // 3
  * for (const { x, y } of train.batches(0)) { x.dispose(); y.dispose(); }
  * // dataLoader(ds, { batchSize: 4, scale: NaN }) throws ConfigError: dataLoader.scale: expected finite number, got NaN
+ * // with ds.y[2] = 3: ConfigError: dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from the nClasses option), got 3
  * ```
  */
 export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => {
   const opts = LoaderOptions.decode(options);
+  decodeArg('dataLoader.ds.shape', t.readonlyArray(PositiveInt, 'positive integers'), ds.shape);
   const per = ds.shape.reduce((a, b) => a * b, 1);
   const total = ds.y.length;
   if (ds.x.length !== total * per) {
     throw new ConfigError([`dataLoader: x has ${ds.x.length} values, expected ${total} examples × ${per} = ${total * per}`]);
   }
+  const nClasses = classCount(ds, opts.nClasses);
+  checkLabels(ds.y, nClasses, opts.nClasses === undefined ? 'ds.classes' : 'the nClasses option');
   const n = Math.min(total, opts.limit ?? total);
   const bs = opts.batchSize;
   const dropLast = opts.dropLast ?? false;
@@ -139,23 +187,31 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
     }
   };
 
+  /** The batches of one epoch, in that epoch's order. */
+  function* epochBatches(epoch: number): Generator<Batch> {
+    const epochKey = foldIn(key, epoch);
+    const order = opts.shuffle ?? true ? permutation(epochKey, n) : Int32Array.from({ length: n }, (_, i) => i);
+    for (let b = 0; b < length; b++) {
+      const idx = order.subarray(b * bs, Math.min(n, (b + 1) * bs));
+      const xs = new Float32Array(idx.length * per);
+      const ys = new Int32Array(idx.length);
+      idx.forEach((src, i) => {
+        fill(xs, i, src, foldIn(epochKey, src + 1));
+        ys[i] = ds.y[src];
+      });
+      yield { x: tf.tensor(xs, [idx.length, ...ds.shape], 'float32'), y: tf.tensor1d(ys, 'int32') };
+    }
+  }
+
   return {
     shape: ds.shape,
     length,
     size: dropLast ? length * bs : n,
-    *batches(epoch: number) {
-      const epochKey = foldIn(key, epoch);
-      const order = opts.shuffle ?? true ? permutation(epochKey, n) : Int32Array.from({ length: n }, (_, i) => i);
-      for (let b = 0; b < length; b++) {
-        const idx = order.subarray(b * bs, Math.min(n, (b + 1) * bs));
-        const xs = new Float32Array(idx.length * per);
-        const ys = new Int32Array(idx.length);
-        idx.forEach((src, i) => {
-          fill(xs, i, src, foldIn(epochKey, src + 1));
-          ys[i] = ds.y[src];
-        });
-        yield { x: tf.tensor(xs, [idx.length, ...ds.shape], 'float32'), y: tf.tensor1d(ys, 'int32') };
-      }
+    ...(nClasses === undefined ? {} : { nClasses }),
+    batches(epoch: number) {
+      // Checked here, not at the first next(): a generator would defer it.
+      decodeArg('dataLoader.batches.epoch', NonNegativeInt, epoch);
+      return epochBatches(epoch);
     },
   };
 };

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { showValue } from '../config.ts';
+import { guard, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { type Tree, zipTrees } from '../tree.ts';
 
@@ -53,19 +53,40 @@ export interface ParamStep<S extends OptState = OptState> {
 // deno-lint-ignore no-explicit-any
 export type AnyTransformation = GradientTransformation<any>;
 
+/**
+ * The codec of an option or argument that must be a gradient transformation.
+ *
+ * @example
+ * ```ts
+ * import { decodeArg } from '../config.ts';
+ * // decodeArg('chain.0', Transformation, 3) throws ConfigError: chain.0: expected a gradient transformation {init, update}, got 3
+ * ```
+ */
+export const Transformation = guard<AnyTransformation>(
+  'a gradient transformation {init, update}',
+  (u) => typeof (u as AnyTransformation)?.init === 'function' && typeof (u as AnyTransformation)?.update === 'function',
+);
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
 /**
- * The value of a hyperparameter at a step.
+ * The value of a hyperparameter at a step: `h` is a finite number or a
+ * schedule, `step` a non-negative integer, and a schedule must return a
+ * finite number; anything else is a ConfigError.
  *
  * @example
- * hyperAt(0.1, 5) // 0.1
- * hyperAt((s) => 0.1 / (s + 1), 4) // 0.02
+ * ```ts
+ * hyperAt(0.1, 5); // 0.1
+ * hyperAt((s) => 0.1 / (s + 1), 4); // 0.02
+ * // hyperAt(NaN, 0) throws ConfigError: hyperAt.h: expected a finite number or a schedule, got NaN
+ * ```
  */
 export const hyperAt = (h: Hyper, step: number): number => {
-  if (typeof h === 'number') return h;
+  if (!(Number.isInteger(step) && step >= 0)) throw new ConfigError([`hyperAt.step: expected non-negative integer, got ${showValue(step)}`]);
+  if (typeof h === 'number' && Number.isFinite(h)) return h;
+  if (typeof h !== 'function') throw new ConfigError([`hyperAt.h: expected a finite number or a schedule, got ${showValue(h)}`]);
   const v = h(step);
   // A schedule that returns NaN (oneCycle with a zero divisor, say) would silently poison every param.
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError([`schedule: expected a finite number at step ${step}, got ${showValue(v)}`]);
@@ -104,12 +125,17 @@ export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P =>
  * @example
  * const myScale = tidyTransformation({ name: 'half', init: () => ({}), update: (g, s) => ({ updates: mapTree(g, (x) => tf.mul(x, 0.5)), state: s }) });
  */
-export const tidyTransformation = <S extends OptState>(t: GradientTransformation<S>): GradientTransformation<S> => ({
-  name: t.name,
-  init: t.init,
-  update: (grads, state, params) =>
-    tf.tidy(() => {
-      const r = t.update(grads, state, params);
-      return { updates: r.updates as tf.Tensor, state: r.state as unknown as tf.Tensor };
-    }) as unknown as Update<S>,
-});
+export const tidyTransformation = <S extends OptState>(t: GradientTransformation<S>): GradientTransformation<S> => {
+  if (typeof t?.init !== 'function' || typeof t?.update !== 'function') {
+    throw new ConfigError([`tidyTransformation.t: expected a gradient transformation {name, init, update}, got ${showValue(t)}`]);
+  }
+  return {
+    name: t.name,
+    init: t.init,
+    update: (grads, state, params) =>
+      tf.tidy(() => {
+        const r = t.update(grads, state, params);
+        return { updates: r.updates as tf.Tensor, state: r.state as unknown as tf.Tensor };
+      }) as unknown as Update<S>,
+  };
+};

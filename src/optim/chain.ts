@@ -8,8 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tree } from '../tree.ts';
+import { decodeArg } from '../config.ts';
 import {
-  type AnyTransformation, applyUpdates, type GradientTransformation, type OptState, type ParamStep, tidyTransformation, type Update,
+  type AnyTransformation, applyUpdates, type GradientTransformation, type OptState, type ParamStep, tidyTransformation, Transformation, type Update,
 } from './base.ts';
 import { adamWPlan, runAdamWPlan } from './fusion.ts';
 
@@ -27,6 +28,7 @@ const fusedSteps = new WeakMap<AnyTransformation, (grads: Tree, state: OptState,
  * ```
  */
 export const chain = (...transforms: AnyTransformation[]): GradientTransformation<Record<string, OptState>> => {
+  transforms.forEach((t, i) => decodeArg(`chain.${i}`, Transformation, t));
   const plan = adamWPlan(transforms);
   const links = (grads: Tree, state: Record<string, OptState>, params: Tree): Update<Record<string, OptState>> => {
     let updates = grads;

@@ -49,15 +49,17 @@ export const schedCos = (start: number, end: number): Sched => {
 };
 
 /**
- * Constant `start`.
+ * Constant `start`. `end` is there for fastai's signature and ignored, but
+ * checked as a number when given.
  *
  * @example
  * ```ts
  * schedNo(3)(0.9); // 3
  * ```
  */
-export const schedNo = (start: number, _end?: number): Sched => {
+export const schedNo = (start: number, end?: number): Sched => {
   decodeArg('schedNo.start', Finite, start);
+  if (end !== undefined) decodeArg('schedNo.end', Finite, end);
   return () => start;
 };
 

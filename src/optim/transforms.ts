@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, Finite, hyper, NonNegative, optionSet, type OptionsOf, Positive, UnitInterval } from '../config.ts';
+import { decodeArg, Finite, func, hyper, NonNegative, optionSet, type OptionsOf, Positive, showValue, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import {
@@ -235,6 +235,8 @@ export const weightsOnly: Mask = (_path, p) => p.rank >= 2;
  * chain(scaleByAdam(), masked(addDecayedWeights(0.01), weightsOnly), scaleByLearningRate(1e-3))
  */
 export const masked = <S extends OptState>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<S> => {
+  assertTransformation('masked.inner', inner);
+  decodeArg('masked.mask', func<Mask>('a mask (path, param) => boolean'), mask);
   const select = (tree: Tree, params: Tree): Tree => {
     const chosen = new Set(flattenTree(params).filter(([p, t]) => mask(p, t)).map(([p]) => p));
     return unflattenTree(flattenTree(tree).filter(([p]) => chosen.has(p))) as Tree;
@@ -259,11 +261,14 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
  * Throw unless `t` is a transformation: helps users who pass a factory instead of its result.
  *
  * @example
- * assertTransformation('fit.opt', opt)
+ * ```ts
+ * assertTransformation('fit.opt', scale(-0.1)); // the transformation
+ * // assertTransformation('fit.opt', scale) throws ConfigError: fit.opt: expected a gradient transformation {init, update}, got a function
+ * ```
  */
 export const assertTransformation = (owner: string, t: unknown): AnyTransformation => {
   if (typeof (t as AnyTransformation)?.init !== 'function' || typeof (t as AnyTransformation)?.update !== 'function') {
-    throw new ConfigError([`${owner}: expected a gradient transformation {init, update}, got ${typeof t}`]);
+    throw new ConfigError([`${owner}: expected a gradient transformation {init, update}, got ${showValue(t)}`]);
   }
   return t as AnyTransformation;
 };

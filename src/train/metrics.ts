@@ -4,7 +4,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { decodeArg, NonNegative } from '../config.ts';
 import type { Flow } from '../layer.ts';
+import { checkClassLabels } from './losses.ts';
 
 /** A metric: a scalar from model outputs and targets, averaged over the batch. */
 export interface Metric {
@@ -15,34 +17,52 @@ export interface Metric {
 const metric = (name: string, f: (output: Flow, target: tf.Tensor) => tf.Scalar): Metric =>
   Object.defineProperty(f, 'name', { value: name }) as Metric;
 
-/**
- * Fraction of examples whose arg-max logit is the label.
- *
- * @example
- * accuracy(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')) // 0.5
- */
-export const accuracy: Metric = metric('accuracy', (output, target) =>
-  tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(output as tf.Tensor, 1), tf.cast(target, 'int32')), 'float32')) as tf.Scalar));
+/** The fraction of rows whose arg-max is the label, the labels checked on behalf of `owner` as the losses check them. */
+const hitRate = (owner: string, output: Flow, target: tf.Tensor): tf.Scalar => {
+  const logits = checkClassLabels(owner, output, target);
+  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), target), 'float32')) as tf.Scalar);
+};
 
 /**
- * `1 - accuracy`.
+ * Fraction of examples whose arg-max logit is the label. Logits `[b, c]`,
+ * int32 labels `[b]` in `0..c-1`, `b > 0`; anything else is a ConfigError
+ * naming `accuracy` (an out-of-range label would otherwise count as a miss).
  *
  * @example
- * errorRate(logits, labels)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * accuracy(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
+ * ```
  */
-export const errorRate: Metric = metric('error_rate', (output, target) =>
-  tf.tidy(() => tf.sub(1, accuracy(output, target)) as tf.Scalar));
+export const accuracy: Metric = metric('accuracy', (output, target) => hitRate('accuracy', output, target));
 
 /**
- * A mean weighted by batch size, accumulated in plain numbers.
+ * `1 - accuracy`, with the same checks, named `errorRate` in messages.
  *
  * @example
- * const m = runningMean(); m.add(0.5, 64); m.add(0.3, 16); m.value // 0.46
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * errorRate(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
+ * ```
+ */
+export const errorRate: Metric = metric('error_rate', (output, target) => tf.tidy(() => tf.sub(1, hitRate('errorRate', output, target)) as tf.Scalar));
+
+/**
+ * A mean weighted by batch size, accumulated in plain numbers. A value may be
+ * anything (a NaN loss is worth reporting); a weight must be a finite number
+ * >= 0, else a ConfigError naming `runningMean.add.weight`.
+ *
+ * @example
+ * ```ts
+ * const m = runningMean(); m.add(0.5, 64); m.add(0.3, 16); m.value; // 0.46
+ * ```
  */
 export const runningMean = () => {
   let total = 0, count = 0;
   return {
     add(value: number, weight: number): void {
+      decodeArg('runningMean.add.weight', NonNegative, weight);
+      if (weight === 0) return;
       total += value * weight;
       count += weight;
     },

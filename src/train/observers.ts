@@ -6,6 +6,8 @@
  */
 import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
+import * as t from 'io-ts';
+import { decodeArg, guard, optionSet, type OptionsOf } from '../config.ts';
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -71,13 +73,26 @@ const tableHeader = (names: readonly string[]) => pad(columns(names), names);
 const tableRow = (r: EpochRow, names: readonly string[]) =>
   pad([String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...names.map((n) => (r.metrics[n] ?? NaN).toFixed(6)), formatTime(r.seconds)], names);
 
-/** Options of {@link epochTable}. */
-export interface EpochTableOptions {
+/** A stream to write the table to: anything with `write(s)`. */
+type Out = { write(s: string): unknown; isTTY?: boolean };
+
+const EpochTableOptions = optionSet('epochTable', {}, {
   /** Where to write. Default `process.stdout`. */
-  readonly out?: { write(s: string): unknown; isTTY?: boolean };
+  out: guard<Out>('a stream { write(s) }', (u) => typeof (u as Out)?.write === 'function'),
   /** Show a progress bar during each epoch. Default: when `out` is a TTY. */
-  readonly progress?: boolean;
-}
+  progress: t.boolean,
+});
+
+/** Options of {@link epochTable}. */
+export type EpochTableOptions = OptionsOf<typeof EpochTableOptions>;
+
+const JsonLogOptions = optionSet('jsonLog', {}, {
+  /** Also log every step. Default false. */
+  batches: t.boolean,
+});
+
+/** Options of {@link jsonLog}. */
+export type JsonLogOptions = OptionsOf<typeof JsonLogOptions>;
 
 /**
  * Prints the backend, then fastai's epoch table one row per epoch; on a TTY a
@@ -86,8 +101,9 @@ export interface EpochTableOptions {
  * @example
  * await fit(model, data, { epochs: 5, opt, observers: [epochTable()] });
  */
-export const epochTable = (opts: EpochTableOptions = {}): Observer => {
-  const out = opts.out ?? process.stdout;
+export const epochTable = (options: EpochTableOptions = {}): Observer => {
+  const opts = EpochTableOptions.decode(options);
+  const out: Out = opts.out ?? process.stdout;
   const progress = opts.progress ?? Boolean(out.isTTY);
   let names: readonly string[] = [];
   let bar: cliProgress.SingleBar | undefined;
@@ -131,7 +147,9 @@ export const epochTable = (opts: EpochTableOptions = {}): Observer => {
  * @example
  * observers: [epochTable(), jsonLog('runs/train.jsonl')]
  */
-export const jsonLog = (file: string, opts: { readonly batches?: boolean } = {}): Observer => {
+export const jsonLog = (file: string, options: JsonLogOptions = {}): Observer => {
+  decodeArg('jsonLog.file', guard<string>('a file path', (u) => typeof u === 'string' && u !== ''), file);
+  const opts = JsonLogOptions.decode(options);
   const write = (o: unknown) => fs.appendFileSync(file, `${JSON.stringify(o)}\n`);
   return {
     onTrainBegin: (info) => write({ type: 'begin', ...info }),

@@ -6,13 +6,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { valueAndGrad } from '../autodiff.ts';
 import type { AnyLayer, Flow, Shape } from '../layer.ts';
-import type { AnyTransformation, OptState } from '../optim/base.ts';
+import * as t from 'io-ts';
+import { decodeArg, func, PrngKey } from '../config.ts';
+import { type AnyTransformation, type OptState, Transformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn, type Key, split } from '../random.ts';
 import { disposeReplaced, disposeTree, type Tree } from '../tree.ts';
 import type { Batch } from '../data/loader.ts';
 import type { Loss } from './losses.ts';
 import type { Metric } from './metrics.ts';
+
+/** The codecs of a loss and a list of metrics, as arguments. */
+export const LossFn = func<Loss>('a loss function (output, target) => scalar');
+export const Metrics = t.readonlyArray(func<Metric>('a metric function'), 'a list of metric functions');
 
 /** Everything training threads from step to step: a plain record. */
 export interface TrainState {
@@ -32,6 +38,8 @@ export interface TrainState {
  * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [28, 28, 1]);
  */
 export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape): TrainState => {
+  decodeArg('initTrainState.opt', Transformation, opt);
+  decodeArg('initTrainState.key', PrngKey, key);
   const [kInit, kRun] = split(key, 2);
   const { params, state } = model.init(kInit, inShape);
   return { params, state, optState: opt.init(params), step: 0, key: kRun };
@@ -77,20 +85,23 @@ export interface StepResult {
  * const { trainState: next, loss } = step(ts, { x, y });
  * disposeReplacedTrainState(ts, next);
  */
-export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation) =>
-(ts: TrainState, batch: Batch): StepResult => {
-  const key = foldIn(ts.key, ts.step);
-  const out = tf.tidy(() => {
-    const vg = valueAndGrad((p: Tree) => {
-      const r = model.apply(p, ts.state, batch.x, { training: true, key });
-      return { loss: loss(r.y, batch.y), aux: r.state as Tree };
-    })(ts.params);
-    const { params, state: optState } = stepParams(opt, vg.grads, ts.optState, ts.params);
-    return { params, state: vg.aux ?? {}, optState, loss: vg.value };
-  }) as unknown as { params: Tree; state: Tree; optState: OptState; loss: tf.Scalar };
-  const value = out.loss.dataSync()[0];
-  out.loss.dispose();
-  return { trainState: { params: out.params, state: out.state, optState: out.optState, step: ts.step + 1, key: ts.key }, loss: value };
+export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation) => {
+  decodeArg('trainStep.loss', LossFn, loss);
+  decodeArg('trainStep.opt', Transformation, opt);
+  return (ts: TrainState, batch: Batch): StepResult => {
+    const key = foldIn(ts.key, ts.step);
+    const out = tf.tidy(() => {
+      const vg = valueAndGrad((p: Tree) => {
+        const r = model.apply(p, ts.state, batch.x, { training: true, key });
+        return { loss: loss(r.y, batch.y), aux: r.state as Tree };
+      })(ts.params);
+      const { params, state: optState } = stepParams(opt, vg.grads, ts.optState, ts.params);
+      return { params, state: vg.aux ?? {}, optState, loss: vg.value };
+    }) as unknown as { params: Tree; state: Tree; optState: OptState; loss: tf.Scalar };
+    const value = out.loss.dataSync()[0];
+    out.loss.dispose();
+    return { trainState: { params: out.params, state: out.state, optState: out.optState, step: ts.step + 1, key: ts.key }, loss: value };
+  };
 };
 
 /**
@@ -108,13 +119,16 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
  * @example
  * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, batch);
  */
-export const evalStep = (model: AnyLayer, loss: Loss, metrics: readonly Metric[]) =>
-(ts: Pick<TrainState, 'params' | 'state'>, batch: Batch): { loss: number; metrics: number[] } => {
-  const values = tf.tidy(() => {
-    const y = model.apply(ts.params, ts.state, batch.x, { training: false }).y;
-    return tf.stack([loss(y, batch.y), ...metrics.map((m) => m(y, batch.y))]);
-  });
-  const v = Array.from(values.dataSync());
-  values.dispose();
-  return { loss: v[0], metrics: v.slice(1) };
+export const evalStep = (model: AnyLayer, loss: Loss, metrics: readonly Metric[]) => {
+  decodeArg('evalStep.loss', LossFn, loss);
+  decodeArg('evalStep.metrics', Metrics, metrics);
+  return (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch): { loss: number; metrics: number[] } => {
+    const values = tf.tidy(() => {
+      const y = model.apply(ts.params, ts.state, batch.x, { training: false }).y;
+      return tf.stack([loss(y, batch.y), ...metrics.map((m) => m(y, batch.y))]);
+    });
+    const v = Array.from(values.dataSync());
+    values.dispose();
+    return { loss: v[0], metrics: v.slice(1) };
+  };
 };
