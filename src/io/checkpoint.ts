@@ -1,35 +1,69 @@
 /**
  * Checkpoints: a whole train state (params, state, optimizer state, step,
  * key) and the model's configuration, in one safetensors file, written
- * atomically and validated against the model on load.
+ * atomically and validated on load.
+ *
+ * Format version 2 carries a CRC-32 of the whole file in its metadata
+ * (`checksum`, see checksum.ts): a changed byte anywhere (data, header, its
+ * padding, the checksum itself) is refused. Version-1 files, written before
+ * the checksum, still load, with every other check. Loading refuses, listing
+ * each problem: a file that is not safetensors, another format or an unknown
+ * version; tensors missing, extra, or of the wrong shape or dtype for the
+ * model; values outside their domain (checkpoint_values.ts: non-finite
+ * numbers, negative running variances, second moments or step counts); a
+ * step, key or config that does not parse.
+ *
+ * `loadCheckpoint` reads the 8-byte length, then the header (at most
+ * 16 MiB), and validates it, the file's size against its offsets, and its
+ * names, shapes and dtypes against the model, before it reads tensor data;
+ * then it reads each tensor once, into its own buffer (which becomes the
+ * tensor's). A refused header has only the tensors that match the model read
+ * (for their values), so a hostile header never costs more reads than the
+ * model's own size, whatever the file's size.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
+import { decodeArg, JsonValue } from '../config.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { isKey, type Key, prngKey } from '../random.ts';
 import { flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import { disposeTrainState, initTrainState, type TrainState } from '../train/step.ts';
-import { decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.ts';
+import { writeFileAtomic } from './atomic_write.ts';
+import { CHECKSUM_FIELD, checksumAt, checksumOf, locateChecksum, stampChecksum, UNSTAMPED } from './checksum.ts';
+import { valueProblem } from './checkpoint_values.ts';
+import { listedProblems } from './problem_list.ts';
+import { decodeHeader, encodeSafetensors, headerLength, type StoredTensor, type TensorInfo } from './safetensors.ts';
+
+export { writeFileAtomic };
 
 const FORMAT = 'tsnn-checkpoint';
-const VERSION = '1';
+const VERSION = '2';
+/** Versions this code reads: 1 (no checksum) and 2. */
+const LEGACY = '1';
 const GROUPS = [['params', 'params'], ['state', 'state'], ['opt', 'optState']] as const;
+/** A checkpoint's header: names, shapes and the config; real ones are kilobytes. */
+export const MAX_CHECKPOINT_HEADER = 16 * 1024 * 1024;
 
 /**
- * Why a checkpoint could not be loaded: the file, and every problem found.
+ * Why a checkpoint could not be loaded: the file, and every problem found
+ * (`problems` holds them all; the message lists the first 20).
  *
  * @example
- * if (isLeft(r)) r.left.problems.forEach((p) => console.error(p));
+ * ```ts
+ * import { CheckpointError } from './checkpoint.ts';
+ * const e = new CheckpointError('ck.safetensors', ['params.w: missing']);
+ * e.problems.forEach((p) => console.error(p));
+ * ```
  */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   constructor(readonly file: string, readonly problems: readonly string[]) {
-    super(`checkpoint '${file}': ${problems.length === 1 ? problems[0] : `\n  - ${problems.join('\n  - ')}`}`);
+    const lines = listedProblems(problems);
+    super(`checkpoint '${file}': ${lines.length === 1 ? lines[0] : `\n  - ${lines.join('\n  - ')}`}`);
   }
 }
 
@@ -51,61 +85,39 @@ const stored = (t: tf.Tensor): StoredTensor => {
 };
 
 /**
- * The checkpoint's bytes: tensors under `params.*`, `state.*`, `opt.*`; step, key and config in metadata.
+ * The checkpoint's bytes: tensors under `params.*`, `state.*`, `opt.*`; step,
+ * key, config and the checksum in metadata.
  *
  * @example
- * fs.writeFileSync('ck.safetensors', encodeCheckpoint(ts, { model: 'resnet' }));
+ * ```ts
+ * import { adamW, dense, encodeCheckpoint, initTrainState, prngKey } from '../../mod.ts';
+ * const bytes = encodeCheckpoint(initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
+ * ```
  */
 export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
+  decodeArg('saveCheckpoint.config', JsonValue, config);
   const tensors: [string, StoredTensor][] = [];
   for (const [prefix, field] of GROUPS) {
     for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(t)]);
   }
-  return encodeSafetensors(tensors, {
+  return stampChecksum(encodeSafetensors(tensors, {
     format: FORMAT,
     version: VERSION,
     step: String(ts.step),
     key: JSON.stringify(ts.key),
     config: JSON.stringify(config ?? null),
-  });
-};
-
-/**
- * Write `bytes` to `file` atomically: a temporary file in the same folder,
- * flushed to disk, then renamed over the target. A crash mid-save leaves the
- * previous file intact.
- *
- * @example
- * writeFileAtomic('model.safetensors', bytes);
- */
-export const writeFileAtomic = (file: string, bytes: Uint8Array): void => {
-  const dir = nodePath.dirname(nodePath.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = nodePath.join(dir, `.${nodePath.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
-  try {
-    // Persist the rename itself; not every platform lets a folder be fsynced.
-    const dfd = fs.openSync(dir, 'r');
-    fs.fsyncSync(dfd);
-    fs.closeSync(dfd);
-  } catch { /* best effort */ }
+    [CHECKSUM_FIELD]: UNSTAMPED,
+  }));
 };
 
 /**
  * Save a train state and the model's configuration as safetensors, atomically.
  *
  * @example
- * saveCheckpoint('runs/resnet.safetensors', ts, { model: 'resnet', nIn: 1, nClasses: 10 });
+ * ```ts
+ * import { adamW, dense, initTrainState, prngKey, saveCheckpoint } from '../../mod.ts';
+ * saveCheckpoint('runs/tiny.safetensors', initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
+ * ```
  */
 export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void =>
   writeFileAtomic(file, encodeCheckpoint(ts, config));
@@ -121,56 +133,123 @@ export interface CheckpointTemplate {
   readonly inShape: Shape;
 }
 
-const DTYPES: Record<string, StoredTensor['dtype']> = { float32: 'F32', int32: 'I32', bool: 'U8' };
+/** Bytes to decode from: their count, and fresh (aligned, unshared) copies of any range. */
+interface Source {
+  readonly size: number;
+  read(pos: number, length: number): Uint8Array;
+}
 
-/**
- * Decode checkpoint bytes against a template. Every offending path is reported.
- *
- * @example
- * decodeCheckpoint('ck', bytes, { model, opt, inShape: [28, 28, 1] })
- */
-export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
-  const decoded = decodeSafetensors(bytes);
-  if (isLeft(decoded)) return left(new CheckpointError(file, ['not a valid safetensors file', ...decoded.left.problems]));
-  const { tensors, metadata } = decoded.right;
+const DTYPES: Record<string, StoredTensor['dtype']> = { float32: 'F32', int32: 'I32', bool: 'U8' };
+const CANONICAL_STEP = /^(0|[1-9][0-9]*)$/;
+
+interface Expected {
+  readonly shape: readonly number[];
+  readonly dtype: StoredTensor['dtype'];
+  readonly tfDtype: 'float32' | 'int32' | 'bool';
+}
+
+/** Every tensor name, shape and dtype the template's model and optimizer make. */
+const expectedOf = (template: CheckpointTemplate): Map<string, Expected> => {
+  const expected = new Map<string, Expected>();
+  tf.tidy(() => {
+    const reference = initTrainState(template.model, template.opt, prngKey(0), template.inShape);
+    try {
+      for (const [prefix, field] of GROUPS) {
+        for (const [path, t] of flattenTree(reference[field])) {
+          expected.set(path ? `${prefix}.${path}` : prefix, { shape: t.shape, dtype: DTYPES[t.dtype], tfDtype: t.dtype as Expected['tfDtype'] });
+        }
+      }
+    } finally {
+      disposeTrainState(reference);
+    }
+  });
+  return expected;
+};
+
+const typed = (raw: Uint8Array, dtype: string): StoredTensor['data'] =>
+  dtype === 'F32' ? new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4) : dtype === 'I32' ? new Int32Array(raw.buffer, raw.byteOffset, raw.length / 4) : raw;
+
+const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
+  const fail = (problems: readonly string[]) => left(new CheckpointError(file, problems));
+  const notSafetensors = (p: readonly string[]) => fail(['not a valid safetensors file', ...p]);
+  // 1. The header alone: its length, its JSON, its offsets against the file's size.
+  const n = headerLength(src.read(0, Math.min(8, src.size)), src.size, MAX_CHECKPOINT_HEADER);
+  if (isLeft(n)) return notSafetensors(n.left.problems);
+  const head = src.read(0, 8 + n.right);
+  const h = decodeHeader(head.subarray(8), src.size);
+  if (isLeft(h)) return notSafetensors(h.left.problems);
+  const { metadata, tensors: infos, dataStart } = h.right;
+  const show = (v: string | undefined) => (v === undefined ? 'nothing' : JSON.stringify(v));
+  if (metadata.format !== FORMAT) return fail([`metadata.format: expected '${FORMAT}', got ${show(metadata.format)} (not a tsnn checkpoint)`]);
+  if (metadata.version !== VERSION && metadata.version !== LEGACY) {
+    return fail([`metadata.version: expected '${VERSION}' (or '${LEGACY}', written before checksums), got ${show(metadata.version)}`]);
+  }
   const problems: string[] = [];
-  if (metadata.format !== FORMAT) problems.push(`metadata.format: expected '${FORMAT}', got ${JSON.stringify(metadata.format)}`);
-  const step = Number(metadata.step);
-  if (!Number.isInteger(step) || step < 0) problems.push(`metadata.step: expected non-negative integer, got ${JSON.stringify(metadata.step)}`);
+  // 2. The checksum's place; version 2 must have one, a version-1 file that has one is held to it.
+  let at: number | undefined;
+  if (metadata.version === VERSION || Object.hasOwn(metadata, CHECKSUM_FIELD)) {
+    const found = locateChecksum(head);
+    if (typeof found === 'string') problems.push(`metadata.${CHECKSUM_FIELD}: ${found} (corrupt file?)`);
+    else if (metadata[CHECKSUM_FIELD] !== checksumAt(head, found)) {
+      problems.push(`metadata.${CHECKSUM_FIELD}: the field found in the header is not the metadata's (corrupt file?)`);
+    } else at = found;
+  }
+  // 3. Step, key, config.
+  const stepText = metadata.step;
+  const step = Number(stepText);
+  if (stepText === undefined || !CANONICAL_STEP.test(stepText) || !Number.isSafeInteger(step)) {
+    problems.push(`metadata.step: expected a non-negative integer in decimal, got ${show(stepText)}`);
+  }
   let key: Key | undefined, config: unknown = null;
   try {
     const k = JSON.parse(metadata.key ?? 'null');
     if (isKey(k)) key = k as Key;
-    else problems.push(`metadata.key: expected two uint32 words, got ${JSON.stringify(metadata.key)}`);
+    else problems.push(`metadata.key: expected two uint32 words, got ${show(metadata.key)}`);
   } catch {
-    problems.push(`metadata.key: expected JSON, got ${JSON.stringify(metadata.key)}`);
+    problems.push(`metadata.key: expected JSON, got ${show(metadata.key)}`);
   }
   try {
     config = JSON.parse(metadata.config ?? 'null');
   } catch {
-    problems.push(`metadata.config: expected JSON, got ${JSON.stringify(metadata.config)}`);
+    problems.push(`metadata.config: expected JSON, got ${show(metadata.config)}`);
   }
-  // The expected structure comes from the model itself.
-  const reference = initTrainState(template.model, template.opt, prngKey(0), template.inShape);
-  const expected = new Map<string, { shape: number[]; dtype: string }>();
-  for (const [prefix, field] of GROUPS) {
-    for (const [path, t] of flattenTree(reference[field])) expected.set(path ? `${prefix}.${path}` : prefix, { shape: t.shape, dtype: DTYPES[t.dtype] });
-  }
-  disposeTrainState(reference);
+  // 4. The tensors the model expects, by name, shape and dtype. (A template that cannot be
+  // initialised, say for a wrong inShape, is the caller's bug, not the file's: that throws.)
+  const expected = expectedOf(template);
+  const byName = new Map<string, TensorInfo>(infos);
+  const matched = new Set<string>();
   for (const [name, e] of expected) {
-    const got = tensors.get(name);
+    const got = byName.get(name);
     if (!got) problems.push(`${name}: missing`);
     else if (got.shape.join() !== e.shape.join()) problems.push(`${name}: expected shape [${e.shape.join(', ')}], got [${got.shape.join(', ')}]`);
-    else if (got.dtype !== e.dtype) problems.push(`${name}: expected dtype ${e.dtype}, got ${got.dtype}`);
+    else if (got.dtype !== e.dtype && !(e.dtype === 'U8' && got.dtype === 'BOOL')) problems.push(`${name}: expected dtype ${e.dtype}, got ${got.dtype}`);
+    else matched.add(name);
   }
-  for (const name of tensors.keys()) if (!expected.has(name)) problems.push(`${name}: unexpected (not in the model)`);
-  for (const [name, st] of tensors) {
-    if (st.dtype === 'F32' && !(st.data as Float32Array).every(Number.isFinite)) problems.push(`${name}: holds non-finite values`);
+  for (const [name] of infos) if (!expected.has(name)) problems.push(`${name}: unexpected (not in the model)`);
+  // 5. The data, each tensor once, in file order, which the checksum continues over. A file already
+  // refused has only its matching tensors read, for their values: never more bytes than the model's own.
+  const whole = problems.length === 0;
+  const data = new Map<string, StoredTensor>();
+  for (const [name, info] of infos) {
+    if (!matched.has(name)) continue;
+    const raw = src.read(dataStart + info.begin, info.end - info.begin);
+    data.set(name, { dtype: info.dtype === 'BOOL' ? 'U8' : info.dtype as StoredTensor['dtype'], shape: info.shape, data: typed(raw, info.dtype) });
   }
-  if (problems.length) return left(new CheckpointError(file, problems));
+  if (whole && at !== undefined) {
+    const sum = checksumOf(head, at, [...data.values()].map((st) => new Uint8Array(st.data.buffer, st.data.byteOffset, st.data.byteLength)));
+    if (sum !== metadata[CHECKSUM_FIELD]) {
+      problems.push(`checksum mismatch: the file says ${metadata[CHECKSUM_FIELD]}, its bytes give ${sum} (the file is corrupt: changed or damaged after it was written)`);
+    }
+  }
+  for (const [name, st] of data) {
+    const p = valueProblem(name, st.data, st.dtype === 'F32', expected.get(name)!.tfDtype === 'bool');
+    if (p) problems.push(p);
+  }
+  if (problems.length) return fail(problems);
+  // 6. Only now tensors: a refused file allocates none.
   const group = (prefix: string): Tree =>
-    unflattenTree([...tensors].filter(([n]) => n === prefix || n.startsWith(`${prefix}.`)).map(([n, st]) =>
-      [n === prefix ? '' : n.slice(prefix.length + 1), tf.tensor(st.data, [...st.shape], st.dtype === 'F32' ? 'float32' : st.dtype === 'I32' ? 'int32' : 'bool')] as const
+    unflattenTree([...data].filter(([n]) => n === prefix || n.startsWith(`${prefix}.`)).map(([n, st]) =>
+      [n === prefix ? '' : n.slice(prefix.length + 1), tf.tensor(st.data, [...st.shape], expected.get(n)!.tfDtype)] as const
     )) as Tree;
   return right({
     trainState: { params: group('params'), state: group('state'), optState: group('opt'), step, key: key! },
@@ -178,30 +257,88 @@ export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: Chec
   });
 };
 
+/** A fresh copy of a range: `slice` would not do, as a Node Buffer's `slice` is a view. */
+const copyOf = (bytes: Uint8Array, pos: number, length: number): Uint8Array => {
+  const out = new Uint8Array(length);
+  out.set(bytes.subarray(pos, pos + length));
+  return out;
+};
+
 /**
- * Load a checkpoint and validate it against the model: missing, extra,
- * wrongly shaped or typed tensors, and corrupt or truncated files, give a
- * `CheckpointError` listing every problem.
+ * Decode checkpoint bytes against a template. Every offending path is reported.
  *
  * @example
- * const r = loadCheckpoint('runs/resnet.safetensors', { model, opt, inShape: [28, 28, 1] });
- * if (isRight(r)) resume(r.right.trainState);
+ * ```ts
+ * import { adamW, decodeCheckpoint, dense, encodeCheckpoint, initTrainState, prngKey } from '../../mod.ts';
+ * const model = dense({ nf: 2 }), opt = adamW(1e-3);
+ * const r = decodeCheckpoint('in memory', encodeCheckpoint(initTrainState(model, opt, prngKey(0), [3])), { model, opt, inShape: [3] });
+ * ```
+ */
+export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: CheckpointTemplate): Either<CheckpointError, Loaded> =>
+  decodeFrom(file, { size: bytes.length, read: (pos, length) => copyOf(bytes, pos, length) }, template);
+
+/** A failed read of the file, as opposed to a bug, which is not caught. */
+class ReadFailure extends Error {}
+
+/** A source that reads `fd` at offsets, each range into a fresh buffer. */
+const fileSource = (fd: number, size: number): Source => ({
+  size,
+  read(pos, length) {
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length;) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, out, done, Math.min(length - done, 1 << 30), pos + done);
+      } catch (e) {
+        throw new ReadFailure((e as Error).message);
+      }
+      if (n === 0) throw new ReadFailure(`the file ended at byte ${pos + done} while being read (changed while loading?)`);
+      done += n;
+    }
+    return out;
+  },
+});
+
+/**
+ * Load a checkpoint and validate it against the model: missing, extra,
+ * wrongly shaped or typed tensors, values out of their domain, and corrupt,
+ * truncated or altered files give a `CheckpointError` listing every problem.
+ *
+ * @example
+ * ```ts
+ * import { adamW, loadCheckpoint, resNet } from '../../mod.ts';
+ * const r = loadCheckpoint('runs/resnet.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
+ * if (r._tag === 'Right') console.log(r.right.trainState.step);
+ * ```
  */
 export const loadCheckpoint = (file: string, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
-  let bytes: Uint8Array;
+  const cannot = (why: string) => left(new CheckpointError(file, [`cannot read: ${why}`]));
+  let fd: number;
   try {
-    bytes = new Uint8Array(fs.readFileSync(file));
+    fd = fs.openSync(file, 'r');
   } catch (e) {
-    return left(new CheckpointError(file, [`cannot read: ${(e as Error).message}`]));
+    return cannot((e as Error).message);
   }
-  return decodeCheckpoint(file, bytes, template);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return cannot('not a regular file');
+    return decodeFrom(file, fileSource(fd, stat.size), template);
+  } catch (e) {
+    if (e instanceof ReadFailure) return cannot(e.message);
+    throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
 };
 
 /**
  * {@link loadCheckpoint} for scripts: throws the `CheckpointError`.
  *
  * @example
- * const { trainState } = loadCheckpointOrThrow('best.safetensors', { model, opt, inShape: [28, 28, 1] });
+ * ```ts
+ * import { adamW, loadCheckpointOrThrow, resNet } from '../../mod.ts';
+ * const { trainState } = loadCheckpointOrThrow('best.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
+ * ```
  */
 export const loadCheckpointOrThrow = (file: string, template: CheckpointTemplate): Loaded => {
   const r = loadCheckpoint(file, template);

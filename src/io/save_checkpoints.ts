@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf } from '../config.ts';
+import { JsonValue, optionSet, type OptionsOf } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
@@ -16,7 +16,7 @@ const SaveCheckpointsOptions = optionSet('saveCheckpoints', {
   path: t.refinement(t.string, (s) => s.length > 0, 'a file path'),
 }, {
   /** A JSON-serialisable configuration saved with the state (e.g. the model's options). */
-  config: t.unknown,
+  config: JsonValue,
   /** `'last'`: after every epoch. `'best'`: when the monitored figure improves. Default `'last'`. */
   mode: t.union([t.literal('last'), t.literal('best')], "'last' | 'best'"),
   /**
