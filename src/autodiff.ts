@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { releaseTapeOnThrow } from './backend/tape.ts';
 import { flattenTree, keepTree, type Tree, unflattenTree } from './tree.ts';
 
 /** What the differentiated function returns: a scalar loss and optional auxiliary outputs. */
@@ -22,7 +23,7 @@ export interface ValueAndGrad<P extends Tree, A extends Tree> {
 /**
  * `valueAndGrad(f)(params)` evaluates `f` and its gradient with respect to
  * every leaf of `params`. Only the returned tensors are new: everything else
- * made along the way is disposed. Leaves of `params` that `f` ignores get
+ * made along the way is disposed, also when `f` throws. Leaves of `params` that `f` ignores get
  * zero gradients.
  *
  * @example
@@ -47,14 +48,14 @@ export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: 
   const result = tf.tidy(() => {
     // The engine's own gradients() with allowNoGradients: params that f ignores
     // come back undefined (zeros below) instead of failing the whole call.
-    const { value, grads } = tf.engine().gradients(() => {
+    const { value, grads } = tf.engine().gradients(() => releaseTapeOnThrow(() => {
       const r = f(unflattenTree(paths.map((p, i) => [p, xs[i]] as const)) as P);
       if (!(r.loss instanceof tf.Tensor) || r.loss.rank !== 0) {
         throw new Error(`valueAndGrad: the loss must be a scalar tensor, got ${r.loss instanceof tf.Tensor ? `shape [${r.loss.shape}]` : typeof r.loss}`);
       }
       aux = r.aux === undefined ? undefined : keepTree(r.aux);
       return r.loss;
-    }, xs, undefined, true);
+    }), xs, undefined, true);
     return { value, grads: xs.map((x, i) => (grads[i] as tf.Tensor | undefined) ?? tf.zerosLike(x)) };
   });
   return {

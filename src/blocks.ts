@@ -9,7 +9,7 @@ import * as t from 'io-ts';
 import { decodeArg, func, optionSet, type OptionsOf, PositiveInt } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
-import { type AnyLayer, type Layer, withLabel } from './layer.ts';
+import { type AnyLayer, type Layer, tidyApply, withLabel } from './layer.ts';
 import { BATCH_NORM_EPS, batchNorm } from './layers/batchnorm.ts';
 import { gelu, leakyRelu, type Pointwise, relu, sigmoid, silu, tanh } from './layers/activations.ts';
 import { conv2d } from './layers/conv.ts';
@@ -82,7 +82,7 @@ export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): 
  */
 const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: number, withRelu: boolean): Layer<Children, Children> => ({
   ...layer,
-  apply(params, state, x, ctx) {
+  apply: tidyApply((params, state, x, ctx) => {
     const w = (params.conv as { weight?: tf.Tensor4D })?.weight;
     const bn = params.bn as { gamma?: tf.Tensor1D; beta?: tf.Tensor1D } | undefined;
     const stats = state.bn as { mean?: tf.Tensor1D; var?: tf.Tensor1D } | undefined;
@@ -96,7 +96,7 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
       { stride, pad, eps: BATCH_NORM_EPS, relu: withRelu },
     );
     return { y, state };
-  },
+  }),
 });
 
 // ---------------------------------------------------------------------------
@@ -110,7 +110,9 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
  *   activation and a zero-initialised BatchNorm weight, so the block starts
  *   as `relu(idconv(pool(x)))`.
  * - `idconv`: identity when `ni === nf`, else a 1×1 ConvLayer without activation.
- * - `pool`: identity when `stride === 1`, else `AvgPool(2, ceil_mode=True)`.
+ * - `pool`: identity when `stride === 1`, else `AvgPool(stride, ceil_mode=True)`,
+ *   as fastai's library has it (the book's `AvgPool(2)` at its stride 2), so
+ *   that both branches agree in size at any stride.
  *
  * Params: `{ convs: { 0, 1 }, 1: { idconv } }` (the shortcut is `add`'s second child).
  *
@@ -121,7 +123,7 @@ export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Ch
   for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) decodeArg(`resBlock.${field}`, PositiveInt, v);
   const convs = withLabel('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
   const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
-  const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
+  const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: stride, ceilMode: true }));
   return withKind('resBlock', relu(add(convs, serial(pool, idconv))));
 };
 
@@ -153,7 +155,15 @@ const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children
   const o = ModelOptions.decode(opts, owner);
   const chans = [o.nIn, ...(o.channels ?? [16, 32, 64, 128, 256])];
   if (chans.length < 2) throw new ConfigError([`${owner}.channels: expected at least one channel count, got []`]);
-  const blocks = chans.slice(1).map((nf, i) => block(chans[i], nf, i === 0 ? (o.firstStride ?? 2) : 2));
+  const blocks = chans.slice(1).map((nf, i) => {
+    try {
+      return block(chans[i], nf, i === 0 ? (o.firstStride ?? 2) : 2);
+    } catch (e) {
+      // A block refuses its own conv (a weight too big, say): say which channel count made it so.
+      if (!(e instanceof ConfigError)) throw e;
+      throw new ConfigError(e.problems.map((p) => `${owner}.channels.${i}: ${p} (in block ${i}, ${chans[i]} → ${nf} channels)`));
+    }
+  });
   return withKind(owner, serial(
     withLabel('blocks', serial(...blocks)),
     withLabel('pool', globalAvgPool),

@@ -1,7 +1,8 @@
 /**
  * The conv + BatchNorm inference op (`ops/conv_batchnorm.ts`) with the
  * BatchNorm folded into the conv: one fused conv + bias (+ ReLU) kernel
- * instead of a conv, four elementwise BatchNorm ops and a ReLU.
+ * instead of a conv and four elementwise BatchNorm ops. The ReLU stays a
+ * kernel of its own: wasm's fused one maps some NaNs to 0 (`nan_kernels.ts`).
  *
  * @module
  */
@@ -29,13 +30,13 @@ export const installBatchNormFolding = (): void =>
     if (recording()) return undefined;
     return tf.tidy(() => {
       const scale = tf.mul(t.gamma, tf.rsqrt(tf.add(t.variance, g.eps)));
-      return tf.fused.conv2d({
+      const y = tf.fused.conv2d({
         x: t.x,
         filter: tf.mul(t.weight, scale) as tf.Tensor4D,
         strides: g.stride,
         pad: [[0, 0], [g.pad, g.pad], [g.pad, g.pad], [0, 0]],
         bias: tf.sub(t.beta, tf.mul(t.mean, scale)),
-        activation: g.relu ? 'relu' : 'linear',
       });
+      return g.relu ? tf.relu(y) : y;
     });
   });

@@ -44,6 +44,7 @@ export const op = {
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
   i32Const: (n: number) => [0x41, ...sleb(n)],
+  f32Const: (x: number) => [0x43, ...new Uint8Array(new Float32Array([x]).buffer)],
   i32Add: [0x6a],
   i32Mul: [0x6c],
   i32GeU: [0x4f],
@@ -63,6 +64,11 @@ export const op = {
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
   f32x4Div: simd(0xe7),
+  /** IEEE max: a NaN in either lane gives NaN. */
+  f32x4Max: simd(0xe9),
+  /** `b < a ? b : a` and `a < b ? b : a`: one instruction each on x86; a NaN in `a` is kept, one in `b` is not. */
+  f32x4Pmin: simd(0xea),
+  f32x4Pmax: simd(0xeb),
 } as const;
 
 /**

@@ -318,28 +318,95 @@ const hashPath = (path: string): number => {
 // ---------------------------------------------------------------------------
 
 /**
- * No-leak law: applying the layer with `forward`, and taking its gradient
- * with `valueAndGrad`, then disposing what they return, leaves
- * `tf.memory().numTensors` where it was.
+ * No-leak law: a layer's `apply` leaves only its output and its new state,
+ * whether the caller is inside `tf.tidy` or not, and under a gradient tape
+ * as well: `apply` called bare, through `forward`, and inside `valueAndGrad`,
+ * with what each returns disposed, leaves `tf.memory().numTensors` where it was.
  *
  * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
  * checkNoLeak({ layer: resBlock(4, 4), inShape: [6, 6, 4], batch: 2, seed: 3 });
+ * ```
  */
 export const checkNoLeak = (c: LayerCase): void =>
   withInit(c, (params, state, x) => {
     const inputs = [...flowTensors(x), ...leaves(params), ...leaves(state)];
     const before = tf.memory().numTensors;
+    const check = (how: string) => {
+      const after = tf.memory().numTensors;
+      if (after !== before) fail(c, 'no-leak', `${how} left ${after - before} tensors behind`);
+    };
     for (const [mode, ctx] of ctxs(c)) {
+      const bare = c.layer.apply(params, state, x, ctx);
+      disposeNew([...flowTensors(bare.y), ...leaves(bare.state)], inputs);
+      check(`${mode} apply outside tf.tidy`);
       const r = forward(c.layer, params, state, x, ctx);
       disposeNew([...flowTensors(r.y), ...leaves(r.state)], inputs);
+      check(`${mode} forward`);
       const vg = valueAndGrad((p: Tree) => {
         const out = c.layer.apply(p, state, x, ctx);
         const loss = flowTensors(out.y).reduce((acc: tf.Scalar, t) => tf.add(acc, tf.sum(t)) as tf.Scalar, tf.scalar(0));
         return { loss, aux: out.state };
       })(params);
       disposeNew([vg.value, ...leaves(vg.grads), ...(vg.aux ? leaves(vg.aux) : [])], inputs);
-      const after = tf.memory().numTensors;
-      if (after !== before) fail(c, 'no-leak', `${mode} forward and gradient left ${after - before} tensors behind`);
+      check(`${mode} apply under a gradient tape`);
+    }
+  });
+
+// ---------------------------------------------------------------------------
+// NaN propagation
+// ---------------------------------------------------------------------------
+
+/** A NaN with the sign bit set: what x86 makes of 0·∞ or ∞ − ∞, and what some kernels mistake for a negative number. */
+const NEGATIVE_NAN = new Float32Array(new Uint32Array([0xffc00000]).buffer)[0];
+const NAN_PROBE = 1e3;
+
+/**
+ * NaN law: a NaN in never becomes a finite number out. One input value is
+ * set to NaN (with the sign bit clear, then set); every output value, and
+ * every value of the new state, that comes out finite must be one the NaN
+ * did not reach: the same when that input is `+1e3` or `-1e3` instead.
+ * (A ReLU that maps NaN to 0, or a max pool that skips it, fails.)
+ *
+ * @example
+ * ```ts
+ * import { resBlock } from '../blocks.ts';
+ * checkNanPropagation({ layer: resBlock(4, 8, 2), inShape: [6, 6, 4], batch: 2, seed: 1 });
+ * ```
+ */
+export const checkNanPropagation = (c: LayerCase): void =>
+  withInit(c, (params, state, x) => {
+    const first = flowTensors(x)[0];
+    const at = randomBits(foldIn(prngKey(c.seed), 3), 1)[0] % first.size;
+    const values = first.dataSync();
+    for (const [mode, ctx] of ctxs(c)) {
+      const run = (v: number): Float32Array[] => {
+        const poked = Float32Array.from(values);
+        poked[at] = v;
+        const x0 = tf.tensor(poked, first.shape, 'float32');
+        const xs = Array.isArray(x) ? [x0, ...(x as tf.Tensor[]).slice(1)] : x0;
+        try {
+          const r = forward(c.layer, params, state, xs, ctx);
+          const outs = [...flowTensors(r.y), ...leaves(r.state)];
+          const read = outs.map((t) => Float32Array.from(t.dataSync()));
+          disposeNew(outs, [...flowTensors(xs), ...leaves(state), ...leaves(params)]);
+          return read;
+        } finally {
+          x0.dispose();
+        }
+      };
+      const high = run(NAN_PROBE), low = run(-NAN_PROBE);
+      for (const [name, nan] of [['NaN', NaN], ['NaN with the sign bit set', NEGATIVE_NAN]] as const) {
+        const got = run(nan);
+        got.forEach((out, k) => {
+          for (let j = 0; j < out.length; j++) {
+            if (!Number.isFinite(out[j]) || (high[k][j] === low[k][j] && out[j] === high[k][j])) continue;
+            fail(c, 'NaN', `${mode}: input value ${at} set to ${name} gives the finite ${out[j]} at output ${k}[${j}], ` +
+              `which is ${high[k][j]} and ${low[k][j]} with that input at ±${NAN_PROBE} (outputs after the first are the new state)`);
+          }
+        });
+      }
     }
   });
 
@@ -355,4 +422,5 @@ export const checkAll = (c: LayerCase, gradient: GradientOptions = {}): void => 
   checkDeterminism(c);
   checkGradient(c, gradient);
   checkNoLeak(c);
+  checkNanPropagation(c);
 };

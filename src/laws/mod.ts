@@ -24,6 +24,7 @@ import {
   checkAll,
   checkDeterminism,
   checkGradient,
+  checkNanPropagation,
   checkNoLeak,
   checkPurity,
   checkShape,
@@ -102,6 +103,18 @@ export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOp
  * ```
  */
 export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkNoLeak(c));
+/**
+ * The NaN law over an arbitrary of cases.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import { arbPoolCase } from './arbitraries.ts';
+ * fc.assert(nanPropagationProperty(arbPoolCase()), { numRuns: 3 });
+ * ```
+ */
+export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkNanPropagation(c));
+
 /**
  * All general laws over an arbitrary of cases.
  *

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeArg, Finite, func, guard } from '../config.ts';
-import { type Flow, type FlowShape, type Layer, singleInput } from '../layer.ts';
+import { type Flow, type FlowShape, type Layer, singleInput, tidyApply } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Empty, Tree } from '../tree.ts';
 
@@ -37,16 +37,16 @@ export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointw
     name: layer.name,
     ...(layer.label === undefined ? {} : { label: layer.label }),
     init: layer.init,
-    apply(params, state, x, ctx) {
+    apply: tidyApply((params, state, x, ctx) => {
       const r = layer.apply(params, state, x, ctx);
       return { y: fn(singleInput(name, r.y)), state: r.state };
-    },
+    }),
   });
   Object.defineProperty(lift, 'name', { value: name });
   return Object.assign(lift, {
     fn,
     init: (_key: Key, inShape: FlowShape) => ({ params: {}, state: {}, outShape: inShape }),
-    apply: (_params: Empty, state: Empty, x: Flow) => ({ y: fn(singleInput(name, x)), state }),
+    apply: tidyApply((_params: Empty, state: Empty, x: Flow) => ({ y: fn(singleInput(name, x)), state })),
   }) as unknown as Pointwise;
 };
 

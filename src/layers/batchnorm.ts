@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { optionSet, type OptionsOf, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
-import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { batchNormRunningStats, batchNormTrain } from '../ops/batchnorm.ts';
 
 const BatchNormOptions = optionSet('batchNorm', {}, {
@@ -63,27 +63,31 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
         outShape: s,
       };
     },
-    apply(params, state, x, ctx) {
+    apply: tidyApply((params, state, x, ctx) => {
       const xt = singleInput('batchNorm', x);
-      const c = params.gamma.shape[0];
+      const [gamma, beta] = (['gamma', 'beta'] as const).map((f) => paramTensor('batchNorm', 'params', params, f) as tf.Tensor1D);
+      const [mean, runVar] = (['mean', 'var'] as const).map((f) => paramTensor('batchNorm', 'state', state, f) as tf.Tensor1D);
+      const c = gamma.shape[0];
       if (xt.rank !== 2 && xt.rank !== 4) {
         throw new ShapeError('batchNorm', [], `expected input [*, ${c}] or [*, h, w, ${c}], got ${showFullShape(xt.shape)}`);
       }
       expectInput('batchNorm', xt, [...Array(xt.rank - 2).fill(null), c]);
       if (!ctx.training) {
-        const scale = tf.mul(params.gamma, tf.rsqrt(tf.add(state.var, eps)));
-        const shift = tf.sub(params.beta, tf.mul(state.mean, scale));
+        const scale = tf.mul(gamma, tf.rsqrt(tf.add(runVar, eps)));
+        const shift = tf.sub(beta, tf.mul(mean, scale));
         return { y: tf.add(tf.mul(xt, scale), shift), state };
       }
       const n = xt.size / c;
       if (n < 2) {
         throw new ShapeError('batchNorm', [], `training needs more than one value per channel, got input ${showFullShape(xt.shape)}`);
       }
-      const { y, mean, variance } = batchNormTrain(xt, params.gamma, params.beta, eps);
-      const next = batchNormRunningStats(mean, variance, state, momentum, n);
-      mean.dispose();
-      variance.dispose();
+      const batch = batchNormTrain(xt, gamma, beta, eps);
+      const next = batchNormRunningStats(batch.mean, batch.variance, { mean, var: runVar }, momentum, n);
+      // Kept by the op (it returns them from inside a gradient), so tidy would spare them.
+      batch.mean.dispose();
+      batch.variance.dispose();
+      const y = batch.y;
       return { y, state: next };
-    },
+    }),
   };
 };

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { checkWeightSize, NonNegativeInt, optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
-import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { kaimingNormal, lecunUniform } from './init.ts';
@@ -149,13 +149,15 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       const params: Conv2dParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], fanIn) as tf.Tensor1D } : { weight };
       return { params, state: {}, outShape: [oh, ow, o.nf] };
     },
-    apply(params, state, x) {
+    apply: tidyApply((params, state, x) => {
       const x4 = singleInput('conv2d', x);
-      expectInput('conv2d', x4, [null, null, params.weight.shape[2]]);
+      const weight = paramTensor('conv2d', 'params', params, 'weight') as tf.Tensor4D;
+      const b = bias ? paramTensor('conv2d', 'params', params, 'bias') : undefined;
+      expectInput('conv2d', x4, [null, null, weight.shape[2]]);
       const y = oneWindow(x4, padH, padW, ks, stride)
-        ? windowMatMul(x4 as tf.Tensor4D, params.weight, padH as number, padW as number)
-        : tf.conv2d(x4 as tf.Tensor4D, params.weight, stride, pad);
-      return { y: params.bias ? tf.add(y, params.bias) : y, state };
-    },
+        ? windowMatMul(x4 as tf.Tensor4D, weight, padH as number, padW as number)
+        : tf.conv2d(x4 as tf.Tensor4D, weight, stride, pad);
+      return { y: b ? tf.add(y, b) : y, state };
+    }),
   };
 };

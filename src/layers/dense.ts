@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { checkWeightSize, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
-import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { lecunUniform } from './init.ts';
@@ -59,12 +59,14 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
       const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], s[0]) as tf.Tensor1D } : { weight };
       return { params, state: {}, outShape: [o.nf] };
     },
-    apply(params, state, x) {
+    apply: tidyApply((params, state, x) => {
       const x2 = singleInput('dense', x);
-      expectInput('dense', x2, [params.weight.shape[0]]);
-      const y = tf.matMul(x2 as tf.Tensor2D, params.weight);
-      return { y: params.bias ? tf.add(y, params.bias) : y, state };
-    },
+      const weight = paramTensor('dense', 'params', params, 'weight') as tf.Tensor2D;
+      const b = bias ? paramTensor('dense', 'params', params, 'bias') : undefined;
+      expectInput('dense', x2, [weight.shape[0]]);
+      const y = tf.matMul(x2 as tf.Tensor2D, weight);
+      return { y: b ? tf.add(y, b) : y, state };
+    }),
   };
 };
 

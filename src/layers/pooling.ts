@@ -7,8 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { NonNegativeInt, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
-import { ShapeError, showShape } from '../errors.ts';
-import { expectInput, type Layer, singleInput, singleShape } from '../layer.ts';
+import { ConfigError, ShapeError, showShape } from '../errors.ts';
+import { expectInput, type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import type { Empty } from '../tree.ts';
 
 const PoolOptions = optionSet('pool', {
@@ -17,7 +17,7 @@ const PoolOptions = optionSet('pool', {
 }, {
   /** Stride. Default `size`. */
   stride: PositiveInt,
-  /** Symmetric padding. Default 0. */
+  /** Symmetric padding, at most `size / 2`. Default 0. */
   padding: NonNegativeInt,
   /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
   ceilMode: t.boolean,
@@ -45,7 +45,8 @@ type Kind = 'avgPool' | 'maxPool';
 const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
   const o = PoolOptions.decode(opts, kind);
   const size = o.size, stride = o.stride ?? o.size, pad = o.padding ?? 0, ceil = o.ceilMode ?? false;
-  if (pad * 2 > size) throw new ShapeError(kind, [], `padding ${pad} must be at most half the window ${size}`);
+  // PyTorch's rule: a window may not lie wholly in the padding.
+  if (pad * 2 > size) throw new ConfigError([`${kind}.padding: expected at most half the window (size ${size}), got ${pad}`]);
   const outSizes = (h: number, w: number) => [poolOutSize(h, size, stride, pad, ceil), poolOutSize(w, size, stride, pad, ceil)];
   return {
     name: kind,
@@ -56,7 +57,7 @@ const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
       if (oh < 1 || ow < 1) throw new ShapeError(kind, [], `input ${showShape(s)} is smaller than the window ${size}`);
       return { params: {}, state: {}, outShape: [oh, ow, s[2]] };
     },
-    apply(params, state, x) {
+    apply: tidyApply((_params, state, x) => {
       const x4 = singleInput(kind, x) as tf.Tensor4D;
       expectInput(kind, x4, [null, null, null]);
       const [, h, w] = x4.shape;
@@ -75,7 +76,7 @@ const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
       const ones = tf.pad(tf.ones([1, h + 2 * pad, w + 2 * pad, 1]), [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
       const counts = tf.mul(tf.avgPool(ones as tf.Tensor4D, size, stride, 'valid'), size * size);
       return { y: tf.div(sums, counts), state };
-    },
+    }),
   };
 };
 
@@ -109,9 +110,9 @@ export const globalAvgPool: Layer<Empty, Empty> = {
     if (s.length !== 3) throw new ShapeError('globalAvgPool', [], `expected input shape [*, h, w, c], got ${showShape(s)}`);
     return { params: {}, state: {}, outShape: [s[2]] };
   },
-  apply(_params, state, x) {
+  apply: tidyApply((_params, state, x) => {
     const x4 = singleInput('globalAvgPool', x);
     expectInput('globalAvgPool', x4, [null, null, null]);
     return { y: tf.mean(x4, [1, 2]), state };
-  },
+  }),
 };

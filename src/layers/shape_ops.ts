@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { optionSet, type OptionsOf, UnitInterval } from '../config.ts';
-import { type Layer, singleInput, singleShape } from '../layer.ts';
+import { type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { uniform } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { LayerError } from '../errors.ts';
@@ -42,10 +42,10 @@ export const flatten: Layer<Empty, Empty> = {
     const s = singleShape('flatten', inShape);
     return { params: {}, state: {}, outShape: [s.reduce((a, b) => a * b, 1)] };
   },
-  apply(_params, state, x) {
+  apply: tidyApply((_params, state, x) => {
     const xt = singleInput('flatten', x);
     return { y: tf.reshape(xt, [xt.shape[0], -1]), state };
-  },
+  }),
 };
 
 const DropoutOptions = optionSet('dropout', {
@@ -72,12 +72,12 @@ export const dropout = (opts: DropoutOptions): Layer<Empty, Empty> => {
   return {
     name: 'dropout',
     init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),
-    apply(_params, state, x, ctx) {
+    apply: tidyApply((_params, state, x, ctx) => {
       const xt = singleInput('dropout', x);
       if (!ctx.training || rate === 0) return { y: xt, state };
       if (!ctx.key) throw new LayerError('dropout', [], 'training mode needs a key in ctx (ctx.key)');
       const keep = uniform(ctx.key, xt.size).map((u) => (u >= rate ? 1 / (1 - rate) : 0));
       return { y: tf.mul(xt, tf.tensor(keep, xt.shape, 'float32')), state };
-    },
+    }),
   };
 };
