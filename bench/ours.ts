@@ -1,6 +1,7 @@
 /**
  * One benchmark configuration of this library: a full training step (forward,
- * backward, AdamW update) of a chapter-14 model on 28×28×1, 10 classes.
+ * backward, AdamW update) of a chapter-14 model on 28×28×1, 10 classes, and
+ * the finite check of the new state that `fit` makes after every step.
  *   ours.ts --backend wasm --model resnet2 --batch 64 --steps 10 --runs 3 [--workers 2]
  * Prints one JSON line.
  */
@@ -10,6 +11,7 @@ import {
   adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
   prngKey, selectBackend, trainStep,
 } from '../mod.ts';
+import { nonFiniteTensors } from '../src/train/finite.ts';
 import { report, timeSteps } from './timing.ts';
 
 const { values: a } = parseArgs({
@@ -36,6 +38,7 @@ const step = workers > 1
 const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.randomUniform([batch], 0, 10, 'int32', 2);
 const timing = await timeSteps(async () => {
   const r = await step(ts, { x, y });
+  if (nonFiniteTensors(r.trainState).length) throw new Error(`diverged at step ${ts.step}`);
   disposeReplacedTrainState(ts, r.trainState);
   ts = r.trainState;
 }, { batch, warmup: Number(a.warmup), steps: Number(a.steps), runs: Number(a.runs) });

@@ -1,8 +1,7 @@
-import { assertNoLeak, tf } from './helpers.ts';
+import { assertNoLeak, tf, withTempDir } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   adamW, crossEntropy, disposeTrainState, DivergenceError, epochTable, evaluate, fit, fitOneCycle, formatEpochTable,
@@ -11,7 +10,6 @@ import {
 import { saveCheckpoints } from '../src/io/save_checkpoints.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-'));
 const sink = (isTTY = false) => {
   const chunks: string[] = [];
   return { out: { write: (s: string) => chunks.push(s), isTTY, columns: 100, cursorTo() {}, clearLine() {}, moveCursor() {} }, text: () => chunks.join('') };
@@ -90,18 +88,18 @@ describe('fit', () => {
       'epoch     train_loss  valid_loss  accuracy  time\n0         0.500000    0.250000    0.900000  01:15');
   });
 
-  test('jsonLog writes one JSON line per epoch', async () => {
-    const file = path.join(tmp(), 'log.jsonl');
+  test('jsonLog writes one JSON line per epoch', () => withTempDir('log', async (dir) => {
+    const file = path.join(dir, 'log.jsonl');
     const r = await fit(toyModel(), toyData(), { epochs: 2, opt: adamW(1e-2), observers: [jsonLog(file)] });
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => l.type), ['begin', 'epoch', 'epoch']);
     assert.equal(lines[2].epoch, 1);
     assert.ok(lines[2].metrics.accuracy >= 0 && Number.isFinite(lines[2].trainLoss));
     disposeTrainState(r.trainState);
-  });
+  }));
 
-  test('a non-finite loss stops fit, naming step and epoch; the last good state is kept and saved', async () => {
-    const file = path.join(tmp(), 'last-good.safetensors');
+  test('a non-finite loss stops fit, naming step and epoch; the last good state is kept and saved', () => withTempDir('divergence', async (dir) => {
+    const file = path.join(dir, 'last-good.safetensors');
     const model = toyModel();
     const opt = sgd(1e30);
     const before = tf.memory().numTensors;
@@ -113,7 +111,7 @@ describe('fit', () => {
     }
     assert.ok(caught instanceof DivergenceError, `expected a DivergenceError, got ${caught}`);
     const e = caught as DivergenceError;
-    assert.match(e.message, new RegExp(`training diverged: loss (NaN|-?Infinity) at step ${e.step} \\(epoch ${e.epoch}\\)`));
+    assert.match(e.message, new RegExp(`training diverged at step ${e.step} \\(epoch ${e.epoch}\\): loss (NaN|-?Infinity)`));
     assert.ok(e.message.includes(`it was saved to '${file}'`), e.message);
     assert.equal(e.lastGood.step, e.step);
     assert.ok(!tf.tidy(() => tf.any(tf.isNaN((e.lastGood.params as { head: { weight: tf.Tensor } }).head.weight)).dataSync()[0]));
@@ -122,7 +120,7 @@ describe('fit', () => {
     disposeTrainState(saved.trainState);
     disposeTrainState(e.lastGood);
     assert.equal(tf.memory().numTensors, before);
-  });
+  }));
 
   test('bad options are reported by name', async () => {
     await assert.rejects(fit(toyModel(), toyData(), { epochs: 0, opt: sgd(0.1) }), /fit.epochs: expected positive integer, got 0/);

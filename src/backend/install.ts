@@ -8,8 +8,10 @@
 import { installAdamKernel } from './adam_kernel.ts';
 import { installBatchNormKernels } from './batchnorm_kernels.ts';
 import { installConvGradients } from './conv_grad.ts';
+import { installFiniteCheck } from './finite_kernel.ts';
 import { installBatchNormFolding } from './fold_batchnorm.ts';
 import { installMatMulGradient } from './matmul_grad.ts';
+import { installNanKernels } from './nan_kernels.ts';
 import { installAvgPoolGradient, installMaxPoolGradient } from './pool_grad.ts';
 import { installWasmZeroCopy } from './wasm_kernels.ts';
 
@@ -33,4 +35,6 @@ export const installEngine = (): void => {
   installMaxPoolGradient();
   installAvgPoolGradient();
   installWasmZeroCopy();
+  installNanKernels();
+  installFiniteCheck();
 };

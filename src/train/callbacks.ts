@@ -5,14 +5,17 @@
  *
  * @module
  */
+import type { NonFinite } from './finite.ts';
 import type { EpochRow } from './observers.ts';
 import type { TrainState } from './step.ts';
 
-/** Where training diverged: the step that went bad, its epoch and loss. */
+/** Where training diverged: the step that went bad, its epoch and loss, and the tensors it left non-finite. */
 export interface Divergence {
   readonly step: number;
   readonly epoch: number;
   readonly loss: number;
+  /** First the tensor the step made first; empty when only the loss was non-finite. */
+  readonly tensors: readonly NonFinite[];
 }
 
 /** Hooks that `fit` calls with the train state. */
@@ -20,7 +23,8 @@ export interface Callback {
   /** After each epoch's evaluation, with the state after it. */
   onEpochEnd?(row: EpochRow, trainState: TrainState): void | Promise<void>;
   /**
-   * When a step gives a non-finite loss, with the last good state. A returned
+   * When a step diverges (a non-finite loss, or a NaN or infinity left in
+   * the state), with the last good state. A returned
    * string is added to the `DivergenceError`'s message (where it was saved, say).
    */
   onDivergence?(lastGood: TrainState, where: Divergence): string | void | Promise<string | void>;

@@ -9,19 +9,21 @@
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { func, guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import { decodeArg, func, guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
-import type { AnyTransformation } from '../optim/base.ts';
+import { type AnyTransformation, Transformation } from '../optim/base.ts';
 import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
 import { isKey, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
+import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts';
 import { crossEntropy, type Loss } from './losses.ts';
+import { classCountProblem, trainStateProblems } from './structure.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
 import { epochTable, type EpochRow, type Observer } from './observers.ts';
 import {
-  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, type StepResult, type TrainState, trainStep,
+  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, LossFn, Metrics, type StepResult, type TrainState, trainStep,
 } from './step.ts';
 
 /** Training and (optional) validation data. */
@@ -31,10 +33,6 @@ export interface Data {
 }
 
 const record = <R>(name: string) => guard<R>(name, (u) => typeof u === 'object' && u !== null);
-const Transformation = guard<AnyTransformation>(
-  'a gradient transformation {init, update}',
-  (u) => typeof (u as AnyTransformation)?.init === 'function' && typeof (u as AnyTransformation)?.update === 'function',
-);
 
 /** The option fields that `fit` and `fitOneCycle` share. */
 const fitFields = {
@@ -92,15 +90,34 @@ export interface FitResult {
 }
 
 /**
- * A non-finite loss: training stopped; `lastGood` is the state before the bad step (not disposed).
+ * Training diverged: a step gave a non-finite loss, or a NaN or infinity in
+ * a parameter, statistic or optimizer moment (a NaN can hide behind a finite
+ * loss). `lastGood` is the state before that step: every value finite, so it
+ * can be saved and loaded; the caller owns it. `tensors` lists what went bad,
+ * first the tensor the step made first.
  *
  * @example
- * catch (e) { if (e instanceof DivergenceError) saveCheckpoint('last-good.safetensors', e.lastGood); }
+ * ```ts
+ * // try { await fit(model, data, opts); }
+ * // catch (e) { if (e instanceof DivergenceError) saveCheckpoint('last-good.safetensors', e.lastGood); }
+ * ```
  */
 export class DivergenceError extends Error {
   override name = 'DivergenceError';
-  constructor(readonly step: number, readonly epoch: number, readonly loss: number, readonly lastGood: TrainState, notes: readonly string[] = []) {
-    super(`training diverged: loss ${loss} at step ${step} (epoch ${epoch}); the last good state is in error.lastGood${notes.map((n) => `; ${n}`).join('')}`);
+  constructor(
+    readonly step: number,
+    readonly epoch: number,
+    readonly loss: number,
+    readonly lastGood: TrainState,
+    notes: readonly string[] = [],
+    readonly tensors: readonly NonFinite[] = [],
+  ) {
+    const what = tensors.length === 0
+      ? `loss ${loss}`
+      : `${Number.isFinite(loss) ? `loss ${loss} is finite, but ` : `loss ${loss}; `}${describeNonFinite(tensors[0])}${
+        tensors.length > 1 ? ` (and ${tensors.length - 1} more tensor${tensors.length > 2 ? 's' : ''})` : ''
+      }`;
+    super(`training diverged at step ${step} (epoch ${epoch}): ${what}; the last good state is in error.lastGood${notes.map((n) => `; ${n}`).join('')}`);
   }
 }
 
@@ -125,12 +142,18 @@ export const evaluate = (
   loss: Loss = crossEntropy,
   metrics: readonly Metric[] = [accuracy],
 ): { loss: number; metrics: Record<string, number> } => {
+  decodeArg('evaluate.loss', LossFn, loss);
+  decodeArg('evaluate.metrics', Metrics, metrics);
   const step = evalStep(model, loss, metrics);
   const l = runningMean(), ms = metrics.map(() => runningMean());
   for (const batch of loader.batches(0)) {
     const n = batch.x.shape[0];
-    const r = step(ts, batch);
-    disposeBatch(batch);
+    let r: { loss: number; metrics: number[] };
+    try {
+      r = step(ts, batch);
+    } finally {
+      disposeBatch(batch);
+    }
     l.add(r.loss, n);
     r.metrics.forEach((v, i) => ms[i].add(v, n));
   }
@@ -148,6 +171,10 @@ export const evaluate = (
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
   const opts = FitOptions.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
+  for (const [name, loader] of [['train', data.train], ['valid', data.valid]] as const) {
+    const problem = loader && classCountProblem(model, data.train.shape, loader.nClasses);
+    if (problem) throw new ConfigError([`fit.data.${name}: ${problem}`]);
+  }
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];
@@ -170,9 +197,41 @@ const fold = async (
   callbacks: readonly Callback[],
   step: Step,
 ): Promise<FitResult> => {
-  let ts = opts.trainState ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
+  const given = opts.trainState;
+  if (given) {
+    const misfit = trainStateProblems(model, opts.opt, data.train.shape, given);
+    if (misfit.length) throw new ConfigError(misfit.map((p) => `fit.trainState: ${p}`));
+    const bad = nonFiniteTensors(given);
+    if (bad.length) throw new ConfigError([`fit.trainState: ${bad.map(describeNonFinite).join('; ')}`]);
+  }
+  let ts = given ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
+  try {
+    const history = await epochs(model, data, opts, loss, metrics, observers, callbacks, step, () => ts, (next) => (ts = next));
+    return { trainState: ts, history };
+  } catch (e) {
+    // A diverged run hands its last good state to the caller; any other error
+    // releases the states fit made (one it was given and never replaced stays the caller's).
+    if (!(e instanceof DivergenceError) && ts !== given) disposeTrainState(ts);
+    throw e;
+  }
+};
+
+const DONE: IteratorResult<Batch> = { done: true, value: undefined };
+
+const epochs = async (
+  model: AnyLayer,
+  data: Data,
+  opts: FitOptions,
+  loss: Loss,
+  metrics: readonly Metric[],
+  observers: readonly Observer[],
+  callbacks: readonly Callback[],
+  step: Step,
+  current: () => TrainState,
+  replace: (next: TrainState) => void,
+): Promise<EpochRow[]> => {
   const perEpoch = data.train.length;
-  const startEpoch = Math.floor(ts.step / perEpoch);
+  const startEpoch = Math.floor(current().step / perEpoch);
   const info = backendInfo();
   observers.forEach((o) => o.onTrainBegin?.({
     epochs: opts.epochs, startEpoch, batchesPerEpoch: perEpoch, metricNames: metrics.map((m) => m.name), backend: `${info.name} (${info.reason})`,
@@ -182,53 +241,56 @@ const fold = async (
     const t0 = performance.now();
     const trainLoss = runningMean();
     let b = 0;
-    const skip = epoch === startEpoch ? ts.step - epoch * perEpoch : 0;
+    const skip = epoch === startEpoch ? current().step - epoch * perEpoch : 0;
     const it = data.train.batches(epoch)[Symbol.iterator]();
     // The next batch is prepared while the current step awaits its worker threads.
-    let next = it.next();
-    while (!next.done) {
-      const batch = next.value;
-      if (b < skip) {
-        next = it.next();
-        disposeBatch(batch);
-        b++;
-        continue;
-      }
-      if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps) {
-        disposeBatch(batch);
-        break;
-      }
-      const n = batch.x.shape[0];
-      let r: StepResult;
-      let prefetched = false;
-      try {
-        const pending = step(ts, batch);
-        next = it.next();
-        prefetched = true;
-        r = await pending;
-      } catch (e) {
-        if (prefetched && !next.done) disposeBatch(next.value);
-        throw e;
-      } finally {
-        disposeBatch(batch);
-      }
-      if (!Number.isFinite(r.loss)) {
-        disposeTrainState(r.trainState);
-        if (!next.done) disposeBatch(next.value);
-        const where = { step: ts.step, epoch, loss: r.loss }, notes: string[] = [];
-        for (const c of callbacks) {
-          const note = await c.onDivergence?.(ts, where);
-          if (note) notes.push(note);
+    let next: IteratorResult<Batch> = it.next();
+    try {
+      while (!next.done) {
+        const batch = next.value;
+        if (b < skip) {
+          next = it.next();
+          disposeBatch(batch);
+          b++;
+          continue;
         }
-        throw new DivergenceError(ts.step, epoch, r.loss, ts, notes);
+        const ts = current();
+        next = DONE; // until the prefetch below succeeds
+        if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps) {
+          disposeBatch(batch);
+          break;
+        }
+        const n = batch.x.shape[0];
+        let r: StepResult;
+        try {
+          const pending = step(ts, batch);
+          next = it.next();
+          r = await pending;
+        } finally {
+          disposeBatch(batch);
+        }
+        const bad = nonFiniteTensors(r.trainState);
+        if (!Number.isFinite(r.loss) || bad.length) {
+          disposeReplacedTrainState(r.trainState, ts);
+          const where = { step: ts.step, epoch, loss: r.loss, tensors: bad }, notes: string[] = [];
+          for (const c of callbacks) {
+            const note = await c.onDivergence?.(ts, where);
+            if (note) notes.push(note);
+          }
+          throw new DivergenceError(ts.step, epoch, r.loss, ts, notes, bad);
+        }
+        disposeReplacedTrainState(ts, r.trainState);
+        replace(r.trainState);
+        trainLoss.add(r.loss, n);
+        observers.forEach((o) => o.onBatchEnd?.({ epoch, batch: b, step: r.trainState.step, loss: r.loss }));
+        b++;
+        await tick();
       }
-      disposeReplacedTrainState(ts, r.trainState);
-      ts = r.trainState;
-      trainLoss.add(r.loss, n);
-      observers.forEach((o) => o.onBatchEnd?.({ epoch, batch: b, step: ts.step, loss: r.loss }));
-      b++;
-      await tick();
+    } finally {
+      // A batch prepared ahead and never stepped on.
+      if (!next.done) disposeBatch(next.value);
     }
+    const ts = current();
     if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps && b < perEpoch) break;
     const v = data.valid ? evaluate(model, ts, data.valid, loss, metrics) : { loss: NaN, metrics: Object.fromEntries(metrics.map((m) => [m.name, NaN])) };
     const row: EpochRow = { epoch, trainLoss: trainLoss.value, validLoss: v.loss, metrics: v.metrics, seconds: (performance.now() - t0) / 1000 };
@@ -237,7 +299,7 @@ const fold = async (
     for (const c of callbacks) await c.onEpochEnd?.(row, ts);
   }
   observers.forEach((o) => o.onTrainEnd?.(history));
-  return { trainState: ts, history };
+  return history;
 };
 
 const FitOneCycleOptions = optionSet('fitOneCycle', {

@@ -14,8 +14,9 @@ import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
 import { prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
+import { trainStateProblems } from './structure.ts';
 import { crossEntropy, type Loss } from './losses.ts';
-import { disposeReplacedTrainState, disposeTrainState, initTrainState, type TrainState, trainStep } from './step.ts';
+import { disposeReplacedTrainState, disposeTrainState, initTrainState, type StepResult, type TrainState, trainStep } from './step.ts';
 
 const LrFindOptions = optionSet('lrFind', {}, {
   /** Default 1e-7. */
@@ -134,6 +135,10 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
   const lrAt = (step: number) => startLr * (endLr / startLr) ** (step / numIt);
   const opt = (opts.makeOpt ?? ((lr) => adamW(lr)))(lrAt);
   const key = opts.key ?? prngKey(0);
+  if (opts.from) {
+    const misfit = trainStateProblems(model, opt, train.shape, opts.from);
+    if (misfit.length) throw new ConfigError(misfit.map((p) => `lrFind.from: ${p}`));
+  }
   // From given params, copy them rather than drawing (and discarding) a fresh init.
   let ts: TrainState = opts.from
     ? { params: cloneTree(opts.from.params), state: cloneTree(opts.from.state), optState: opt.init(opts.from.params), step: 0, key: split(key, 2)[1] }
@@ -141,25 +146,33 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
   const step = trainStep(model, opts.loss ?? crossEntropy, opt);
   const lrs: number[] = [], losses: number[] = [];
   let avg = 0, best = Infinity;
-  outer:
-  for (let epoch = 0;; epoch++) {
-    for (const batch of train.batches(epoch)) {
-      const i = ts.step;
-      const r = step(ts, batch);
-      batch.x.dispose();
-      batch.y.dispose();
-      disposeReplacedTrainState(ts, r.trainState);
-      ts = r.trainState;
-      avg = 0.98 * avg + 0.02 * r.loss;
-      const smooth = avg / (1 - 0.98 ** (i + 1));
-      lrs.push(lrAt(i));
-      losses.push(smooth);
-      best = Math.min(best, smooth);
-      if (!Number.isFinite(smooth) || ((opts.stopDiv ?? true) && smooth > 4 * best) || ts.step >= numIt) break outer;
-      await new Promise((res) => setTimeout(res, 0));
+  try {
+    outer:
+    for (let epoch = 0;; epoch++) {
+      for (const batch of train.batches(epoch)) {
+        const i = ts.step;
+        let r: StepResult;
+        try {
+          r = step(ts, batch);
+        } finally {
+          batch.x.dispose();
+          batch.y.dispose();
+        }
+        disposeReplacedTrainState(ts, r.trainState);
+        ts = r.trainState;
+        avg = 0.98 * avg + 0.02 * r.loss;
+        const smooth = avg / (1 - 0.98 ** (i + 1));
+        lrs.push(lrAt(i));
+        losses.push(smooth);
+        best = Math.min(best, smooth);
+        if (!Number.isFinite(smooth) || ((opts.stopDiv ?? true) && smooth > 4 * best) || ts.step >= numIt) break outer;
+        await new Promise((res) => setTimeout(res, 0));
+      }
     }
+  } finally {
+    // The sweep's own copy, also when a step throws.
+    disposeTrainState(ts);
   }
-  disposeTrainState(ts);
   const finite = losses.map((l) => (Number.isFinite(l) ? l : Infinity));
   const r = region(lrs, finite, numIt);
   const result: LrFindResult = {

@@ -1,0 +1,79 @@
+/**
+ * Whether a train state belongs to a model and optimizer: the same tensor
+ * paths, shapes and dtypes as a fresh `initTrainState` of them. Layers use
+ * whatever params they are handed, so another model's state would otherwise
+ * train on without a word.
+ *
+ * @module
+ */
+import type { AnyLayer, Shape } from '../layer.ts';
+import type { AnyTransformation } from '../optim/base.ts';
+import { prngKey } from '../random.ts';
+import { disposeTree, flattenTree, type Tree } from '../tree.ts';
+import { disposeTrainState, initTrainState, type TrainState } from './step.ts';
+
+/**
+ * Whether a model's output fits a loader's classes: a model giving one
+ * vector per example must give `nClasses` of them (else some labels have no
+ * logit, or some logits no label). Returns the problem, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { dense } from '../layers/dense.ts';
+ * classCountProblem(dense({ nf: 3 }), [4], 10); // 'the model gives 3 outputs per example, the data has 10 classes'
+ * ```
+ */
+export const classCountProblem = (model: AnyLayer, inShape: Shape, nClasses: number | undefined): string | undefined => {
+  if (nClasses === undefined) return undefined;
+  const { params, state, outShape } = model.init(prngKey(0), inShape);
+  disposeTree(params);
+  disposeTree(state);
+  const single = outShape.length === 1 && typeof outShape[0] === 'number';
+  return single && outShape[0] !== nClasses ? `the model gives ${outShape[0]} outputs per example, the data has ${nClasses} classes` : undefined;
+};
+
+/** The most problems one report lists. */
+const MAX_LISTED = 20;
+
+const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/**
+ * Every way `ts` differs in structure from a fresh train state of `model`
+ * and `opt` on `inShape` (at most 20, then a count): missing, unexpected,
+ * (params and state only, when `ts` has no optimizer state)
+ * wrongly shaped or typed tensors, by path. Empty when it fits.
+ *
+ * @example
+ * ```ts
+ * import { adamW } from '../optim/aliases.ts';
+ * import { dense } from '../layers/dense.ts';
+ * const opt = adamW(1e-3);
+ * const ts = initTrainState(dense({ nf: 2 }), opt, prngKey(0), [3]);
+ * trainStateProblems(dense({ nf: 4 }), opt, [3], ts); // ['params.weight: expected shape [3, 4], got [3, 2]', ...]
+ * ```
+ */
+export const trainStateProblems = (
+  model: AnyLayer, opt: AnyTransformation, inShape: Shape, ts: Pick<TrainState, 'params' | 'state'> & Partial<Pick<TrainState, 'optState'>>,
+): string[] => {
+  const reference = initTrainState(model, opt, prngKey(0), inShape);
+  const problems: string[] = [];
+  try {
+    const groups = [['params', reference.params, ts.params], ['state', reference.state, ts.state], ['optState', reference.optState, ts.optState]] as const;
+    // Without an optimizer state (lrFind's `from`), only params and state are compared.
+    for (const [group, a, b] of groups.filter(([, , b]) => b !== undefined)) {
+      const want = new Map(flattenTree(a as Tree, group).map(([p, t]) => [p, t]));
+      const got = new Map(flattenTree(b as Tree, group).map(([p, t]) => [p, t]));
+      for (const [path, w] of want) {
+        const g = got.get(path);
+        if (!g) problems.push(`${path}: missing (expected shape ${show(w.shape)})`);
+        else if (g.shape.join() !== w.shape.join()) problems.push(`${path}: expected shape ${show(w.shape)}, got ${show(g.shape)}`);
+        else if (g.dtype !== w.dtype) problems.push(`${path}: expected dtype ${w.dtype}, got ${g.dtype}`);
+        else if (g.isDisposed) problems.push(`${path}: is disposed`);
+      }
+      for (const path of got.keys()) if (!want.has(path)) problems.push(`${path}: unexpected (not in this model and optimizer)`);
+    }
+  } finally {
+    disposeTrainState(reference);
+  }
+  return problems.length > MAX_LISTED ? [...problems.slice(0, MAX_LISTED), `...and ${problems.length - MAX_LISTED} more`] : problems;
+};
