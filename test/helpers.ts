@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { installEngine } from '../src/backend/install.ts';
 
 await tf.setBackend('cpu');
@@ -47,3 +50,13 @@ export const assertNoLeak = <T>(f: () => T, what = 'operation'): T => {
 };
 
 export { tf };
+
+/** Run `f` with a fresh temporary folder, removed afterwards whatever happens. */
+export const withTempDir = async <T>(prefix: string, f: (dir: string) => T | Promise<T>): Promise<T> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsnn-${prefix}-`));
+  try {
+    return await f(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+};

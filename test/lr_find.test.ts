@@ -1,8 +1,7 @@
-import { assertClose, tf } from './helpers.ts';
+import { assertClose, tf, withTempDir } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   adamW, cloneTree, disposeTrainState, initTrainState, lrFind, minimumSuggestion, prngKey, steepSuggestion, treesEqual,
@@ -26,7 +25,8 @@ describe('lrFind', () => {
     const model = toyModel();
     const ts = initTrainState(model, adamW(1e-3), prngKey(0), [8, 8, 1]);
     const copy = { params: cloneTree(ts.params), state: cloneTree(ts.state) };
-    const plotPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsnn-lr-')), 'lr_find.svg');
+    await withTempDir('lr', async (dir) => {
+    const plotPath = path.join(dir, 'lr_find.svg');
     const before = tf.memory().numTensors;
     const r = await lrFind(model, toyData().train, { from: ts, plotPath });
     assert.equal(tf.memory().numTensors, before, 'lrFind leaked tensors');
@@ -44,5 +44,6 @@ describe('lrFind', () => {
     assert.match(svg, /minimum: /);
     disposeTrainState(ts);
     disposeTrainState({ ...ts, ...copy, optState: {} });
+    });
   });
 });
