@@ -29,6 +29,9 @@ export { conv2dFilterGrad, conv2dInputGrad, installConvGradients, rotate180 } fr
 export { installMatMulGradient } from './src/backend/matmul_grad.ts';
 export { installAvgPoolGradient, installMaxPoolGradient } from './src/backend/pool_grad.ts';
 export { installWasmZeroCopy } from './src/backend/wasm_kernels.ts';
+export { installNanKernels } from './src/backend/nan_kernels.ts';
+export { installFiniteCheck } from './src/backend/finite_kernel.ts';
+export { releaseTapeOnThrow } from './src/backend/tape.ts';
 export { extendGradient } from './src/backend/extend_gradient.ts';
 export { setBackendReason } from './src/backend_info.ts';
 
@@ -42,6 +45,7 @@ export {
   batchNormRunningStats, type BatchNormStatsImpl, batchNormStatsSlot, batchNormTrain, batchNormTrainSlot, type Normalisation, type RunningStats,
 } from './src/ops/batchnorm.ts';
 export { adamStep, type AdamStepHypers, type AdamStepImpl, adamStepSlot } from './src/ops/adam.ts';
+export { allFinite, type AllFiniteImpl, allFiniteSlot } from './src/ops/finite.ts';
 export {
   type ConvBatchNormGeometry, convBatchNormInference, convBatchNormSlot, type ConvBatchNormTensors,
 } from './src/ops/conv_batchnorm.ts';

@@ -85,6 +85,7 @@ export type StatelessLayer = Layer<Empty, Empty>;
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs';
+ * import type { Empty } from './tree.ts';
  * const softplus: Layer<Empty, Empty> = {
  *   name: 'softplus',
  *   init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),

@@ -1,5 +1,5 @@
 /**
- * Hostile-input fuzzing of checkpoint loading (issue 11): a small real
+ * Hostile-input fuzzing of checkpoint loading: a small real
  * checkpoint (conv, BatchNorm, dense, adamW: params, running statistics,
  * Adam moments and int32 counts), with a byte flipped at every offset under
  * several masks, and cut at every length. Each case must be refused with a

@@ -110,6 +110,16 @@ describe('IDX files', () => {
     assert.match(r.left.message, new RegExp(`its trailer declares \\d+ inflated bytes, more than the ${FASHION_MNIST_MAX_BYTES} an IDX file may hold here; refused before inflating`));
   });
 
+  test('a device or FIFO in place of a Fashion-MNIST file is refused, not read without end', () => {
+    const dir = tmp();
+    writeFake(dir);
+    const file = path.join(dir, FASHION_MNIST_FILES.trainImages.name);
+    fs.rmSync(file);
+    fs.symlinkSync('/dev/zero', file);
+    const r = readFashionMnist(dir);
+    assert.ok(isLeft(r) && r.left.message === `${file}: not a regular file`, isLeft(r) ? r.left.message : 'loaded');
+  });
+
   test('header dimensions that multiply to an absurd size are refused', () => {
     const absurd = Uint8Array.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 2, 3]);
     const r = parseIdx('absurd.idx', absurd);

@@ -3,15 +3,18 @@
  * state stops training, even behind a finite loss; the last good state is
  * finite and loads; failing paths leave no tensors behind.
  */
-import { tf, withTempDir } from './helpers.ts';
+import { runs, tf, withTempDir } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { isRight } from 'fp-ts/lib/Either.js';
 import {
   adamW, type ArrayDataset, ConfigError, convLayer, crossEntropy, dataLoader, dense, disposeTrainState, DivergenceError, evaluate, fit, flatten,
-  flattenTree, initTrainState, loadCheckpoint, lrFind, type Metric, prngKey, selectBackend, serial, sgd, type TrainState, trainStep, withLabel,
+  type Empty, flattenTree, initTrainState, type Layer, loadCheckpoint, lrFind, type Metric, prngKey, selectBackend, serial, sgd, tidyApply,
+  type TrainState, trainStep, withLabel,
 } from '../mod.ts';
+import fc from 'fast-check';
+import { allFinite } from '../src/ops/finite.ts';
 import { saveCheckpoints } from '../src/io/save_checkpoints.ts';
 import { nonFiniteTensors } from '../src/train/finite.ts';
 import { toyData, toyDataset, toyModel } from './fixtures/toy.ts';
@@ -53,7 +56,7 @@ const expectDivergence = async (data: { train: ReturnType<typeof dataLoader> }, 
 };
 
 describe('the divergence guard', () => {
-  test('an +Infinity pixel stops training at its first step on wasm, where the loss stays finite, and on cpu', async () => {
+  test('an +Infinity pixel stops training at its first step, on wasm and on cpu', async () => {
     try {
       for (const backend of ['wasm', 'cpu'] as const) {
         await selectBackend({ backend });
@@ -76,8 +79,27 @@ describe('the divergence guard', () => {
       ['an input of 1e30', poisoned(1e30), adamW(1e-3)],
     ] as const) {
       const e = await expectDivergence(data, opt);
-      assert.ok(!Number.isFinite(e.loss) || e.tensors.length > 0, `${what}: ${e.message}`);
+      assert.ok(e.step < 3 * data.train.length, `${what}: stopped only at step ${e.step}`);
     }
+  });
+
+  test('a NaN behind a finite loss stops training, naming the tensor', async () => {
+    // A layer whose statistic runs away (x100 per step) while its output, and so the loss, stays finite.
+    const runaway: Layer<Empty, { scale: tf.Tensor }> = {
+      name: 'runaway',
+      init: (_k, inShape) => ({ params: {}, state: { scale: tf.ones([1]) }, outShape: inShape }),
+      apply: tidyApply((_p, state, x, ctx) => ({ y: x, state: ctx.training ? { scale: tf.mul(state.scale, 1e30) } : state })),
+    };
+    const model = serial(withLabel('stat', runaway), withLabel('flatten', flatten), withLabel('head', dense({ nf: 3 })));
+    const before = tf.memory().numTensors;
+    const e = await fit(model, toyData(), { epochs: 3, opt: adamW(1e-3), observers: [] }).then(() => undefined, (err) => err);
+    assert.ok(e instanceof DivergenceError, `expected a DivergenceError, got ${e}`);
+    assert.ok(Number.isFinite(e.loss), `the loss was not finite: ${e.message}`);
+    assert.equal(e.step, 1, e.message); // 1e30 after one step, +Infinity after two
+    assert.equal(e.tensors[0].path, 'state.stat.scale');
+    assert.match(e.message, /training diverged at step 1 \(epoch 0\): loss \d\.\d+ is finite, but state\.stat\.scale holds 1 \+Infinity of 1 values/);
+    disposeTrainState(e.lastGood);
+    assert.equal(tf.memory().numTensors, before);
   });
 
   test('a train state holding NaN is refused before training, naming the tensor, and stays the caller\'s', async () => {
@@ -172,5 +194,45 @@ describe('data that does not fit the model', () => {
     await assert.rejects(fit(toyModel(), { train }, { epochs: 1, opt: adamW(1e-3), observers: [] }),
       /fit\.data\.train: the model gives 3 outputs per example, the data has 4 classes/);
     assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+describe('the all-finite check', () => {
+  const NEGATIVE_NAN = new Float32Array(new Uint32Array([0xffc00000]).buffer)[0];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    test(`on ${backend}: agrees with a plain check, in the SIMD body and the tail, for every kind of non-finite value`, async () => {
+      await selectBackend({ backend });
+      try {
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 0, max: 41 }), { minLength: 1, maxLength: 5 }),
+          fc.option(fc.record({ tensor: fc.nat(), at: fc.nat(), value: fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity) })),
+          (sizes, poison) => {
+            const arrays = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j) * 1e30));
+            if (poison) {
+              const k = poison.tensor % arrays.length;
+              if (arrays[k].length) arrays[k][poison.at % arrays[k].length] = poison.value;
+            }
+            const ts = [...arrays.map((a) => tf.tensor1d(a)), tf.tensor1d([1, 2], 'int32')];
+            const expected = arrays.every((a) => a.every(Number.isFinite));
+            const got = allFinite(ts);
+            tf.dispose(ts);
+            assert.equal(got, expected, `sizes ${sizes}, poison ${JSON.stringify(poison)}`);
+          },
+        ), runs(200));
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    });
+  }
+
+  test('a tensor still held by another backend is checked too (the math moves it)', async () => {
+    const t = tf.tensor1d([1, NaN, 3]); // on cpu
+    try {
+      await selectBackend({ backend: 'wasm' });
+      assert.equal(allFinite([t]), false);
+    } finally {
+      await tf.setBackend('cpu');
+      t.dispose();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as laws from '../laws.ts';
-import { add, type AnyLayer, avgPool, convLayer, dense, identity, type Layer, relu, serial, type Tree, withLabel } from '../mod.ts';
+import { add, type AnyLayer, avgPool, convLayer, dense, identity, type Layer, pointwise, relu, serial, type Tree, withLabel } from '../mod.ts';
 
 const good = dense({ nf: 3 });
 const caseOf = (layer: AnyLayer): laws.LayerCase => ({ layer, inShape: [4], batch: 2, seed: 1, label: 'broken' });
@@ -70,6 +70,30 @@ describe('every law catches a broken layer', () => {
     } };
     expectLaw(() => laws.checkNoLeak(caseOf(broken)), /no-leak law fails.*left \d+ tensors behind/);
     stray.forEach((t) => t.dispose());
+  });
+
+  test('no leak: apply leaves its intermediates when called outside tf.tidy', () => {
+    // Two ops, no tidy: the first result is an intermediate nobody disposes.
+    const broken: AnyLayer = { ...relu, name: 'untidy', init: relu.init, apply: (_p, s, x) => ({ y: tf.relu(tf.mul(x as tf.Tensor, 2)), state: s }) };
+    expectLaw(() => laws.checkNoLeak(caseOf(broken)), /no-leak law fails for broken.*apply outside tf\.tidy left 1 tensors behind/);
+  });
+
+  test('NaN: a layer that maps NaN to 0', () => {
+    const broken = pointwise('nanToZero', (x) => tf.where(tf.isNaN(x), tf.zerosLike(x), x));
+    expectLaw(() => laws.checkNanPropagation(caseOf(broken)), /NaN law fails for broken.*set to NaN gives the finite 0/);
+    assert.throws(() => fc.assert(laws.nanPropagationProperty(fc.constant(caseOf(broken))), { numRuns: 1 }));
+  });
+
+  test('NaN: a max that skips NaN (as tfjs\'s cpu max pool did), on a finite output that the NaN reached', () => {
+    // Over the features of each example: NaN loses every comparison, so max ignores it.
+    const skipNan = pointwise('skipNanMax', (x) => tf.tidy(() => {
+      const clean = tf.where(tf.isNaN(x), tf.fill(x.shape, -Infinity), x);
+      return tf.tile(tf.max(clean, 1, true), [1, x.shape[1]!]);
+    }));
+    expectLaw(() => laws.checkNanPropagation(caseOf(skipNan)), /NaN law fails for broken/);
+    // A correct max, NaN winning, passes.
+    const nanMax = pointwise('nanMax', (x) => tf.tile(tf.max(x, 1, true), [1, x.shape[1]!]));
+    assert.doesNotThrow(() => laws.checkNanPropagation(caseOf(nanMax)));
   });
 
 });

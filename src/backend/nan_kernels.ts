@@ -75,16 +75,18 @@ const maxPool = (() => {
 
 const simdFor = instancePerMemory<Simd>(() => assembleModule([clamp, maxPool]));
 
-/** A wasm clamp kernel to [lo, hi] for float32 inputs; `stock` for the rest, or where SIMD is refused. */
+/** A wasm clamp kernel to [lo, hi] that keeps NaN, for float32 inputs; `stock` for other dtypes. */
 const clampKernel = (stock: tf.KernelConfig, lo: number, hi: number): tf.KernelConfig => ({
   ...stock,
   kernelFunc: (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    const io = kernelIo(args.backend), simd = simdFor(args.backend);
-    if (x.dtype !== 'float32' || !io?.wasm || !simd) return stock.kernelFunc(args);
+    const io = kernelIo(args.backend);
+    if (x.dtype !== 'float32' || !io?.wasm) return stock.kernelFunc(args);
     const out = io.output(x.shape);
-    const n = io.read(x).length, body = n - (n % 4);
-    simd.clamp(io.wasm.ptr(x), io.wasm.ptr(out), body * 4, lo, hi);
+    // Without SIMD (an engine refusing the module) the loop below does it all, NaN kept as well.
+    const simd = simdFor(args.backend);
+    const n = io.read(x).length, body = simd ? n - (n % 4) : 0;
+    simd?.clamp(io.wasm.ptr(x), io.wasm.ptr(out), body * 4, lo, hi);
     const xs = io.read(x), ys = io.read(out);
     for (let i = body; i < n; i++) ys[i] = xs[i] !== xs[i] ? xs[i] : Math.min(Math.max(xs[i], lo), hi);
     return out;

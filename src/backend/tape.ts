@@ -28,12 +28,15 @@ interface EngineState {
  * ```ts
  * import * as tf from '@tensorflow/tfjs';
  * const x = tf.scalar(2);
+ * const before = tf.memory().numTensors;
  * try {
  *   tf.engine().gradients(() => releaseTapeOnThrow(() => {
  *     tf.square(x); // saves x for its gradient
  *     throw new Error('refused');
  *   }), [x]);
- * } catch { /* nothing saved is left behind *\/ }
+ * } catch {
+ *   console.log(tf.memory().numTensors === before); // true: nothing saved is left behind
+ * }
  * ```
  */
 export const releaseTapeOnThrow = <T>(f: () => T): T => {

@@ -153,7 +153,10 @@ const readSet = (dir: string, images: string, labels: string): Either<DatasetErr
   const read = (name: string, rank: number) => {
     const file = nodePath.join(dir, name);
     try {
-      const size = fs.statSync(file).size;
+      const stat = fs.statSync(file);
+      // A device or FIFO reports size 0 and reads without end: only regular files are read.
+      if (!stat.isFile()) return left(new DatasetError(file, 'not a regular file'));
+      const size = stat.size;
       if (size > FASHION_MNIST_MAX_BYTES) return left(new DatasetError(file, `${size} bytes, more than the ${FASHION_MNIST_MAX_BYTES} a Fashion-MNIST file may hold`));
       return parseIdx(file, new Uint8Array(fs.readFileSync(file)), rank, FASHION_MNIST_MAX_BYTES);
     } catch (e) {

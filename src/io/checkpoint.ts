@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import { decodeArg, JsonValue } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { isKey, type Key, prngKey } from '../random.ts';
@@ -96,10 +97,14 @@ const stored = (t: tf.Tensor): StoredTensor => {
  */
 export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
   decodeArg('saveCheckpoint.config', JsonValue, config);
+  if (!(Number.isSafeInteger(ts.step) && ts.step >= 0)) throw new ConfigError([`saveCheckpoint.trainState.step: expected non-negative integer, got ${ts.step}`]);
   const tensors: [string, StoredTensor][] = [];
   for (const [prefix, field] of GROUPS) {
     for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(t)]);
   }
+  // What loading would refuse is never written: an atomic save of it would replace a good file with one that cannot load.
+  const bad = tensors.map(([name, st]) => valueProblem(name, st.data, st.dtype === 'F32', false)).filter((p) => p !== undefined);
+  if (bad.length) throw new ConfigError(listedProblems(bad.map((p) => `saveCheckpoint.trainState: ${p}`)));
   return stampChecksum(encodeSafetensors(tensors, {
     format: FORMAT,
     version: VERSION,
@@ -112,6 +117,8 @@ export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8A
 
 /**
  * Save a train state and the model's configuration as safetensors, atomically.
+ * A state loading would refuse (a NaN, a negative variance or count) is a
+ * ConfigError, and the file already there is left as it was.
  *
  * @example
  * ```ts
@@ -315,7 +322,9 @@ export const loadCheckpoint = (file: string, template: CheckpointTemplate): Eith
   const cannot = (why: string) => left(new CheckpointError(file, [`cannot read: ${why}`]));
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    // Opening a FIFO would block until a writer came: only regular files are opened (and non-blocking, for a race).
+    if (!fs.statSync(file).isFile()) return cannot('not a regular file');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     return cannot((e as Error).message);
   }

@@ -98,8 +98,18 @@ export interface FitResult {
  *
  * @example
  * ```ts
- * // try { await fit(model, data, opts); }
- * // catch (e) { if (e instanceof DivergenceError) saveCheckpoint('last-good.safetensors', e.lastGood); }
+ * import { dataLoader } from '../data/loader.ts';
+ * import { dense } from '../layers/dense.ts';
+ * import { sgd } from '../optim/aliases.ts';
+ * import { disposeTrainState } from './step.ts';
+ * const ds = { x: Float32Array.from({ length: 16 }, (_, i) => i), y: new Int32Array(4), shape: [4] };
+ * try {
+ *   await fit(dense({ nf: 2 }), { train: dataLoader(ds, { batchSize: 4 }) }, { epochs: 3, opt: sgd(1e30), observers: [] });
+ * } catch (e) {
+ *   if (!(e instanceof DivergenceError)) throw e;
+ *   console.log(e.message); // training diverged at step 1 (epoch 1): ...
+ *   disposeTrainState(e.lastGood); // or saveCheckpoint('last-good.safetensors', e.lastGood)
+ * }
  * ```
  */
 export class DivergenceError extends Error {
@@ -264,7 +274,13 @@ const epochs = async (
         let r: StepResult;
         try {
           const pending = step(ts, batch);
-          next = it.next();
+          try {
+            next = it.next();
+          } catch (e) {
+            // The loader failed while the step ran: release the step's result before rethrowing.
+            await Promise.resolve(pending).then((p) => disposeReplacedTrainState(p.trainState, ts), () => {});
+            throw e;
+          }
           r = await pending;
         } finally {
           disposeBatch(batch);

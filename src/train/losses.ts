@@ -95,7 +95,7 @@ export const checkSameShape = (owner: string, output: Flow, target: tf.Tensor): 
 // Losses
 // ---------------------------------------------------------------------------
 
-/** {@link UnitInterval}, named as this loss's messages have always named it. */
+/** {@link UnitInterval}, described in its messages as the interval it is. */
 const Smoothing = new t.Type<number, number, unknown>('a number in [0, 1)', UnitInterval.is, UnitInterval.validate, t.identity);
 
 const CrossEntropyOptions = optionSet('crossEntropy', {}, {

@@ -16,8 +16,26 @@ import type { Batch } from '../data/loader.ts';
 import type { Loss } from './losses.ts';
 import type { Metric } from './metrics.ts';
 
-/** The codecs of a loss and a list of metrics, as arguments. */
+/**
+ * The codec of a loss given as an argument.
+ *
+ * @example
+ * ```ts
+ * import { decodeArg } from '../config.ts';
+ * // decodeArg('trainStep.loss', LossFn, 3) throws ConfigError: trainStep.loss: expected a loss function (output, target) => scalar, got 3
+ * ```
+ */
 export const LossFn = func<Loss>('a loss function (output, target) => scalar');
+
+/**
+ * The codec of a list of metrics given as an argument.
+ *
+ * @example
+ * ```ts
+ * import { accuracy } from './metrics.ts';
+ * Metrics.is([accuracy]); // true
+ * ```
+ */
 export const Metrics = t.readonlyArray(func<Metric>('a metric function'), 'a list of metric functions');
 
 /** Everything training threads from step to step: a plain record. */
