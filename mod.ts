@@ -27,7 +27,7 @@
 export { foldIn, type Key, normal, permutation, prngKey, split, uniform } from './src/random.ts';
 export {
   type Applied, type AnyLayer, type Ctx, evalCtx, expectInput, type Flow, type FlowShape, type Init, type Layer, type Shape, type StatelessLayer,
-  trainCtx, withLabel,
+  tidyApply, trainCtx, withLabel,
 } from './src/layer.ts';
 export {
   cloneTree, countParams, disposeTree, type Empty, flattenTree, mapTree, type Tree, type TreeOf, treesEqual, treeShapes, unflattenTree, zipTrees,
@@ -79,15 +79,16 @@ export {
 // ---------------------------------------------------------------------------
 // Training
 // ---------------------------------------------------------------------------
-export { crossEntropy, crossEntropyWith, type Loss, mse } from './src/train/losses.ts';
+export { crossEntropy, type CrossEntropyOptions, crossEntropyWith, type Loss, mse } from './src/train/losses.ts';
 export { accuracy, errorRate, type Metric, runningMean } from './src/train/metrics.ts';
 export {
   disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, predict, type StepResult, type TrainState, trainStep,
 } from './src/train/step.ts';
 export {
-  type BatchEnd, epochTable, type EpochRow, type EpochTableOptions, formatEpochTable, jsonLog, type Observer, type TrainBegin,
+  type BatchEnd, epochTable, type EpochRow, type EpochTableOptions, formatEpochTable, jsonLog, type JsonLogOptions, type Observer, type TrainBegin,
 } from './src/train/observers.ts';
 export type { Callback, Divergence } from './src/train/callbacks.ts';
+export { describeNonFinite, type NonFinite, nonFiniteTensors } from './src/train/finite.ts';
 export {
   type Data, DivergenceError, evaluate, fit, fitOneCycle, type FitOneCycleOptions, type FitOptions, type FitResult, type Step, type StepFactory,
   type StepParts,
