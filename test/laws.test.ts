@@ -3,20 +3,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as laws from '../laws.ts';
+import { layerFamilies } from './fixtures/families.ts';
 import { add, avgPool, conv2d, convLayer, identity, relu, resBlock, serial, withKind, withLabel } from '../mod.ts';
 
 // Every general law over every family of built-in layers, combinators and blocks.
-const families: [string, () => fc.Arbitrary<laws.LayerCase>, number][] = [
-  ['conv2d', laws.arbConv2dCase, 40],
-  ['dense', laws.arbDenseCase, 20],
-  ['batchNorm', laws.arbBatchNormCase, 25],
-  ['pooling', laws.arbPoolCase, 30],
-  ['parameter-free layers', laws.arbSimpleCase, 30],
-  ['combinators', laws.arbCombinatorCase, 25],
-  ['convLayer', laws.arbConvLayerCase, 25],
-  ['resBlock', laws.arbResBlockCase, 25],
-  ['chapter-14 models', laws.arbModelCase, 6],
-];
+const families = layerFamilies;
 
 describe('laws hold for every layer, combinator and block', () => {
   for (const [name, arb, n] of families) {

@@ -191,22 +191,26 @@ export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Pro
   const build: StepFactory = opts.step ?? ((parts) => trainStep(parts.model, parts.loss, parts.opt));
   const step = await build({ model, loss, opt: opts.opt });
   try {
-    return await fold(model, data, opts, loss, metrics, observers, opts.callbacks ?? [], step);
+    return await fold({ model, data, opts, loss, metrics, observers, callbacks: opts.callbacks ?? [], step });
   } finally {
     await step.close?.();
   }
 };
 
-const fold = async (
-  model: AnyLayer,
-  data: Data,
-  opts: FitOptions,
-  loss: Loss,
-  metrics: readonly Metric[],
-  observers: readonly Observer[],
-  callbacks: readonly Callback[],
-  step: Step,
-): Promise<FitResult> => {
+/** What one call of `fit` works with, its options decoded and defaulted. */
+interface Run {
+  readonly model: AnyLayer;
+  readonly data: Data;
+  readonly opts: FitOptions;
+  readonly loss: Loss;
+  readonly metrics: readonly Metric[];
+  readonly observers: readonly Observer[];
+  readonly callbacks: readonly Callback[];
+  readonly step: Step;
+}
+
+const fold = async (run: Run): Promise<FitResult> => {
+  const { model, data, opts } = run;
   const given = opts.trainState;
   if (given) {
     const misfit = trainStateProblems(model, opts.opt, data.train.shape, given);
@@ -216,7 +220,7 @@ const fold = async (
   }
   let ts = given ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
   try {
-    const history = await epochs(model, data, opts, loss, metrics, observers, callbacks, step, () => ts, (next) => (ts = next));
+    const history = await epochs(run, () => ts, (next) => (ts = next));
     return { trainState: ts, history };
   } catch (e) {
     // A diverged run hands its last good state to the caller; any other error
@@ -228,18 +232,8 @@ const fold = async (
 
 const DONE: IteratorResult<Batch> = { done: true, value: undefined };
 
-const epochs = async (
-  model: AnyLayer,
-  data: Data,
-  opts: FitOptions,
-  loss: Loss,
-  metrics: readonly Metric[],
-  observers: readonly Observer[],
-  callbacks: readonly Callback[],
-  step: Step,
-  current: () => TrainState,
-  replace: (next: TrainState) => void,
-): Promise<EpochRow[]> => {
+const epochs = async (run: Run, current: () => TrainState, replace: (next: TrainState) => void): Promise<EpochRow[]> => {
+  const { model, data, opts, loss, metrics, observers, callbacks, step } = run;
   const perEpoch = data.train.length;
   const startEpoch = Math.floor(current().step / perEpoch);
   const info = backendInfo();
