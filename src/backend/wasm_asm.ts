@@ -57,6 +57,9 @@ export const op = {
   /** `v128.load`/`v128.store` with alignment hint 1 and offset 0: any address is fine. */
   v128Load: [...simd(0x00), 0x00, 0x00],
   v128Store: [...simd(0x0b), 0x00, 0x00],
+  /** The same, `offset` bytes past the address on the stack (a constant folded into the instruction). */
+  v128LoadAt: (offset: number) => [...simd(0x00), 0x00, ...uleb(offset)],
+  v128StoreAt: (offset: number) => [...simd(0x0b), 0x00, ...uleb(offset)],
   v128Zero: [...simd(0x0c), ...new Array(16).fill(0)],
   f32x4Splat: simd(0x13),
   f32x4Sqrt: simd(0xe3),
@@ -69,6 +72,9 @@ export const op = {
   /** `b < a ? b : a` and `a < b ? b : a`: one instruction each on x86; a NaN in `a` is kept, one in `b` is not. */
   f32x4Pmin: simd(0xea),
   f32x4Pmax: simd(0xeb),
+  /** Lane-wise `a != b` as an all-ones or all-zeros mask: `x != x` marks the NaNs. */
+  f32x4Ne: simd(0x42),
+  v128Or: simd(0x50),
 } as const;
 
 /**
