@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   avgPool, batchNorm, conv2d, dense, disposeTree, dropout, evalCtx, flatten, gelu, globalAvgPool, identity, maxPool,
-  normal, prngKey, relu, trainCtx,
+  LayerError, normal, prngKey, relu, serial, trainCtx, withLabel,
 } from '../mod.ts';
 
 // ---------------------------------------------------------------------------
@@ -223,5 +223,34 @@ describe('layers', () => {
       assertClose((globalAvgPool.apply({}, {}, x, evalCtx).y as tf.Tensor).dataSync(), [1]);
       assert.equal(identity.apply({}, {}, x, evalCtx).y, x);
     }), 'pointwise layers');
+  });
+});
+
+describe('params and state that are missing', () => {
+  test('apply names the layer path and the field, not a bare TypeError, and leaks nothing', () => {
+    const model = serial(withLabel('conv', conv2d({ nf: 4 })), withLabel('bn', batchNorm()), relu, flatten, withLabel('head', dense({ nf: 3 })));
+    const { params, state } = model.init(prngKey(0), [4, 4, 1]);
+    const x = tf.ones([2, 4, 4, 1]);
+    const p = params as Record<string, Record<string, tf.Tensor>>, s = state as Record<string, Record<string, tf.Tensor>>;
+    const disposed = tf.ones([4]);
+    disposed.dispose();
+    const before = tf.memory().numTensors;
+    for (const [what, ps, ss, training, pattern] of [
+      ['no params at all', {}, state, false, /conv2d 'conv': params\.weight: expected a tensor, got undefined/],
+      ['a missing bias', { ...p, conv: { weight: p.conv.weight } }, state, false, /conv2d 'conv': params\.bias: expected a tensor, got undefined/],
+      ['a missing dense weight', { ...p, head: { bias: p.head.bias } }, state, false, /dense 'head': params\.weight: expected a tensor, got undefined/],
+      ['missing BatchNorm statistics', params, { ...s, bn: {} }, true, /batchNorm 'bn': state\.mean: expected a tensor, got undefined/],
+      ['a disposed tensor', { ...p, bn: { ...p.bn, gamma: disposed } }, state, false, null],
+    ] as const) {
+      if (pattern === null) {
+        assert.throws(() => model.apply(ps, ss, x, { training }), /batchNorm 'bn': params\.gamma: expected a tensor, got a disposed tensor/, what);
+      } else {
+        assert.throws(() => model.apply(ps, ss, x, { training, key: prngKey(1) }), (e: unknown) => e instanceof LayerError && pattern.test(e.message), what);
+      }
+      assert.equal(tf.memory().numTensors, before, `${what}: leaked`);
+    }
+    x.dispose();
+    disposeTree(params);
+    disposeTree(state);
   });
 });
