@@ -300,8 +300,9 @@ describe('checkpoints', () => {
 
   test('a FIFO or a device is refused at once, not read (or waited on) forever', () => withDir((dir) => {
     const fifo = path.join(dir, 'fifo.safetensors');
-    const made = spawnSync('mkfifo', [fifo]);
-    if (made.status === 0) refused(() => loadCheckpoint(fifo, template), fifo, /cannot read: not a regular file/);
+    const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+    assert.equal(made.status, 0, `mkfifo failed: ${made.stderr}`);
+    refused(() => loadCheckpoint(fifo, template), fifo, /cannot read: not a regular file/);
     refused(() => loadCheckpoint('/dev/zero', template), '/dev/zero', /cannot read: not a regular file/);
   }));
 
