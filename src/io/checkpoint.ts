@@ -310,6 +310,9 @@ const fileSource = (fd: number, size: number): Source => ({
  * Load a checkpoint and validate it against the model: missing, extra,
  * wrongly shaped or typed tensors, values out of their domain, and corrupt,
  * truncated or altered files give a `CheckpointError` listing every problem.
+ * The domains go by path, as the library's layers and transforms name their
+ * state: `state.….var` and `opt.<link>.nu.…` must be ≥ 0, `opt.<link>.count`
+ * a non-negative count (a layer of your own with a state field `var` is held to it too).
  *
  * @example
  * ```ts

@@ -19,7 +19,7 @@ import { isKey, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts';
 import { crossEntropy, type Loss } from './losses.ts';
-import { classCountProblem, trainStateProblems } from './structure.ts';
+import { classCountProblems, trainStateProblems } from './structure.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
 import { epochTable, type EpochRow, type Observer } from './observers.ts';
 import {
@@ -181,10 +181,8 @@ export const evaluate = (
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
   const opts = FitOptions.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
-  for (const [name, loader] of [['train', data.train], ['valid', data.valid]] as const) {
-    const problem = loader && classCountProblem(model, data.train.shape, loader.nClasses);
-    if (problem) throw new ConfigError([`fit.data.${name}: ${problem}`]);
-  }
+  const misfit = classCountProblems(model, data.train.shape, { train: data.train.nClasses, valid: data.valid?.nClasses });
+  if (misfit.length) throw new ConfigError(misfit.map((p) => `fit.data.${p}`));
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];

@@ -13,23 +13,26 @@ import { disposeTree, flattenTree, type Tree } from '../tree.ts';
 import { disposeTrainState, initTrainState, type TrainState } from './step.ts';
 
 /**
- * Whether a model's output fits a loader's classes: a model giving one
+ * Whether a model's output fits the loaders' classes: a model giving one
  * vector per example must give `nClasses` of them (else some labels have no
- * logit, or some logits no label). Returns the problem, or undefined.
+ * logit, or some logits no label). Returns a problem per loader that does
+ * not fit, by name; the model is initialised once, and only when a loader
+ * knows its classes.
  *
  * @example
  * ```ts
  * import { dense } from '../layers/dense.ts';
- * classCountProblem(dense({ nf: 3 }), [4], 10); // 'the model gives 3 outputs per example, the data has 10 classes'
+ * classCountProblems(dense({ nf: 3 }), [4], { train: 10 }); // ['train: the model gives 3 outputs per example, the data has 10 classes']
  * ```
  */
-export const classCountProblem = (model: AnyLayer, inShape: Shape, nClasses: number | undefined): string | undefined => {
-  if (nClasses === undefined) return undefined;
+export const classCountProblems = (model: AnyLayer, inShape: Shape, nClasses: Record<string, number | undefined>): string[] => {
+  const known = Object.entries(nClasses).filter(([, n]) => n !== undefined);
+  if (known.length === 0) return [];
   const { params, state, outShape } = model.init(prngKey(0), inShape);
   disposeTree(params);
   disposeTree(state);
-  const single = outShape.length === 1 && typeof outShape[0] === 'number';
-  return single && outShape[0] !== nClasses ? `the model gives ${outShape[0]} outputs per example, the data has ${nClasses} classes` : undefined;
+  if (!(outShape.length === 1 && typeof outShape[0] === 'number')) return [];
+  return known.filter(([, n]) => n !== outShape[0]).map(([name, n]) => `${name}: the model gives ${outShape[0]} outputs per example, the data has ${n} classes`);
 };
 
 /** The most problems one report lists. */
