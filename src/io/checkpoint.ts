@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import { decodeArg, JsonValue } from '../config.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, listedProblems } from '../errors.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { isKey, type Key, prngKey } from '../random.ts';
@@ -36,7 +36,6 @@ import { disposeTrainState, initTrainState, type TrainState } from '../train/ste
 import { writeFileAtomic } from './atomic_write.ts';
 import { CHECKSUM_FIELD, checksumAt, checksumOf, locateChecksum, stampChecksum, UNSTAMPED } from './checksum.ts';
 import { valueProblem } from './checkpoint_values.ts';
-import { listedProblems } from './problem_list.ts';
 import { decodeHeader, encodeSafetensors, headerLength, type StoredTensor, type TensorInfo } from './safetensors.ts';
 
 export { writeFileAtomic };

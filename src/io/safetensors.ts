@@ -22,7 +22,7 @@
 import * as t from 'io-ts';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import { formatErrors } from '../config.ts';
-import { listedProblems } from './problem_list.ts';
+import { listedProblems } from '../errors.ts';
 
 // ---------------------------------------------------------------------------
 // Types

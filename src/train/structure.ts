@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { listedProblems } from '../errors.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { prngKey } from '../random.ts';
@@ -34,9 +35,6 @@ export const classCountProblems = (model: AnyLayer, inShape: Shape, nClasses: Re
   if (!(outShape.length === 1 && typeof outShape[0] === 'number')) return [];
   return known.filter(([, n]) => n !== outShape[0]).map(([name, n]) => `${name}: the model gives ${outShape[0]} outputs per example, the data has ${n} classes`);
 };
-
-/** The most problems one report lists. */
-const MAX_LISTED = 20;
 
 const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
@@ -78,5 +76,5 @@ export const trainStateProblems = (
   } finally {
     disposeTrainState(reference);
   }
-  return problems.length > MAX_LISTED ? [...problems.slice(0, MAX_LISTED), `...and ${problems.length - MAX_LISTED} more`] : problems;
+  return listedProblems(problems);
 };
