@@ -6,8 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import * as t from 'io-ts';
-import { decodeArg, guard, showValue } from './config.ts';
+import { decodeArg, nonEmptyString, positiveIntUpTo, showValue } from './config.ts';
 import { ConfigError, ShapeError, showShape, underChild } from './errors.ts';
 import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput, tidyApply } from './layer.ts';
 import { foldIn } from './random.ts';
@@ -105,8 +104,8 @@ export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
 // ---------------------------------------------------------------------------
 
 /** At most this many branches: each is a tensor handle and a shape per call. */
-const MAX_BRANCHES = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'integer in 1..4096');
-const KindName = guard<string>('a non-empty name', (u) => typeof u === 'string' && u !== '');
+const MAX_BRANCHES = positiveIntUpTo(4096);
+const KindName = nonEmptyString('a non-empty name');
 
 /**
  * Copy the input into `n` branches (stax's FanOut).

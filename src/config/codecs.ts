@@ -140,6 +140,28 @@ export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A
   new t.Type<A, A, unknown>(name, (u): u is A => is(u), (u, c) => (is(u) ? t.success(u as A) : t.failure(u, c)), t.identity);
 
 /**
+ * A string that is not empty, called `name` in messages (a label, a path).
+ *
+ * @example
+ * ```ts
+ * const Path = nonEmptyString('a file path');
+ * Path.is(''); // false
+ * ```
+ */
+export const nonEmptyString = (name: string): t.Type<string, string, unknown> => guard<string>(name, (u) => typeof u === 'string' && u !== '');
+
+/**
+ * A {@link PositiveInt} of at most `max`: a count that sizes an allocation or
+ * a loop, bounded before anything is made.
+ *
+ * @example
+ * ```ts
+ * positiveIntUpTo(64).is(65); // false
+ * ```
+ */
+export const positiveIntUpTo = (max: number) => t.refinement(PositiveInt, (n) => n <= max, `integer in 1..${max}`);
+
+/**
  * A function, of the type `F` the caller names, called `name` in messages (a
  * loss, a factory, a callback). Only `typeof` can be checked at run time.
  *

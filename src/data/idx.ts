@@ -9,7 +9,7 @@
 import { gunzipSync } from 'node:zlib';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { decodeArg, NonNegativeInt, PositiveInt, showValue } from '../config.ts';
+import { decodeArg, NonNegativeInt, PositiveInt, positiveIntUpTo, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 
 /** A parsed IDX file: its dimensions and its bytes (type code 0x08, unsigned bytes). */
@@ -44,7 +44,7 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
  */
 export const MAX_IDX_BYTES = 2 ** 30;
 
-const Rank = t.refinement(PositiveInt, (n) => n <= 255, 'integer in 1..255');
+const Rank = positiveIntUpTo(255);
 
 /**
  * Inflate a gzip file to at most the size its trailer declares (ISIZE, RFC

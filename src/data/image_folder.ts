@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Jimp } from 'jimp';
 import * as t from 'io-ts';
-import { decodeArg, optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
+import { decodeArg, optionSet, type OptionsOf, positiveIntUpTo, tupleOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
 /** An image side: a positive integer up to 4096 (larger sizes would allocate gigabytes per image). */
-const Side = t.refinement(PositiveInt, (n) => n <= 4096, 'integer in 1..4096');
+const Side = positiveIntUpTo(4096);
 
 const ImageFolderOptions = optionSet('loadImageFolder', {
   /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */

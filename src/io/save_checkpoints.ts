@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { JsonValue, optionSet, type OptionsOf } from '../config.ts';
+import { JsonValue, nonEmptyString, optionSet, type OptionsOf } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
@@ -13,7 +13,7 @@ import { saveCheckpoint } from './checkpoint.ts';
 
 const SaveCheckpointsOptions = optionSet('saveCheckpoints', {
   /** The file to (over)write, atomically. */
-  path: t.refinement(t.string, (s) => s.length > 0, 'a file path'),
+  path: nonEmptyString('a file path'),
 }, {
   /** A JSON-serialisable configuration saved with the state (e.g. the model's options). */
   config: JsonValue,

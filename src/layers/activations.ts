@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeArg, Finite, func, guard } from '../config.ts';
+import { decodeArg, Finite, func, nonEmptyString } from '../config.ts';
 import { type Flow, type FlowShape, type Layer, singleInput, tidyApply } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Empty, Tree } from '../tree.ts';
@@ -31,7 +31,7 @@ export interface Pointwise extends Layer<Empty, Empty> {
  * ```
  */
 export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointwise => {
-  decodeArg('pointwise.name', guard<string>('a non-empty name', (u) => typeof u === 'string' && u !== ''), name);
+  decodeArg('pointwise.name', nonEmptyString('a non-empty name'), name);
   decodeArg('pointwise.fn', func<(x: tf.Tensor) => tf.Tensor>('a function on tensors'), fn);
   const lift = <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S> => ({
     name: layer.name,

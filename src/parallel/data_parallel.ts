@@ -19,7 +19,7 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
 import * as t from 'io-ts';
-import { optionSet, strictRecord, type OptionsOf, PositiveInt } from '../config.ts';
+import { optionSet, positiveIntUpTo, strictRecord, type OptionsOf } from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
@@ -35,7 +35,7 @@ const Spec = strictRecord('a module spec { module, export, args? }', { module: t
 
 const ParallelOptions = optionSet('dataParallel', {
   /** Threads in all, the calling one included (at most 64). */
-  workers: t.refinement(PositiveInt, (n) => n <= 64, 'integer in 1..64'),
+  workers: positiveIntUpTo(64),
   /** How the workers rebuild the model (the same model the caller passes). */
   spec: Spec,
 }, {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import * as t from 'io-ts';
-import { decodeArg, guard, optionSet, type OptionsOf } from '../config.ts';
+import { decodeArg, guard, nonEmptyString, optionSet, type OptionsOf } from '../config.ts';
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -148,7 +148,7 @@ export const epochTable = (options: EpochTableOptions = {}): Observer => {
  * observers: [epochTable(), jsonLog('runs/train.jsonl')]
  */
 export const jsonLog = (file: string, options: JsonLogOptions = {}): Observer => {
-  decodeArg('jsonLog.file', guard<string>('a file path', (u) => typeof u === 'string' && u !== ''), file);
+  decodeArg('jsonLog.file', nonEmptyString('a file path'), file);
   const opts = JsonLogOptions.decode(options);
   const write = (o: unknown) => fs.appendFileSync(file, `${JSON.stringify(o)}\n`);
   return {
