@@ -11,7 +11,7 @@ import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
 import { decodeArg, func, guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import type { AnyLayer } from '../layer.ts';
+import type { AnyLayer, FlowShape } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import { type AnyTransformation, Transformation } from '../optim/base.ts';
 import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
@@ -19,11 +19,11 @@ import { isKey, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts';
 import { crossEntropy, type Loss } from './losses.ts';
-import { classCountProblems, trainStateProblems } from './structure.ts';
+import { classCountProblems, compareTrainState } from './structure.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
 import { epochTable, type EpochRow, type Observer } from './observers.ts';
 import {
-  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, LossFn, Metrics, type StepResult, type TrainState, trainStep,
+  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainStateAndShape, LossFn, Metrics, type StepResult, type TrainState, trainStep,
 } from './step.ts';
 
 /** Training and (optional) validation data. */
@@ -37,9 +37,9 @@ const record = <R>(name: string) => guard<R>(name, (u) => typeof u === 'object' 
 /** The option fields that `fit` and `fitOneCycle` share. */
 const fitFields = {
   /** Default `crossEntropy`. */
-  loss: func<Loss>('a loss function'),
+  loss: LossFn,
   /** Default `[accuracy]`. */
-  metrics: t.readonlyArray(func<Metric>('a metric function')),
+  metrics: Metrics,
   /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
   trainState: guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
     typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
@@ -181,18 +181,11 @@ export const evaluate = (
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
   const opts = FitOptions.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
-  const misfit = classCountProblems(model, data.train.shape, { train: data.train.nClasses, valid: data.valid?.nClasses });
-  if (misfit.length) throw new ConfigError(misfit.map((p) => `fit.data.${p}`));
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];
   const build: StepFactory = opts.step ?? ((parts) => trainStep(parts.model, parts.loss, parts.opt));
-  const step = await build({ model, loss, opt: opts.opt });
-  try {
-    return await fold({ model, data, opts, loss, metrics, observers, callbacks: opts.callbacks ?? [], step });
-  } finally {
-    await step.close?.();
-  }
+  return fold({ model, data, opts, loss, metrics, observers, callbacks: opts.callbacks ?? [] }, build);
 };
 
 /** What one call of `fit` works with, its options decoded and defaulted. */
@@ -204,22 +197,39 @@ interface Run {
   readonly metrics: readonly Metric[];
   readonly observers: readonly Observer[];
   readonly callbacks: readonly Callback[];
-  readonly step: Step;
 }
 
-const fold = async (run: Run): Promise<FitResult> => {
+/** The starting state, checked, and the model's output shape (from the one `init` either path makes). */
+const start = (run: Run): { ts: TrainState; outShape: FlowShape } => {
   const { model, data, opts } = run;
   const given = opts.trainState;
-  if (given) {
-    const misfit = trainStateProblems(model, opts.opt, data.train.shape, given);
-    if (misfit.length) throw new ConfigError(misfit.map((p) => `fit.trainState: ${p}`));
-    const bad = nonFiniteTensors(given);
-    if (bad.length) throw new ConfigError([`fit.trainState: ${bad.map(describeNonFinite).join('; ')}`]);
+  if (!given) {
+    const r = initTrainStateAndShape(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
+    return { ts: r.trainState, outShape: r.outShape };
   }
-  let ts = given ?? initTrainState(model, opts.opt, opts.key ?? prngKey(0), data.train.shape);
+  const { problems, outShape } = compareTrainState(model, opts.opt, data.train.shape, given);
+  if (problems.length) throw new ConfigError(problems.map((p) => `fit.trainState: ${p}`));
+  const bad = nonFiniteTensors(given);
+  if (bad.length) throw new ConfigError([`fit.trainState: ${bad.map(describeNonFinite).join('; ')}`]);
+  return { ts: given, outShape };
+};
+
+const fold = async (run: Run, build: StepFactory): Promise<FitResult> => {
+  const { model, data, opts } = run;
+  const given = opts.trainState;
+  const first = start(run);
+  let ts = first.ts;
   try {
-    const history = await epochs(run, () => ts, (next) => (ts = next));
-    return { trainState: ts, history };
+    const misfit = classCountProblems(first.outShape, { train: data.train.nClasses, valid: data.valid?.nClasses });
+    if (misfit.length) throw new ConfigError(misfit.map((p) => `fit.data.${p}`));
+    // The step is built after the checks: a data-parallel one starts worker threads.
+    const step = await build({ model, loss: run.loss, opt: opts.opt });
+    try {
+      const history = await epochs(run, step, () => ts, (next) => (ts = next));
+      return { trainState: ts, history };
+    } finally {
+      await step.close?.();
+    }
   } catch (e) {
     // A diverged run hands its last good state to the caller; any other error
     // releases the states fit made (one it was given and never replaced stays the caller's).
@@ -230,8 +240,8 @@ const fold = async (run: Run): Promise<FitResult> => {
 
 const DONE: IteratorResult<Batch> = { done: true, value: undefined };
 
-const epochs = async (run: Run, current: () => TrainState, replace: (next: TrainState) => void): Promise<EpochRow[]> => {
-  const { model, data, opts, loss, metrics, observers, callbacks, step } = run;
+const epochs = async (run: Run, step: Step, current: () => TrainState, replace: (next: TrainState) => void): Promise<EpochRow[]> => {
+  const { model, data, opts, loss, metrics, observers, callbacks } = run;
   const perEpoch = data.train.length;
   const startEpoch = Math.floor(current().step / perEpoch);
   const info = backendInfo();

@@ -14,9 +14,9 @@ import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
 import { prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
-import { trainStateProblems } from './structure.ts';
-import { crossEntropy, type Loss } from './losses.ts';
-import { disposeReplacedTrainState, disposeTrainState, initTrainState, type StepResult, type TrainState, trainStep } from './step.ts';
+import { compareTrainState } from './structure.ts';
+import { crossEntropy } from './losses.ts';
+import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, type StepResult, type TrainState, trainStep } from './step.ts';
 
 const LrFindOptions = optionSet('lrFind', {}, {
   /** Default 1e-7. */
@@ -28,7 +28,7 @@ const LrFindOptions = optionSet('lrFind', {}, {
   /** Stop once the smoothed loss exceeds 4× its minimum. Default true. */
   stopDiv: t.boolean,
   /** Default `crossEntropy`. */
-  loss: func<Loss>('a loss function'),
+  loss: LossFn,
   /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
   makeOpt: func<(lr: StepSchedule) => AnyTransformation>('an optimizer factory (lr) => opt'),
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
@@ -136,7 +136,7 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
   const opt = (opts.makeOpt ?? ((lr) => adamW(lr)))(lrAt);
   const key = opts.key ?? prngKey(0);
   if (opts.from) {
-    const misfit = trainStateProblems(model, opt, train.shape, opts.from);
+    const misfit = compareTrainState(model, opt, train.shape, opts.from).problems;
     if (misfit.length) throw new ConfigError(misfit.map((p) => `lrFind.from: ${p}`));
   }
   // From given params, copy them rather than drawing (and discarding) a fresh init.

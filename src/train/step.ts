@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { valueAndGrad } from '../autodiff.ts';
-import type { AnyLayer, Flow, Shape } from '../layer.ts';
+import type { AnyLayer, Flow, FlowShape, Shape } from '../layer.ts';
 import * as t from 'io-ts';
 import { decodeArg, func, PrngKey } from '../config.ts';
 import { type AnyTransformation, type OptState, Transformation } from '../optim/base.ts';
@@ -55,12 +55,30 @@ export interface TrainState {
  * @example
  * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [28, 28, 1]);
  */
-export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape): TrainState => {
+export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape): TrainState =>
+  initTrainStateAndShape(model, opt, key, inShape).trainState;
+
+/**
+ * {@link initTrainState}, and the model's output shape that its `init` computes on the way
+ * (for checks against it without a second `init`).
+ *
+ * @example
+ * ```ts
+ * import { adamW } from '../optim/aliases.ts';
+ * import { dense } from '../layers/dense.ts';
+ * import { prngKey } from '../random.ts';
+ * const { trainState, outShape } = initTrainStateAndShape(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]); // outShape [2]
+ * disposeTrainState(trainState);
+ * ```
+ */
+export const initTrainStateAndShape = (
+  model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape,
+): { trainState: TrainState; outShape: FlowShape } => {
   decodeArg('initTrainState.opt', Transformation, opt);
   decodeArg('initTrainState.key', PrngKey, key);
   const [kInit, kRun] = split(key, 2);
-  const { params, state } = model.init(kInit, inShape);
-  return { params, state, optState: opt.init(params), step: 0, key: kRun };
+  const { params, state, outShape } = model.init(kInit, inShape);
+  return { trainState: { params, state, optState: opt.init(params), step: 0, key: kRun }, outShape };
 };
 
 /**

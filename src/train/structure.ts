@@ -7,40 +7,35 @@
  * @module
  */
 import { listedProblems } from '../errors.ts';
-import type { AnyLayer, Shape } from '../layer.ts';
+import type { AnyLayer, FlowShape, Shape } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
 import { prngKey } from '../random.ts';
-import { disposeTree, flattenTree, type Tree } from '../tree.ts';
-import { disposeTrainState, initTrainState, type TrainState } from './step.ts';
+import { flattenTree, type Tree } from '../tree.ts';
+import { disposeTrainState, initTrainStateAndShape, type TrainState } from './step.ts';
 
 /**
- * Whether a model's output fits the loaders' classes: a model giving one
- * vector per example must give `nClasses` of them (else some labels have no
- * logit, or some logits no label). Returns a problem per loader that does
- * not fit, by name; the model is initialised once, and only when a loader
- * knows its classes.
+ * Whether a model's output shape fits the loaders' classes: a model giving
+ * one vector per example must give `nClasses` of them (else some labels have
+ * no logit, or some logits no label). Returns a problem per loader that does
+ * not fit, by name.
  *
  * @example
  * ```ts
- * import { dense } from '../layers/dense.ts';
- * classCountProblems(dense({ nf: 3 }), [4], { train: 10 }); // ['train: the model gives 3 outputs per example, the data has 10 classes']
+ * classCountProblems([3], { train: 10 }); // ['train: the model gives 3 outputs per example, the data has 10 classes']
  * ```
  */
-export const classCountProblems = (model: AnyLayer, inShape: Shape, nClasses: Record<string, number | undefined>): string[] => {
-  const known = Object.entries(nClasses).filter(([, n]) => n !== undefined);
-  if (known.length === 0) return [];
-  const { params, state, outShape } = model.init(prngKey(0), inShape);
-  disposeTree(params);
-  disposeTree(state);
+export const classCountProblems = (outShape: FlowShape, nClasses: Record<string, number | undefined>): string[] => {
   if (!(outShape.length === 1 && typeof outShape[0] === 'number')) return [];
-  return known.filter(([, n]) => n !== outShape[0]).map(([name, n]) => `${name}: the model gives ${outShape[0]} outputs per example, the data has ${n} classes`);
+  return Object.entries(nClasses).filter(([, n]) => n !== undefined && n !== outShape[0])
+    .map(([name, n]) => `${name}: the model gives ${outShape[0]} outputs per example, the data has ${n} classes`);
 };
 
 const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /**
  * Every way `ts` differs in structure from a fresh train state of `model`
- * and `opt` on `inShape` (at most 20, then a count): missing, unexpected,
+ * and `opt` on `inShape` (at most 20, then a count), and the model's output
+ * shape found on the way: missing, unexpected,
  * (params and state only, when `ts` has no optimizer state)
  * wrongly shaped or typed tensors, by path. Empty when it fits.
  *
@@ -50,13 +45,13 @@ const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
  * import { dense } from '../layers/dense.ts';
  * const opt = adamW(1e-3);
  * const ts = initTrainState(dense({ nf: 2 }), opt, prngKey(0), [3]);
- * trainStateProblems(dense({ nf: 4 }), opt, [3], ts); // ['params.weight: expected shape [3, 4], got [3, 2]', ...]
+ * compareTrainState(dense({ nf: 4 }), opt, [3], ts).problems; // ['params.weight: expected shape [3, 4], got [3, 2]', ...]
  * ```
  */
-export const trainStateProblems = (
+export const compareTrainState = (
   model: AnyLayer, opt: AnyTransformation, inShape: Shape, ts: Pick<TrainState, 'params' | 'state'> & Partial<Pick<TrainState, 'optState'>>,
-): string[] => {
-  const reference = initTrainState(model, opt, prngKey(0), inShape);
+): { problems: string[]; outShape: FlowShape } => {
+  const { trainState: reference, outShape } = initTrainStateAndShape(model, opt, prngKey(0), inShape);
   const problems: string[] = [];
   try {
     const groups = [['params', reference.params, ts.params], ['state', reference.state, ts.state], ['optState', reference.optState, ts.optState]] as const;
@@ -76,5 +71,5 @@ export const trainStateProblems = (
   } finally {
     disposeTrainState(reference);
   }
-  return listedProblems(problems);
+  return { problems: listedProblems(problems), outShape };
 };
