@@ -65,6 +65,42 @@ for (const backend of ['cpu', 'wasm'] as const) {
       ), runs(60));
     });
 
+    // On wasm only: cpu is the reference.
+    if (backend === 'wasm') test('conv2d, fused conv2d and avgPool with a NaN or an infinity agree with the cpu backend, value for value', async () => {
+      // cpu is the reference (plain loops); compare after each call, back on this test's backend.
+      const cases: { x: Float32Array; xs: number[]; f: Float32Array; fs: number[]; stride: number; pad: 'valid' | 'same'; bias: number[] }[] = [];
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.constantFrom('valid', 'same'),
+        fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity), fc.nat(), fc.integer({ min: 0, max: 2 ** 31 }),
+        (nb, h, w, ci, co, ks, stride, pad, poison, at, seed) => {
+          if (ks > h || ks > w) return;
+          const xs = [nb, h, w, ci], fs = [ks, ks, ci, co];
+          const x = Float32Array.from({ length: nb * h * w * ci }, (_, i) => Math.sin(seed + i));
+          x[at % x.length] = poison;
+          const f = Float32Array.from({ length: ks * ks * ci * co }, (_, i) => Math.cos(seed + 3 * i));
+          cases.push({ x, xs, f, fs, stride, pad, bias: Array.from({ length: co }, (_, i) => i / 4) });
+        },
+      ), runs(60));
+      const run = (c: (typeof cases)[number]) => tf.tidy(() => {
+        const x = tf.tensor4d(c.x, c.xs as [number, number, number, number]), f = tf.tensor4d(c.f, c.fs as [number, number, number, number]);
+        return [
+          tf.conv2d(x, f, c.stride, c.pad),
+          tf.fused.conv2d({ x, filter: f, strides: c.stride, pad: c.pad, bias: tf.tensor1d(c.bias), activation: 'relu' }),
+          tf.avgPool(x, c.fs[0], c.stride, c.pad),
+        ].map((t) => Array.from(t.dataSync()));
+      });
+      const got = cases.map(run);
+      await tf.setBackend('cpu');
+      const expected = cases.map(run);
+      await selectBackend({ backend });
+      cases.forEach((c, n) => ['conv2d', 'fused conv2d + relu', 'avgPool'].forEach((op, k) => {
+        const g = got[n][k], e = expected[n][k];
+        const same = g.length === e.length && g.every((v, i) => (Number.isFinite(e[i]) ? Math.abs(v - e[i]) <= 1e-4 * (1 + Math.abs(e[i])) : Object.is(v, e[i]) || (Number.isNaN(v) && Number.isNaN(e[i]))));
+        assert.ok(same, `${op} ${JSON.stringify({ x: c.xs, f: c.fs, stride: c.stride, pad: c.pad })}: ${g} != ${e}`);
+      }));
+    });
+
     test('relu and relu6 keep every NaN, either sign, in the SIMD body and the tail', () => {
       for (const len of [1, 3, 4, 7, 16, 33]) {
         const values = Float32Array.from({ length: len }, (_, i) => (i % 3 === 0 ? NEGATIVE_NAN : i % 3 === 1 ? NaN : (i - 10) * 1.5));

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { allFiniteSlot } from '../ops/finite.ts';
-import { kernelIo } from './kernel_io.ts';
+import { type KernelIo, kernelIo } from './kernel_io.ts';
 import { assembleModule, forLoop, I32, instancePerMemory, op, V128 } from './wasm_asm.ts';
 
 interface Probe {
@@ -42,24 +42,38 @@ const probeJs = (v: Float32Array, from: number): number => {
 const holder = (t: tf.Tensor): unknown =>
   (tf.engine() as unknown as { state: { tensorInfo: WeakMap<object, { backend: unknown }> } }).state.tensorInfo.get(t.dataId)?.backend;
 
+/**
+ * Whether every value of a float32 tensor held by `backend` (wasm or cpu) is
+ * finite: one SIMD pass on wasm, a loop on cpu. Kernels use it to find the
+ * rare call whose result needs a second look.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * const t = tf.tensor([1, NaN]);
+ * tensorIsFinite(kernelIo(tf.backend())!, tf.backend(), t); // false
+ * ```
+ */
+export const tensorIsFinite = (io: KernelIo, backend: unknown, t: tf.TensorInfo): boolean => {
+  const size = t.shape.reduce((p, q) => p * q, 1);
+  const simd = io.wasm && probeFor(backend);
+  let from = 0;
+  if (simd) {
+    from = size - (size % 4);
+    const out = io.wasm!.scratch(4);
+    simd.probe(io.wasm!.ptr(t), from * 4, out);
+    const lanes = io.wasm!.floats(out, 4);
+    if (lanes[0] + lanes[1] + lanes[2] + lanes[3] !== 0) return false;
+  }
+  return probeJs(io.read(t), from) === 0;
+};
+
 const check = (tensors: readonly tf.Tensor[]): boolean | undefined => {
   const backend = tf.backend();
   const io = kernelIo(backend);
   // Another backend, or data still held by the one before a switch: the op's math moves it.
   if (!io || tensors.some((t) => holder(t) !== backend)) return undefined;
-  const simd = io.wasm && probeFor(backend);
-  for (const t of tensors) {
-    let from = 0;
-    if (simd) {
-      from = t.size - (t.size % 4);
-      const out = io.wasm!.scratch(4);
-      simd.probe(io.wasm!.ptr(t), from * 4, out);
-      const lanes = io.wasm!.floats(out, 4);
-      if (lanes[0] + lanes[1] + lanes[2] + lanes[3] !== 0) return false;
-    }
-    if (probeJs(io.read(t), from) !== 0) return false;
-  }
-  return true;
+  return tensors.every((t) => tensorIsFinite(io, backend, t));
 };
 
 /**

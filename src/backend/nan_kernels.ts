@@ -10,12 +10,16 @@
  *   gives NaN for a window holding one. Here a NaN wins its window: on wasm
  *   a SIMD pass over groups of four channels per window geometry, a loop elsewhere.
  *
+ * - `Conv2D`, `FusedConv2D` and `AvgPool` on wasm, where XNNPACK gives
+ *   -Infinity for a NaN: see `nan_windows.ts`.
+ *
  * Other dtypes keep the stock kernels.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
 import { kernelIo } from './kernel_io.ts';
+import { NAN_WINDOW_KERNELS } from './nan_windows.ts';
 import { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 interface Simd {
@@ -193,4 +197,5 @@ export const installNanKernels = (): void => {
   replace('Relu', 'wasm', (stock) => clampKernel(stock, 0, Infinity));
   replace('Relu6', 'wasm', (stock) => clampKernel(stock, 0, 6));
   for (const backend of ['cpu', 'wasm']) replace('MaxPool', backend, maxPoolKernel);
+  for (const [name, make] of Object.entries(NAN_WINDOW_KERNELS)) replace(name, 'wasm', make);
 };
