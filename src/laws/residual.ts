@@ -290,8 +290,9 @@ export const checkResidualIdentity = (subject: ResidualSubject, c: ResBlockCase,
 /**
  * Shortcut law: the block uses its shortcut. Adding noise to every param of
  * the shortcut (found at `shortcutPath`) changes the output, in eval and
- * training mode, for the input `x` or for `-x` in one of three noise draws
- * (the final relu hides a change where every pre-activation stays negative);
+ * training mode, for the input `x` or for `-x` in one of four noise draws,
+ * each added and subtracted (the final relu hides a change where every
+ * pre-activation stays negative);
  * a block that ignores its shortcut fails. When the shortcut
  * has no params (`ni === nf`: identity or average pool), the law instead
  * asks that at initialisation, where the residual branch is zero (see the
@@ -314,19 +315,22 @@ export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase)
       const u = single(r, c, 'shortcut', a), v = single(r, c, 'shortcut', b);
       return sameShape(u, v) ? tf.max(tf.abs(tf.sub(u, v))).dataSync()[0] : Infinity;
     };
-    const noisy = (t: tf.Tensor, k: number) => tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), k), t.size), t.shape, 'float32'));
+    const noisy = (t: tf.Tensor, k: number, sign: number) => tf.add(t, tf.mul(sign, tf.tensor(normal(foldIn(prngKey(c.seed), k), t.size), t.shape, 'float32')));
     for (const [mode, ctx] of ctxs(c)) {
       // The final relu can hide a change where every pre-activation stays negative,
-      // so the law tries the input and its negation, and with params, three noise
-      // draws; it fails only when none of them changes the output.
+      // so the law tries the input and its negation, and with params, four noise
+      // draws each added and subtracted: a draw that pushes a bias down is
+      // followed by one that pushes it up. It fails only when none of them
+      // changes the output. (Seen with three one-sided draws: a 1x1 shortcut with
+      // a negative bias and one output channel hid in a soak of the suite.)
       const changed = tf.tidy(() => [x, tf.neg(x)].some((xi, j) => {
         const y = layer.apply(params, state, xi, ctx).y;
         if (!hasParams) return j === 0 && maxDiff(y, layer.apply(params, state, tf.neg(x), ctx).y) > 0;
-        return [0, 1, 2].some((draw) => {
+        return [0, 1, 2, 3].some((draw) => [1, -1].some((sign) => {
           let leaf = 0;
-          const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++)));
+          const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++, sign)));
           return maxDiff(y, layer.apply(moved, state, xi, ctx).y) > 0;
-        });
+        }));
       }));
       if (!changed) {
         fail(r, c, 'shortcut', hasParams
