@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type AdamStepHypers, adamStepSlot } from '../ops/adam.ts';
+import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
 import { assembleModule, F32, I32, instancePerMemory, op, V128 } from './wasm_asm.ts';
 
@@ -36,15 +37,18 @@ const adamLoop = (
 };
 
 /**
- * The SIMD loop over whole groups of four: params g, m, v, p, mOut, vOut, u
- * (byte offsets), nBytes, then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps, epsRoot,
- * scale, wd, keep.
+ * The SIMD loop over whole groups of four: params g, m, v, p, mOut, vOut, u,
+ * nBytes, sum (byte offsets), then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps,
+ * epsRoot, scale, wd, keep. It stores Σ (m′ + v′ + u)·0, lane by lane, at
+ * `sum`: zero only when every output is finite (an overflowing sum only
+ * withholds the mark), so `fit`'s guard need not read them again.
  */
 const simdAdam = (): Uint8Array => {
-  const NB = 7, F = 8, I = 19, C = (k: number) => 20 + k, M = 31, V = 32, G = 33, P = 34;
+  const NB = 7, SUM = 8, F = 9, I = 20, C = (k: number) => 21 + k, M = 32, V = 33, G = 34, P = 35, U = 36, ACC = 37, ZERO = 38;
   const at = (p: number) => [...op.get(p), ...op.get(I), ...op.i32Add];
   const body = [
     ...Array.from({ length: 11 }, (_, k) => [...op.get(F + k), ...op.f32x4Splat, ...op.set(C(k))]).flat(),
+    ...op.v128Zero, ...op.set(ACC), ...op.v128Zero, ...op.set(ZERO),
     ...op.block, ...op.loop,
     ...op.get(I), ...op.get(NB), ...op.i32GeU, ...op.brIf(1),
     ...at(0), ...op.v128Load, ...op.set(G),
@@ -58,11 +62,15 @@ const simdAdam = (): Uint8Array => {
     ...at(6), ...op.get(M), ...op.get(C(4)), ...op.f32x4Mul, ...op.get(V), ...op.get(C(5)), ...op.f32x4Mul, ...op.get(C(7)), ...op.f32x4Add,
     ...op.f32x4Sqrt, ...op.get(C(6)), ...op.f32x4Add, ...op.f32x4Div,
     ...at(3), ...op.v128Load, ...op.tee(P), ...op.get(C(9)), ...op.f32x4Mul, ...op.f32x4Add, ...op.get(C(8)), ...op.f32x4Mul,
-    ...op.get(P), ...op.get(C(10)), ...op.f32x4Mul, ...op.f32x4Add, ...op.v128Store,
+    ...op.get(P), ...op.get(C(10)), ...op.f32x4Mul, ...op.f32x4Add, ...op.tee(U), ...op.v128Store,
+    // sum += (m′ + v′ + u)·0
+    ...op.get(ACC), ...op.get(M), ...op.get(V), ...op.f32x4Add, ...op.get(U), ...op.f32x4Add, ...op.get(ZERO), ...op.f32x4Mul, ...op.f32x4Add,
+    ...op.set(ACC),
     ...op.get(I), ...op.i32Const(16), ...op.i32Add, ...op.set(I),
     ...op.br(0), ...op.end, ...op.end,
+    ...op.get(SUM), ...op.get(ACC), ...op.v128Store,
   ];
-  return assembleModule([{ name: 'adam', params: [...Array(8).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [15, V128]], body }]);
+  return assembleModule([{ name: 'adam', params: [...Array(9).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [18, V128]], body }]);
 };
 
 /** The SIMD function bound to this wasm backend's memory, or null where it cannot be built. */
@@ -70,7 +78,7 @@ const simdFor = instancePerMemory<{ adam: (...args: number[]) => void }>(simdAda
 
 type Info = tf.TensorInfo;
 
-/** Inputs g, m, v (and p for AdamW); outputs m′, v′, u. One kernel for wasm and cpu. */
+/** Inputs g, m, v (and p for AdamW); outputs m′, v′, u, marked finite when they are. One kernel for wasm and cpu. */
 const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): Info[] => {
   const io = kernelIo(backend)!;
   const { g, m, v } = inputs as { g: Info; m: Info; v: Info };
@@ -78,13 +86,22 @@ const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   const outs = [0, 1, 2].map(() => io.output(g.shape));
   const h = attrs as unknown as AdamStepHypers, n = tf.util.sizeFromShape(g.shape);
   const simd = io.wasm && simdFor(backend)?.adam, whole = simd ? n - (n % 4) : 0;
+  let sum = 0;
   if (simd) {
-    simd(...[g, m, v, p, ...outs].map(io.wasm!.ptr), whole * 4,
+    const lanes = io.wasm!.scratch(4);
+    simd(...[g, m, v, p, ...outs].map(io.wasm!.ptr), whole * 4, lanes,
       h.b1, 1 - h.b1, h.b2, 1 - h.b2, 1 / h.c1, 1 / h.c2, h.eps, h.epsRoot, h.lr === undefined ? 1 : -h.lr, h.wd ?? 0, h.apply ? 1 : 0);
+    const s = io.wasm!.floats(lanes, 4);
+    sum = s[0] + s[1] + s[2] + s[3];
   }
   // The remainder (or everything, without SIMD) in JS; views are taken after allocating.
   const [gv, mv, vv, pv, mo, vo, uo] = [g, m, v, p, ...outs].map((t) => io.read(t).subarray(whole));
   adamLoop(gv, mv, vv, pv, mo, vo, uo, h);
+  // Only wasm's outputs are read by probes that a mark spares; the JS loop's tail is a few values.
+  if (simd) {
+    for (let i = 0; i < mo.length; i++) sum += (mo[i] + vo[i] + uo[i]) * 0;
+    if (sum === 0) outs.forEach(markFinite);
+  }
   return outs;
 };
 

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { allFiniteSlot } from '../ops/finite.ts';
+import { isMarkedFinite, markFinite } from './finite_marks.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
 import { assembleModule, forLoop, I32, instancePerMemory, op, V128 } from './wasm_asm.ts';
 
@@ -44,8 +45,9 @@ const holder = (t: tf.Tensor): unknown =>
 
 /**
  * Whether every value of a float32 tensor held by `backend` (wasm or cpu) is
- * finite: one SIMD pass on wasm, a loop on cpu. Kernels use it to find the
- * rare call whose result needs a second look.
+ * finite: one SIMD pass on wasm, a loop on cpu, none for a tensor marked
+ * finite (`finite_marks.ts`); a finite answer marks it. Kernels use it to
+ * find the rare call whose result needs a second look.
  *
  * @example
  * ```ts
@@ -55,6 +57,7 @@ const holder = (t: tf.Tensor): unknown =>
  * ```
  */
 export const tensorIsFinite = (io: KernelIo, backend: unknown, t: tf.TensorInfo): boolean => {
+  if (isMarkedFinite(t)) return true;
   const size = t.shape.reduce((p, q) => p * q, 1);
   const simd = io.wasm && probeFor(backend);
   let from = 0;
@@ -65,7 +68,9 @@ export const tensorIsFinite = (io: KernelIo, backend: unknown, t: tf.TensorInfo)
     const lanes = io.wasm!.floats(out, 4);
     if (lanes[0] + lanes[1] + lanes[2] + lanes[3] !== 0) return false;
   }
-  return probeJs(io.read(t), from) === 0;
+  if (probeJs(io.read(t), from) !== 0) return false;
+  markFinite(t);
+  return true;
 };
 
 const check = (tensors: readonly tf.Tensor[]): boolean | undefined => {

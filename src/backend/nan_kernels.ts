@@ -18,37 +18,46 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NAN_WINDOW_KERNELS } from './nan_windows.ts';
 import { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 interface Simd {
-  /** out[i] = min(max(x[i], lo), hi) over `bytes` bytes (a multiple of 64), NaN kept. */
-  clamp(x: number, out: number, bytes: number, lo: number, hi: number): void;
+  /**
+   * out[i] = min(max(x[i], lo), hi) over `bytes` bytes (a multiple of 64), NaN kept; stores Σ x·0,
+   * lane by lane, at `sum` (all zero exactly when every x is finite).
+   */
+  clamp(x: number, out: number, bytes: number, lo: number, hi: number, sum: number): void;
   /** A 'valid' max pool over four-channel groups; each loop runs over byte offsets (limit, step). */
   maxPool(x: number, out: number, ...limitsAndSteps: number[]): void;
 }
 
-// clamp's params: x, out, bytes, lo, hi; locals: i, vlo, vhi. Four vectors per turn of the loop: one
-// per turn ran at 0.6x XNNPACK's speed, the loop's own instructions outnumbering the work.
+// clamp's params: x, out, bytes, lo, hi, sum; locals: i, vlo, vhi, acc, zero, v. Four vectors per turn of
+// the loop: one per turn ran at 0.6x XNNPACK's speed, the loop's own instructions outnumbering the work.
+// The finiteness sum costs no memory traffic (the values are in registers) and marks the output finite,
+// sparing the next convolution its probe.
 const UNROLL = 4;
 const clamp = (() => {
-  const X = 0, OUT = 1, BYTES = 2, LO = 3, HI = 4, I = 5, VLO = 6, VHI = 7;
+  const X = 0, OUT = 1, BYTES = 2, LO = 3, HI = 4, SUM = 5, I = 6, VLO = 7, VHI = 8, ACC = 9, ZERO = 10, V = 11;
   const one = (k: number) => [
     ...op.get(OUT), ...op.get(I), ...op.i32Add,
     // pmax(x, lo) is `x < lo ? lo : x`, and pmin(y, hi) `hi < y ? hi : y`: a NaN x falls through both.
-    ...op.get(X), ...op.get(I), ...op.i32Add, ...op.v128LoadAt(16 * k),
+    ...op.get(X), ...op.get(I), ...op.i32Add, ...op.v128LoadAt(16 * k), ...op.tee(V),
     ...op.get(VLO), ...op.f32x4Pmax, ...op.get(VHI), ...op.f32x4Pmin,
     ...op.v128StoreAt(16 * k),
+    ...op.get(ACC), ...op.get(V), ...op.get(ZERO), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(ACC),
   ];
   return {
     name: 'clamp',
-    params: [I32, I32, I32, F32, F32],
-    locals: [[1, I32], [2, V128]] as [number, number][],
+    params: [I32, I32, I32, F32, F32, I32],
+    locals: [[1, I32], [5, V128]] as [number, number][],
     body: [
       ...op.get(LO), ...op.f32x4Splat, ...op.set(VLO),
       ...op.get(HI), ...op.f32x4Splat, ...op.set(VHI),
+      ...op.v128Zero, ...op.set(ACC), ...op.v128Zero, ...op.set(ZERO),
       ...forLoop(I, op.get(BYTES), op.i32Const(16 * UNROLL), Array.from({ length: UNROLL }, (_, k) => one(k)).flat()),
+      ...op.get(SUM), ...op.get(ACC), ...op.v128Store,
     ],
   };
 })();
@@ -103,7 +112,10 @@ const maxPoolKernelFor = (fh: number, fw: number, row: number, cb: number) => {
 
 const simdFor = instancePerMemory<Pick<Simd, 'clamp'>>(() => assembleModule([clamp]));
 
-/** A wasm clamp kernel to [lo, hi] that keeps NaN, for float32 inputs; `stock` for other dtypes. */
+/**
+ * A wasm clamp kernel to [lo, hi] that keeps NaN, for float32 inputs; `stock` for other dtypes.
+ * A finite input gives a finite output, and both are marked finite.
+ */
 const clampKernel = (stock: tf.KernelConfig, lo: number, hi: number): tf.KernelConfig => ({
   ...stock,
   kernelFunc: (args) => {
@@ -114,9 +126,19 @@ const clampKernel = (stock: tf.KernelConfig, lo: number, hi: number): tf.KernelC
     // Without SIMD (an engine refusing the module) the loop below does it all, NaN kept as well.
     const simd = simdFor(args.backend);
     const n = io.read(x).length, body = simd ? n - (n % (4 * UNROLL)) : 0;
-    simd?.clamp(io.wasm.ptr(x), io.wasm.ptr(out), body * 4, lo, hi);
+    let sum = 0;
+    if (simd) {
+      const lanes = io.wasm.scratch(4);
+      simd.clamp(io.wasm.ptr(x), io.wasm.ptr(out), body * 4, lo, hi, lanes);
+      const v = io.wasm.floats(lanes, 4);
+      sum = v[0] + v[1] + v[2] + v[3];
+    }
     const xs = io.read(x), ys = io.read(out);
-    for (let i = body; i < n; i++) ys[i] = xs[i] !== xs[i] ? xs[i] : Math.min(Math.max(xs[i], lo), hi);
+    for (let i = body; i < n; i++) {
+      ys[i] = xs[i] !== xs[i] ? xs[i] : Math.min(Math.max(xs[i], lo), hi);
+      sum += xs[i] * 0;
+    }
+    if (sum === 0) [x, out].forEach(markFinite);
     return out;
   },
 });
