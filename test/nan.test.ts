@@ -101,6 +101,47 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }));
     });
 
+    // The gradient convolutions run the stock kernel (NON_FINITE_AS_STOCK): a NaN may come out as
+    // ±Infinity there, but never as a finite number. XNNPACK also multiplies the zeros of padding
+    // into a window, so a NaN cotangent can make more gradient entries NaN than cpu's loops, which
+    // skip padded taps; each of those is a product with a NaN, as in im2col.
+    if (backend === 'wasm') test('conv2d gradients through a NaN or an infinity are not finite where cpu\'s are not, and agree where both are finite', async () => {
+      const cases: { x: Float32Array; xs: number[]; f: Float32Array; fs: number[]; r: Float32Array; stride: number; pad: 'valid' | 'same' }[] = [];
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 2 }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.constantFrom('valid', 'same'),
+        fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity), fc.boolean(), fc.nat(), fc.integer({ min: 0, max: 2 ** 31 }),
+        (nb, h, w, ci, co, ks, stride, pad, poison, inCotangent, at, seed) => {
+          if (ks > h || ks > w) return;
+          const xs = [nb, h, w, ci], fs = [ks, ks, ci, co];
+          const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], stride, 1, pad);
+          const x = Float32Array.from({ length: nb * h * w * ci }, (_, i) => Math.sin(seed + i));
+          const f = Float32Array.from({ length: ks * ks * ci * co }, (_, i) => Math.cos(seed + 3 * i));
+          const r = Float32Array.from({ length: nb * info.outHeight * info.outWidth * co }, (_, i) => Math.sin(2 * seed + 5 * i));
+          const target = inCotangent ? r : x;
+          target[at % target.length] = poison;
+          cases.push({ x, xs, f, fs, r, stride, pad });
+        },
+      ), runs(60));
+      const run = (c: (typeof cases)[number]) => tf.tidy(() => {
+        const x = tf.tensor4d(c.x, c.xs as [number, number, number, number]), f = tf.tensor4d(c.f, c.fs as [number, number, number, number]);
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+          const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+          return tf.sum(tf.mul(y, tf.tensor(c.r, y.shape)));
+        });
+        return grads([x, f]).map((t) => Array.from(t.dataSync()));
+      });
+      const got = cases.map(run);
+      await tf.setBackend('cpu');
+      const expected = cases.map(run);
+      await selectBackend({ backend });
+      cases.forEach((c, n) => ['d/dx', 'd/dfilter'].forEach((which, k) => {
+        const g = got[n][k], e = expected[n][k];
+        const ok = g.length === e.length && g.every((v, i) => (!Number.isFinite(e[i]) ? !Number.isFinite(v) : !Number.isFinite(v) || Math.abs(v - e[i]) <= 1e-4 * (1 + Math.abs(e[i]))));
+        assert.ok(ok, `${which} ${JSON.stringify({ x: c.xs, f: c.fs, stride: c.stride, pad: c.pad })}: ${g} against cpu's ${e}`);
+      }));
+    });
+
     test('relu and relu6 keep every NaN, either sign, in the SIMD body and the tail', () => {
       for (const len of [1, 3, 4, 7, 16, 33]) {
         const values = Float32Array.from({ length: len }, (_, i) => (i % 3 === 0 ? NEGATIVE_NAN : i % 3 === 1 ? NaN : (i - 10) * 1.5));

@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { extendGradient } from './extend_gradient.ts';
 import { kernelIo } from './kernel_io.ts';
+import { NON_FINITE_AS_STOCK } from './nan_windows.ts';
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 
@@ -89,6 +90,10 @@ export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => tf.tidy(() => {
   return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
 });
 
+/** A stride-1 NHWC convolution for a gradient: tf.conv2d, with NaN windows left to the stock kernel (see the attr). */
+const gradientConv = (x: tf.Tensor4D, filter: tf.Tensor4D, pad: ExplicitPads, dilations: number | [number, number] = 1): tf.Tensor4D =>
+  tf.engine().runKernel('Conv2D', { x, filter }, { strides: 1, pad, dataFormat: 'NHWC', dilations, [NON_FINITE_AS_STOCK]: true } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+
 /**
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
  *
@@ -108,7 +113,7 @@ export const conv2dInputGrad = (
   const top = kh - 1 - p.top, left = kw - 1 - p.left;
   const bottom = h - 1 - (oh - 1) * sh + p.top - (sh - 1), right = wd - 1 - (ow - 1) * sw + p.left - (sw - 1);
   const [input, pads] = convPads(d, top, bottom, left, right);
-  return tf.conv2d(input, rot, 1, pads);
+  return gradientConv(input, rot, pads);
 });
 
 /**
@@ -133,7 +138,7 @@ export const conv2dFilterGrad = (
   const [xs, pads] = convPads(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
   const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n], cropped
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
-  const g = tf.conv2d(xt, f, 1, pads, 'NHWC', [sh, sw]); // [ci, kh, kw, co]
+  const g = gradientConv(xt, f, pads, [sh, sw]); // [ci, kh, kw, co]
   return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
 });
 

@@ -26,6 +26,16 @@ const ACTIVATIONS: Record<string, (alpha: number) => Activation> = {
   sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
 };
 
+/**
+ * A `Conv2D` attr that skips the recomputation: the gradient convolutions
+ * (`conv_grad.ts`) set it. They have no activation, so XNNPACK's clamp can
+ * only turn a NaN into ±Infinity, still not finite; the update carries it
+ * into the params, where `fit`'s guard sees it. The probes would otherwise
+ * read both operands of every backward convolution: about 6M floats a step
+ * of the two-ResBlocks model at batch 64, a third of all the engine's probes.
+ */
+export const NON_FINITE_AS_STOCK = 'tsnnNonFiniteAsStock';
+
 /** Per input position (b, r, q): whether any of its channels is not finite. */
 const badPositions = (xs: Float32Array, positions: number, c: number): Uint8Array => {
   const bad = new Uint8Array(positions);
@@ -52,7 +62,7 @@ const convKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     const io = kernelIo(args.backend);
     const act = ACTIVATIONS[a.activation ?? 'linear'];
     const y = stock.kernelFunc(args) as Info;
-    if (!io?.wasm || x.dtype !== 'float32' || (a.dataFormat ?? 'NHWC') !== 'NHWC' || !act) return y;
+    if (!io?.wasm || x.dtype !== 'float32' || (a.dataFormat ?? 'NHWC') !== 'NHWC' || !act || (args.attrs as tf.NamedAttrMap)[NON_FINITE_AS_STOCK]) return y;
     const filterOk = finite(io, args.backend, filter, bias);
     if (filterOk && finite(io, args.backend, x)) return y;
     const info = tf.backend_util.computeConv2DInfo(
