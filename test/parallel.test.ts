@@ -30,6 +30,35 @@ describe('data-parallel training on worker threads', () => {
     }
   });
 
+  test('on wasm, params the engine knows finite give the whole batch\'s step, and a NaN filter a NaN loss', async () => {
+    await selectBackend({ backend: 'wasm' });
+    const model = toyModelNoBn(), opt = sgd(0.1);
+    const ts0 = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
+    const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
+    // One whole-batch step first: its params come out of the update marked finite.
+    const warm = trainStep(model, crossEntropy, opt)(ts0, batch).trainState;
+    const whole = trainStep(model, crossEntropy, opt)(warm, batch);
+    const w = (warm.params as { conv: { weight: tf.Tensor } }).conv.weight;
+    const poisoned = { ...warm, params: { ...warm.params as object, conv: { ...(warm.params as { conv: object }).conv, weight: tf.tensor(Float32Array.from(w.dataSync(), (v, i) => (i === 0 ? NaN : v)), w.shape) } } };
+    const step = await parallelTrainStep(model, opt, { workers: 2, spec: toySpec('toyModelNoBn') });
+    try {
+      const split = await step(warm, batch);
+      assertClose([split.loss], [whole.loss], 1e-5, 'loss');
+      flattenTree(split.trainState.params).forEach(([p, t], i) => assertClose(t.dataSync(), flattenTree(whole.trainState.params)[i][1].dataSync(), 1e-5, p));
+      disposeTrainState(split.trainState);
+      const bad = await step(poisoned as typeof warm, batch);
+      assert.ok(Number.isNaN(bad.loss), `a NaN filter weight gave the loss ${bad.loss}`);
+      disposeTrainState(bad.trainState);
+    } finally {
+      await step.close();
+      (poisoned.params as { conv: { weight: tf.Tensor } }).conv.weight.dispose();
+      [ts0, warm, whole.trainState].forEach(disposeTrainState);
+      batch.x.dispose();
+      batch.y.dispose();
+      await selectBackend({ backend: 'cpu' });
+    }
+  });
+
   test('with BatchNorm, the running statistics are the mean of each shard\'s update', async () => {
     await selectBackend({ backend: 'cpu' });
     const model = toyModel(), opt = sgd(0.1);

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
+import { isMarkedFinite } from '../backend/finite_marks.ts';
 import type { Batch } from '../data/loader.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
@@ -154,6 +155,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
         for (const w of pool) w.send({ type: 'buffers', ...shared });
       }
       const layout = packTree(ts.params, shared.params).layout, state = packTree(ts.state);
+      const paramsFinite = flattenTree(ts.params).every(([, t]) => isMarkedFinite(t));
       shared.x.set(batch.x.dataSync() as Float32Array);
       shared.y.set(batch.y.dataSync() as Int32Array);
       // Start the workers first, so they run while this thread computes shard 0.
@@ -161,7 +163,7 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
         const s = i + 1;
         const own = i === shards - 2 ? state : { layout: state.layout, data: state.data.slice() };
         return w.call({
-          type: 'step', params: layout, state: own, rows: [starts[s], starts[s] + sizes[s]], rowShape: batch.x.shape.slice(1),
+          type: 'step', params: layout, paramsFinite, state: own, rows: [starts[s], starts[s] + sizes[s]], rowShape: batch.x.shape.slice(1),
           key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
         }, [own.data.buffer as ArrayBuffer]);
       });

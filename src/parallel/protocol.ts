@@ -137,6 +137,11 @@ export type ToWorker =
     readonly type: 'step';
     /** The params' layout in the shared params buffer: read it before replying, it is rewritten for the next step. */
     readonly params: Layout;
+    /**
+     * The caller's engine knew every param to be finite (`finite_marks.ts`): the worker marks its
+     * copies, sparing the NaN-keeping convolutions a probe of every filter.
+     */
+    readonly paramsFinite: boolean;
     readonly state: Packed;
     /** This shard's rows of the shared batch, and the shape of one input row. */
     readonly rows: readonly [number, number];

@@ -6,11 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
+import { markFinite } from '../backend/finite_marks.ts';
 import { selectBackend, type BackendName } from '../backend/select.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Loss } from '../train/losses.ts';
-import { disposeTree } from '../tree.ts';
+import { disposeTree, flattenTree } from '../tree.ts';
 import { lossFromSpec } from './loss_spec.ts';
 import { type FromWorker, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
 import { shardGradient } from './shard.ts';
@@ -44,6 +45,7 @@ port.on('message', async (m: ToWorker) => {
     }
     if (!model || !loss || !shared) throw new Error('worker: step before init');
     const params = unpackTree({ layout: m.params, data: shared.params }), state = unpackTree(m.state);
+    if (m.paramsFinite) flattenTree(params).forEach(([, t]) => markFinite(t));
     const [a, b] = m.rows, per = m.rowShape.reduce((u, v) => u * v, 1);
     const x = tensorFromView(shared.x.subarray(a * per, b * per), [b - a, ...m.rowShape]);
     const y = tf.tensor1d(shared.y.slice(a, b), 'int32');
