@@ -14,7 +14,8 @@ import { friendly, isRecord, unknownOption } from './messages.ts';
 // Refined numbers
 // ---------------------------------------------------------------------------
 
-interface PositiveIntBrand { readonly PositiveInt: unique symbol }
+/** The brand of `PositiveInt`: a number that passed its check. */
+export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
 /**
  * An integer >= 1.
  *
@@ -30,7 +31,8 @@ export const PositiveInt = t.brand(
   'PositiveInt',
 );
 
-interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
+/** The brand of `NonNegativeInt`: a number that passed its check. */
+export interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
 /**
  * An integer >= 0.
  *
@@ -45,7 +47,8 @@ export const NonNegativeInt = t.brand(
   'NonNegativeInt',
 );
 
-interface PositiveBrand { readonly Positive: unique symbol }
+/** The brand of `Positive`: a number that passed its check. */
+export interface PositiveBrand { readonly Positive: unique symbol }
 /**
  * A finite number > 0.
  *
@@ -61,7 +64,8 @@ export const Positive = t.brand(
   'Positive',
 );
 
-interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
+/** The brand of `UnitInterval`: a number that passed its check. */
+export interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
 /**
  * A number in [0, 1).
  *
@@ -77,7 +81,8 @@ export const UnitInterval = t.brand(
   'UnitInterval',
 );
 
-interface FiniteBrand { readonly Finite: unique symbol }
+/** The brand of `Finite`: a number that passed its check. */
+export interface FiniteBrand { readonly Finite: unique symbol }
 /**
  * Any finite number.
  *
@@ -92,7 +97,8 @@ export const Finite = t.brand(
   'Finite',
 );
 
-interface NonNegativeBrand { readonly NonNegative: unique symbol }
+/** The brand of `NonNegative`: a number that passed its check. */
+export interface NonNegativeBrand { readonly NonNegative: unique symbol }
 /**
  * A finite number >= 0.
  *
@@ -107,7 +113,8 @@ export const NonNegative = t.brand(
   'NonNegative',
 );
 
-interface FractionBrand { readonly Fraction: unique symbol }
+/** The brand of `Fraction`: a number that passed its check. */
+export interface FractionBrand { readonly Fraction: unique symbol }
 /**
  * A number in [0, 1].
  *

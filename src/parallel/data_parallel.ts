@@ -24,6 +24,7 @@ import { optionSet, positiveIntUpTo, strictRecord, type OptionsOf } from '../con
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
+import { siblingModule } from './sibling.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
@@ -65,10 +66,11 @@ class GradWorker {
   gradBuffer: Float32Array | undefined;
 
   constructor() {
-    // Deno runs the .ts worker natively; under Node the worker registers tsx's loader first.
+    // The built package's worker is JavaScript, and Deno runs the .ts source natively; Node
+    // running the source registers tsx's loader in the worker first (tsx is a devDependency).
     const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-    const url = new URL('./worker.ts', import.meta.url);
-    this.worker = isDeno ? new Worker(url) : new Worker(
+    const url = siblingModule('./worker.ts', import.meta.url);
+    this.worker = isDeno || url.pathname.endsWith('.js') ? new Worker(url) : new Worker(
       `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`,
       { eval: true },
     );

@@ -7,8 +7,9 @@
 import { ConfigError } from '../errors.ts';
 import { crossEntropy, type Loss, mse } from '../train/losses.ts';
 import type { ModuleSpec } from './protocol.ts';
+import { siblingModule } from './sibling.ts';
 
-const LOSSES = new URL('../train/losses.ts', import.meta.url).href;
+const LOSSES = siblingModule('../train/losses.ts', import.meta.url).href;
 const builtIn = new Map<Loss, ModuleSpec>([[crossEntropy, { module: LOSSES, export: 'crossEntropy' }], [mse, { module: LOSSES, export: 'mse' }]]);
 
 /**
