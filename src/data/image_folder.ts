@@ -1,13 +1,13 @@
 /**
  * Image-folder datasets in the Imagenette layout: `train/<class>/*.JPEG` and
  * `val/<class>/*.JPEG` (PNG too). Decoding and resizing use jimp, which is
- * pure JavaScript and runs under Node and Deno alike.
+ * pure JavaScript and runs under Node and Deno alike. It is an optional
+ * peer dependency, imported on the first call: only this loader needs it.
  *
  * @module
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { Jimp } from 'jimp';
 import * as t from 'io-ts';
 import { decodeArg, optionSet, type OptionsOf, positiveIntUpTo, tupleOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
@@ -31,6 +31,16 @@ export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;
 
 const IMAGE = /\.(jpe?g|png)$/i;
 
+type JimpModule = typeof import('jimp');
+let jimp: Promise<JimpModule> | undefined;
+
+/** jimp, imported once; a DatasetError saying how to install it when it is missing. */
+const loadJimp = (): Promise<JimpModule> =>
+  (jimp ??= import('jimp').catch((e: unknown) => {
+    jimp = undefined;
+    throw new DatasetError('jimp', `loadImageFolder decodes images with the optional package jimp, which did not load (${(e as Error).message.split('\n')[0]}); install it: npm install jimp`);
+  }));
+
 const listClasses = (dir: string): string[] =>
   fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 
@@ -42,6 +52,7 @@ const readSplit = async (dir: string, classes: readonly string[], o: Required<Im
     if (label < 0) throw new DatasetError(nodePath.join(dir, cls), `class '${cls}' is not among the training classes [${classes.join(', ')}]`);
     for (const f of fs.readdirSync(nodePath.join(dir, cls)).filter((f) => IMAGE.test(f)).sort()) files.push([nodePath.join(dir, cls, f), label]);
   }
+  const { Jimp } = await loadJimp();
   const x = new Uint8Array(files.length * h * w * c), y = new Int32Array(files.length);
   for (const [i, [file, label]] of files.entries()) {
     let img;
