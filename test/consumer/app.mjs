@@ -1,0 +1,38 @@
+// A consumer of the installed package, in plain JavaScript: no TypeScript loader.
+// Builds resNet, runs a forward pass, trains a few steps on wasm, and runs a
+// data-parallel step with two workers that rebuild the model from 'tsnn'.
+import {
+  adamW, dataLoader, dataParallel, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend,
+} from 'tsnn';
+import { checkShape } from 'tsnn/laws';
+import { installEngine } from 'tsnn/backend';
+
+const info = await selectBackend({ backend: 'wasm', warn: () => {} });
+installEngine(); // idempotent: selectBackend made this call already
+const n = 32, shape = [28, 28, 1];
+const x = new Uint8Array(n * 28 * 28), y = new Int32Array(n);
+for (let i = 0; i < n; i++) {
+  y[i] = i % 10;
+  for (let j = 0; j < 28 * 28; j++) x[i * 784 + j] = (j * (y[i] + 1) * 7 + i) % 256;
+}
+const ds = { x, y, shape };
+const model = resNet({ nIn: 1, nClasses: 10 });
+checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
+
+const init = model.init(prngKey(0), shape);
+const tf = await import('@tensorflow/tfjs');
+const out = model.apply(init.params, init.state, tf.zeros([2, ...shape]), evalCtx);
+console.log(JSON.stringify({ backend: info.name, forward: out.y.shape }));
+out.y.dispose();
+
+const opts = { epochs: 1, opt: adamW(1e-3), observers: [] };
+const train = () => dataLoader(ds, { batchSize: 16, key: prngKey(1), nClasses: 10 });
+const one = await fit(model, { train: train() }, opts);
+console.log(JSON.stringify({ steps: one.trainState.step, loss: one.history.at(-1)?.trainLoss }));
+disposeTrainState(one.trainState);
+
+const two = await fit(model, { train: train() }, {
+  ...opts, step: dataParallel({ workers: 2, spec: { module: 'tsnn', export: 'resNet', args: [{ nIn: 1, nClasses: 10 }] } }),
+});
+console.log(JSON.stringify({ parallelSteps: two.trainState.step, loss: two.history.at(-1)?.trainLoss }));
+disposeTrainState(two.trainState);
