@@ -14,8 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
-  loadFashionMnistOrThrow, lrFind, prngKey, selectBackend, saveCheckpoints, dataParallel,
+  lrFind, prngKey, selectBackend, saveCheckpoints, dataParallel,
 } from '../mod.ts';
+import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,7 +42,7 @@ for (const m of models) if (!(m in chapter14Models)) throw new Error(`--models: 
 fs.mkdirSync(args.out!, { recursive: true });
 
 await selectBackend(args.backend ? { backend: args.backend as 'cpu' | 'wasm' | 'tensorflow' } : {});
-const data = await loadFashionMnistOrThrow();
+const data = await fashionMnistOrExit();
 const stats = channelStats(data.train);
 const limit = quick ? { train: 6400, test: 2000 } : { train: data.train.y.length, test: data.test.y.length };
 const key = prngKey(Number(args.seed));

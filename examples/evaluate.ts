@@ -6,8 +6,9 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
   adamW, channelStats, chapter14Models, dataLoader, decodeSafetensors, disposeTrainState, evaluate, loadCheckpoint,
-  loadFashionMnistOrThrow, selectBackend,
+  selectBackend,
 } from '../mod.ts';
+import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 import * as fs from 'node:fs';
 
 const file = process.argv[process.argv.length - 1];
@@ -21,7 +22,7 @@ const model = chapter14Models[name as keyof typeof chapter14Models](config);
 // fitOneCycle trains with adamW, so the optimizer state has adamW's structure.
 const loaded = loadCheckpoint(file, { model, opt: adamW(1e-3), inShape: [28, 28, 1] });
 if (isLeft(loaded)) throw loaded.left;
-const data = await loadFashionMnistOrThrow();
+const data = await fashionMnistOrExit();
 const test = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize: channelStats(data.train) });
 const r = evaluate(model, loaded.right.trainState, test);
 console.log(`${name} (step ${loaded.right.trainState.step}): test accuracy ${r.metrics.accuracy.toFixed(4)}, loss ${r.loss.toFixed(4)}`);

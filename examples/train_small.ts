@@ -7,11 +7,12 @@
  */
 import {
   adamW, channelStats, convLayer, dataLoader, dense, disposeTrainState, evaluate, fitOneCycle, flatten, globalAvgPool,
-  loadCheckpointOrThrow, loadFashionMnistOrThrow, lrFind, withLabel, prngKey, saveCheckpoints, selectBackend, serial,
+  loadCheckpointOrThrow, lrFind, withLabel, prngKey, saveCheckpoints, selectBackend, serial,
 } from '../mod.ts';
+import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
 await selectBackend(); // wasm here; tfjs-node(-gpu) where it installs
-const { train, test } = await loadFashionMnistOrThrow();
+const { train, test } = await fashionMnistOrExit();
 const stats = channelStats(train);
 const trainDl = dataLoader(train, { batchSize: 64, key: prngKey(1), normalize: stats, limit: 8192, flip: true });
 const validDl = dataLoader(test, { batchSize: 500, shuffle: false, normalize: stats, limit: 2000 });
