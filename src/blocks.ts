@@ -4,9 +4,9 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, func, optionSet, type OptionsOf, PositiveInt } from './config.ts';
+import { decodeArg, func, type NoFields, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, tidyApply, withLabel } from './layer.ts';
@@ -26,15 +26,16 @@ import type { Children } from './combinators.ts';
 
 const ACTIVATIONS: Record<string, Pointwise> = { relu, silu, gelu, sigmoid, tanh, leakyRelu: leakyRelu() };
 
-const ActCodec = t.union([
+/** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */
+export type Act = 'none' | 'relu' | 'silu' | 'gelu' | 'sigmoid' | 'tanh' | 'leakyRelu' | Pointwise;
+
+const ActCodec: t.Type<Act, Act, unknown> = t.union([
   t.keyof({ none: null, relu: null, silu: null, gelu: null, sigmoid: null, tanh: null, leakyRelu: null }),
   func<Pointwise>('a pointwise activation'),
 ], "one of 'none', 'relu', 'silu', 'gelu', 'sigmoid', 'tanh', 'leakyRelu' or a pointwise activation");
 
-/** An activation by name (`'relu'`, `'none'`, ...) or as a {@link Pointwise}. */
-export type Act = t.TypeOf<typeof ActCodec>;
-
-const ConvLayerOptions = optionSet('convLayer', {}, {
+const BnInit: t.UnionC<[t.LiteralC<'one'>, t.LiteralC<'zero'>]> = t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'");
+const convLayerOptional = {
   /** Kernel size. Default 3. */
   ks: PositiveInt,
   /** Stride. Default 1. */
@@ -42,8 +43,9 @@ const ConvLayerOptions = optionSet('convLayer', {}, {
   /** Activation after the batch norm. Default `'relu'`. */
   act: ActCodec,
   /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
-  bnInit: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
-});
+  bnInit: BnInit,
+};
+const ConvLayerOptions: OptionSetOf<NoFields, typeof convLayerOptional> = optionSet('convLayer', {}, convLayerOptional);
 
 /** Options of {@link convLayer}. */
 export type ConvLayerOptions = OptionsOf<typeof ConvLayerOptions>;
@@ -131,20 +133,23 @@ export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Ch
 // Chapter-14 models
 // ---------------------------------------------------------------------------
 
-const ModelOptions = optionSet('model', {
+const Channels: t.ReadonlyArrayC<typeof PositiveInt> = t.readonlyArray(PositiveInt);
+const modelRequired = {
   /** Input channels (1 for Fashion-MNIST). */
   nIn: PositiveInt,
   /** Number of classes. */
   nClasses: PositiveInt,
-}, {
+};
+const modelOptional = {
   /** Channels of the blocks. Default the book's `[16, 32, 64, 128, 256]`. */
-  channels: t.readonlyArray(PositiveInt),
+  channels: Channels,
   /**
    * Stride of the first block. Default 2, as in the book; 1 keeps more
    * resolution on 28×28 inputs, as fastai's course notebook does.
    */
   firstStride: PositiveInt,
-});
+};
+const ModelOptions: OptionSetOf<typeof modelRequired, typeof modelOptional> = optionSet('model', modelRequired, modelOptional);
 
 /** Options of the chapter-14 model builders. */
 export type ModelOptions = OptionsOf<typeof ModelOptions>;

@@ -149,7 +149,7 @@ export const conv2dFilterGrad = (
  * @example
  * installConvGradients(); // once, before training
  */
-export const installConvGradients = extendGradient('Conv2D', ['x', 'filter'], (stock) => (dy, saved, attrs) => {
+export const installConvGradients: () => void = extendGradient('Conv2D', ['x', 'filter'], (stock) => (dy, saved, attrs) => {
   const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
   const a = attrs as unknown as { strides: number | [number, number]; pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][]; dataFormat: 'NHWC' | 'NCHW'; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
   const [dh, dw] = pair(a.dilations ?? 1);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 type Info = tf.TensorInfo;
 

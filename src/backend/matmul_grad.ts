@@ -21,7 +21,7 @@ const product = (a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): tf.T
  * @example
  * installMatMulGradient(); // once, before training
  */
-export const installMatMulGradient = extendGradient('BatchMatMul', ['a', 'b'], (stock) => (dy, saved, attrs) => {
+export const installMatMulGradient: () => void = extendGradient('BatchMatMul', ['a', 'b'], (stock) => (dy, saved, attrs) => {
   const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
   const d = dy as tf.Tensor2D;
   if (a.rank !== 2 || b.rank !== 2) return stock(dy, saved, attrs);

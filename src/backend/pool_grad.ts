@@ -69,7 +69,7 @@ const firstMaxGrad = (dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, size: num
  * installMaxPoolGradient();
  * ```
  */
-export const installMaxPoolGradient = extendGradient('MaxPool', ['x'], (stock) => (dy, saved, attrs) => {
+export const installMaxPoolGradient: () => void = extendGradient('MaxPool', ['x'], (stock) => (dy, saved, attrs) => {
   const g = squareValid(attrs as unknown as PoolAttrs);
   const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
   if (!g || x.rank !== 4) return stock(dy, saved, attrs);
@@ -85,7 +85,7 @@ export const installMaxPoolGradient = extendGradient('MaxPool', ['x'], (stock) =
  * installAvgPoolGradient();
  * ```
  */
-export const installAvgPoolGradient = extendGradient('AvgPool', ['x'], (stock) => (dy, saved, attrs) => {
+export const installAvgPoolGradient: () => void = extendGradient('AvgPool', ['x'], (stock) => (dy, saved, attrs) => {
   const g = squareValid(attrs as unknown as PoolAttrs);
   const [x] = saved as [tf.Tensor4D];
   if (!g || g.size !== g.stride || x.rank !== 4 || x.shape[1] % g.size !== 0 || x.shape[2] % g.size !== 0) return stock(dy, saved, attrs);

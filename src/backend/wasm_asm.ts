@@ -33,33 +33,66 @@ const sleb = (n: number): number[] => {
 const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const simd = (op: number) => [0xfd, ...uleb(op)];
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 
 /** Value types. */
 export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 
 /** The instructions the kernels use, as byte sequences. */
-export const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32Const: (n: number) => [0x41, ...sleb(n)],
-  f32Const: (x: number) => [0x43, ...new Uint8Array(new Float32Array([x]).buffer)],
+export const op: {
+  readonly get: (i: number) => number[];
+  readonly set: (i: number) => number[];
+  readonly tee: (i: number) => number[];
+  readonly i32Const: (n: number) => number[];
+  readonly f32Const: (x: number) => number[];
+  readonly i32Add: readonly number[];
+  readonly i32Mul: readonly number[];
+  readonly i32GeU: readonly number[];
+  /** `block` and `loop` with no result; close each with `end`. */
+  readonly block: readonly number[];
+  readonly loop: readonly number[];
+  readonly end: readonly number[];
+  readonly br: (depth: number) => number[];
+  readonly brIf: (depth: number) => number[];
+  /** `v128.load`/`v128.store` with alignment hint 1 and offset 0: any address is fine. */
+  readonly v128Load: readonly number[];
+  readonly v128Store: readonly number[];
+  /** The same, `offset` bytes past the address on the stack (a constant folded into the instruction). */
+  readonly v128LoadAt: (offset: number) => number[];
+  readonly v128StoreAt: (offset: number) => number[];
+  readonly v128Zero: readonly number[];
+  readonly f32x4Splat: readonly number[];
+  readonly f32x4Sqrt: readonly number[];
+  readonly f32x4Add: readonly number[];
+  readonly f32x4Sub: readonly number[];
+  readonly f32x4Mul: readonly number[];
+  readonly f32x4Div: readonly number[];
+  /** IEEE max: a NaN in either lane gives NaN. */
+  readonly f32x4Max: readonly number[];
+  /** `b < a ? b : a` and `a < b ? b : a`: one instruction each on x86; a NaN in `a` is kept, one in `b` is not. */
+  readonly f32x4Pmin: readonly number[];
+  readonly f32x4Pmax: readonly number[];
+  /** Lane-wise `a != b` as an all-ones or all-zeros mask: `x != x` marks the NaNs. */
+  readonly f32x4Ne: readonly number[];
+  readonly v128Or: readonly number[];
+} = {
+  get: (i) => [0x20, ...uleb(i)],
+  set: (i) => [0x21, ...uleb(i)],
+  tee: (i) => [0x22, ...uleb(i)],
+  i32Const: (n) => [0x41, ...sleb(n)],
+  f32Const: (x) => [0x43, ...new Uint8Array(new Float32Array([x]).buffer)],
   i32Add: [0x6a],
   i32Mul: [0x6c],
   i32GeU: [0x4f],
-  /** `block` and `loop` with no result; close each with `end`. */
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
   end: [0x0b],
-  br: (depth: number) => [0x0c, ...uleb(depth)],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  /** `v128.load`/`v128.store` with alignment hint 1 and offset 0: any address is fine. */
+  br: (depth) => [0x0c, ...uleb(depth)],
+  brIf: (depth) => [0x0d, ...uleb(depth)],
   v128Load: [...simd(0x00), 0x00, 0x00],
   v128Store: [...simd(0x0b), 0x00, 0x00],
-  /** The same, `offset` bytes past the address on the stack (a constant folded into the instruction). */
-  v128LoadAt: (offset: number) => [...simd(0x00), 0x00, ...uleb(offset)],
-  v128StoreAt: (offset: number) => [...simd(0x0b), 0x00, ...uleb(offset)],
+  v128LoadAt: (offset) => [...simd(0x00), 0x00, ...uleb(offset)],
+  v128StoreAt: (offset) => [...simd(0x0b), 0x00, ...uleb(offset)],
   v128Zero: [...simd(0x0c), ...new Array(16).fill(0)],
   f32x4Splat: simd(0x13),
   f32x4Sqrt: simd(0xe3),
@@ -67,15 +100,12 @@ export const op = {
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
   f32x4Div: simd(0xe7),
-  /** IEEE max: a NaN in either lane gives NaN. */
   f32x4Max: simd(0xe9),
-  /** `b < a ? b : a` and `a < b ? b : a`: one instruction each on x86; a NaN in `a` is kept, one in `b` is not. */
   f32x4Pmin: simd(0xea),
   f32x4Pmax: simd(0xeb),
-  /** Lane-wise `a != b` as an all-ones or all-zeros mask: `x != x` marks the NaNs. */
   f32x4Ne: simd(0x42),
   v128Or: simd(0x50),
-} as const;
+};
 
 /**
  * `for (v = 0; v < limit; v += step) { body }` with unsigned compares: `limit`

@@ -25,7 +25,7 @@ export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
  * PositiveInt.is(2.5); // false
  * ```
  */
-export const PositiveInt = t.brand(
+export const PositiveInt: t.BrandC<t.NumberC, PositiveIntBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, PositiveIntBrand> => Number.isInteger(n) && n >= 1,
   'PositiveInt',
@@ -41,7 +41,7 @@ export interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
  * NonNegativeInt.is(0); // true
  * ```
  */
-export const NonNegativeInt = t.brand(
+export const NonNegativeInt: t.BrandC<t.NumberC, NonNegativeIntBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0,
   'NonNegativeInt',
@@ -58,7 +58,7 @@ export interface PositiveBrand { readonly Positive: unique symbol }
  * Positive.is(Infinity); // false
  * ```
  */
-export const Positive = t.brand(
+export const Positive: t.BrandC<t.NumberC, PositiveBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, PositiveBrand> => Number.isFinite(n) && n > 0,
   'Positive',
@@ -75,7 +75,7 @@ export interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
  * UnitInterval.is(1); // false
  * ```
  */
-export const UnitInterval = t.brand(
+export const UnitInterval: t.BrandC<t.NumberC, UnitIntervalBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, UnitIntervalBrand> => Number.isFinite(n) && n >= 0 && n < 1,
   'UnitInterval',
@@ -91,7 +91,7 @@ export interface FiniteBrand { readonly Finite: unique symbol }
  * Finite.is(NaN); // false
  * ```
  */
-export const Finite = t.brand(
+export const Finite: t.BrandC<t.NumberC, FiniteBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, FiniteBrand> => Number.isFinite(n),
   'Finite',
@@ -107,7 +107,7 @@ export interface NonNegativeBrand { readonly NonNegative: unique symbol }
  * NonNegative.is(0); // true
  * ```
  */
-export const NonNegative = t.brand(
+export const NonNegative: t.BrandC<t.NumberC, NonNegativeBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, NonNegativeBrand> => Number.isFinite(n) && n >= 0,
   'NonNegative',
@@ -123,7 +123,7 @@ export interface FractionBrand { readonly Fraction: unique symbol }
  * Fraction.is(1); // true
  * ```
  */
-export const Fraction = t.brand(
+export const Fraction: t.BrandC<t.NumberC, FractionBrand> = t.brand(
   t.number,
   (n): n is t.Branded<number, FractionBrand> => Number.isFinite(n) && n >= 0 && n <= 1,
   'Fraction',
@@ -166,7 +166,7 @@ export const nonEmptyString = (name: string): t.Type<string, string, unknown> =>
  * positiveIntUpTo(64).is(65); // false
  * ```
  */
-export const positiveIntUpTo = (max: number) => t.refinement(PositiveInt, (n) => n <= max, `integer in 1..${max}`);
+export const positiveIntUpTo = (max: number): t.RefinementC<typeof PositiveInt> => t.refinement(PositiveInt, (n) => n <= max, `integer in 1..${max}`);
 
 /**
  * A function, of the type `F` the caller names, called `name` in messages (a
@@ -188,7 +188,7 @@ export const func = <F>(name: string): t.Type<F, F, unknown> => guard<F>(name, (
  * Schedule.is((step: number) => 0.1 / (step + 1)); // true
  * ```
  */
-export const Schedule = func<(step: number) => number>('schedule');
+export const Schedule: t.Type<(step: number) => number, (step: number) => number, unknown> = func<(step: number) => number>('schedule');
 
 /**
  * A PRNG key, as `prngKey(seed)` makes: two uint32 words.
@@ -200,6 +200,9 @@ export const Schedule = func<(step: number) => number>('schedule');
  * ```
  */
 export const PrngKey: t.Type<Key, Key, unknown> = guard<Key>('a PRNG key (prngKey(seed))', isKey);
+
+/** The codec {@link hyper} makes: a number that `C` accepts, or a {@link Schedule}. */
+export type HyperC<C extends t.Mixed> = t.UnionC<[C, typeof Schedule]>;
 
 /**
  * A hyperparameter: a number that `range` accepts, or a schedule. Its
@@ -213,7 +216,11 @@ export const PrngKey: t.Type<Key, Key, unknown> = guard<Key>('a PRNG key (prngKe
  * // ConfigError: sgd.lr: expected non-negative number or schedule, got NaN
  * ```
  */
-export const hyper = <C extends t.Mixed>(range: C) => t.union([range, Schedule], `${range.name} | schedule`);
+export const hyper = <C extends t.Mixed>(range: C): HyperC<C> => t.union([range, Schedule], `${range.name} | schedule`);
+
+/** What {@link tupleOf} returns: a codec of read-only tuples of `C`'s types. */
+export type TupleOfC<C extends readonly t.Mixed[]> =
+  t.Type<{ readonly [I in keyof C]: t.TypeOf<C[I]> }, { readonly [I in keyof C]: t.OutputOf<C[I]> }, unknown>;
 
 /**
  * A read-only tuple of exactly `codecs.length` items. (io-ts's `t.tuple`
@@ -229,7 +236,7 @@ export const hyper = <C extends t.Mixed>(range: C) => t.union([range, Schedule],
 export const tupleOf = <const C extends readonly t.Mixed[]>(
   codecs: C,
   name = `[${codecs.map((c) => friendly(c.name)).join(', ')}]`,
-): t.Type<{ readonly [I in keyof C]: t.TypeOf<C[I]> }, { readonly [I in keyof C]: t.OutputOf<C[I]> }, unknown> => {
+): TupleOfC<C> => {
   type A = { readonly [I in keyof C]: t.TypeOf<C[I]> };
   type O = { readonly [I in keyof C]: t.OutputOf<C[I]> };
   const is = (u: unknown): u is A => Array.isArray(u) && u.length === codecs.length && codecs.every((c, i) => c.is(u[i]));
@@ -246,6 +253,10 @@ export const tupleOf = <const C extends readonly t.Mixed[]>(
 
 /** The io-ts record that {@link strictRecord} refines: its TypeScript types are this one's. */
 type RecordC<R extends t.Props, O extends t.Props> = t.ExactC<t.IntersectionC<[t.TypeC<R>, t.PartialC<O>]>>;
+
+/** What {@link strictRecord} returns: the record codec of required fields `R` and optional fields `O`, with its keys. */
+export type StrictRecordC<R extends t.Props, O extends t.Props> =
+  t.Type<t.TypeOf<RecordC<R, O>>, t.OutputOf<RecordC<R, O>>, unknown> & { readonly keys: readonly string[] };
 
 /**
  * A record codec with required and optional fields that refuses every other
@@ -266,7 +277,7 @@ export const strictRecord = <R extends t.Props, O extends t.Props>(
   name: string,
   required: R,
   optional: O,
-): t.Type<t.TypeOf<RecordC<R, O>>, t.OutputOf<RecordC<R, O>>, unknown> & { readonly keys: readonly string[] } => {
+): StrictRecordC<R, O> => {
   type A = t.TypeOf<RecordC<R, O>>;
   const keys = [...Object.keys(required), ...Object.keys(optional)];
   const known = new Set(keys);
@@ -313,4 +324,5 @@ const isJson = (u: unknown, depth = 0): boolean => {
  * JsonValue.is({ lr: NaN }); // false
  * ```
  */
-export const JsonValue = guard<unknown>('a JSON value (finite numbers, strings, booleans, null, arrays and plain records)', (u) => isJson(u));
+export const JsonValue: t.Type<unknown, unknown, unknown> =
+  guard<unknown>('a JSON value (finite numbers, strings, booleans, null, arrays and plain records)', (u) => isJson(u));

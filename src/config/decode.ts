@@ -4,10 +4,10 @@
  *
  * @module
  */
-import * as t from 'io-ts';
+import type * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { ConfigError } from '../errors.ts';
-import { strictRecord } from './codecs.ts';
+import { strictRecord, type StrictRecordC } from './codecs.ts';
 import { friendly, showValue } from './messages.ts';
 
 const tagOf = (type: t.Decoder<unknown, unknown>): string => (type as { _tag?: string })._tag ?? '';
@@ -99,6 +99,15 @@ export interface OptionSet<A, O> {
   decode(value: unknown, owner?: string): A;
 }
 
+/** No fields, for a set with none required or none optional (`{}`, which as a type means any non-null value). */
+export type NoFields = Record<never, never>;
+
+/** What {@link optionSet} returns for required fields `R` and optional fields `P` (sets are annotated with it: JSR wants types written out). */
+export interface OptionSetOf<R extends t.Props, P extends t.Props>
+  extends OptionSet<t.TypeOf<StrictRecordC<R, P>>, t.OutputOf<StrictRecordC<R, P>>> {
+  readonly codec: StrictRecordC<R, P>;
+}
+
 /**
  * Declare an option set once: required and optional fields as io-ts codecs,
  * each with its doc comment. Its TypeScript type is `OptionsOf<typeof Set>`
@@ -118,14 +127,14 @@ export interface OptionSet<A, O> {
  * // ConfigError: avgPool.strid: unknown option, got 1; did you mean stride? (known: size, stride)
  * ```
  */
-export const optionSet = <R extends t.Props, P extends t.Props>(owner: string, required: R, optional: P) => {
+export const optionSet = <R extends t.Props, P extends t.Props>(owner: string, required: R, optional: P): OptionSetOf<R, P> => {
   const codec = strictRecord('an options record', required, optional);
   return {
     owner,
     codec,
     keys: codec.keys,
     decode: (value: unknown, as: string = owner) => decodeOrThrow(as, codec, value === undefined ? {} : value),
-  } satisfies OptionSet<t.TypeOf<typeof codec>, t.OutputOf<typeof codec>>;
+  };
 };
 
 /**

@@ -12,7 +12,7 @@ import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { decodeArg, optionSet, type OptionsOf } from '../config.ts';
+import { decodeArg, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError, parseIdx } from './idx.ts';
 
@@ -64,7 +64,7 @@ export interface FashionMnist {
 }
 
 /** An http(s) URL, as `new URL` parses it. */
-const HttpUrl = t.refinement(t.string, (s) => {
+const HttpUrl: t.RefinementC<t.StringC> = t.refinement(t.string, (s) => {
   try {
     return ['http:', 'https:'].includes(new URL(s).protocol);
   } catch {
@@ -72,7 +72,7 @@ const HttpUrl = t.refinement(t.string, (s) => {
   }
 }, 'an http(s) URL');
 
-const FashionMnistOptions = optionSet('loadFashionMnist', {}, {
+const fashionMnistOptional = {
   /** Look here first. */
   dir: t.string,
   /** The cache folder. Default `$XDG_CACHE_HOME/tsnn/fashion-mnist` or `~/.cache/tsnn/fashion-mnist`. */
@@ -81,7 +81,8 @@ const FashionMnistOptions = optionSet('loadFashionMnist', {}, {
   download: t.boolean,
   /** The mirror to download from, an http(s) URL. Default {@link FASHION_MNIST_MIRROR}. */
   mirror: HttpUrl,
-});
+};
+const FashionMnistOptions: OptionSetOf<NoFields, typeof fashionMnistOptional> = optionSet('loadFashionMnist', {}, fashionMnistOptional);
 
 /** Options of {@link loadFashionMnist}. */
 export type FashionMnistOptions = OptionsOf<typeof FashionMnistOptions>;

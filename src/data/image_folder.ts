@@ -9,22 +9,28 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as t from 'io-ts';
-import { decodeArg, optionSet, type OptionsOf, positiveIntUpTo, tupleOf } from '../config.ts';
+import { decodeArg, optionSet, type OptionSetOf, type OptionsOf, type PositiveInt, positiveIntUpTo, tupleOf, type TupleOfC } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
 /** An image side: a positive integer up to 4096 (larger sizes would allocate gigabytes per image). */
-const Side = positiveIntUpTo(4096);
+const Side: t.RefinementC<typeof PositiveInt> = positiveIntUpTo(4096);
+const Size: TupleOfC<readonly [typeof Side, typeof Side]> = tupleOf([Side, Side], '[height, width] in 1..4096');
+const Channels: t.UnionC<[t.LiteralC<1>, t.LiteralC<3>]> = t.union([t.literal(1), t.literal(3)], '1 | 3');
+const Splits: TupleOfC<readonly [t.StringC, t.StringC]> = tupleOf([t.string, t.string], '[train folder, validation folder]');
 
-const ImageFolderOptions = optionSet('loadImageFolder', {
+const imageFolderRequired = {
   /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */
-  size: tupleOf([Side, Side], '[height, width] in 1..4096'),
-}, {
+  size: Size,
+};
+const imageFolderOptional = {
   /** 3 for RGB, 1 for grayscale (luma). Default 3. */
-  channels: t.union([t.literal(1), t.literal(3)], '1 | 3'),
+  channels: Channels,
   /** Split folders. Default `['train', 'val']`. */
-  splits: tupleOf([t.string, t.string], '[train folder, validation folder]'),
-});
+  splits: Splits,
+};
+const ImageFolderOptions: OptionSetOf<typeof imageFolderRequired, typeof imageFolderOptional> =
+  optionSet('loadImageFolder', imageFolderRequired, imageFolderOptional);
 
 /** Options of {@link loadImageFolder}. */
 export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;

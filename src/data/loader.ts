@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, Finite, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey, showValue, strictRecord } from '../config.ts';
+import { decodeArg, Finite, NonNegativeInt, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey, showValue, strictRecord, type StrictRecordC } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
 import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
@@ -48,10 +48,21 @@ export interface ArrayDataset {
   readonly classes?: readonly string[];
 }
 
-const LoaderOptions = optionSet('dataLoader', {
+const Normalize: StrictRecordC<{
+  /** Per-channel means, subtracted after scaling. */
+  mean: t.ReadonlyArrayC<typeof Finite>;
+  /** Per-channel standard deviations, each positive. */
+  std: t.ReadonlyArrayC<typeof Positive>;
+}, NoFields> = strictRecord('{ mean: finite numbers, std: positive numbers }', {
+  mean: t.readonlyArray(Finite, 'finite numbers'),
+  std: t.readonlyArray(Positive, 'positive numbers'),
+}, {});
+
+const loaderRequired = {
   /** Examples per batch. */
   batchSize: PositiveInt,
-}, {
+};
+const loaderOptional = {
   /** Shuffle each epoch, driven by `key`. Default true. */
   shuffle: t.boolean,
   /** Drop the last incomplete batch. Default false. */
@@ -61,12 +72,7 @@ const LoaderOptions = optionSet('dataLoader', {
   /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
   scale: Finite,
   /** Per-channel normalisation after scaling: `(x - mean) / std`. */
-  normalize: strictRecord('{ mean: finite numbers, std: positive numbers }', {
-    /** Per-channel means, subtracted after scaling. */
-    mean: t.readonlyArray(Finite, 'finite numbers'),
-    /** Per-channel standard deviations, each positive. */
-    std: t.readonlyArray(Positive, 'positive numbers'),
-  }, {}),
+  normalize: Normalize,
   /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
   padCrop: NonNegativeInt,
   /** Random horizontal flip with probability 1/2 (per example). Default false. */
@@ -79,7 +85,8 @@ const LoaderOptions = optionSet('dataLoader', {
    * integers >= 0 in any case.
    */
   nClasses: PositiveInt,
-});
+};
+const LoaderOptions: OptionSetOf<typeof loaderRequired, typeof loaderOptional> = optionSet('dataLoader', loaderRequired, loaderOptional);
 
 /** Options of {@link dataLoader}. */
 export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
@@ -225,7 +232,7 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
  * const { mean, std } = channelStats(ds, 1 / 255); // [0.5], [0.5]; Fashion-MNIST: ~0.286, ~0.353
  * ```
  */
-export const channelStats = (ds: ArrayDataset, scale = ds.x instanceof Uint8Array ? 1 / 255 : 1) => {
+export const channelStats = (ds: ArrayDataset, scale = ds.x instanceof Uint8Array ? 1 / 255 : 1): { mean: number[]; std: number[] } => {
   decodeArg('channelStats.scale', Finite, scale);
   const c = ds.shape.length === 3 ? ds.shape[2] : 1;
   const sum = new Float64Array(c), sq = new Float64Array(c);

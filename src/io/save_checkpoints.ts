@@ -5,26 +5,32 @@
  * @module
  */
 import * as t from 'io-ts';
-import { JsonValue, nonEmptyString, optionSet, type OptionsOf } from '../config.ts';
+import { JsonValue, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 
-const SaveCheckpointsOptions = optionSet('saveCheckpoints', {
+const Path: t.Type<string, string, unknown> = nonEmptyString('a file path');
+const Mode: t.UnionC<[t.LiteralC<'last'>, t.LiteralC<'best'>]> = t.union([t.literal('last'), t.literal('best')], "'last' | 'best'");
+
+const saveCheckpointsRequired = {
   /** The file to (over)write, atomically. */
-  path: nonEmptyString('a file path'),
-}, {
+  path: Path,
+};
+const saveCheckpointsOptional = {
   /** A JSON-serialisable configuration saved with the state (e.g. the model's options). */
   config: JsonValue,
   /** `'last'`: after every epoch. `'best'`: when the monitored figure improves. Default `'last'`. */
-  mode: t.union([t.literal('last'), t.literal('best')], "'last' | 'best'"),
+  mode: Mode,
   /**
    * For `'best'`: a metric's name (higher is better), or `'validLoss'` (lower
    * is better). Default: the first metric, else `'validLoss'`.
    */
   monitor: t.string,
-});
+};
+const SaveCheckpointsOptions: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> =
+  optionSet('saveCheckpoints', saveCheckpointsRequired, saveCheckpointsOptional);
 
 /** Options of {@link saveCheckpoints}. */
 export type SaveCheckpointsOptions = OptionsOf<typeof SaveCheckpointsOptions>;

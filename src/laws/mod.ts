@@ -57,7 +57,7 @@ export * from './arbitraries.ts';
  * fc.assert(shapeProperty(arbConv2dCase()), { numRuns: 3 });
  * ```
  */
-export const shapeProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkShape(c));
+export const shapeProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkShape(c));
 /**
  * The purity law over an arbitrary of cases.
  *
@@ -68,7 +68,7 @@ export const shapeProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, 
  * fc.assert(purityProperty(arbConv2dCase()), { numRuns: 3 });
  * ```
  */
-export const purityProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkPurity(c));
+export const purityProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkPurity(c));
 /**
  * The determinism law over an arbitrary of cases.
  *
@@ -79,7 +79,7 @@ export const purityProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb,
  * fc.assert(determinismProperty(arbConv2dCase()), { numRuns: 3 });
  * ```
  */
-export const determinismProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkDeterminism(c));
+export const determinismProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkDeterminism(c));
 /**
  * The gradient law over an arbitrary of cases.
  *
@@ -90,7 +90,7 @@ export const determinismProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property
  * fc.assert(gradientProperty(arbConv2dCase(), { training: false }), { numRuns: 3 });
  * ```
  */
-export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions) =>
+export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IPropertyWithHooks<[LayerCase]> =>
   fc.property(arb, (c) => checkGradient(c, opts));
 /**
  * The no-leak law over an arbitrary of cases.
@@ -102,7 +102,7 @@ export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOp
  * fc.assert(noLeakProperty(arbConv2dCase()), { numRuns: 3 });
  * ```
  */
-export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkNoLeak(c));
+export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkNoLeak(c));
 /**
  * The NaN law over an arbitrary of cases.
  *
@@ -113,7 +113,7 @@ export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb,
  * fc.assert(nanPropagationProperty(arbPoolCase()), { numRuns: 3 });
  * ```
  */
-export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>) => fc.property(arb, (c) => checkNanPropagation(c));
+export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkNanPropagation(c));
 
 /**
  * All general laws over an arbitrary of cases.
@@ -125,7 +125,7 @@ export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>) => fc.prope
  * fc.assert(allProperty(arbDenseCase()), { numRuns: 3 });
  * ```
  */
-export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions) =>
+export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IPropertyWithHooks<[LayerCase]> =>
   fc.property(arb, (c) => checkAll(c, opts));
 
 // ---------------------------------------------------------------------------
@@ -144,7 +144,9 @@ export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions
  * fc.assert(residualShapeProperty(resBlock, arbResBlockParams({ maxSize: 9 })), { numRuns: 5 });
  * ```
  */
-export const residualShapeProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+export const residualShapeProperty = (
+  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> =>
   fc.property(arb, (c) => checkResidualShape(subject, c));
 /**
  * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x))`.
@@ -156,7 +158,9 @@ export const residualShapeProperty = (subject: ResidualSubject, arb: fc.Arbitrar
  * fc.assert(residualAtInitProperty(resBlock), { numRuns: 5 });
  * ```
  */
-export const residualAtInitProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+export const residualAtInitProperty = (
+  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> =>
   fc.property(arb, (c) => checkResidualAtInit(subject, c));
 /**
  * The residual identity law ({@link checkResidualIdentity}): each case is
@@ -169,7 +173,9 @@ export const residualAtInitProperty = (subject: ResidualSubject, arb: fc.Arbitra
  * fc.assert(residualIdentityProperty(resBlock), { numRuns: 5 });
  * ```
  */
-export const residualIdentityProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+export const residualIdentityProperty = (
+  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> =>
   fc.property(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
 /**
  * The residual shortcut law ({@link checkResidualShortcut}): the block uses its shortcut.
@@ -181,7 +187,9 @@ export const residualIdentityProperty = (subject: ResidualSubject, arb: fc.Arbit
  * fc.assert(residualShortcutProperty(resBlock), { numRuns: 5 });
  * ```
  */
-export const residualShortcutProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+export const residualShortcutProperty = (
+  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> =>
   fc.property(arb, (c) => checkResidualShortcut(subject, c));
 /**
  * Every residual law ({@link checkResidual}) for a block factory: pass a
@@ -197,7 +205,9 @@ export const residualShortcutProperty = (subject: ResidualSubject, arb: fc.Arbit
  * // fc.assert(residualProperty({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }));
  * ```
  */
-export const residualProperty = (subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams()) =>
+export const residualProperty = (
+  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> =>
   fc.property(arb, (c) => checkResidual(subject, c));
 
 /**
@@ -210,7 +220,7 @@ export const residualProperty = (subject: ResidualSubject, arb: fc.Arbitrary<Res
  * fc.assert(resBlockShapeProperty(arbResBlockParams({ maxSize: 9 })), { numRuns: 5 });
  * ```
  */
-export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualShapeProperty(resBlock, arb);
+export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualShapeProperty(resBlock, arb);
 /**
  * ResBlock at init equals `relu(idconv(pool(x)))`: {@link residualAtInitProperty} for `resBlock`.
  *
@@ -221,7 +231,7 @@ export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>) => residu
  * fc.assert(resBlockAtInitProperty(arbResBlockParams()), { numRuns: 5 });
  * ```
  */
-export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualAtInitProperty(resBlock, arb);
+export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualAtInitProperty(resBlock, arb);
 /**
  * ResBlock with `ni == nf`, stride 1, at init equals `relu(x)`: {@link residualIdentityProperty} for `resBlock`.
  *
@@ -232,4 +242,4 @@ export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>) => resid
  * fc.assert(resBlockIdentityProperty(arbResBlockParams({ sameChannels: true, stride: 1 })), { numRuns: 5 });
  * ```
  */
-export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>) => residualIdentityProperty(resBlock, arb);
+export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualIdentityProperty(resBlock, arb);

@@ -5,19 +5,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf, Positive, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { batchNormRunningStats, batchNormTrain } from '../ops/batchnorm.ts';
 
-const BatchNormOptions = optionSet('batchNorm', {}, {
+const Init: t.UnionC<[t.LiteralC<'one'>, t.LiteralC<'zero'>]> = t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'");
+const batchNormOptional = {
   /** Added to the variance. Default 1e-5. */
   eps: Positive,
   /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
   momentum: UnitInterval,
   /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
-  init: t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'"),
-});
+  init: Init,
+};
+const BatchNormOptions: OptionSetOf<NoFields, typeof batchNormOptional> = optionSet('batchNorm', {}, batchNormOptional);
 
 /** Options of {@link batchNorm}. */
 export type BatchNormOptions = OptionsOf<typeof BatchNormOptions>;

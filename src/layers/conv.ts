@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { checkWeightSize, NonNegativeInt, optionSet, type OptionsOf, PositiveInt, tupleOf } from '../config.ts';
+import { checkWeightSize, NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt, tupleOf, type TupleOfC } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
@@ -16,17 +16,20 @@ import { kaimingNormal, lecunUniform } from './init.ts';
 // Options
 // ---------------------------------------------------------------------------
 
-const Padding = t.union([
+const Padding: t.UnionC<[
+  t.LiteralC<'same'>, t.LiteralC<'valid'>, typeof NonNegativeInt, TupleOfC<readonly [typeof NonNegativeInt, typeof NonNegativeInt]>,
+]> = t.union([
   t.literal('same'),
   t.literal('valid'),
   NonNegativeInt,
   tupleOf([NonNegativeInt, NonNegativeInt], '[top/bottom, left/right]'),
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
-const Conv2dOptions = optionSet('conv2d', {
+const conv2dRequired = {
   /** Output channels. */
   nf: PositiveInt,
-}, {
+};
+const conv2dOptional = {
   /** Input channels; when given, `init` checks it against the input shape. */
   ni: PositiveInt,
   /** Kernel size (square). Default 3. */
@@ -40,7 +43,8 @@ const Conv2dOptions = optionSet('conv2d', {
   padding: Padding,
   /** Add a bias. Default true. */
   bias: t.boolean,
-});
+};
+const Conv2dOptions: OptionSetOf<typeof conv2dRequired, typeof conv2dOptional> = optionSet('conv2d', conv2dRequired, conv2dOptional);
 
 /** Options of {@link conv2d}. */
 export type Conv2dOptions = OptionsOf<typeof Conv2dOptions>;
@@ -54,7 +58,7 @@ export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Te
 
 type TfPadding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
-const tfPadding = (p: Conv2dOptions['padding'] & {}): TfPadding =>
+const tfPadding = (p: NonNullable<Conv2dOptions['padding']>): TfPadding =>
   p === 'same' || p === 'valid'
     ? p
     : typeof p === 'number'

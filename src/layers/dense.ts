@@ -5,22 +5,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { checkWeightSize, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { checkWeightSize, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { lecunUniform } from './init.ts';
 
-const DenseOptions = optionSet('dense', {
+const denseRequired = {
   /** Output features. */
   nf: PositiveInt,
-}, {
+};
+const denseOptional = {
   /** Input features; when given, `init` checks it. */
   ni: PositiveInt,
   /** Add a bias. Default true. */
   bias: t.boolean,
-});
+};
+const DenseOptions: OptionSetOf<typeof denseRequired, typeof denseOptional> = optionSet('dense', denseRequired, denseOptional);
 
 /** Options of {@link dense}. */
 export type DenseOptions = OptionsOf<typeof DenseOptions>;

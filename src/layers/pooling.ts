@@ -6,22 +6,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { NonNegativeInt, optionSet, type OptionsOf, PositiveInt } from '../config.ts';
+import { NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
 import { ConfigError, ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import type { Empty } from '../tree.ts';
 
-const PoolOptions = optionSet('pool', {
+const poolRequired = {
   /** Window size (square). */
   size: PositiveInt,
-}, {
+};
+const poolOptional = {
   /** Stride. Default `size`. */
   stride: PositiveInt,
   /** Symmetric padding, at most `size / 2`. Default 0. */
   padding: NonNegativeInt,
   /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
   ceilMode: t.boolean,
-});
+};
+const PoolOptions: OptionSetOf<typeof poolRequired, typeof poolOptional> = optionSet('pool', poolRequired, poolOptional);
 
 /** Options of {@link avgPool} and {@link maxPool}. */
 export type PoolOptions = OptionsOf<typeof PoolOptions>;

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { optionSet, type OptionsOf, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, UnitInterval } from '../config.ts';
 import { type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { uniform } from '../random.ts';
 import type { Empty } from '../tree.ts';
@@ -48,10 +48,11 @@ export const flatten: Layer<Empty, Empty> = {
   }),
 };
 
-const DropoutOptions = optionSet('dropout', {
+const dropoutRequired = {
   /** The probability of zeroing each value, in [0, 1). */
   rate: UnitInterval,
-}, {});
+};
+const DropoutOptions: OptionSetOf<typeof dropoutRequired, NoFields> = optionSet('dropout', dropoutRequired, {});
 
 /** Options of {@link dropout}. */
 export type DropoutOptions = OptionsOf<typeof DropoutOptions>;

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { slot } from './slot.ts';
+import { type Slot, slot } from './slot.ts';
 
 /** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
 export interface AdamStepHypers {
@@ -30,7 +30,7 @@ export interface AdamStepHypers {
 export type AdamStepImpl = (g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStepHypers, p?: tf.Tensor) => [tf.Tensor, tf.Tensor, tf.Tensor] | undefined;
 
 /** Where the engine plugs its Adam step. */
-export const adamStepSlot = slot<AdamStepImpl>('adamStep');
+export const adamStepSlot: Slot<AdamStepImpl> = slot<AdamStepImpl>('adamStep');
 
 /**
  * One Adam step of one leaf: `m′ = β₁m + (1−β₁)g`, `v′ = β₂v + (1−β₂)g²`,

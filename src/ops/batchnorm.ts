@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { slot } from './slot.ts';
+import { type Slot, slot } from './slot.ts';
 
 /**
  * One direction pair of a training normalisation: `forward` gives `y`, the
@@ -22,13 +22,14 @@ export interface Normalisation {
 export type RunningStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, runMean: tf.Tensor1D, runVar: tf.Tensor1D, momentum: number, n: number) =>
   [tf.Tensor1D, tf.Tensor1D];
 
+type BatchNormTrainImpl = (x: tf.Tensor) => Normalisation | undefined;
 /** Where the engine plugs its normalisation: given the input, a pair, or undefined to use the math. */
-export const batchNormTrainSlot = slot<(x: tf.Tensor) => Normalisation | undefined>('batchNormTrain');
+export const batchNormTrainSlot: Slot<BatchNormTrainImpl> = slot<BatchNormTrainImpl>('batchNormTrain');
 /** Picks the engine's running-statistics update for these tensors, or undefined to use the math. */
 export type BatchNormStatsImpl = (mean: tf.Tensor1D, runMean: tf.Tensor1D) => RunningStats | undefined;
 
 /** Where the engine plugs its running-statistics update. */
-export const batchNormStatsSlot = slot<BatchNormStatsImpl>('batchNormRunningStats');
+export const batchNormStatsSlot: Slot<BatchNormStatsImpl> = slot<BatchNormStatsImpl>('batchNormRunningStats');
 
 /**
  * Per-channel mean over every position of `x` ([n, c] or [n, h, w, c]). For

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { slot } from './slot.ts';
+import { type Slot, slot } from './slot.ts';
 
 /** The tensors of a conv + BatchNorm pair: the input, the conv's filter, BatchNorm's params and running statistics. */
 export interface ConvBatchNormTensors {
@@ -28,8 +28,9 @@ export interface ConvBatchNormGeometry {
   readonly relu: boolean;
 }
 
+type ConvBatchNormImpl = (t: ConvBatchNormTensors, g: ConvBatchNormGeometry) => tf.Tensor4D | undefined;
 /** Where the engine plugs a faster implementation; it returns undefined to decline a call. */
-export const convBatchNormSlot = slot<(t: ConvBatchNormTensors, g: ConvBatchNormGeometry) => tf.Tensor4D | undefined>('convBatchNormInference');
+export const convBatchNormSlot: Slot<ConvBatchNormImpl> = slot<ConvBatchNormImpl>('convBatchNormInference');
 
 /**
  * `act(bn(conv(x)))` in evaluation mode: `conv(x, weight)·s + (beta − mean·s)`

@@ -6,13 +6,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { slot } from './slot.ts';
+import { type Slot, slot } from './slot.ts';
 
 /** An engine's answer for float32 tensors, or `undefined` to decline (another backend). */
 export type AllFiniteImpl = (tensors: readonly tf.Tensor[]) => boolean | undefined;
 
 /** The slot the engine fills with a one-pass check. */
-export const allFiniteSlot = slot<AllFiniteImpl>('allFinite');
+export const allFiniteSlot: Slot<AllFiniteImpl> = slot<AllFiniteImpl>('allFinite');
 
 /**
  * True when no float32 tensor of the list holds a NaN or an infinity (other

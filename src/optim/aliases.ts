@@ -3,14 +3,16 @@
  *
  * @module
  */
-import { decodeArg, func, hyper, NonNegative, optionSet, type OptionsOf } from '../config.ts';
+import type * as t from 'io-ts';
+import { decodeArg, func, hyper, type HyperC, NonNegative, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 import type { GradientTransformation, Hyper, OptState } from './base.ts';
 import { chain } from './chain.ts';
 import {
   adamFields, addDecayedWeights, type Mask, masked, rmsFields, scaleByAdam, scaleByLearningRate, scaleByRms, trace, traceFields, weightsOnly,
 } from './transforms.ts';
 
-const Rate = hyper(NonNegative);
+const Rate: HyperC<typeof NonNegative> = hyper(NonNegative);
+const MaskFn: t.Type<Mask, Mask, unknown> = func<Mask>('a mask (path, param) => boolean');
 
 /**
  * Stochastic gradient descent: `p ← p − lr · g`.
@@ -20,12 +22,13 @@ const Rate = hyper(NonNegative);
  */
 export const sgd = (lr: Hyper): GradientTransformation<OptState> => chain(scaleByLearningRate(decodeArg('sgd.lr', Rate, lr)));
 
-const MomentumOptions = optionSet('momentum', {}, {
+const momentumOptional = {
   /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
   momentum: traceFields.decay,
   /** Nesterov's variant. Default false. */
   nesterov: traceFields.nesterov,
-});
+};
+const MomentumOptions: OptionSetOf<NoFields, typeof momentumOptional> = optionSet('momentum', {}, momentumOptional);
 
 /** Options of {@link momentum}. */
 export type MomentumOptions = OptionsOf<typeof MomentumOptions>;
@@ -41,7 +44,7 @@ export const momentum = (lr: Hyper, opts: MomentumOptions = {}): GradientTransfo
   return chain(trace({ decay: o.momentum ?? 0.9, nesterov: o.nesterov ?? false }), scaleByLearningRate(decodeArg('momentum.lr', Rate, lr)));
 };
 
-const RmspropOptions = optionSet('rmsprop', {}, rmsFields);
+const RmspropOptions: OptionSetOf<NoFields, typeof rmsFields> = optionSet('rmsprop', {}, rmsFields);
 
 /** Options of {@link rmsprop}. */
 export type RmspropOptions = OptionsOf<typeof RmspropOptions>;
@@ -55,7 +58,7 @@ export type RmspropOptions = OptionsOf<typeof RmspropOptions>;
 export const rmsprop = (lr: Hyper, opts: RmspropOptions = {}): GradientTransformation<OptState> =>
   chain(scaleByRms(RmspropOptions.decode(opts)), scaleByLearningRate(decodeArg('rmsprop.lr', Rate, lr)));
 
-const AdamAliasOptions = optionSet('adam', {}, adamFields);
+const AdamAliasOptions: OptionSetOf<NoFields, typeof adamFields> = optionSet('adam', {}, adamFields);
 
 /** Options of {@link adam}. */
 export type AdamAliasOptions = OptionsOf<typeof AdamAliasOptions>;
@@ -69,13 +72,14 @@ export type AdamAliasOptions = OptionsOf<typeof AdamAliasOptions>;
 export const adam = (lr: Hyper, opts: AdamAliasOptions = {}): GradientTransformation<OptState> =>
   chain(scaleByAdam(AdamAliasOptions.decode(opts)), scaleByLearningRate(decodeArg('adam.lr', Rate, lr)));
 
-const AdamWOptions = optionSet('adamW', {}, {
+const adamWOptional = {
   ...adamFields,
   /** Decoupled weight decay, a number or a schedule. Default 0.01 (fastai). */
   weightDecay: Rate,
   /** Which leaves decay. Default {@link weightsOnly} (not BatchNorm or biases). */
-  mask: func<Mask>('a mask (path, param) => boolean'),
-});
+  mask: MaskFn,
+};
+const AdamWOptions: OptionSetOf<NoFields, typeof adamWOptional> = optionSet('adamW', {}, adamWOptional);
 
 /** Options of {@link adamW}. */
 export type AdamWOptions = OptionsOf<typeof AdamWOptions>;

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import type * as t from 'io-ts';
 import { guard, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { type Tree, zipTrees } from '../tree.ts';
@@ -62,7 +63,7 @@ export type AnyTransformation = GradientTransformation<any>;
  * // decodeArg('chain.0', Transformation, 3) throws ConfigError: chain.0: expected a gradient transformation {init, update}, got 3
  * ```
  */
-export const Transformation = guard<AnyTransformation>(
+export const Transformation: t.Type<AnyTransformation, AnyTransformation, unknown> = guard<AnyTransformation>(
   'a gradient transformation {init, update}',
   (u) => typeof (u as AnyTransformation)?.init === 'function' && typeof (u as AnyTransformation)?.update === 'function',
 );

@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decodeArg, Finite, Fraction, func, NonNegative, optionSet, type OptionsOf, Positive, PositiveInt, tupleOf, UnitInterval } from '../config.ts';
+import { decodeArg, Finite, Fraction, func, NonNegative, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, tupleOf, type TupleOfC, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepSchedule } from './base.ts';
 
@@ -121,6 +121,9 @@ export const combinedCos = (pct: number, start: number, middle: number, end: num
   return combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
 };
 
+const Moms: TupleOfC<readonly [typeof UnitInterval, typeof UnitInterval, typeof UnitInterval]> =
+  tupleOf([UnitInterval, UnitInterval, UnitInterval], '[start, middle, end] in [0, 1)');
+
 /**
  * The option fields of {@link oneCycle} (shared with `fitOneCycle`).
  *
@@ -138,12 +141,13 @@ export const oneCycleFields = {
   /** Fraction of training spent warming up. Default 0.25. */
   pctStart: Fraction,
   /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
-  moms: tupleOf([UnitInterval, UnitInterval, UnitInterval], '[start, middle, end] in [0, 1)'),
+  moms: Moms,
 };
-const OneCycleOptions = optionSet('oneCycle', {
+const oneCycleRequired = {
   /** The peak learning rate. */
   lrMax: Positive,
-}, oneCycleFields);
+};
+const OneCycleOptions: OptionSetOf<typeof oneCycleRequired, typeof oneCycleFields> = optionSet('oneCycle', oneCycleRequired, oneCycleFields);
 
 /** Options of {@link oneCycle}, with fastai's defaults. */
 export type OneCycleOptions = OptionsOf<typeof OneCycleOptions>;

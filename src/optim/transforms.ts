@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, Finite, func, hyper, NonNegative, optionSet, type OptionsOf, Positive, showValue, UnitInterval } from '../config.ts';
+import { decodeArg, Finite, func, hyper, type HyperC, NonNegative, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, showValue, UnitInterval } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import {
@@ -16,7 +16,7 @@ import { adamUpdate, type AdamState, described, descriptionOf, type Mask } from 
 
 export type { AdamState, Mask };
 
-const Rate = hyper(NonNegative), Decay = hyper(UnitInterval);
+const Rate: HyperC<typeof NonNegative> = hyper(NonNegative), Decay: HyperC<typeof UnitInterval> = hyper(UnitInterval);
 
 // ---------------------------------------------------------------------------
 // Scaling
@@ -72,7 +72,7 @@ export const adamFields = {
   /** Added inside the square root. Default 0. */
   epsRoot: NonNegative,
 };
-const AdamOptions = optionSet('scaleByAdam', {}, adamFields);
+const AdamOptions: OptionSetOf<NoFields, typeof adamFields> = optionSet('scaleByAdam', {}, adamFields);
 
 /** Options of {@link scaleByAdam}. */
 export type AdamOptions = OptionsOf<typeof AdamOptions>;
@@ -103,7 +103,7 @@ export const rmsFields = {
   /** Added to the denominator. Default 1e-8. */
   eps: NonNegative,
 };
-const RmsOptions = optionSet('scaleByRms', {}, rmsFields);
+const RmsOptions: OptionSetOf<NoFields, typeof rmsFields> = optionSet('scaleByRms', {}, rmsFields);
 
 /** Options of {@link scaleByRms}. */
 export type RmsOptions = OptionsOf<typeof RmsOptions>;
@@ -142,7 +142,7 @@ export const traceFields = {
   /** Nesterov's variant. Default false. */
   nesterov: t.boolean,
 };
-const TraceOptions = optionSet('trace', {}, traceFields);
+const TraceOptions: OptionSetOf<NoFields, typeof traceFields> = optionSet('trace', {}, traceFields);
 
 /** Options of {@link trace}. */
 export type TraceOptions = OptionsOf<typeof TraceOptions>;

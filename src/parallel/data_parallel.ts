@@ -20,7 +20,7 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
 import * as t from 'io-ts';
-import { optionSet, positiveIntUpTo, strictRecord, type OptionsOf } from '../config.ts';
+import { optionSet, type OptionSetOf, type PositiveInt, positiveIntUpTo, strictRecord, type StrictRecordC, type OptionsOf } from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
@@ -33,20 +33,25 @@ import {
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
-const Spec = strictRecord('a module spec { module, export, args? }', { module: t.string, export: t.string }, { args: t.readonlyArray(t.unknown) });
+const Spec: StrictRecordC<{ module: t.StringC; export: t.StringC }, { args: t.ReadonlyArrayC<t.UnknownC> }> =
+  strictRecord('a module spec { module, export, args? }', { module: t.string, export: t.string }, { args: t.readonlyArray(t.unknown) });
 
-const ParallelOptions = optionSet('dataParallel', {
+const Workers: t.RefinementC<typeof PositiveInt> = positiveIntUpTo(64);
+
+const parallelRequired = {
   /** Threads in all, the calling one included (at most 64). */
-  workers: positiveIntUpTo(64),
+  workers: Workers,
   /** How the workers rebuild the model (the same model the caller passes). */
   spec: Spec,
-}, {
+};
+const parallelOptional = {
   /**
    * How the workers rebuild the loss. Not needed for the library's own
    * `crossEntropy` and `mse`; any other loss needs one.
    */
   lossSpec: Spec,
-});
+};
+const ParallelOptions: OptionSetOf<typeof parallelRequired, typeof parallelOptional> = optionSet('dataParallel', parallelRequired, parallelOptional);
 
 /** Options of {@link parallelTrainStep} and {@link dataParallel}. */
 export type ParallelOptions = OptionsOf<typeof ParallelOptions>;

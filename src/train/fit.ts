@@ -9,7 +9,7 @@
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { decodeArg, func, guard, NonNegative, NonNegativeInt, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import { decodeArg, func, guard, NonNegative, NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer, FlowShape } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
@@ -32,7 +32,13 @@ export interface Data {
   readonly valid?: Loader;
 }
 
-const record = <R>(name: string) => guard<R>(name, (u) => typeof u === 'object' && u !== null);
+const record = <R>(name: string): t.Type<R, R, unknown> => guard<R>(name, (u) => typeof u === 'object' && u !== null);
+const TrainStateCodec: t.Type<TrainState, TrainState, unknown> = guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
+  typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
+  isKey((u as TrainState).key));
+const Observers: t.ReadonlyArrayC<t.Type<Observer, Observer, unknown>> = t.readonlyArray(record<Observer>('an observer'));
+const Callbacks: t.ReadonlyArrayC<t.Type<Callback, Callback, unknown>> = t.readonlyArray(record<Callback>('a callback'));
+const StepFactoryFn: t.Type<StepFactory, StepFactory, unknown> = func<StepFactory>('a step factory ({ model, loss, opt }) => step');
 
 /** The option fields that `fit` and `fitOneCycle` share. */
 const fitFields = {
@@ -41,15 +47,13 @@ const fitFields = {
   /** Default `[accuracy]`. */
   metrics: Metrics,
   /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
-  trainState: guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
-    typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
-    isKey((u as TrainState).key)),
+  trainState: TrainStateCodec,
   /** Key of a fresh train state. Default `prngKey(0)`. */
   key: PrngKey,
   /** What is reported to, as numbers. Default `[epochTable()]`. */
-  observers: t.readonlyArray(record<Observer>('an observer')),
+  observers: Observers,
   /** What is called with the train state, e.g. `saveCheckpoints(...)` from the checkpoint module. Default none. */
-  callbacks: t.readonlyArray(record<Callback>('a callback')),
+  callbacks: Callbacks,
   /** Stop after this many steps in total (the state's step counter). */
   maxSteps: NonNegativeInt,
   /**
@@ -57,15 +61,16 @@ const fitFields = {
    * `dataParallel({ workers: 2, spec })`. Default: `trainStep(model, loss, opt)`
    * on the calling thread. `fit` closes the step when it is done.
    */
-  step: func<StepFactory>('a step factory ({ model, loss, opt }) => step'),
+  step: StepFactoryFn,
 };
 
-const FitOptions = optionSet('fit', {
+const fitRequired = {
   /** Passes over the training data. */
   epochs: PositiveInt,
   /** The optimizer. */
   opt: Transformation,
-}, fitFields);
+};
+const FitOptions: OptionSetOf<typeof fitRequired, typeof fitFields> = optionSet('fit', fitRequired, fitFields);
 
 /** Options of {@link fit}. */
 export type FitOptions = OptionsOf<typeof FitOptions>;
@@ -178,6 +183,7 @@ export const evaluate = (
  * @example
  * const { trainState, history } = await fit(model, { train, valid }, { epochs: 5, opt: adamW(3e-3) });
  */
+// deno-lint-ignore require-await -- async so that a bad argument rejects the promise rather than throwing synchronously
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
   const opts = FitOptions.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
@@ -320,19 +326,25 @@ const epochs = async (run: Run, step: Step, current: () => TrainState, replace: 
   return history;
 };
 
-const FitOneCycleOptions = optionSet('fitOneCycle', {
+type OptFactory = (lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation;
+const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('an optimizer factory (lr, mom) => opt');
+
+const fitOneCycleRequired = {
   /** Passes over the training data. */
   epochs: PositiveInt,
   /** The peak learning rate. */
   lrMax: Positive,
-}, {
+};
+const fitOneCycleOptional = {
   ...fitFields,
   ...oneCycleFields,
   /** Decoupled weight decay. Default 0.01 (fastai). */
   weightDecay: NonNegative,
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
-  makeOpt: func<(lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation>('an optimizer factory (lr, mom) => opt'),
-});
+  makeOpt: OptFactoryFn,
+};
+const FitOneCycleOptions: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> =
+  optionSet('fitOneCycle', fitOneCycleRequired, fitOneCycleOptional);
 
 /** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
 export type FitOneCycleOptions = OptionsOf<typeof FitOneCycleOptions>;

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { optionSet, type OptionsOf, showValue, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, showValue, UnitInterval } from '../config.ts';
 import { ConfigError, showFullShape } from '../errors.ts';
 import type { Flow } from '../layer.ts';
 
@@ -96,12 +96,14 @@ export const checkSameShape = (owner: string, output: Flow, target: tf.Tensor): 
 // ---------------------------------------------------------------------------
 
 /** {@link UnitInterval}, described in its messages as the interval it is. */
-const Smoothing = new t.Type<number, number, unknown>('a number in [0, 1)', UnitInterval.is, UnitInterval.validate, t.identity);
+const Smoothing: t.Type<number, number, unknown> =
+  new t.Type<number, number, unknown>('a number in [0, 1)', UnitInterval.is, UnitInterval.validate, t.identity);
 
-const CrossEntropyOptions = optionSet('crossEntropy', {}, {
+const crossEntropyOptional = {
   /** fastai's label smoothing ε, in [0, 1). Default 0 (none). */
   labelSmoothing: Smoothing,
-});
+};
+const CrossEntropyOptions: OptionSetOf<NoFields, typeof crossEntropyOptional> = optionSet('crossEntropy', {}, crossEntropyOptional);
 
 /** Options of {@link crossEntropyWith}. */
 export type CrossEntropyOptions = OptionsOf<typeof CrossEntropyOptions>;

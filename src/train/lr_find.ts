@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { func, guard, optionSet, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import { func, guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
@@ -18,7 +18,13 @@ import { compareTrainState } from './structure.ts';
 import { crossEntropy } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, type StepResult, type TrainState, trainStep } from './step.ts';
 
-const LrFindOptions = optionSet('lrFind', {}, {
+type OptFactory = (lr: StepSchedule) => AnyTransformation;
+type Start = Pick<TrainState, 'params' | 'state'>;
+const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('an optimizer factory (lr) => opt');
+const From: t.Type<Start, Start, unknown> =
+  guard<Start>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u);
+
+const lrFindOptional = {
   /** Default 1e-7. */
   startLr: Positive,
   /** Default 10. */
@@ -30,14 +36,15 @@ const LrFindOptions = optionSet('lrFind', {}, {
   /** Default `crossEntropy`. */
   loss: LossFn,
   /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
-  makeOpt: func<(lr: StepSchedule) => AnyTransformation>('an optimizer factory (lr) => opt'),
+  makeOpt: OptFactoryFn,
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
-  from: guard<Pick<TrainState, 'params' | 'state'>>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u),
+  from: From,
   /** Default `prngKey(0)`. */
   key: PrngKey,
   /** Write the plot (SVG) here. */
   plotPath: t.string,
-});
+};
+const LrFindOptions: OptionSetOf<NoFields, typeof lrFindOptional> = optionSet('lrFind', {}, lrFindOptional);
 
 /** Options of {@link lrFind}, with fastai's defaults. */
 export type LrFindOptions = OptionsOf<typeof LrFindOptions>;

@@ -57,7 +57,7 @@ export const errorRate: Metric = metric('error_rate', (output, target) => tf.tid
  * const m = runningMean(); m.add(0.5, 64); m.add(0.3, 16); m.value; // 0.46
  * ```
  */
-export const runningMean = () => {
+export const runningMean = (): { add(value: number, weight: number): void; readonly value: number; readonly count: number } => {
   let total = 0, count = 0;
   return {
     add(value: number, weight: number): void {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import * as t from 'io-ts';
-import { decodeArg, guard, nonEmptyString, optionSet, type OptionsOf } from '../config.ts';
+import { decodeArg, guard, nonEmptyString, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -76,20 +76,24 @@ const tableRow = (r: EpochRow, names: readonly string[]) =>
 /** A stream to write the table to: anything with `write(s)`. */
 type Out = { write(s: string): unknown; isTTY?: boolean };
 
-const EpochTableOptions = optionSet('epochTable', {}, {
+const OutCodec: t.Type<Out, Out, unknown> = guard<Out>('a stream { write(s) }', (u) => typeof (u as Out)?.write === 'function');
+
+const epochTableOptional = {
   /** Where to write. Default `process.stdout`. */
-  out: guard<Out>('a stream { write(s) }', (u) => typeof (u as Out)?.write === 'function'),
+  out: OutCodec,
   /** Show a progress bar during each epoch. Default: when `out` is a TTY. */
   progress: t.boolean,
-});
+};
+const EpochTableOptions: OptionSetOf<NoFields, typeof epochTableOptional> = optionSet('epochTable', {}, epochTableOptional);
 
 /** Options of {@link epochTable}. */
 export type EpochTableOptions = OptionsOf<typeof EpochTableOptions>;
 
-const JsonLogOptions = optionSet('jsonLog', {}, {
+const jsonLogOptional = {
   /** Also log every step. Default false. */
   batches: t.boolean,
-});
+};
+const JsonLogOptions: OptionSetOf<NoFields, typeof jsonLogOptional> = optionSet('jsonLog', {}, jsonLogOptional);
 
 /** Options of {@link jsonLog}. */
 export type JsonLogOptions = OptionsOf<typeof JsonLogOptions>;

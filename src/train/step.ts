@@ -25,7 +25,7 @@ import type { Metric } from './metrics.ts';
  * // decodeArg('trainStep.loss', LossFn, 3) throws ConfigError: trainStep.loss: expected a loss function (output, target) => scalar, got 3
  * ```
  */
-export const LossFn = func<Loss>('a loss function (output, target) => scalar');
+export const LossFn: t.Type<Loss, Loss, unknown> = func<Loss>('a loss function (output, target) => scalar');
 
 /**
  * The codec of a list of metrics given as an argument.
@@ -36,7 +36,7 @@ export const LossFn = func<Loss>('a loss function (output, target) => scalar');
  * Metrics.is([accuracy]); // true
  * ```
  */
-export const Metrics = t.readonlyArray(func<Metric>('a metric function'), 'a list of metric functions');
+export const Metrics: t.ReadonlyArrayC<t.Type<Metric, Metric, unknown>> = t.readonlyArray(func<Metric>('a metric function'), 'a list of metric functions');
 
 /** Everything training threads from step to step: a plain record. */
 export interface TrainState {
@@ -121,7 +121,7 @@ export interface StepResult {
  * const { trainState: next, loss } = step(ts, { x, y });
  * disposeReplacedTrainState(ts, next);
  */
-export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation) => {
+export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): (ts: TrainState, batch: Batch) => StepResult => {
   decodeArg('trainStep.loss', LossFn, loss);
   decodeArg('trainStep.opt', Transformation, opt);
   return (ts: TrainState, batch: Batch): StepResult => {
@@ -155,7 +155,8 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
  * @example
  * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, batch);
  */
-export const evalStep = (model: AnyLayer, loss: Loss, metrics: readonly Metric[]) => {
+export const evalStep = (model: AnyLayer, loss: Loss, metrics: readonly Metric[]):
+  (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => { loss: number; metrics: number[] } => {
   decodeArg('evalStep.loss', LossFn, loss);
   decodeArg('evalStep.metrics', Metrics, metrics);
   return (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch): { loss: number; metrics: number[] } => {
