@@ -42,10 +42,14 @@ export { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, wasmBac
 // The ops and their slots
 export { type Slot, slot } from './src/ops/slot.ts';
 export {
-  batchNormRunningStats, type BatchNormStatsImpl, batchNormStatsSlot, batchNormTrain, batchNormTrainSlot, type Normalisation, type RunningStats,
+  batchNormRunningStats,
+  type BatchNormStatsImpl,
+  batchNormStatsSlot,
+  batchNormTrain,
+  batchNormTrainSlot,
+  type Normalisation,
+  type RunningStats,
 } from './src/ops/batchnorm.ts';
 export { adamStep, type AdamStepHypers, type AdamStepImpl, adamStepSlot } from './src/ops/adam.ts';
 export { allFinite, type AllFiniteImpl, allFiniteSlot } from './src/ops/finite.ts';
-export {
-  type ConvBatchNormGeometry, convBatchNormInference, convBatchNormSlot, type ConvBatchNormTensors,
-} from './src/ops/conv_batchnorm.ts';
+export { type ConvBatchNormGeometry, convBatchNormInference, convBatchNormSlot, type ConvBatchNormTensors } from './src/ops/conv_batchnorm.ts';

@@ -26,18 +26,41 @@
 // ---------------------------------------------------------------------------
 export { foldIn, type Key, normal, permutation, prngKey, split, uniform } from './src/random.ts';
 export {
-  type Applied, type AnyLayer, type Ctx, evalCtx, expectInput, type Flow, type FlowShape, type Init, type Layer, type Shape, type StatelessLayer,
-  tidyApply, trainCtx, withLabel,
+  type AnyLayer,
+  type Applied,
+  type Ctx,
+  evalCtx,
+  expectInput,
+  type Flow,
+  type FlowShape,
+  type Init,
+  type Layer,
+  type Shape,
+  type StatelessLayer,
+  tidyApply,
+  trainCtx,
+  withLabel,
 } from './src/layer.ts';
 export {
-  cloneTree, countParams, disposeTree, type Empty, flattenTree, mapTree, type Tree, type TreeOf, treesEqual, treeShapes, unflattenTree, zipTrees,
+  cloneTree,
+  countParams,
+  disposeTree,
+  type Empty,
+  flattenTree,
+  mapTree,
+  type Tree,
+  type TreeOf,
+  treesEqual,
+  treeShapes,
+  unflattenTree,
+  zipTrees,
 } from './src/tree.ts';
 export { ConfigError, LayerError, ShapeError } from './src/errors.ts';
 
 // ---------------------------------------------------------------------------
 // Layers (channels are `ni` in, `nf` out throughout, fastai's names)
 // ---------------------------------------------------------------------------
-export { type Conv2dOptions, type Conv2dParams, conv2d } from './src/layers/conv.ts';
+export { conv2d, type Conv2dOptions, type Conv2dParams } from './src/layers/conv.ts';
 export { dense, type DenseOptions, type DenseParams, linear } from './src/layers/dense.ts';
 export { BATCH_NORM_EPS, batchNorm, type BatchNormOptions, type BatchNormParams, type BatchNormState } from './src/layers/batchnorm.ts';
 export { gelu, leakyRelu, type Pointwise, pointwise, relu, sigmoid, silu, tanh } from './src/layers/activations.ts';
@@ -49,7 +72,7 @@ export { kaimingNormal, lecunUniform } from './src/layers/init.ts';
 // Combinators and fastai's blocks
 // ---------------------------------------------------------------------------
 export { add, type Children, fanInConcat, fanInSum, fanOut, parallel, serial, withKind } from './src/combinators.ts';
-export { type Act, convLayer, type ConvLayerOptions, chapter14Models, type ModelOptions, plainNet, resBlock, resNet, resNet2 } from './src/blocks.ts';
+export { type Act, chapter14Models, convLayer, type ConvLayerOptions, type ModelOptions, plainNet, resBlock, resNet, resNet2 } from './src/blocks.ts';
 
 // ---------------------------------------------------------------------------
 // Running and differentiating
@@ -61,19 +84,60 @@ export { type LossAndAux, type ValueAndGrad, valueAndGrad } from './src/autodiff
 // Optimizers and schedules
 // ---------------------------------------------------------------------------
 export {
-  type AnyTransformation, applyUpdates, type GradientTransformation, type Hyper, hyperAt, type OptState, type ParamStep, type StepSchedule,
-  tidyTransformation, type Update,
+  type AnyTransformation,
+  applyUpdates,
+  type GradientTransformation,
+  type Hyper,
+  hyperAt,
+  type OptState,
+  type ParamStep,
+  type StepSchedule,
+  tidyTransformation,
+  type Update,
 } from './src/optim/base.ts';
 export { chain, stepParams } from './src/optim/chain.ts';
 export {
-  addDecayedWeights, type AdamOptions, type AdamState, clipByGlobalNorm, type Mask, masked, type RmsOptions, type RmsState, scale, scaleByAdam, scaleByLearningRate,
-  scaleByRms, trace, type TraceOptions, type TraceState, weightsOnly,
+  type AdamOptions,
+  type AdamState,
+  addDecayedWeights,
+  clipByGlobalNorm,
+  type Mask,
+  masked,
+  type RmsOptions,
+  type RmsState,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  trace,
+  type TraceOptions,
+  type TraceState,
+  weightsOnly,
 } from './src/optim/transforms.ts';
 export {
-  adam, type AdamAliasOptions, adamW, type AdamWOptions, momentum, type MomentumOptions, rmsprop, type RmspropOptions, sgd,
+  adam,
+  type AdamAliasOptions,
+  adamW,
+  type AdamWOptions,
+  momentum,
+  type MomentumOptions,
+  rmsprop,
+  type RmspropOptions,
+  sgd,
 } from './src/optim/aliases.ts';
 export {
-  combinedCos, combineScheds, flatCos, oneCycle, type OneCycleOptions, perStep, type Sched, schedCos, schedExp, schedLin, schedNo, warmup,
+  combinedCos,
+  combineScheds,
+  flatCos,
+  oneCycle,
+  type OneCycleOptions,
+  perStep,
+  type Sched,
+  schedCos,
+  schedExp,
+  schedLin,
+  schedNo,
+  warmup,
 } from './src/optim/schedules.ts';
 
 // ---------------------------------------------------------------------------
@@ -82,20 +146,42 @@ export {
 export { crossEntropy, type CrossEntropyOptions, crossEntropyWith, type Loss, mse } from './src/train/losses.ts';
 export { accuracy, errorRate, type Metric, runningMean } from './src/train/metrics.ts';
 export {
-  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, predict, type StepResult, type TrainState, trainStep,
+  disposeReplacedTrainState,
+  disposeTrainState,
+  evalStep,
+  initTrainState,
+  predict,
+  type StepResult,
+  type TrainState,
+  trainStep,
 } from './src/train/step.ts';
 export {
-  type BatchEnd, epochTable, type EpochRow, type EpochTableOptions, formatEpochTable, jsonLog, type JsonLogOptions, type Observer, type TrainBegin,
+  type BatchEnd,
+  type EpochRow,
+  epochTable,
+  type EpochTableOptions,
+  formatEpochTable,
+  jsonLog,
+  type JsonLogOptions,
+  type Observer,
+  type TrainBegin,
 } from './src/train/observers.ts';
 export type { Callback, Divergence } from './src/train/callbacks.ts';
 export { describeNonFinite, type NonFinite, nonFiniteTensors } from './src/train/finite.ts';
 export {
-  type Data, DivergenceError, evaluate, fit, fitOneCycle, type FitOneCycleOptions, type FitOptions, type FitResult, type Step, type StepFactory,
+  type Data,
+  DivergenceError,
+  evaluate,
+  fit,
+  fitOneCycle,
+  type FitOneCycleOptions,
+  type FitOptions,
+  type FitResult,
+  type Step,
+  type StepFactory,
   type StepParts,
 } from './src/train/fit.ts';
-export {
-  lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSuggestion, steepSuggestion, valleySuggestion,
-} from './src/train/lr_find.ts';
+export { lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSuggestion, steepSuggestion, valleySuggestion } from './src/train/lr_find.ts';
 
 // ---------------------------------------------------------------------------
 // Data
@@ -103,7 +189,12 @@ export {
 export { type ArrayDataset, type Batch, channelStats, dataLoader, type Loader, type LoaderOptions } from './src/data/loader.ts';
 export { DatasetError, encodeIdx, type Idx, parseIdx } from './src/data/idx.ts';
 export {
-  downloadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions, loadFashionMnist, loadFashionMnistOrThrow,
+  downloadFashionMnist,
+  FASHION_MNIST_CLASSES,
+  type FashionMnist,
+  type FashionMnistOptions,
+  loadFashionMnist,
+  loadFashionMnistOrThrow,
   readFashionMnist,
 } from './src/data/fashion_mnist.ts';
 export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folder.ts';
@@ -113,7 +204,14 @@ export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folde
 // ---------------------------------------------------------------------------
 export { decodeSafetensors, type Dtype, encodeSafetensors, type Safetensors, SafetensorsError, type StoredTensor } from './src/io/safetensors.ts';
 export {
-  CheckpointError, type CheckpointTemplate, decodeCheckpoint, encodeCheckpoint, type Loaded, loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint,
+  CheckpointError,
+  type CheckpointTemplate,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  loadCheckpointOrThrow,
+  type Loaded,
+  saveCheckpoint,
 } from './src/io/checkpoint.ts';
 export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
 

@@ -17,8 +17,12 @@ import { parseArgs } from 'node:util';
 
 const { values: a } = parseArgs({
   options: {
-    base: { type: 'string' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '6' }, steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '10' },
+    base: { type: 'string' },
+    model: { type: 'string', default: 'resnet2' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '6' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '10' },
   },
 });
 if (!a.base) {
@@ -41,11 +45,23 @@ const run = (label: string, cmd: string, args: string[], cwd: string): number | 
   return rate;
 };
 const ours = (dir: string, workers: string) => () =>
-  run(`${dir === here ? 'this' : 'base'} ×${workers}`, process.execPath, ['--import', 'tsx', 'bench/ours.ts', '--backend', 'wasm', ...common, '--workers', workers], dir);
+  run(`${dir === here ? 'this' : 'base'} ×${workers}`, process.execPath, [
+    '--import',
+    'tsx',
+    'bench/ours.ts',
+    '--backend',
+    'wasm',
+    ...common,
+    '--workers',
+    workers,
+  ], dir);
 
 const engines: [string, () => number | undefined][] = [
   ['PyTorch 2T', () => run('PyTorch 2T', '/usr/bin/python3', ['bench/torch_resnet.py', ...common, '--threads', '2'], here)],
-  ['base ×1', ours(there, '1')], ['this ×1', ours(here, '1')], ['base ×2', ours(there, '2')], ['this ×2', ours(here, '2')],
+  ['base ×1', ours(there, '1')],
+  ['this ×1', ours(here, '1')],
+  ['base ×2', ours(there, '2')],
+  ['this ×2', ours(here, '2')],
 ];
 const rounds = Number(a.rounds);
 const rates: Record<string, (number | undefined)[]> = Object.fromEntries(engines.map(([n]) => [n, []]));
@@ -70,11 +86,17 @@ console.log(`${a.model}, batch ${a.batch}, ${rounds} interleaved rounds (${a.ste
 console.log(`this: ${here}\nbase: ${there}\n`);
 for (const [name] of engines) {
   const v = ok(rates[name]);
-  console.log(`${name.padEnd(11)} ${v.length ? `${median(v).toFixed(1).padStart(7)} img/s  (${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)})` : 'no run'}`);
+  console.log(
+    `${name.padEnd(11)} ${v.length ? `${median(v).toFixed(1).padStart(7)} img/s  (${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)})` : 'no run'}`,
+  );
 }
 console.log();
 for (const w of ['1', '2']) {
   const b = paired(`base ×${w}`, 'PyTorch 2T'), t = paired(`this ×${w}`, 'PyTorch 2T'), tb = paired(`this ×${w}`, `base ×${w}`);
   if (!b.length || !t.length) continue;
-  console.log(`×${w}: vs PyTorch 2T, base ${median(b).toFixed(3)}× (${range(b)}), this ${median(t).toFixed(3)}× (${range(t)}); this/base per round ${median(tb).toFixed(3)} (${range(tb)})`);
+  console.log(
+    `×${w}: vs PyTorch 2T, base ${median(b).toFixed(3)}× (${range(b)}), this ${median(t).toFixed(3)}× (${range(t)}); this/base per round ${
+      median(tb).toFixed(3)
+    } (${range(tb)})`,
+  );
 }

@@ -24,8 +24,25 @@ const { values: a } = parseArgs({
 });
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 
-interface Sample { engine: string; model: string; batch: number; threads: number; median: number; images_per_s: number[]; peak_rss_mb?: number; live_tensors?: number }
-interface Row { engine: string; model: string; batch: number; threads: number; rates: number[]; peak_rss_mb?: number; live_tensors?: number }
+interface Sample {
+  engine: string;
+  model: string;
+  batch: number;
+  threads: number;
+  median: number;
+  images_per_s: number[];
+  peak_rss_mb?: number;
+  live_tensors?: number;
+}
+interface Row {
+  engine: string;
+  model: string;
+  batch: number;
+  threads: number;
+  rates: number[];
+  peak_rss_mb?: number;
+  live_tensors?: number;
+}
 
 /** Run one benchmark process; its last JSON line is the sample. */
 const run = (cmd: string, args: string[], label: string): Sample | undefined => {
@@ -41,8 +58,10 @@ const run = (cmd: string, args: string[], label: string): Sample | undefined => 
 };
 // Each engine process runs on the same runtime as this script (`deno task bench` under Deno).
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-const tsx = (script: string, args: string[]): [string, string[]] =>
-  [process.execPath, isDeno ? ['run', '-A', here(script), ...args] : ['--import', 'tsx', here(script), ...args]];
+const tsx = (
+  script: string,
+  args: string[],
+): [string, string[]] => [process.execPath, isDeno ? ['run', '-A', here(script), ...args] : ['--import', 'tsx', here(script), ...args]];
 
 const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const models = ['resnet', 'resnet2'], batches = [64, 256];
@@ -65,11 +84,38 @@ for (const model of models) {
     process.stderr.write(`${model}, batch ${batch}\n`);
     const engines: [string, () => Sample | undefined][] = [
       ...(torchOk
-        ? ['2', '1'].map((t): [string, () => Sample | undefined] => [`PyTorch ${t} thread${t === '1' ? '' : 's'}`, () =>
-          run('/usr/bin/python3', [here('./torch_resnet.py'), '--model', model, '--batch', b, '--threads', t, '--steps', steps, '--runs', '1', '--warmup', warmup], `PyTorch ${t}T`)])
+        ? ['2', '1'].map((
+          t,
+        ): [string, () => Sample | undefined] => [
+          `PyTorch ${t} thread${t === '1' ? '' : 's'}`,
+          () =>
+            run('/usr/bin/python3', [
+              here('./torch_resnet.py'),
+              '--model',
+              model,
+              '--batch',
+              b,
+              '--threads',
+              t,
+              '--steps',
+              steps,
+              '--runs',
+              '1',
+              '--warmup',
+              warmup,
+            ], `PyTorch ${t}T`),
+        ])
         : []),
-      ...['1', '2'].map((w): [string, () => Sample | undefined] => [w === '1' ? 'tsnn wasm' : 'tsnn wasm ×2 workers', () =>
-        run(...tsx('./ours.ts', ['--backend', 'wasm', '--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--warmup', warmup, '--workers', w]), `tsnn wasm ${w}T`)]),
+      ...['1', '2'].map((
+        w,
+      ): [string, () => Sample | undefined] => [
+        w === '1' ? 'tsnn wasm' : 'tsnn wasm ×2 workers',
+        () =>
+          run(
+            ...tsx('./ours.ts', ['--backend', 'wasm', '--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--warmup', warmup, '--workers', w]),
+            `tsnn wasm ${w}T`,
+          ),
+      ]),
     ];
     for (let r = 0; r < rounds; r++) {
       process.stderr.write(` round ${r + 1}/${rounds}\n`);
@@ -80,8 +126,14 @@ for (const model of models) {
       }
     }
     if (batch === 64 && !a.quick) {
-      record(run(...tsx('./ours.ts', ['--backend', 'cpu', '--model', model, '--batch', b, '--steps', '1', '--runs', '1', '--warmup', '1']), 'tsnn cpu'), 'tsnn cpu');
-      record(run(...tsx('./layers.ts', ['--backend', 'cpu', '--model', model, '--batch', b, '--steps', '1', '--runs', '1', '--warmup', '1']), 'tfjs-layers cpu'), 'tfjs-layers cpu');
+      record(
+        run(...tsx('./ours.ts', ['--backend', 'cpu', '--model', model, '--batch', b, '--steps', '1', '--runs', '1', '--warmup', '1']), 'tsnn cpu'),
+        'tsnn cpu',
+      );
+      record(
+        run(...tsx('./layers.ts', ['--backend', 'cpu', '--model', model, '--batch', b, '--steps', '1', '--runs', '1', '--warmup', '1']), 'tfjs-layers cpu'),
+        'tfjs-layers cpu',
+      );
     }
   }
 }
@@ -93,14 +145,20 @@ const median = (v: number[]) => {
 const base = (r: Row) => rows.find((x) => x.engine === 'PyTorch 2 threads' && x.model === r.model && x.batch === r.batch);
 const header = ['model', 'batch', 'engine', 'images/s', 'range', 'vs PyTorch 2T', 'peak RSS', 'live tensors'];
 const table = rows.map((r) => [
-  r.model, String(r.batch), r.engine, median(r.rates).toFixed(1),
+  r.model,
+  String(r.batch),
+  r.engine,
+  median(r.rates).toFixed(1),
   r.rates.length > 1 ? `${Math.min(...r.rates).toFixed(0)}–${Math.max(...r.rates).toFixed(0)}` : '',
   base(r) ? `${(median(r.rates) / median(base(r)!.rates)).toFixed(3)}×` : 'n/a',
-  r.peak_rss_mb !== undefined ? `${r.peak_rss_mb} MB` : '', r.live_tensors !== undefined ? String(r.live_tensors) : '',
+  r.peak_rss_mb !== undefined ? `${r.peak_rss_mb} MB` : '',
+  r.live_tensors !== undefined ? String(r.live_tensors) : '',
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 console.log([header, ...table].map((t) => t.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n'));
 if (!torchOk) console.log('\nPyTorch not found (/usr/bin/python3 -c "import torch" failed): apt-get install python3-torch for the baseline.');
-console.log(`\nmedian over ${rounds} interleaved rounds of one process per engine (${steps} timed steps after ${warmup} warm-up steps); cpu engines: one step.`);
+console.log(
+  `\nmedian over ${rounds} interleaved rounds of one process per engine (${steps} timed steps after ${warmup} warm-up steps); cpu engines: one step.`,
+);
 console.log('ratio: median over the median of PyTorch with 2 threads in the same run. Peak RSS: the largest of the benchmark processes.');
 if (a.json) fs.writeFileSync(a.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));

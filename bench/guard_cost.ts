@@ -9,12 +9,27 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, prngKey, selectBackend, trainStep } from '../mod.ts';
+import {
+  adamW,
+  chapter14Models,
+  crossEntropy,
+  disposeReplacedTrainState,
+  disposeTrainState,
+  initTrainState,
+  prngKey,
+  selectBackend,
+  trainStep,
+} from '../mod.ts';
 import { nonFiniteTensors } from '../src/train/finite.ts';
 import { flattenTree } from '../src/tree.ts';
 
 const { values: a } = parseArgs({
-  options: { backend: { type: 'string', default: 'wasm' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '30' } },
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    model: { type: 'string', default: 'resnet2' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '30' },
+  },
 });
 const info = await selectBackend({ backend: a.backend as 'wasm' | 'cpu', warn: () => {} });
 const model = chapter14Models[a.model as keyof typeof chapter14Models]({ nIn: 1, nClasses: 10 });

@@ -10,15 +10,21 @@ import { report, timeSteps } from './timing.ts';
 
 const { values: a } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'cpu' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' },
-    steps: { type: 'string', default: '1' }, runs: { type: 'string', default: '1' }, warmup: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'cpu' },
+    model: { type: 'string', default: 'resnet2' },
+    batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
   },
 });
 if (a.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
 await tf.setBackend(a.backend!);
 
 const convLayer = (x: tf.SymbolicTensor, nf: number, stride = 1, act = true, ks = 3, zero = false): tf.SymbolicTensor => {
-  let y = tf.layers.conv2d({ filters: nf, kernelSize: ks, strides: stride, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(x) as tf.SymbolicTensor;
+  let y = tf.layers.conv2d({ filters: nf, kernelSize: ks, strides: stride, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(
+    x,
+  ) as tf.SymbolicTensor;
   y = tf.layers.batchNormalization({ gammaInitializer: zero ? 'zeros' : 'ones', epsilon: 1e-5, momentum: 0.9 }).apply(y) as tf.SymbolicTensor;
   return act ? tf.layers.reLU().apply(y) as tf.SymbolicTensor : y;
 };

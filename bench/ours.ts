@@ -8,16 +8,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import {
-  adamW, chapter14Models, crossEntropy, disposeReplacedTrainState, disposeTrainState, initTrainState, parallelTrainStep,
-  prngKey, selectBackend, trainStep,
+  adamW,
+  chapter14Models,
+  crossEntropy,
+  disposeReplacedTrainState,
+  disposeTrainState,
+  initTrainState,
+  parallelTrainStep,
+  prngKey,
+  selectBackend,
+  trainStep,
 } from '../mod.ts';
 import { nonFiniteTensors } from '../src/train/finite.ts';
 import { report, timeSteps } from './timing.ts';
 
 const { values: a } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'wasm' }, model: { type: 'string', default: 'resnet2' }, batch: { type: 'string', default: '64' },
-    steps: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, warmup: { type: 'string', default: '2' }, workers: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'wasm' },
+    model: { type: 'string', default: 'resnet2' },
+    batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const info = await selectBackend({ backend: a.backend as 'wasm' | 'cpu', warn: () => {} });
@@ -33,7 +46,7 @@ const step = workers > 1
   ? await parallelTrainStep(model, opt, { workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } })
   : (() => {
     const single = trainStep(model, crossEntropy, opt);
-    return Object.assign(async (s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => single(s, b), { close: async () => {} });
+    return Object.assign((s: typeof ts, b: { x: tf.Tensor; y: tf.Tensor }) => Promise.resolve(single(s, b)), { close: () => Promise.resolve() });
   })();
 const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.randomUniform([batch], 0, 10, 'int32', 2);
 const timing = await timeSteps(async () => {

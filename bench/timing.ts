@@ -26,6 +26,9 @@ export const timeSteps = async (
 /** Print the result line, with peak resident memory and live tensors now. */
 export const report = (fields: { engine: string; model: string; batch: number; threads: number }, t: { rates: number[]; median: number }): void =>
   console.log(JSON.stringify({
-    ...fields, images_per_s: t.rates, median: t.median,
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), live_tensors: tf.memory().numTensors,
+    ...fields,
+    images_per_s: t.rates,
+    median: t.median,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    live_tensors: tf.memory().numTensors,
   }));

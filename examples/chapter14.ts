@@ -13,8 +13,19 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  backendInfo, channelStats, chapter14Models, countParams, dataLoader, disposeTrainState, evaluate, fitOneCycle,
-  lrFind, prngKey, selectBackend, saveCheckpoints, dataParallel,
+  backendInfo,
+  channelStats,
+  chapter14Models,
+  countParams,
+  dataLoader,
+  dataParallel,
+  disposeTrainState,
+  evaluate,
+  fitOneCycle,
+  lrFind,
+  prngKey,
+  saveCheckpoints,
+  selectBackend,
 } from '../mod.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
@@ -49,9 +60,19 @@ const key = prngKey(Number(args.seed));
 const train = dataLoader(data.train, { batchSize, key, normalize: stats, limit: limit.train });
 const valid = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize: stats, limit: limit.test });
 console.log(`Fashion-MNIST from ${data.dir}: ${train.size} train, ${valid.size} test images; mean ${stats.mean[0].toFixed(3)}, std ${stats.std[0].toFixed(3)}`);
-console.log(`backend: ${backendInfo().name} (${backendInfo().reason}); ${epochs} epochs, batch ${batchSize}, first stride ${firstStride}${quick ? ', quick run' : ''}\n`);
+console.log(
+  `backend: ${backendInfo().name} (${backendInfo().reason}); ${epochs} epochs, batch ${batchSize}, first stride ${firstStride}${quick ? ', quick run' : ''}\n`,
+);
 
-interface Result { model: string; params: number; lr: number; accuracy: number; validLoss: number; secondsPerEpoch: number; checkpoint: string }
+interface Result {
+  model: string;
+  params: number;
+  lr: number;
+  accuracy: number;
+  validLoss: number;
+  secondsPerEpoch: number;
+  checkpoint: string;
+}
 const results: Result[] = [];
 for (const name of models) {
   const opts = { nIn: 1, nClasses: 10, firstStride };
@@ -61,7 +82,11 @@ for (const name of models) {
   if (!args.lr) {
     const found = await lrFind(model, train, { key, plotPath: path.join(args.out!, `lr_find_${name}.svg`) });
     lr = found.valley;
-    console.log(`== ${name}: lrFind suggests valley ${found.valley.toExponential(2)}, steep ${found.steep.toExponential(2)}, minimum ${found.minimum.toExponential(2)} (plot: ${path.join(args.out!, `lr_find_${name}.svg`)})`);
+    console.log(
+      `== ${name}: lrFind suggests valley ${found.valley.toExponential(2)}, steep ${found.steep.toExponential(2)}, minimum ${
+        found.minimum.toExponential(2)
+      } (plot: ${path.join(args.out!, `lr_find_${name}.svg`)})`,
+    );
   }
   console.log(`== ${name}: fitOneCycle(${epochs}, ${lr.toExponential(2)})`);
   const checkpoint = path.join(args.out!, `${name}.best.safetensors`);
@@ -69,13 +94,21 @@ for (const name of models) {
   // The factory's own name is its export name in mod.ts.
   const exportName = chapter14Models[name].name;
   const { trainState, history } = await fitOneCycle(model, { train, valid }, {
-    epochs, lrMax: lr, key, callbacks: [saveCheckpoints({ path: checkpoint, config, mode: 'best' })],
+    epochs,
+    lrMax: lr,
+    key,
+    callbacks: [saveCheckpoints({ path: checkpoint, config, mode: 'best' })],
     ...(workers > 1 ? { step: dataParallel({ workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } }) } : {}),
   });
   const final = evaluate(model, trainState, valid);
   results.push({
-    model: name, params: countParams(trainState.params), lr, accuracy: final.metrics.accuracy, validLoss: final.loss,
-    secondsPerEpoch: history.reduce((s, r) => s + r.seconds, 0) / history.length, checkpoint,
+    model: name,
+    params: countParams(trainState.params),
+    lr,
+    accuracy: final.metrics.accuracy,
+    validLoss: final.loss,
+    secondsPerEpoch: history.reduce((s, r) => s + r.seconds, 0) / history.length,
+    checkpoint,
   });
   disposeTrainState(trainState);
   console.log();
@@ -83,13 +116,32 @@ for (const name of models) {
 
 console.log('model     params     lr        accuracy  valid_loss  time/epoch');
 for (const r of results) {
-  console.log(`${r.model.padEnd(8)}  ${String(r.params).padEnd(9)}  ${r.lr.toExponential(2)}  ${r.accuracy.toFixed(4)}    ${r.validLoss.toFixed(4)}      ${r.secondsPerEpoch.toFixed(1)} s`);
+  console.log(
+    `${r.model.padEnd(8)}  ${String(r.params).padEnd(9)}  ${r.lr.toExponential(2)}  ${r.accuracy.toFixed(4)}    ${r.validLoss.toFixed(4)}      ${
+      r.secondsPerEpoch.toFixed(1)
+    } s`,
+  );
 }
 const out = path.join(args.out!, 'chapter14_results.json');
-fs.writeFileSync(out, JSON.stringify({
-  date: new Date().toISOString(), command: process.argv.slice(1).join(' '), backend: backendInfo(), epochs, batchSize, firstStride,
-  workers: Number(args.workers), quick,
-  trainImages: train.size, testImages: valid.size, results,
-}, null, 2));
+fs.writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      command: process.argv.slice(1).join(' '),
+      backend: backendInfo(),
+      epochs,
+      batchSize,
+      firstStride,
+      workers: Number(args.workers),
+      quick,
+      trainImages: train.size,
+      testImages: valid.size,
+      results,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`\nresults: ${out}; best checkpoints: ${results.map((r) => r.checkpoint).join(', ')}`);
 console.log(`evaluate one: node --import tsx examples/evaluate.ts ${results[0]?.checkpoint ?? ''}`);

@@ -1,7 +1,7 @@
 // The README's training example, kept in sync by test/readme.test.ts (type-checked, not run: it trains for minutes).
 import { channelStats, dataLoader, fitOneCycle, loadFashionMnistOrThrow, lrFind, resNet, saveCheckpoint, selectBackend } from '../mod.ts';
 
-await selectBackend();                                  // wasm, or tfjs-node(-gpu) where it installs
+await selectBackend(); // wasm, or tfjs-node(-gpu) where it installs
 const { train, test } = await loadFashionMnistOrThrow();
 const norm = channelStats(train);
 const data = {

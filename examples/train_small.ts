@@ -6,8 +6,23 @@
  *   node --import tsx examples/train_small.ts      (or: deno run -A examples/train_small.ts)
  */
 import {
-  adamW, channelStats, convLayer, dataLoader, dense, disposeTrainState, evaluate, fitOneCycle, flatten, globalAvgPool,
-  loadCheckpointOrThrow, lrFind, withLabel, prngKey, saveCheckpoints, selectBackend, serial,
+  adamW,
+  channelStats,
+  convLayer,
+  dataLoader,
+  dense,
+  disposeTrainState,
+  evaluate,
+  fitOneCycle,
+  flatten,
+  globalAvgPool,
+  loadCheckpointOrThrow,
+  lrFind,
+  prngKey,
+  saveCheckpoints,
+  selectBackend,
+  serial,
+  withLabel,
 } from '../mod.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
@@ -28,7 +43,9 @@ const { valley, steep } = await lrFind(model, trainDl, { plotPath: 'lr_find_smal
 console.log(`lrFind: valley ${valley.toExponential(2)}, steep ${steep.toExponential(2)} (plot in lr_find_small.svg)`);
 
 const { trainState } = await fitOneCycle(model, { train: trainDl, valid: validDl }, {
-  epochs: 3, lrMax: valley, callbacks: [saveCheckpoints({ path: 'small.safetensors', config: { example: 'train_small' } })],
+  epochs: 3,
+  lrMax: valley,
+  callbacks: [saveCheckpoints({ path: 'small.safetensors', config: { example: 'train_small' } })],
 });
 disposeTrainState(trainState);
 

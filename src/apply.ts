@@ -22,10 +22,11 @@ export const forward = <P extends Tree, S extends Tree>(
   state: S,
   x: Flow,
   ctx: Ctx,
-): { y: Flow; state: S } => tf.tidy(() => {
-  const r = layer.apply(params, state, x, ctx);
-  return { y: r.y as tf.Tensor | tf.Tensor[], state: r.state as unknown as tf.Tensor };
-}) as unknown as { y: Flow; state: S };
+): { y: Flow; state: S } =>
+  tf.tidy(() => {
+    const r = layer.apply(params, state, x, ctx);
+    return { y: r.y as tf.Tensor | tf.Tensor[], state: r.state as unknown as tf.Tensor };
+  }) as unknown as { y: Flow; state: S };
 
 /** One row of a {@link summary}. */
 export interface SummaryRow {
@@ -35,8 +36,7 @@ export interface SummaryRow {
   readonly params: number;
 }
 
-const isPrimitive = (name: string): boolean =>
-  !['serial', 'parallel', 'add', 'fanOut'].includes(name);
+const isPrimitive = (name: string): boolean => !['serial', 'parallel', 'add', 'fanOut'].includes(name);
 
 /**
  * The layers of a model with their output shapes and parameter counts,

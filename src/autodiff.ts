@@ -30,8 +30,7 @@ export interface ValueAndGrad<P extends Tree, A extends Tree> {
  * const vg = valueAndGrad((p: { w: tf.Tensor }) => ({ loss: tf.sum(tf.square(p.w)) }));
  * const { value, grads } = vg({ w: tf.tensor([1, 2]) }); // grads.w = [2, 4]
  */
-export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: P) => LossAndAux<A>) =>
-(params: P): ValueAndGrad<P, A> => {
+export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: P) => LossAndAux<A>) => (params: P): ValueAndGrad<P, A> => {
   const pairs = flattenTree(params);
   const paths = pairs.map(([p]) => p);
   let aux: A | undefined;
@@ -48,14 +47,20 @@ export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: 
   const result = tf.tidy(() => {
     // The engine's own gradients() with allowNoGradients: params that f ignores
     // come back undefined (zeros below) instead of failing the whole call.
-    const { value, grads } = tf.engine().gradients(() => releaseTapeOnThrow(() => {
-      const r = f(unflattenTree(paths.map((p, i) => [p, xs[i]] as const)) as P);
-      if (!(r.loss instanceof tf.Tensor) || r.loss.rank !== 0) {
-        throw new Error(`valueAndGrad: the loss must be a scalar tensor, got ${r.loss instanceof tf.Tensor ? `shape [${r.loss.shape}]` : typeof r.loss}`);
-      }
-      aux = r.aux === undefined ? undefined : keepTree(r.aux);
-      return r.loss;
-    }), xs, undefined, true);
+    const { value, grads } = tf.engine().gradients(
+      () =>
+        releaseTapeOnThrow(() => {
+          const r = f(unflattenTree(paths.map((p, i) => [p, xs[i]] as const)) as P);
+          if (!(r.loss instanceof tf.Tensor) || r.loss.rank !== 0) {
+            throw new Error(`valueAndGrad: the loss must be a scalar tensor, got ${r.loss instanceof tf.Tensor ? `shape [${r.loss.shape}]` : typeof r.loss}`);
+          }
+          aux = r.aux === undefined ? undefined : keepTree(r.aux);
+          return r.loss;
+        }),
+      xs,
+      undefined,
+      true,
+    );
     return { value, grads: xs.map((x, i) => (grads[i] as tf.Tensor | undefined) ?? tf.zerosLike(x)) };
   });
   return {

@@ -89,8 +89,10 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
     const bn = params.bn as { gamma?: tf.Tensor1D; beta?: tf.Tensor1D } | undefined;
     const stats = state.bn as { mean?: tf.Tensor1D; var?: tf.Tensor1D } | undefined;
     const xt = x as tf.Tensor;
-    if (ctx.training || ctx.observe || Array.isArray(x) || !w || !bn?.gamma || !bn.beta || !stats?.mean || !stats.var ||
-      xt.rank !== 4 || xt.shape[3] !== w.shape[2] || (xt.shape[1] === 1 && xt.shape[2] === 1)) {
+    if (
+      ctx.training || ctx.observe || Array.isArray(x) || !w || !bn?.gamma || !bn.beta || !stats?.mean || !stats.var ||
+      xt.rank !== 4 || xt.shape[3] !== w.shape[2] || (xt.shape[1] === 1 && xt.shape[2] === 1)
+    ) {
       return layer.apply(params, state, x, ctx);
     }
     const y = convBatchNormInference(
@@ -169,12 +171,15 @@ const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children
       throw new ConfigError(e.problems.map((p) => `${owner}.channels.${i}: ${p} (in block ${i}, ${chans[i]} → ${nf} channels)`));
     }
   });
-  return withKind(owner, serial(
-    withLabel('blocks', serial(...blocks)),
-    withLabel('pool', globalAvgPool),
-    withLabel('flatten', flatten),
-    withLabel('head', dense({ nf: o.nClasses })),
-  ));
+  return withKind(
+    owner,
+    serial(
+      withLabel('blocks', serial(...blocks)),
+      withLabel('pool', globalAvgPool),
+      withLabel('flatten', flatten),
+      withLabel('head', dense({ nf: o.nClasses })),
+    ),
+  );
 };
 
 /**
@@ -183,8 +188,7 @@ const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children
  * @example
  * const model = plainNet({ nIn: 1, nClasses: 10 });
  */
-export const plainNet = (opts: ModelOptions): Layer<Children, Children> =>
-  headed('plainNet', (ni, nf, s) => convLayer(ni, nf, { stride: s }), opts);
+export const plainNet = (opts: ModelOptions): Layer<Children, Children> => headed('plainNet', (ni, nf, s) => convLayer(ni, nf, { stride: s }), opts);
 
 /**
  * The book's ResNet: one stride-2 ResBlock per stage.

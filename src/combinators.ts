@@ -254,7 +254,11 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
       });
       const mismatch = ys.findIndex((y) => y.shape.join() !== ys[0].shape.join());
       if (mismatch >= 0) {
-        throw new ShapeError('add', [], `branch '${keys[0]}' gives [${ys[0].shape.join(', ')}] but branch '${keys[mismatch]}' gives [${ys[mismatch].shape.join(', ')}]`);
+        throw new ShapeError(
+          'add',
+          [],
+          `branch '${keys[0]}' gives [${ys[0].shape.join(', ')}] but branch '${keys[mismatch]}' gives [${ys[mismatch].shape.join(', ')}]`,
+        );
       }
       return { y: ys.length === 1 ? ys[0] : tf.addN(ys), state: newState };
     }),

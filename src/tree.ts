@@ -28,8 +28,7 @@ export type Empty = Record<string, never>;
  */
 export const isTensor = (x: unknown): x is tf.Tensor => x instanceof tf.Tensor;
 
-const isRecord = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && !isTensor(x) && !Array.isArray(x);
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !isTensor(x) && !Array.isArray(x);
 
 // ---------------------------------------------------------------------------
 // Flatten / unflatten
@@ -184,8 +183,7 @@ export const zipTrees = <T extends Tree>(
   return unflattenTree(paths.map((p, j) => [p, f(flat.map((pairs) => pairs[j][1]), p)] as const)) as T;
 };
 
-const sameKeys = (keys: readonly string[], others: readonly string[]): boolean =>
-  keys.length === others.length && keys.every((k) => others.includes(k));
+const sameKeys = (keys: readonly string[], others: readonly string[]): boolean => keys.length === others.length && keys.every((k) => others.includes(k));
 
 /**
  * Shapes of every leaf, same structure.
@@ -193,8 +191,7 @@ const sameKeys = (keys: readonly string[], others: readonly string[]): boolean =
  * @example
  * treeShapes(params) // { conv: { weight: [3, 3, 1, 16] }, ... }
  */
-export const treeShapes = (tree: Tree): TreeOf<number[]> =>
-  unflattenTree(flattenTree(tree).map(([p, t]) => [p, t.shape] as const));
+export const treeShapes = (tree: Tree): TreeOf<number[]> => unflattenTree(flattenTree(tree).map(([p, t]) => [p, t.shape] as const));
 
 // ---------------------------------------------------------------------------
 // Bookkeeping

@@ -43,8 +43,12 @@ describe('architecture', () => {
   test('layers, optimizers, the loop and the blocks never import the engine or the threads; the loop never imports io', () => {
     const g = graph();
     const forbidden: Record<string, string[]> = {
-      layers: ['backend', 'parallel', 'io'], optim: ['backend', 'parallel', 'io', 'train', 'layers'], train: ['backend', 'parallel', 'io'],
-      blocks: ['backend', 'parallel'], combinators: ['backend', 'parallel'], ops: ['backend', 'layers', 'optim', 'train'],
+      layers: ['backend', 'parallel', 'io'],
+      optim: ['backend', 'parallel', 'io', 'train', 'layers'],
+      train: ['backend', 'parallel', 'io'],
+      blocks: ['backend', 'parallel'],
+      combinators: ['backend', 'parallel'],
+      ops: ['backend', 'layers', 'optim', 'train'],
     };
     for (const [part, banned] of Object.entries(forbidden)) {
       const bad = banned.filter((b) => g.get(part)?.has(b));

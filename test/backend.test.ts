@@ -7,9 +7,25 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamW, type AnyTransformation, batchNorm, backendInfo, crossEntropy, disposeTrainState,
-  disposeTree, flattenTree, initTrainState, momentum, normal, prngKey, rmsprop, selectBackend,
-  sgd, type Tree, trainStep, valueAndGrad,
+  adam,
+  adamW,
+  type AnyTransformation,
+  backendInfo,
+  batchNorm,
+  crossEntropy,
+  disposeTrainState,
+  disposeTree,
+  flattenTree,
+  initTrainState,
+  momentum,
+  normal,
+  prngKey,
+  rmsprop,
+  selectBackend,
+  sgd,
+  trainStep,
+  type Tree,
+  valueAndGrad,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 import * as laws from '../laws.ts';
@@ -80,7 +96,10 @@ describe('backend selection', () => {
       const fallback = await selectBackend({ nativePackages: [broken], warn: (l) => lines.push(l) });
       assert.equal(fallback.name, 'wasm');
       assert.equal(lines.length, 1);
-      assert.match(lines[0], /is installed but unusable \(broken install: its native binding is missing .*reinstall it where libtensorflow can be downloaded\); falling back/);
+      assert.match(
+        lines[0],
+        /is installed but unusable \(broken install: its native binding is missing .*reinstall it where libtensorflow can be downloaded\); falling back/,
+      );
       assert.match(fallback.reason, /broken install/);
     } finally {
       await tf.setBackend(before);
@@ -90,49 +109,88 @@ describe('backend selection', () => {
 
 describe('gradients on wasm match the cpu reference', () => {
   test('conv2d gradients as forward convs equal tfjs kernels (strides 1-3, odd sizes, same/valid/explicit, 1x1)', () => {
-    fc.assert(fc.property(
-      fc.record({
-        ks: fc.constantFrom(1, 2, 3, 5), s: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }),
-        ci: fc.integer({ min: 1, max: 3 }), co: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 2 }),
-        pad: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })), seed: fc.nat(),
-      }).filter((r) => r.pad === 'same' || (r.h + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks && r.w + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks)),
-      (r) => tf.tidy(() => {
-        const pad = typeof r.pad === 'number' ? [[0, 0], [r.pad, r.pad], [r.pad, r.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]] : r.pad;
-        const x = tf.tensor4d(normal(prngKey(r.seed), r.n * r.h * r.w * r.ci), [r.n, r.h, r.w, r.ci]);
-        const f = tf.tensor4d(normal(prngKey(r.seed + 1), r.ks * r.ks * r.ci * r.co), [r.ks, r.ks, r.ci, r.co]);
-        const y = tf.conv2d(x, f, r.s, pad);
-        const dy = tf.tensor4d(normal(prngKey(r.seed + 2), y.size), y.shape as [number, number, number, number]);
-        const info = tf.backend_util.computeConv2DInfo(x.shape, f.shape, [r.s, r.s], [1, 1], pad, undefined, false, 'channelsLast');
-        assertClose(conv2dInputGrad(dy, f, x.shape, [r.s, r.s], info.padInfo).dataSync(), tf.conv2dTranspose(dy, f, x.shape, r.s, pad).dataSync(), 1e-4, 'dx');
-        // tfjs's own cpu kernel, called directly: tf.grad would use our registered gradient.
-        const stockDw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [r.s, r.s], pad, dataFormat: 'NHWC', filterShape: f.shape }) as tf.Tensor;
-        assertClose(conv2dFilterGrad(x, dy, f.shape, [r.s, r.s], info.padInfo).dataSync(), stockDw.dataSync(), 1e-4, 'dw');
-      }),
-    ), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          ks: fc.constantFrom(1, 2, 3, 5),
+          s: fc.integer({ min: 1, max: 3 }),
+          h: fc.integer({ min: 1, max: 9 }),
+          w: fc.integer({ min: 1, max: 9 }),
+          ci: fc.integer({ min: 1, max: 3 }),
+          co: fc.integer({ min: 1, max: 3 }),
+          n: fc.integer({ min: 1, max: 2 }),
+          pad: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })),
+          seed: fc.nat(),
+        }).filter((r) => r.pad === 'same' || (r.h + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks && r.w + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks)),
+        (r) =>
+          tf.tidy(() => {
+            const pad = typeof r.pad === 'number'
+              ? [[0, 0], [r.pad, r.pad], [r.pad, r.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]
+              : r.pad;
+            const x = tf.tensor4d(normal(prngKey(r.seed), r.n * r.h * r.w * r.ci), [r.n, r.h, r.w, r.ci]);
+            const f = tf.tensor4d(normal(prngKey(r.seed + 1), r.ks * r.ks * r.ci * r.co), [r.ks, r.ks, r.ci, r.co]);
+            const y = tf.conv2d(x, f, r.s, pad);
+            const dy = tf.tensor4d(normal(prngKey(r.seed + 2), y.size), y.shape as [number, number, number, number]);
+            const info = tf.backend_util.computeConv2DInfo(x.shape, f.shape, [r.s, r.s], [1, 1], pad, undefined, false, 'channelsLast');
+            assertClose(
+              conv2dInputGrad(dy, f, x.shape, [r.s, r.s], info.padInfo).dataSync(),
+              tf.conv2dTranspose(dy, f, x.shape, r.s, pad).dataSync(),
+              1e-4,
+              'dx',
+            );
+            // tfjs's own cpu kernel, called directly: tf.grad would use our registered gradient.
+            const stockDw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+              strides: [r.s, r.s],
+              pad,
+              dataFormat: 'NHWC',
+              filterShape: f.shape,
+            }) as tf.Tensor;
+            assertClose(conv2dFilterGrad(x, dy, f.shape, [r.s, r.s], info.padInfo).dataSync(), stockDw.dataSync(), 1e-4, 'dw');
+          }),
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test('the flag-free matMul gradient equals the closed form for every transpose flag', () => {
     installMatMulGradient();
-    fc.assert(fc.property(
-      fc.record({ m: fc.integer({ min: 1, max: 5 }), k: fc.integer({ min: 1, max: 5 }), n: fc.integer({ min: 1, max: 5 }), ta: fc.boolean(), tb: fc.boolean(), seed: fc.nat() }),
-      (r) => tf.tidy(() => {
-        const a = tf.tensor2d(normal(prngKey(r.seed), r.m * r.k), r.ta ? [r.k, r.m] : [r.m, r.k]);
-        const b = tf.tensor2d(normal(prngKey(r.seed + 1), r.k * r.n), r.tb ? [r.n, r.k] : [r.k, r.n]);
-        const dy = tf.tensor2d(normal(prngKey(r.seed + 2), r.m * r.n), [r.m, r.n]);
-        const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, r.ta, r.tb), dy)))([a, b]);
-        // With A = op(a), B = op(b): dA = dy·Bᵀ and dB = Aᵀ·dy, transposed back where op transposed.
-        const A = r.ta ? tf.transpose(a) : a, B = r.tb ? tf.transpose(b) : b;
-        const dA = tf.matMul(dy, tf.transpose(B)), dB = tf.matMul(tf.transpose(A), dy);
-        assertClose(da.dataSync(), (r.ta ? tf.transpose(dA) : dA).dataSync(), 1e-5, 'da');
-        assertClose(db.dataSync(), (r.tb ? tf.transpose(dB) : dB).dataSync(), 1e-5, 'db');
-      }),
-    ), { numRuns: 40 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          m: fc.integer({ min: 1, max: 5 }),
+          k: fc.integer({ min: 1, max: 5 }),
+          n: fc.integer({ min: 1, max: 5 }),
+          ta: fc.boolean(),
+          tb: fc.boolean(),
+          seed: fc.nat(),
+        }),
+        (r) =>
+          tf.tidy(() => {
+            const a = tf.tensor2d(normal(prngKey(r.seed), r.m * r.k), r.ta ? [r.k, r.m] : [r.m, r.k]);
+            const b = tf.tensor2d(normal(prngKey(r.seed + 1), r.k * r.n), r.tb ? [r.n, r.k] : [r.k, r.n]);
+            const dy = tf.tensor2d(normal(prngKey(r.seed + 2), r.m * r.n), [r.m, r.n]);
+            const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, r.ta, r.tb), dy)))([a, b]);
+            // With A = op(a), B = op(b): dA = dy·Bᵀ and dB = Aᵀ·dy, transposed back where op transposed.
+            const A = r.ta ? tf.transpose(a) : a, B = r.tb ? tf.transpose(b) : b;
+            const dA = tf.matMul(dy, tf.transpose(B)), dB = tf.matMul(tf.transpose(A), dy);
+            assertClose(da.dataSync(), (r.ta ? tf.transpose(dA) : dA).dataSync(), 1e-5, 'da');
+            assertClose(db.dataSync(), (r.tb ? tf.transpose(dB) : dB).dataSync(), 1e-5, 'db');
+          }),
+      ),
+      { numRuns: 40 },
+    );
   });
 
   const families: [string, () => fc.Arbitrary<laws.LayerCase>, number][] = [
-    ['conv2d', laws.arbConv2dCase, 30], ['dense', laws.arbDenseCase, 10], ['batchNorm', laws.arbBatchNormCase, 15],
-    ['pooling', laws.arbPoolCase, 20], ['parameter-free layers', laws.arbSimpleCase, 15], ['combinators', laws.arbCombinatorCase, 15],
-    ['convLayer', laws.arbConvLayerCase, 15], ['resBlock', laws.arbResBlockCase, 20], ['chapter-14 models', laws.arbModelCase, 4],
+    ['conv2d', laws.arbConv2dCase, 30],
+    ['dense', laws.arbDenseCase, 10],
+    ['batchNorm', laws.arbBatchNormCase, 15],
+    ['pooling', laws.arbPoolCase, 20],
+    ['parameter-free layers', laws.arbSimpleCase, 15],
+    ['combinators', laws.arbCombinatorCase, 15],
+    ['convLayer', laws.arbConvLayerCase, 15],
+    ['resBlock', laws.arbResBlockCase, 20],
+    ['chapter-14 models', laws.arbModelCase, 4],
   ];
   for (const [name, arb, n] of families) {
     test(`${name}: wasm gradients equal cpu gradients`, async () => {
@@ -179,13 +237,14 @@ describe('zero-copy Identity and Cast on wasm, the matMul guard and the in-place
   test('a buffer reused as matMul right operand under another shape gives the right product (stock wasm aborts)', async () => {
     await selectBackend({ backend: 'wasm' });
     const t = normal(prngKey(1), 48), a1 = normal(prngKey(2), 16), a2 = normal(prngKey(3), 36);
-    const products = () => tf.tidy(() => {
-      const tt = tf.tensor(t, [8, 6]);
-      const first = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
-      const second = tf.matMul(tf.tensor(a2, [3, 12]), tf.reshape(tt, [12, 4])).dataSync();
-      const third = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
-      return [first, second, third];
-    });
+    const products = () =>
+      tf.tidy(() => {
+        const tt = tf.tensor(t, [8, 6]);
+        const first = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
+        const second = tf.matMul(tf.tensor(a2, [3, 12]), tf.reshape(tt, [12, 4])).dataSync();
+        const third = tf.matMul(tf.tensor(a1, [2, 8]), tt).dataSync();
+        return [first, second, third];
+      });
     const cpu = await on('cpu', products);
     const wasm = await on('wasm', products);
     wasm.forEach((p, i) => assertClose(p, cpu[i], 1e-5, `product ${i}`));
@@ -193,17 +252,26 @@ describe('zero-copy Identity and Cast on wasm, the matMul guard and the in-place
 
   test('slice equals the cpu backend on random windows of every rank and dtype', async () => {
     await selectBackend({ backend: 'wasm' });
-    const window = fc.integer({ min: 1, max: 5 }).chain((rank) => fc.tuple(
-      ...Array.from({ length: rank }, () => fc.integer({ min: 1, max: 5 }).chain((n) =>
-        fc.integer({ min: 0, max: n - 1 }).chain((b) => fc.tuple(fc.constant(n), fc.constant(b), fc.integer({ min: 0, max: n - b }))))),
-    ));
-    await fc.assert(fc.asyncProperty(window, fc.constantFrom<'float32' | 'int32' | 'bool'>('float32', 'int32', 'bool'), async (axes, dtype) => {
-      const shape = axes.map(([n]) => n), begin = axes.map(([, b]) => b), size = axes.map(([, , s]) => s);
-      const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (dtype === 'bool' ? i % 3 === 0 : i * 1.5 - 7));
-      const sliced = () => tf.tidy(() => Array.from(tf.slice(tf.tensor(values as number[], shape, dtype), begin, size).dataSync()));
-      const cpu = await on('cpu', sliced);
-      assert.deepEqual(await on('wasm', sliced), cpu, `shape ${shape} begin ${begin} size ${size}`);
-    }), { numRuns: 150 });
+    const window = fc.integer({ min: 1, max: 5 }).chain((rank) =>
+      fc.tuple(
+        ...Array.from({ length: rank }, () =>
+          fc.integer({ min: 1, max: 5 }).chain((n) =>
+            fc.integer({ min: 0, max: n - 1 }).chain((b) =>
+              fc.tuple(fc.constant(n), fc.constant(b), fc.integer({ min: 0, max: n - b }))
+            )
+          )),
+      )
+    );
+    await fc.assert(
+      fc.asyncProperty(window, fc.constantFrom<'float32' | 'int32' | 'bool'>('float32', 'int32', 'bool'), async (axes, dtype) => {
+        const shape = axes.map(([n]) => n), begin = axes.map(([, b]) => b), size = axes.map(([, , s]) => s);
+        const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (dtype === 'bool' ? i % 3 === 0 : i * 1.5 - 7));
+        const sliced = () => tf.tidy(() => Array.from(tf.slice(tf.tensor(values as number[], shape, dtype), begin, size).dataSync()));
+        const cpu = await on('cpu', sliced);
+        assert.deepEqual(await on('wasm', sliced), cpu, `shape ${shape} begin ${begin} size ${size}`);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
@@ -211,32 +279,60 @@ describe('the fused BatchNorm kernels', () => {
   test('match a float64 reference on wasm (SIMD and not) and cpu, forward and backward', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
-    const cases = fc.sample(fc.record({
-      rows: fc.integer({ min: 2, max: 700 }), c: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constantFrom(64, 260)), shift: fc.double({ min: -3, max: 3, noNaN: true }), seed: fc.nat(),
-    }), { numRuns: 30, seed: 11 });
+    const cases = fc.sample(
+      fc.record({
+        rows: fc.integer({ min: 2, max: 700 }),
+        c: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constantFrom(64, 260)),
+        shift: fc.double({ min: -3, max: 3, noNaN: true }),
+        seed: fc.nat(),
+      }),
+      { numRuns: 30, seed: 11 },
+    );
     for (const r of cases) {
       const n = r.rows * r.c, eps = 1e-5;
       const x = Float32Array.from(normal(prngKey(r.seed), n), (v) => v + r.shift), dy = normal(prngKey(r.seed + 1), n);
       const g = normal(prngKey(r.seed + 2), r.c), b = normal(prngKey(r.seed + 3), r.c);
       // The reference, in float64: batch statistics, y = x̂·γ + β, and the closed-form gradients.
-      const mean = Array.from({ length: r.c }, (_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += x[i]; return s / r.rows; });
-      const variance = mean.map((m, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += (x[i] - m) ** 2; return s / r.rows; });
+      const mean = Array.from({ length: r.c }, (_, j) => {
+        let s = 0;
+        for (let i = j; i < n; i += r.c) s += x[i];
+        return s / r.rows;
+      });
+      const variance = mean.map((m, j) => {
+        let s = 0;
+        for (let i = j; i < n; i += r.c) s += (x[i] - m) ** 2;
+        return s / r.rows;
+      });
       const inv = variance.map((v) => 1 / Math.sqrt(v + eps));
       const xhat = Array.from(x, (v, i) => (v - mean[i % r.c]) * inv[i % r.c]);
       const y = xhat.map((v, i) => v * g[i % r.c] + b[i % r.c]);
-      const dBeta = mean.map((_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += dy[i]; return s; });
-      const dGamma = mean.map((_, j) => { let s = 0; for (let i = j; i < n; i += r.c) s += dy[i] * xhat[i]; return s; });
-      const dx = Array.from(dy, (d, i) => { const j = i % r.c; return g[j] * inv[j] * (d - dBeta[j] / r.rows - xhat[i] * dGamma[j] / r.rows); });
+      const dBeta = mean.map((_, j) => {
+        let s = 0;
+        for (let i = j; i < n; i += r.c) s += dy[i];
+        return s;
+      });
+      const dGamma = mean.map((_, j) => {
+        let s = 0;
+        for (let i = j; i < n; i += r.c) s += dy[i] * xhat[i];
+        return s;
+      });
+      const dx = Array.from(dy, (d, i) => {
+        const j = i % r.c;
+        return g[j] * inv[j] * (d - dBeta[j] / r.rows - xhat[i] * dGamma[j] / r.rows);
+      });
       for (const backend of ['cpu', 'wasm']) {
-        const got = await on(backend, () => tf.tidy(() => {
-          const xt = tf.tensor(x, [r.rows, r.c]), gt = tf.tensor1d(g), bt = tf.tensor1d(b);
-          const [yt, mt, vt] = batchNormTrainForward(xt, gt, bt, eps);
-          const back = batchNormTrainBackward(tf.tensor(dy, [r.rows, r.c]), xt, gt, mt, vt, eps);
-          return [yt, mt, vt, ...back].map((t) => t.dataSync());
-        }));
+        const got = await on(backend, () =>
+          tf.tidy(() => {
+            const xt = tf.tensor(x, [r.rows, r.c]), gt = tf.tensor1d(g), bt = tf.tensor1d(b);
+            const [yt, mt, vt] = batchNormTrainForward(xt, gt, bt, eps);
+            const back = batchNormTrainBackward(tf.tensor(dy, [r.rows, r.c]), xt, gt, mt, vt, eps);
+            return [yt, mt, vt, ...back].map((t) => t.dataSync());
+          }));
         const want = [y, mean, variance, dx, dGamma, dBeta];
         const names = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
-        want.forEach((w, i) => assertClose(got[i], w, 2e-4 * w.reduce((a, v) => Math.max(a, Math.abs(v)), 1), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`));
+        want.forEach((w, i) =>
+          assertClose(got[i], w, 2e-4 * w.reduce((a, v) => Math.max(a, Math.abs(v)), 1), `${backend} ${names[i]} (rows ${r.rows}, c ${r.c})`)
+        );
       }
     }
   });
@@ -278,10 +374,18 @@ describe('the fused Adam kernel', () => {
   test('matches the textbook formula on wasm and on cpu, for any hyperparameters, with and without the AdamW terms and applied', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
-    const cases = fc.sample(fc.record({
-      n: fc.integer({ min: 0, max: 40 }), b1: fc.double({ min: 0, max: 0.99, noNaN: true }), b2: fc.double({ min: 0, max: 0.999, noNaN: true }),
-      t: fc.integer({ min: 1, max: 50 }), eps: fc.constantFrom(0, 1e-8, 1e-5), epsRoot: fc.constantFrom(0, 1e-6), seed: fc.nat(),
-    }), { numRuns: 40, seed: 7 });
+    const cases = fc.sample(
+      fc.record({
+        n: fc.integer({ min: 0, max: 40 }),
+        b1: fc.double({ min: 0, max: 0.99, noNaN: true }),
+        b2: fc.double({ min: 0, max: 0.999, noNaN: true }),
+        t: fc.integer({ min: 1, max: 50 }),
+        eps: fc.constantFrom(0, 1e-8, 1e-5),
+        epsRoot: fc.constantFrom(0, 1e-6),
+        seed: fc.nat(),
+      }),
+      { numRuns: 40, seed: 7 },
+    );
     for (const r of cases) {
       const g = normal(prngKey(r.seed), r.n), m = normal(prngKey(r.seed + 1), r.n);
       const v = Float32Array.from(normal(prngKey(r.seed + 2), r.n), Math.abs);
@@ -295,9 +399,15 @@ describe('the fused Adam kernel', () => {
       for (const backend of ['cpu', 'wasm']) {
         const got = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), h).map((x: tf.Tensor) => x.dataSync())));
         [mu, nu, u].forEach((want, i) => assertClose(got[i], want, 1e-5 * Math.max(1, ...want.map(Math.abs)), `${backend} output ${i}`));
-        const withP = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd }, tf.tensor1d(p))[2].dataSync()));
+        const withP = await on(
+          backend,
+          () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd }, tf.tensor1d(p))[2].dataSync()),
+        );
         assertClose(withP, full, 1e-5 * Math.max(1e-3, ...full.map(Math.abs)), `${backend} AdamW update`);
-        const applied = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd, apply: true }, tf.tensor1d(p))[2].dataSync()));
+        const applied = await on(
+          backend,
+          () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd, apply: true }, tf.tensor1d(p))[2].dataSync()),
+        );
         assertClose(applied, full.map((f, i) => p[i] + f), 1e-5 * Math.max(1, ...p.map(Math.abs)), `${backend} AdamW applied`);
       }
     }
@@ -308,7 +418,10 @@ describe('training on wasm', () => {
   test('every optimizer trains the toy model on wasm and the loss falls', async () => {
     await selectBackend({ backend: 'wasm' });
     try {
-      const opts: [string, AnyTransformation][] = [['sgd', sgd(0.1)], ['momentum', momentum(0.05)], ['rmsprop', rmsprop(3e-3)], ['adam', adam(1e-2)], ['adamW', adamW(1e-2)]];
+      const opts: [string, AnyTransformation][] = [['sgd', sgd(0.1)], ['momentum', momentum(0.05)], ['rmsprop', rmsprop(3e-3)], ['adam', adam(1e-2)], [
+        'adamW',
+        adamW(1e-2),
+      ]];
       for (const [name, opt] of opts) {
         const model = toyModel();
         let ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);

@@ -3,8 +3,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  convLayer, countParams, disposeTree, evalCtx, flattenTree, formatSummary, plainNet, prngKey, resBlock, resNet, resNet2,
-  summary, trainCtx,
+  convLayer,
+  countParams,
+  disposeTree,
+  evalCtx,
+  flattenTree,
+  formatSummary,
+  plainNet,
+  prngKey,
+  resBlock,
+  resNet,
+  resNet2,
+  summary,
+  trainCtx,
 } from '../mod.ts';
 
 const paths = (tree: Parameters<typeof flattenTree>[0]) => flattenTree(tree).map(([p, t]) => `${p} ${t.shape.join('x')}`);
@@ -14,28 +25,39 @@ describe('blocks', () => {
     const { selectBackend, normal, mapTree } = await import('../mod.ts');
     for (const backend of ['cpu', 'wasm'] as const) {
       await selectBackend({ backend });
-      fc.assert(fc.property(
-        fc.record({ ni: fc.integer({ min: 1, max: 4 }), nf: fc.integer({ min: 1, max: 4 }), ks: fc.constantFrom(1, 3), stride: fc.constantFrom(1, 2),
-          act: fc.constantFrom('relu' as const, 'none' as const), h: fc.integer({ min: 2, max: 7 }), seed: fc.nat() }),
-        (r) => tf.tidy(() => {
-          const layer = convLayer(r.ni, r.nf, { ks: r.ks, stride: r.stride, act: r.act });
-          const init = layer.init(prngKey(r.seed), [r.h, r.h, r.ni]);
-          // Non-trivial BatchNorm parameters and statistics.
-          const jitter = (t: tf.Tensor, k: number) => tf.add(t, tf.abs(tf.tensor(normal(prngKey(r.seed + k), t.size), t.shape)));
-          const params = mapTree(init.params, (t, p) => (p.startsWith('bn') ? jitter(t, 1) : t));
-          const state = mapTree(init.state, (t) => jitter(t, 2));
-          const x = tf.tensor4d(normal(prngKey(r.seed + 3), 2 * r.h * r.h * r.ni), [2, r.h, r.h, r.ni]);
-          const folded = layer.apply(params, state, x, evalCtx).y as tf.Tensor;
-          // Under a gradient tape the layer takes its ordinary path.
-          let plain: tf.Tensor | undefined;
-          tf.grad((xx: tf.Tensor) => {
-            plain = tf.keep(layer.apply(params, state, xx, evalCtx).y as tf.Tensor);
-            return tf.sum(plain);
-          })(x);
-          assertClose(folded.dataSync(), plain!.dataSync(), 1e-4, `${backend} convLayer`);
-          plain!.dispose();
-        }),
-      ), { numRuns: 20 });
+      fc.assert(
+        fc.property(
+          fc.record({
+            ni: fc.integer({ min: 1, max: 4 }),
+            nf: fc.integer({ min: 1, max: 4 }),
+            ks: fc.constantFrom(1, 3),
+            stride: fc.constantFrom(1, 2),
+            act: fc.constantFrom('relu' as const, 'none' as const),
+            h: fc.integer({ min: 2, max: 7 }),
+            seed: fc.nat(),
+          }),
+          (r) =>
+            tf.tidy(() => {
+              const layer = convLayer(r.ni, r.nf, { ks: r.ks, stride: r.stride, act: r.act });
+              const init = layer.init(prngKey(r.seed), [r.h, r.h, r.ni]);
+              // Non-trivial BatchNorm parameters and statistics.
+              const jitter = (t: tf.Tensor, k: number) => tf.add(t, tf.abs(tf.tensor(normal(prngKey(r.seed + k), t.size), t.shape)));
+              const params = mapTree(init.params, (t, p) => (p.startsWith('bn') ? jitter(t, 1) : t));
+              const state = mapTree(init.state, (t) => jitter(t, 2));
+              const x = tf.tensor4d(normal(prngKey(r.seed + 3), 2 * r.h * r.h * r.ni), [2, r.h, r.h, r.ni]);
+              const folded = layer.apply(params, state, x, evalCtx).y as tf.Tensor;
+              // Under a gradient tape the layer takes its ordinary path.
+              let plain: tf.Tensor | undefined;
+              tf.grad((xx: tf.Tensor) => {
+                plain = tf.keep(layer.apply(params, state, xx, evalCtx).y as tf.Tensor);
+                return tf.sum(plain);
+              })(x);
+              assertClose(folded.dataSync(), plain!.dataSync(), 1e-4, `${backend} convLayer`);
+              plain!.dispose();
+            }),
+        ),
+        { numRuns: 20 },
+      );
     }
     await tf.setBackend('cpu');
   });
@@ -50,9 +72,15 @@ describe('blocks', () => {
   test('resBlock params follow the book: convs (BatchZero on the second), 1x1 idconv, no bias', () => {
     const { params, state } = resBlock(4, 8, 2).init(prngKey(0), [9, 9, 4]);
     assert.deepEqual(paths(params), [
-      '1.idconv.bn.beta 8', '1.idconv.bn.gamma 8', '1.idconv.conv.weight 1x1x4x8',
-      'convs.0.bn.beta 8', 'convs.0.bn.gamma 8', 'convs.0.conv.weight 3x3x4x8',
-      'convs.1.bn.beta 8', 'convs.1.bn.gamma 8', 'convs.1.conv.weight 3x3x8x8',
+      '1.idconv.bn.beta 8',
+      '1.idconv.bn.gamma 8',
+      '1.idconv.conv.weight 1x1x4x8',
+      'convs.0.bn.beta 8',
+      'convs.0.bn.gamma 8',
+      'convs.0.conv.weight 3x3x4x8',
+      'convs.1.bn.beta 8',
+      'convs.1.bn.gamma 8',
+      'convs.1.conv.weight 3x3x8x8',
     ]);
     const gammas = Object.fromEntries(flattenTree(params).filter(([p]) => p.endsWith('gamma')).map(([p, t]) => [p, Array.from(t.dataSync())]));
     assert.deepEqual(gammas['convs.1.bn.gamma'], new Array(8).fill(0));

@@ -9,9 +9,29 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { type Either, isLeft, isRight } from 'fp-ts/lib/Either.js';
 import {
-  adamW, CheckpointError, ConfigError, convLayer, decodeCheckpoint, decodeSafetensors, dense, disposeTrainState, encodeCheckpoint, encodeSafetensors,
-  fit, fitOneCycle, flatten, initTrainState, type Loaded, loadCheckpoint, loadCheckpointOrThrow, withLabel, prngKey, saveCheckpoint, serial,
-  SafetensorsError, treesEqual,
+  adamW,
+  CheckpointError,
+  ConfigError,
+  convLayer,
+  decodeCheckpoint,
+  decodeSafetensors,
+  dense,
+  disposeTrainState,
+  encodeCheckpoint,
+  encodeSafetensors,
+  fit,
+  fitOneCycle,
+  flatten,
+  initTrainState,
+  loadCheckpoint,
+  loadCheckpointOrThrow,
+  type Loaded,
+  prngKey,
+  SafetensorsError,
+  saveCheckpoint,
+  serial,
+  treesEqual,
+  withLabel,
 } from '../mod.ts';
 import { writeFileAtomic } from '../src/io/checkpoint.ts';
 import { atomicWriter, type FileOps, hostTag, STALE_AFTER_MS } from '../src/io/atomic_write.ts';
@@ -123,7 +143,9 @@ describe('safetensors, checked against the format specification', () => {
     new DataView(huge.buffer).setBigUint64(0, 2n ** 40n, true);
     assert.match(problems(huge), /exceeds the 100000000-byte limit/);
     const garbled = bytes.slice();
-    garbled[9] = 0x7b; garbled[10] = 0x22; garbled[12] = 0xff;
+    garbled[9] = 0x7b;
+    garbled[10] = 0x22;
+    garbled[12] = 0xff;
     assert.match(problems(garbled), /header is not valid UTF-8 JSON/);
     const edit = (f: (h: Record<string, any>) => void) => {
       const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
@@ -159,11 +181,13 @@ describe('safetensors, read as the reference implementation reads it', () => {
 
   test('a zero-size tensor may share its offset with the next one, whichever comes first in the header', () => {
     const data = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
-    for (const header of [
-      `{"a":${f32(4)}[0,16]},"z":${f32(0)}[0,0]}}`,
-      `{"z":${f32(0)}[0,0]},"a":${f32(4)}[0,16]}}`,
-      `{"a":${f32(2)}[0,8]},"b":${f32(2)}[8,16]},"y":${f32(0)}[8,8]},"z":${f32(0)}[16,16]}}`,
-    ]) {
+    for (
+      const header of [
+        `{"a":${f32(4)}[0,16]},"z":${f32(0)}[0,0]}}`,
+        `{"z":${f32(0)}[0,0]},"a":${f32(4)}[0,16]}}`,
+        `{"a":${f32(2)}[0,8]},"b":${f32(2)}[8,16]},"y":${f32(0)}[8,8]},"z":${f32(0)}[16,16]}}`,
+      ]
+    ) {
       const st = accepted(rawFile(header, data));
       assert.deepEqual(Array.from(st.tensors.get('z')!.data), []);
     }
@@ -227,18 +251,19 @@ describe('checkpoints', () => {
     return bytes;
   };
 
-  test('save then load restores params, state, optimizer state, step, key and config exactly', () => withDir(async (dir) => {
-    const file = path.join(dir, 'ck.safetensors');
-    const { trainState } = await fit(model, toyData(), { epochs: 1, opt, observers: [] });
-    saveCheckpoint(file, trainState, { model: 'toy', lrMax: 0.01 });
-    const loaded = loadCheckpointOrThrow(file, template);
-    for (const field of ['params', 'state', 'optState'] as const) assert.ok(treesEqual(loaded.trainState[field], trainState[field]), field);
-    assert.equal(loaded.trainState.step, trainState.step);
-    assert.deepEqual(loaded.trainState.key, trainState.key);
-    assert.deepEqual(loaded.config, { model: 'toy', lrMax: 0.01 });
-    disposeTrainState(loaded.trainState);
-    disposeTrainState(trainState);
-  }));
+  test('save then load restores params, state, optimizer state, step, key and config exactly', () =>
+    withDir(async (dir) => {
+      const file = path.join(dir, 'ck.safetensors');
+      const { trainState } = await fit(model, toyData(), { epochs: 1, opt, observers: [] });
+      saveCheckpoint(file, trainState, { model: 'toy', lrMax: 0.01 });
+      const loaded = loadCheckpointOrThrow(file, template);
+      for (const field of ['params', 'state', 'optState'] as const) assert.ok(treesEqual(loaded.trainState[field], trainState[field]), field);
+      assert.equal(loaded.trainState.step, trainState.step);
+      assert.deepEqual(loaded.trainState.key, trainState.key);
+      assert.deepEqual(loaded.config, { model: 'toy', lrMax: 0.01 });
+      disposeTrainState(loaded.trainState);
+      disposeTrainState(trainState);
+    }));
 
   test('bytes in a Node Buffer at any offset decode to copies, not views of it', () => {
     const bytes = freshBytes();
@@ -259,98 +284,124 @@ describe('checkpoints', () => {
     disposeTrainState(ref.right.trainState);
   });
 
-  test('a checkpoint of another model lists every offending path', () => withDir((dir) => {
-    const file = path.join(dir, 'other.safetensors');
-    const other = serial(withLabel('body', convLayer(1, 6, { stride: 2 })), withLabel('flatten', flatten), withLabel('head', dense({ nf: 3 })), withLabel('extra', dense({ nf: 2 })));
-    const ts = initTrainState(other, opt, prngKey(0), inShape);
-    saveCheckpoint(file, ts);
-    disposeTrainState(ts);
-    const e = refused(() => loadCheckpoint(file, template), file, /params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 6\]/);
-    assert.match(e.message, /state\.body\.bn\.mean: expected shape \[4\], got \[6\]/);
-    assert.match(e.message, /params\.head\.weight: expected shape \[64, 3\], got \[96, 3\]/);
-    assert.match(e.message, /params\.extra\.weight: unexpected \(not in the model\)/);
-    assert.ok(e.problems.some((p) => /opt\.0\.mu\.extra\.bias: unexpected/.test(p)));
-  }));
+  test('a checkpoint of another model lists every offending path', () =>
+    withDir((dir) => {
+      const file = path.join(dir, 'other.safetensors');
+      const other = serial(
+        withLabel('body', convLayer(1, 6, { stride: 2 })),
+        withLabel('flatten', flatten),
+        withLabel('head', dense({ nf: 3 })),
+        withLabel('extra', dense({ nf: 2 })),
+      );
+      const ts = initTrainState(other, opt, prngKey(0), inShape);
+      saveCheckpoint(file, ts);
+      disposeTrainState(ts);
+      const e = refused(() => loadCheckpoint(file, template), file, /params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 6\]/);
+      assert.match(e.message, /state\.body\.bn\.mean: expected shape \[4\], got \[6\]/);
+      assert.match(e.message, /params\.head\.weight: expected shape \[64, 3\], got \[96, 3\]/);
+      assert.match(e.message, /params\.extra\.weight: unexpected \(not in the model\)/);
+      assert.ok(e.problems.some((p) => /opt\.0\.mu\.extra\.bias: unexpected/.test(p)));
+    }));
 
-  test('missing tensors, wrong dtypes, non-finite values and unreadable files are reported', () => withDir((dir) => {
-    const bytes = freshBytes();
-    // Drop one tensor, retype another, fill a third with NaN (the checksum is re-stamped: only these edits are wrong).
-    const edited = rewrite(bytes, (h, data) => {
-      const { data_offsets: [b, e] } = h['params.head.bias'];
-      delete h['params.head.bias'];
-      // Close the hole the dropped tensor leaves: every later offset moves down.
-      for (const k of Object.keys(h)) if (k !== '__metadata__' && h[k].data_offsets[0] >= e) h[k].data_offsets = h[k].data_offsets.map((o: number) => o - (e - b));
-      h['opt.0.count'].dtype = 'F32';
-      const g = h['params.body.bn.gamma'].data_offsets;
-      new Float32Array(data.buffer, g[0], (g[1] - g[0]) / 4).fill(NaN);
-      return new Uint8Array([...data.subarray(0, b), ...data.subarray(e)]);
-    });
-    const file = path.join(dir, 'edited.safetensors');
-    fs.writeFileSync(file, edited);
-    const e = refused(() => loadCheckpoint(file, template), file, /params\.head\.bias: missing/);
-    assert.match(e.message, /opt\.0\.count: expected dtype I32, got F32/);
-    assert.match(e.message, /params\.body\.bn\.gamma: holds non-finite values/);
-    const cut = path.join(dir, 'cut.safetensors');
-    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
-    refused(() => loadCheckpoint(cut, template), cut, /not a valid safetensors file[\s\S]*truncated or padded file/);
-    const none = path.join(dir, 'nope.safetensors');
-    refused(() => loadCheckpoint(none, template), none, /cannot read: ENOENT/);
-    refused(() => loadCheckpoint(dir, template), dir, /cannot read: (not a regular file|EISDIR)/);
-  }));
+  test('missing tensors, wrong dtypes, non-finite values and unreadable files are reported', () =>
+    withDir((dir) => {
+      const bytes = freshBytes();
+      // Drop one tensor, retype another, fill a third with NaN (the checksum is re-stamped: only these edits are wrong).
+      const edited = rewrite(bytes, (h, data) => {
+        const { data_offsets: [b, e] } = h['params.head.bias'];
+        delete h['params.head.bias'];
+        // Close the hole the dropped tensor leaves: every later offset moves down.
+        for (const k of Object.keys(h)) {
+          if (k !== '__metadata__' && h[k].data_offsets[0] >= e) h[k].data_offsets = h[k].data_offsets.map((o: number) => o - (e - b));
+        }
+        h['opt.0.count'].dtype = 'F32';
+        const g = h['params.body.bn.gamma'].data_offsets;
+        new Float32Array(data.buffer, g[0], (g[1] - g[0]) / 4).fill(NaN);
+        return new Uint8Array([...data.subarray(0, b), ...data.subarray(e)]);
+      });
+      const file = path.join(dir, 'edited.safetensors');
+      fs.writeFileSync(file, edited);
+      const e = refused(() => loadCheckpoint(file, template), file, /params\.head\.bias: missing/);
+      assert.match(e.message, /opt\.0\.count: expected dtype I32, got F32/);
+      assert.match(e.message, /params\.body\.bn\.gamma: holds non-finite values/);
+      const cut = path.join(dir, 'cut.safetensors');
+      fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+      refused(() => loadCheckpoint(cut, template), cut, /not a valid safetensors file[\s\S]*truncated or padded file/);
+      const none = path.join(dir, 'nope.safetensors');
+      refused(() => loadCheckpoint(none, template), none, /cannot read: ENOENT/);
+      refused(() => loadCheckpoint(dir, template), dir, /cannot read: (not a regular file|EISDIR)/);
+    }));
 
-  test('a FIFO or a device is refused at once, not read (or waited on) forever', () => withDir((dir) => {
-    const fifo = path.join(dir, 'fifo.safetensors');
-    const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
-    assert.equal(made.status, 0, `mkfifo failed: ${made.stderr}`);
-    refused(() => loadCheckpoint(fifo, template), fifo, /cannot read: not a regular file/);
-    refused(() => loadCheckpoint('/dev/zero', template), '/dev/zero', /cannot read: not a regular file/);
-  }));
+  test('a FIFO or a device is refused at once, not read (or waited on) forever', () =>
+    withDir((dir) => {
+      const fifo = path.join(dir, 'fifo.safetensors');
+      const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+      assert.equal(made.status, 0, `mkfifo failed: ${made.stderr}`);
+      refused(() => loadCheckpoint(fifo, template), fifo, /cannot read: not a regular file/);
+      refused(() => loadCheckpoint('/dev/zero', template), '/dev/zero', /cannot read: not a regular file/);
+    }));
 
-  test('a state that loading would refuse is not saved, and the file already there is kept', () => withDir((dir) => {
-    const file = path.join(dir, 'ck.safetensors');
-    const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
-    saveCheckpoint(file, ts);
-    const good = fs.readFileSync(file);
-    const state = ts.state as { body: { bn: { var: tf.Tensor; mean: tf.Tensor } } };
-    const cases: [string, Record<string, unknown>, RegExp][] = [
-      ['a NaN mean', { state: { ...ts.state, body: { ...state.body, bn: { ...state.body.bn, mean: tf.fill(state.body.bn.mean.shape, NaN) } } } }, /state\.body\.bn\.mean: holds non-finite values/],
-      ['a negative variance', { state: { ...ts.state, body: { ...state.body, bn: { ...state.body.bn, var: tf.fill(state.body.bn.var.shape, -1) } } } }, /state\.body\.bn\.var: expected a running variance, ≥ 0, got -1/],
-      ['a fractional step', { step: 1.5 }, /saveCheckpoint\.trainState\.step: expected non-negative integer, got 1\.5/],
-      ['a config with NaN', {}, /saveCheckpoint\.config: expected a JSON value/],
-    ];
-    for (const [what, change, pattern] of cases) {
-      const bad = { ...ts, ...change } as typeof ts;
-      assert.throws(() => saveCheckpoint(file, bad, what === 'a config with NaN' ? { lr: NaN } : null), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), what);
-      assert.deepEqual(fs.readFileSync(file), good, `${what}: the saved file changed`);
-      assert.deepEqual(temps(dir), [], `${what}: a temporary file was left`);
-      const made = (change.state as { body?: { bn?: Record<string, tf.Tensor> } } | undefined)?.body?.bn;
-      if (made) Object.values(made).filter((t) => !Object.values(state.body.bn).includes(t)).forEach((t) => t.dispose());
-    }
-    disposeTrainState(ts);
-  }));
+  test('a state that loading would refuse is not saved, and the file already there is kept', () =>
+    withDir((dir) => {
+      const file = path.join(dir, 'ck.safetensors');
+      const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
+      saveCheckpoint(file, ts);
+      const good = fs.readFileSync(file);
+      const state = ts.state as { body: { bn: { var: tf.Tensor; mean: tf.Tensor } } };
+      const cases: [string, Record<string, unknown>, RegExp][] = [
+        [
+          'a NaN mean',
+          { state: { ...ts.state, body: { ...state.body, bn: { ...state.body.bn, mean: tf.fill(state.body.bn.mean.shape, NaN) } } } },
+          /state\.body\.bn\.mean: holds non-finite values/,
+        ],
+        [
+          'a negative variance',
+          { state: { ...ts.state, body: { ...state.body, bn: { ...state.body.bn, var: tf.fill(state.body.bn.var.shape, -1) } } } },
+          /state\.body\.bn\.var: expected a running variance, ≥ 0, got -1/,
+        ],
+        ['a fractional step', { step: 1.5 }, /saveCheckpoint\.trainState\.step: expected non-negative integer, got 1\.5/],
+        ['a config with NaN', {}, /saveCheckpoint\.config: expected a JSON value/],
+      ];
+      for (const [what, change, pattern] of cases) {
+        const bad = { ...ts, ...change } as typeof ts;
+        assert.throws(() => saveCheckpoint(file, bad, what === 'a config with NaN' ? { lr: NaN } : null), (e: unknown) =>
+          e instanceof ConfigError && pattern.test(e.message), what);
+        assert.deepEqual(fs.readFileSync(file), good, `${what}: the saved file changed`);
+        assert.deepEqual(temps(dir), [], `${what}: a temporary file was left`);
+        const made = (change.state as { body?: { bn?: Record<string, tf.Tensor> } } | undefined)?.body?.bn;
+        if (made) {
+          Object.values(made).filter((t) =>
+            !Object.values(state.body.bn).includes(t)
+          ).forEach((t) => t.dispose());
+        }
+      }
+      disposeTrainState(ts);
+    }));
 
-  test('every flipped data byte is refused: a checksum covers the file', () => withDir((dir) => {
-    const bytes = freshBytes();
-    const dataStart = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
-    const file = path.join(dir, 'flipped.safetensors');
-    for (let k = 0; k < 15; k++) {
-      const b = bytes.slice();
-      b[dataStart + Math.floor((k * (b.length - dataStart - 1)) / 14)] ^= 0x01;
-      fs.writeFileSync(file, b);
-      refused(() => loadCheckpoint(file, template), file, /checksum mismatch: the file says crc32:[0-9a-f]{8}, its bytes give crc32:[0-9a-f]{8}/);
-    }
-  }));
+  test('every flipped data byte is refused: a checksum covers the file', () =>
+    withDir((dir) => {
+      const bytes = freshBytes();
+      const dataStart = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      const file = path.join(dir, 'flipped.safetensors');
+      for (let k = 0; k < 15; k++) {
+        const b = bytes.slice();
+        b[dataStart + Math.floor((k * (b.length - dataStart - 1)) / 14)] ^= 0x01;
+        fs.writeFileSync(file, b);
+        refused(() => loadCheckpoint(file, template), file, /checksum mismatch: the file says crc32:[0-9a-f]{8}, its bytes give crc32:[0-9a-f]{8}/);
+      }
+    }));
 
-  test('a header flip that turns "relu" into "belu" in the config is refused', () => withDir((dir) => {
-    const bytes = freshBytes({ act: 'relu' });
-    const at = Buffer.from(bytes).indexOf('relu');
-    assert.ok(at > 0);
-    bytes[at] ^= 0x10; // 'r' -> 'b'
-    assert.equal(new TextDecoder().decode(bytes.subarray(at, at + 4)), 'belu');
-    const file = path.join(dir, 'belu.safetensors');
-    fs.writeFileSync(file, bytes);
-    refused(() => loadCheckpoint(file, template), file, /checksum mismatch/);
-  }));
+  test('a header flip that turns "relu" into "belu" in the config is refused', () =>
+    withDir((dir) => {
+      const bytes = freshBytes({ act: 'relu' });
+      const at = Buffer.from(bytes).indexOf('relu');
+      assert.ok(at > 0);
+      bytes[at] ^= 0x10; // 'r' -> 'b'
+      assert.equal(new TextDecoder().decode(bytes.subarray(at, at + 4)), 'belu');
+      const file = path.join(dir, 'belu.safetensors');
+      fs.writeFileSync(file, bytes);
+      refused(() => loadCheckpoint(file, template), file, /checksum mismatch/);
+    }));
 
   test('a flip in the header padding, a key name, the checksum digits or the length prefix is refused', () => {
     // A config whose header needs padding, so that there are spaces to flip.
@@ -399,11 +450,19 @@ describe('checkpoints', () => {
   test('metadata.step must be a non-negative integer in canonical decimal: "" is not step 0', () => {
     const bytes = freshBytes();
     for (const step of ['', ' 1', '1 ', '1e3', '-0', '-1', '01', '1.5', '0x10', '9007199254740993']) {
-      const b = rewrite(bytes, (h) => { h.__metadata__.step = step; });
+      const b = rewrite(bytes, (h) => {
+        h.__metadata__.step = step;
+      });
       refused(() => decodeCheckpoint(`step ${step}`, b, template), `step ${step}`, /metadata\.step: expected a non-negative integer in decimal, got/);
     }
     for (const step of ['0', '13', '9007199254740991']) {
-      const r = decodeCheckpoint('ok', rewrite(bytes, (h) => { h.__metadata__.step = step; }), template);
+      const r = decodeCheckpoint(
+        'ok',
+        rewrite(bytes, (h) => {
+          h.__metadata__.step = step;
+        }),
+        template,
+      );
       assert.ok(isRight(r), isLeft(r) ? r.left.message : '');
       assert.equal(r.right.trainState.step, Number(step));
       disposeTrainState(r.right.trainState);
@@ -413,13 +472,52 @@ describe('checkpoints', () => {
   test('the format version is checked; version-1 files (no checksum) still load; a checksum, if present, is always verified', () => {
     const bytes = freshBytes({ model: 'toy' });
     for (const version of ['3', '0', '', '2.0']) {
-      const b = rewrite(bytes, (h) => { h.__metadata__.version = version; });
-      refused(() => decodeCheckpoint('v', b, template), 'v', new RegExp(`metadata\\.version: expected '2' \\(or '1', written before checksums\\), got "${version.replace('.', '\\.')}"`));
+      const b = rewrite(bytes, (h) => {
+        h.__metadata__.version = version;
+      });
+      refused(
+        () => decodeCheckpoint('v', b, template),
+        'v',
+        new RegExp(`metadata\\.version: expected '2' \\(or '1', written before checksums\\), got "${version.replace('.', '\\.')}"`),
+      );
     }
-    refused(() => decodeCheckpoint('v', rewrite(bytes, (h) => { delete h.__metadata__.version; }), template), 'v', /metadata\.version: .*got nothing/);
-    refused(() => decodeCheckpoint('f', rewrite(bytes, (h) => { h.__metadata__.format = 'other'; }), template), 'f', /metadata\.format: expected 'tsnn-checkpoint', got "other"/);
+    refused(
+      () =>
+        decodeCheckpoint(
+          'v',
+          rewrite(bytes, (h) => {
+            delete h.__metadata__.version;
+          }),
+          template,
+        ),
+      'v',
+      /metadata\.version: .*got nothing/,
+    );
+    refused(
+      () =>
+        decodeCheckpoint(
+          'f',
+          rewrite(bytes, (h) => {
+            h.__metadata__.format = 'other';
+          }),
+          template,
+        ),
+      'f',
+      /metadata\.format: expected 'tsnn-checkpoint', got "other"/,
+    );
     // Version 2 without its checksum field is refused.
-    refused(() => decodeCheckpoint('nosum', rewrite(bytes, (h) => { delete h.__metadata__.checksum; }), template), 'nosum', /metadata\.checksum: no checksum field/);
+    refused(
+      () =>
+        decodeCheckpoint(
+          'nosum',
+          rewrite(bytes, (h) => {
+            delete h.__metadata__.checksum;
+          }),
+          template,
+        ),
+      'nosum',
+      /metadata\.checksum: no checksum field/,
+    );
     // A version-1 file, as the previous code wrote it, loads.
     const v1 = rewrite(bytes, (h) => {
       delete h.__metadata__.checksum;
@@ -430,70 +528,75 @@ describe('checkpoints', () => {
     assert.deepEqual(r.right.config, { model: 'toy' });
     disposeTrainState(r.right.trainState);
     // ...but a version-1 file that carries a checksum is held to it.
-    const v1sum = rewrite(bytes, (h) => { h.__metadata__.version = '1'; }, false);
+    const v1sum = rewrite(bytes, (h) => {
+      h.__metadata__.version = '1';
+    }, false);
     refused(() => decodeCheckpoint('v1sum', v1sum, template), 'v1sum', /checksum mismatch/);
   });
 
-  test('loadCheckpoint reads the header first: a 300 MB sparse file with a bogus header is refused without reading it', () => withDir((dir) => {
-    const maxRss = () => process.resourceUsage().maxRSS * 1024;
-    const big = 300_000_000;
-    const meta = '"__metadata__":{"format":"tsnn-checkpoint","version":"2","step":"0","key":"[1,2]","config":"null","checksum":"crc32:00000000"}';
-    const headers: [string, string, RegExp][] = [
-      ['offsets that do not cover the file', '{}', /tensors cover 0 bytes but the data buffer has 300000000/],
-      ['a valid header for another model', `{${meta},"x":{"dtype":"U8","shape":[${big}],"data_offsets":[0,${big}]}}`, /params\.body\.bn\.beta: missing/],
-    ];
-    for (const [what, header, pattern] of headers) {
-      const file = path.join(dir, 'sparse.safetensors');
-      const head = rawFile(header + ' '.repeat((8 - (header.length % 8)) % 8));
-      fs.writeFileSync(file, head);
-      fs.truncateSync(file, head.length + big);
-      const rss = maxRss(), t0 = performance.now();
-      refused(() => loadCheckpoint(file, template), file, pattern);
-      const ms = performance.now() - t0, grew = maxRss() - rss;
-      assert.ok(ms < 1000, `${what}: refused in ${ms.toFixed(0)} ms`);
-      assert.ok(grew < 100e6, `${what}: peak memory grew by ${(grew / 1e6).toFixed(0)} MB`);
-    }
-    // A header length past the 16 MiB bound is refused from the first 8 bytes.
-    const file = path.join(dir, 'long.safetensors');
-    const b = rawFile('{}      ');
-    new DataView(b.buffer).setBigUint64(0, 200_000_000n, true);
-    fs.writeFileSync(file, b);
-    fs.truncateSync(file, 8 + 200_000_000);
-    refused(() => loadCheckpoint(file, template), file, /header length 200000000 exceeds the 16777216-byte limit/);
-  }));
+  test('loadCheckpoint reads the header first: a 300 MB sparse file with a bogus header is refused without reading it', () =>
+    withDir((dir) => {
+      const maxRss = () => process.resourceUsage().maxRSS * 1024;
+      const big = 300_000_000;
+      const meta = '"__metadata__":{"format":"tsnn-checkpoint","version":"2","step":"0","key":"[1,2]","config":"null","checksum":"crc32:00000000"}';
+      const headers: [string, string, RegExp][] = [
+        ['offsets that do not cover the file', '{}', /tensors cover 0 bytes but the data buffer has 300000000/],
+        ['a valid header for another model', `{${meta},"x":{"dtype":"U8","shape":[${big}],"data_offsets":[0,${big}]}}`, /params\.body\.bn\.beta: missing/],
+      ];
+      for (const [what, header, pattern] of headers) {
+        const file = path.join(dir, 'sparse.safetensors');
+        const head = rawFile(header + ' '.repeat((8 - (header.length % 8)) % 8));
+        fs.writeFileSync(file, head);
+        fs.truncateSync(file, head.length + big);
+        const rss = maxRss(), t0 = performance.now();
+        refused(() => loadCheckpoint(file, template), file, pattern);
+        const ms = performance.now() - t0, grew = maxRss() - rss;
+        assert.ok(ms < 1000, `${what}: refused in ${ms.toFixed(0)} ms`);
+        assert.ok(grew < 100e6, `${what}: peak memory grew by ${(grew / 1e6).toFixed(0)} MB`);
+      }
+      // A header length past the 16 MiB bound is refused from the first 8 bytes.
+      const file = path.join(dir, 'long.safetensors');
+      const b = rawFile('{}      ');
+      new DataView(b.buffer).setBigUint64(0, 200_000_000n, true);
+      fs.writeFileSync(file, b);
+      fs.truncateSync(file, 8 + 200_000_000);
+      refused(() => loadCheckpoint(file, template), file, /header length 200000000 exceeds the 16777216-byte limit/);
+    }));
 
-  test('writes are atomic: killing a writer mid-save never leaves a partial file, and the next save removes its temporary file', () => withDir(async (dir) => {
-    const file = path.join(dir, 'target.safetensors');
-    writeFileAtomic(file, encodeSafetensors([['w', { dtype: 'F32', shape: [1], data: new Float32Array([0]) }]], { fill: '0' }));
-    const [cmd, args] = scriptCommand(here('./fixtures/save_forever.ts'), [file]);
-    for (const delay of [150, 400, 900]) {
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
-        child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
-      });
-      await new Promise((r) => setTimeout(r, delay));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
-      const r = decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
-      assert.ok(isRight(r), `after a kill at ${delay} ms the file is broken: ${isLeft(r) ? r.left.message : ''}`);
-      const fill = r.right.metadata.fill;
-      const w = r.right.tensors.get('w')!.data as Float32Array;
-      assert.ok(w.every((v) => String(v) === fill), 'the file mixes two writes');
-    }
-    // A writer killed mid-save leaves its temporary file; the next save to the target removes it (its pid is dead).
-    fs.writeFileSync(path.join(dir, `.target.safetensors.${hostTag}.${spawnSync(process.execPath, ['--version']).pid}.${randomUUID()}.tmp`), 'partial');
-    writeFileAtomic(file, new Uint8Array(8));
-    assert.deepEqual(temps(dir), []);
-  }));
+  test('writes are atomic: killing a writer mid-save never leaves a partial file, and the next save removes its temporary file', () =>
+    withDir(async (dir) => {
+      const file = path.join(dir, 'target.safetensors');
+      writeFileAtomic(file, encodeSafetensors([['w', { dtype: 'F32', shape: [1], data: new Float32Array([0]) }]], { fill: '0' }));
+      const [cmd, args] = scriptCommand(here('./fixtures/save_forever.ts'), [file]);
+      for (const delay of [150, 400, 900]) {
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise<void>((resolve, reject) => {
+          child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+          child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
+        });
+        await new Promise((r) => setTimeout(r, delay));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.on('close', r));
+        const r = decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
+        assert.ok(isRight(r), `after a kill at ${delay} ms the file is broken: ${isLeft(r) ? r.left.message : ''}`);
+        const fill = r.right.metadata.fill;
+        const w = r.right.tensors.get('w')!.data as Float32Array;
+        assert.ok(w.every((v) => String(v) === fill), 'the file mixes two writes');
+      }
+      // A writer killed mid-save leaves its temporary file; the next save to the target removes it (its pid is dead).
+      fs.writeFileSync(path.join(dir, `.target.safetensors.${hostTag}.${spawnSync(process.execPath, ['--version']).pid}.${randomUUID()}.tmp`), 'partial');
+      writeFileAtomic(file, new Uint8Array(8));
+      assert.deepEqual(temps(dir), []);
+    }));
 
-  test('two threads of one process saving to one path never collide', () => withDir(async (dir) => {
-    const file = path.join(dir, 'shared.bin');
-    const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-    const threads = 3, saves = 150;
-    const flag = new SharedArrayBuffer(4);
-    // Each thread imports the library, waits for the others, then saves in a loop.
-    const code = `
+  test('two threads of one process saving to one path never collide', () =>
+    withDir(async (dir) => {
+      const file = path.join(dir, 'shared.bin');
+      const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+      const threads = 3, saves = 150;
+      const flag = new SharedArrayBuffer(4);
+      // Each thread imports the library, waits for the others, then saves in a loop.
+      const code = `
       const { parentPort, workerData: w } = require('node:worker_threads');
       (async () => {
         if (w.tsx) (await import(w.tsx)).register();
@@ -505,93 +608,129 @@ describe('checkpoints', () => {
         for (let i = 0; i < w.saves; i++) try { writeFileAtomic(w.file, bytes); } catch (e) { errors.push(e.message); }
         parentPort.postMessage(errors);
       })().catch((e) => parentPort.postMessage(['thread failed: ' + e.stack]));`;
-    const module = new URL('../src/io/checkpoint.ts', import.meta.url).href;
-    const tsx = isDeno ? null : import.meta.resolve('tsx/esm/api');
-    const workers = Array.from({ length: threads }, (_, id) => new Worker(code, { eval: true, workerData: { tsx, module, file, flag, threads, saves, id: id + 1 } }));
-    try {
-      const errors = (await Promise.all(workers.map((w) => new Promise<string[]>((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))))).flat();
-      assert.deepEqual(errors.slice(0, 5), [], `${errors.length} of ${threads * saves} saves failed`);
-    } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
-    }
-    const final = fs.readFileSync(file);
-    assert.ok(final.length === 64 && final.every((v) => v === final[0]), 'the file mixes two writes');
-    assert.deepEqual(temps(dir), []);
-  }));
+      const module = new URL('../src/io/checkpoint.ts', import.meta.url).href;
+      const tsx = isDeno ? null : import.meta.resolve('tsx/esm/api');
+      const workers = Array.from({ length: threads }, (_, id) =>
+        new Worker(code, { eval: true, workerData: { tsx, module, file, flag, threads, saves, id: id + 1 } }));
+      try {
+        const errors = (await Promise.all(workers.map((w) =>
+          new Promise<string[]>((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))
+        ))).flat();
+        assert.deepEqual(errors.slice(0, 5), [], `${errors.length} of ${threads * saves} saves failed`);
+      } finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+      }
+      const final = fs.readFileSync(file);
+      assert.ok(final.length === 64 && final.every((v) => v === final[0]), 'the file mixes two writes');
+      assert.deepEqual(temps(dir), []);
+    }));
 
-  test('a failed save leaves no temporary file, whichever step fails', () => withDir((dir) => {
-    const file = path.join(dir, 'target.bin');
-    writeFileAtomic(file, new Uint8Array([1, 2, 3]));
-    const real: FileOps = {
-      openSync: fs.openSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync, closeSync: fs.closeSync, renameSync: fs.renameSync,
-      rmSync: fs.rmSync, mkdirSync: fs.mkdirSync, readdirSync: fs.readdirSync, statSync: fs.statSync,
-    };
-    const boom = (op: string) => Object.assign(new Error(`${op} failed`), { code: 'EIO' });
-    const failing: Record<string, Partial<FileOps>> = {
-      openSync: { openSync: ((...a: Parameters<typeof fs.openSync>) => (a[1] === 'wx' ? (() => { throw boom('openSync'); })() : fs.openSync(...a))) as FileOps['openSync'] },
-      // Half the bytes land, then the disk fills.
-      writeSync: { writeSync: ((fd: number, b: Uint8Array, off: number, len: number) => (off === 0 ? fs.writeSync(fd, b, 0, Math.ceil(len / 2)) : (() => { throw boom('writeSync'); })())) as FileOps['writeSync'] },
-      fsyncSync: { fsyncSync: () => { throw boom('fsyncSync'); } },
-      closeSync: { closeSync: (fd: number) => { fs.closeSync(fd); throw boom('closeSync'); } },
-      renameSync: { renameSync: () => { throw boom('renameSync'); } },
-    };
-    for (const [op, override] of Object.entries(failing)) {
-      assert.throws(() => atomicWriter({ ...real, ...override } as FileOps)(file, new Uint8Array(1000).fill(7)), new RegExp(`${op} failed`));
-      assert.deepEqual(temps(dir), [], `after a failed ${op}`);
-      assert.deepEqual([...fs.readFileSync(file)], [1, 2, 3], `after a failed ${op} the old file is intact`);
-    }
-    // A real failed rename: the target is a folder that is not empty.
-    const folder = path.join(dir, 'folder');
-    fs.mkdirSync(folder);
-    fs.writeFileSync(path.join(folder, 'x'), 'x');
-    assert.throws(() => writeFileAtomic(folder, new Uint8Array(10)));
-    assert.deepEqual(temps(dir), []);
-  }));
+  test('a failed save leaves no temporary file, whichever step fails', () =>
+    withDir((dir) => {
+      const file = path.join(dir, 'target.bin');
+      writeFileAtomic(file, new Uint8Array([1, 2, 3]));
+      const real: FileOps = {
+        openSync: fs.openSync,
+        writeSync: fs.writeSync,
+        fsyncSync: fs.fsyncSync,
+        closeSync: fs.closeSync,
+        renameSync: fs.renameSync,
+        rmSync: fs.rmSync,
+        mkdirSync: fs.mkdirSync,
+        readdirSync: fs.readdirSync,
+        statSync: fs.statSync,
+      };
+      const boom = (op: string) => Object.assign(new Error(`${op} failed`), { code: 'EIO' });
+      const failing: Record<string, Partial<FileOps>> = {
+        openSync: {
+          openSync: ((...a: Parameters<typeof fs.openSync>) => (a[1] === 'wx'
+            ? (() => {
+              throw boom('openSync');
+            })()
+            : fs.openSync(...a))) as FileOps['openSync'],
+        },
+        // Half the bytes land, then the disk fills.
+        writeSync: {
+          writeSync: ((fd: number, b: Uint8Array, off: number, len: number) => (off === 0 ? fs.writeSync(fd, b, 0, Math.ceil(len / 2)) : (() => {
+            throw boom('writeSync');
+          })())) as FileOps['writeSync'],
+        },
+        fsyncSync: {
+          fsyncSync: () => {
+            throw boom('fsyncSync');
+          },
+        },
+        closeSync: {
+          closeSync: (fd: number) => {
+            fs.closeSync(fd);
+            throw boom('closeSync');
+          },
+        },
+        renameSync: {
+          renameSync: () => {
+            throw boom('renameSync');
+          },
+        },
+      };
+      for (const [op, override] of Object.entries(failing)) {
+        assert.throws(() => atomicWriter({ ...real, ...override } as FileOps)(file, new Uint8Array(1000).fill(7)), new RegExp(`${op} failed`));
+        assert.deepEqual(temps(dir), [], `after a failed ${op}`);
+        assert.deepEqual([...fs.readFileSync(file)], [1, 2, 3], `after a failed ${op} the old file is intact`);
+      }
+      // A real failed rename: the target is a folder that is not empty.
+      const folder = path.join(dir, 'folder');
+      fs.mkdirSync(folder);
+      fs.writeFileSync(path.join(folder, 'x'), 'x');
+      assert.throws(() => writeFileAtomic(folder, new Uint8Array(10)));
+      assert.deepEqual(temps(dir), []);
+    }));
 
-  test('stale temporary files of dead writers are removed by the next save; live writers\' and other targets\' are kept', () => withDir((dir) => {
-    const target = 't.safetensors';
-    const dead = spawnSync(process.execPath, ['--version']).pid!;
-    const other = hostTag === 'eeeeeeee' ? 'ffffffff' : 'eeeeeeee';
-    const old = (Date.now() - STALE_AFTER_MS - 60_000) / 1000;
-    const files: [string, boolean, number?][] = [ // name, removed?, mtime
-      [`.${target}.${hostTag}.${dead}.${randomUUID()}.tmp`, true], // its writer is dead
-      [`.${target}.${hostTag}.${process.pid}.${randomUUID()}.tmp`, false], // another thread of this process, writing now
-      [`.${target}.${hostTag}.${process.ppid}.${randomUUID()}.tmp`, false], // a live process
-      [`.${target}.${other}.${dead}.${randomUUID()}.tmp`, false], // another host: its pid says nothing
-      [`.${target}.${other}.${dead}.${randomUUID()}.tmp`, true, old], // ...until untouched for an hour
-      [`.${target}.${hostTag}.${process.pid}.${randomUUID()}.tmp`, true, old],
-      [`.${target}.12345.1700000000000.tmp`, true, old], // the previous naming
-      [`.${target}.12345.1700000000001.tmp`, false],
-      [`.other.safetensors.${hostTag}.${dead}.${randomUUID()}.tmp`, false], // another target
-      [`.${target}.x.${hostTag}.${dead}.${randomUUID()}.tmp`, false], // the target 't.safetensors.x'
-      [`.${target}.${hostTag}.${dead}.not-a-uuid.tmp`, false],
-      [`${target}.bak`, false],
-    ];
-    for (const [name, , mtime] of files) {
-      fs.writeFileSync(path.join(dir, name), 'partial');
-      if (mtime) fs.utimesSync(path.join(dir, name), mtime, mtime);
-    }
-    writeFileAtomic(path.join(dir, target), new Uint8Array(8));
-    const left = new Set(fs.readdirSync(dir));
-    for (const [name, removed] of files) assert.equal(!left.has(name), removed, `${name} should be ${removed ? 'removed' : 'kept'}`);
-    assert.ok(left.has(target));
-  }));
+  test("stale temporary files of dead writers are removed by the next save; live writers' and other targets' are kept", () =>
+    withDir((dir) => {
+      const target = 't.safetensors';
+      const dead = spawnSync(process.execPath, ['--version']).pid!;
+      const other = hostTag === 'eeeeeeee' ? 'ffffffff' : 'eeeeeeee';
+      const old = (Date.now() - STALE_AFTER_MS - 60_000) / 1000;
+      const files: [string, boolean, number?][] = [ // name, removed?, mtime
+        [`.${target}.${hostTag}.${dead}.${randomUUID()}.tmp`, true], // its writer is dead
+        [`.${target}.${hostTag}.${process.pid}.${randomUUID()}.tmp`, false], // another thread of this process, writing now
+        [`.${target}.${hostTag}.${process.ppid}.${randomUUID()}.tmp`, false], // a live process
+        [`.${target}.${other}.${dead}.${randomUUID()}.tmp`, false], // another host: its pid says nothing
+        [`.${target}.${other}.${dead}.${randomUUID()}.tmp`, true, old], // ...until untouched for an hour
+        [`.${target}.${hostTag}.${process.pid}.${randomUUID()}.tmp`, true, old],
+        [`.${target}.12345.1700000000000.tmp`, true, old], // the previous naming
+        [`.${target}.12345.1700000000001.tmp`, false],
+        [`.other.safetensors.${hostTag}.${dead}.${randomUUID()}.tmp`, false], // another target
+        [`.${target}.x.${hostTag}.${dead}.${randomUUID()}.tmp`, false], // the target 't.safetensors.x'
+        [`.${target}.${hostTag}.${dead}.not-a-uuid.tmp`, false],
+        [`${target}.bak`, false],
+      ];
+      for (const [name, , mtime] of files) {
+        fs.writeFileSync(path.join(dir, name), 'partial');
+        if (mtime) fs.utimesSync(path.join(dir, name), mtime, mtime);
+      }
+      writeFileAtomic(path.join(dir, target), new Uint8Array(8));
+      const left = new Set(fs.readdirSync(dir));
+      for (const [name, removed] of files) assert.equal(!left.has(name), removed, `${name} should be ${removed ? 'removed' : 'kept'}`);
+      assert.ok(left.has(target));
+    }));
 
-  test('resume is exact: 2N steps in one run equal N steps, save, load in a new process, N more', () => withDir(async (dir) => {
-    const epochs = 4, data = toyData(); // 8 batches per epoch; stop mid-epoch at step 13
-    const full = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [] });
-    const half = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [], maxSteps: 13 });
-    assert.equal(half.trainState.step, 13);
-    saveCheckpoint(path.join(dir, 'half.safetensors'), half.trainState);
-    disposeTrainState(half.trainState);
-    const r = runScript(here('./fixtures/resume.ts'), [path.join(dir, 'half.safetensors'), path.join(dir, 'end.safetensors'), String(epochs)]);
-    assert.equal(r.status, 0, `resume process failed:\n${r.stderr}`);
-    const end = loadCheckpointOrThrow(path.join(dir, 'end.safetensors'), template);
-    assert.equal(end.trainState.step, full.trainState.step);
-    for (const field of ['params', 'state', 'optState'] as const) {
-      assert.ok(treesEqual(end.trainState[field], full.trainState[field]), `${field} differ after resume`);
-    }
-    disposeTrainState(end.trainState);
-    disposeTrainState(full.trainState);
-  }));
+  test('resume is exact: 2N steps in one run equal N steps, save, load in a new process, N more', () =>
+    withDir(async (dir) => {
+      const epochs = 4, data = toyData(); // 8 batches per epoch; stop mid-epoch at step 13
+      const full = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [] });
+      const half = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [], maxSteps: 13 });
+      assert.equal(half.trainState.step, 13);
+      saveCheckpoint(path.join(dir, 'half.safetensors'), half.trainState);
+      disposeTrainState(half.trainState);
+      const r = runScript(here('./fixtures/resume.ts'), [path.join(dir, 'half.safetensors'), path.join(dir, 'end.safetensors'), String(epochs)]);
+      assert.equal(r.status, 0, `resume process failed:\n${r.stderr}`);
+      const end = loadCheckpointOrThrow(path.join(dir, 'end.safetensors'), template);
+      assert.equal(end.trainState.step, full.trainState.step);
+      for (const field of ['params', 'state', 'optState'] as const) {
+        assert.ok(treesEqual(end.trainState[field], full.trainState[field]), `${field} differ after resume`);
+      }
+      disposeTrainState(end.trainState);
+      disposeTrainState(full.trainState);
+    }));
 });

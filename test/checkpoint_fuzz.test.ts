@@ -19,7 +19,7 @@ const template = { model, opt, inShape };
 const checkpoint = (): Uint8Array => {
   const ts = initTrainState(model, opt, prngKey(7), inShape);
   try {
-    for (let k = 0; ; k++) {
+    for (let k = 0;; k++) {
       const bytes = encodeCheckpoint(ts, { model: 'toy', act: 'relu', pad: 'x'.repeat(k) });
       const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
       if (bytes[8 + n - 1] === 0x20) return bytes;

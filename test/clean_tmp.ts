@@ -25,7 +25,11 @@ if (r.error) {
   process.exit(2);
 }
 if (left.length) {
-  console.error(`clean_tmp: '${[command, ...args].join(' ')}' left ${left.length} entries in its temporary folder: ${left.slice(0, 20).join(', ')}${left.length > 20 ? ', ...' : ''}`);
+  console.error(
+    `clean_tmp: '${[command, ...args].join(' ')}' left ${left.length} entries in its temporary folder: ${left.slice(0, 20).join(', ')}${
+      left.length > 20 ? ', ...' : ''
+    }`,
+  );
   process.exit(r.status === 0 ? 1 : r.status ?? 1);
 }
 process.exit(r.status ?? 1);

@@ -8,10 +8,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
-import {
-  channelStats, ConfigError, dataLoader, encodeIdx, loadFashionMnist, loadImageFolder, parseIdx, prngKey,
-  readFashionMnist,
-} from '../mod.ts';
+import { channelStats, ConfigError, dataLoader, encodeIdx, loadFashionMnist, loadImageFolder, parseIdx, prngKey, readFashionMnist } from '../mod.ts';
 import { Jimp } from 'jimp';
 import { FASHION_MNIST_FILES, FASHION_MNIST_MAX_BYTES } from '../src/data/fashion_mnist.ts';
 import { MAX_IDX_BYTES } from '../src/data/idx.ts';
@@ -30,7 +27,12 @@ const writeFake = (dir: string, n = 12, m = 6, edit: (name: string, bytes: Uint8
   const images = (k: number) => encodeIdx([k, 28, 28], Uint8Array.from({ length: k * 784 }, (_, i) => (i * 7) % 256));
   const labels = (k: number) => encodeIdx([k], Uint8Array.from({ length: k }, (_, i) => i % 10));
   const f = FASHION_MNIST_FILES;
-  for (const [name, bytes] of [[f.trainImages.name, images(n)], [f.trainLabels.name, labels(n)], [f.testImages.name, images(m)], [f.testLabels.name, labels(m)]] as const) {
+  for (
+    const [name, bytes] of [[f.trainImages.name, images(n)], [f.trainLabels.name, labels(n)], [f.testImages.name, images(m)], [
+      f.testLabels.name,
+      labels(m),
+    ]] as const
+  ) {
     fs.writeFileSync(path.join(dir, name), edit(name, gzipSync(bytes)));
   }
 };
@@ -61,7 +63,7 @@ describe('IDX files', () => {
     assert.match(msg(gz.slice(0, gz.length - 6)), /f.idx: corrupt or truncated gzip/);
   });
 
-  test('a gzip bomb is refused, not inflated: several members past the trailer\'s size, 0.2 MB to 200 MB', () => {
+  test("a gzip bomb is refused, not inflated: several members past the trailer's size, 0.2 MB to 200 MB", () => {
     // 200 gzip members of 1 MiB each: a valid IDX of 200 MiB once inflated, from 0.2 MB. zlib would inflate it whole.
     const mib = 2 ** 20;
     const first = new Uint8Array(mib);
@@ -87,7 +89,10 @@ describe('IDX files', () => {
     };
     const r = parseIdx('big.gz', claims(MAX_IDX_BYTES + 1));
     assert.ok(isLeft(r));
-    assert.match(r.left.message, /big\.gz: corrupt or truncated gzip, or a gzip bomb: its trailer declares 1073741825 inflated bytes, more than the 1073741824 an IDX file may hold here; refused before inflating/);
+    assert.match(
+      r.left.message,
+      /big\.gz: corrupt or truncated gzip, or a gzip bomb: its trailer declares 1073741825 inflated bytes, more than the 1073741824 an IDX file may hold here; refused before inflating/,
+    );
     // A trailer that says less than the data holds: refused (zlib's own length check catches it, or the cap does).
     const lie = parseIdx('lie.gz', claims(4));
     assert.ok(isLeft(lie) && /^lie\.gz: corrupt or truncated gzip/.test(lie.left.message), isLeft(lie) ? lie.left.message : 'parsed');
@@ -107,7 +112,10 @@ describe('IDX files', () => {
     const r = readFashionMnist(dir);
     assert.ok(isLeft(r));
     assert.ok(r.left.message.startsWith(path.join(dir, FASHION_MNIST_FILES.trainImages.name)), r.left.message);
-    assert.match(r.left.message, new RegExp(`its trailer declares \\d+ inflated bytes, more than the ${FASHION_MNIST_MAX_BYTES} an IDX file may hold here; refused before inflating`));
+    assert.match(
+      r.left.message,
+      new RegExp(`its trailer declares \\d+ inflated bytes, more than the ${FASHION_MNIST_MAX_BYTES} an IDX file may hold here; refused before inflating`),
+    );
   });
 
   test('a device or FIFO in place of a Fashion-MNIST file is refused, not read without end', () => {
@@ -124,13 +132,18 @@ describe('IDX files', () => {
     const absurd = Uint8Array.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 2, 3]);
     const r = parseIdx('absurd.idx', absurd);
     assert.ok(isLeft(r));
-    assert.match(r.left.message, /absurd\.idx: header says \[4294967295, 4294967295, 4294967295\] = [\d.e+]+ bytes of data, more than the 1073741824 an IDX file may hold here/);
+    assert.match(
+      r.left.message,
+      /absurd\.idx: header says \[4294967295, 4294967295, 4294967295\] = [\d.e+]+ bytes of data, more than the 1073741824 an IDX file may hold here/,
+    );
   });
 
   test('encodeIdx refuses dimensions that are not uint32s or do not match the data', () => {
     for (const [dims, shown] of [[[NaN], 'NaN'], [[-1], '-1'], [[1.5], '1.5'], [[2 ** 32], '4294967296'], [[], '[]']] as const) {
-      assert.throws(() => encodeIdx(dims as never, new Uint8Array(0)), (e: unknown) =>
-        e instanceof ConfigError && e.message.startsWith('encodeIdx.dims') && e.message.includes(`got ${shown}`));
+      assert.throws(
+        () => encodeIdx(dims as never, new Uint8Array(0)),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith('encodeIdx.dims') && e.message.includes(`got ${shown}`),
+      );
     }
     assert.throws(() => encodeIdx([2, 3], new Uint8Array(4)), /encodeIdx.dims: expected dimensions multiplying to the 4 data bytes, got \[2, 3\]/);
     assert.throws(() => encodeIdx([2], [1, 2] as never), /encodeIdx.data: expected a Uint8Array, got \[1, 2\]/);
@@ -181,12 +194,14 @@ describe('the Fashion-MNIST resolver', () => {
       const cacheDir = path.join(tmp(), 'cache');
       const r = await loadFashionMnist({ dir: '/nonexistent/explicit', cacheDir, download: false });
       if (fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
-        assert.ok(isRight(r), 'with Debian\'s package installed, the resolver finds it');
+        assert.ok(isRight(r), "with Debian's package installed, the resolver finds it");
         return;
       }
       assert.ok(isLeft(r));
       const m = r.left.message;
-      for (const p of ['/nonexistent/explicit', '/nonexistent/fmnist', '/usr/share/datasets/fashion-mnist', cacheDir, 'apt-get install dataset-fashion-mnist']) {
+      for (
+        const p of ['/nonexistent/explicit', '/nonexistent/fmnist', '/usr/share/datasets/fashion-mnist', cacheDir, 'apt-get install dataset-fashion-mnist']
+      ) {
         assert.ok(m.includes(p), `message lacks ${p}:\n${m}`);
       }
     } finally {
@@ -213,7 +228,9 @@ describe('the Fashion-MNIST resolver', () => {
       assert.match(bad ?? '', /train-images-idx3-ubyte.gz: MD5 [0-9a-f]{32}, expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d \(corrupt download; nothing was kept\)/);
       assert.ok(!fs.existsSync(path.join(cacheDir, 'train-images-idx3-ubyte.gz')));
       // With checksums that match what the mirror serves, the files land in the cache.
-      const sums = Object.fromEntries(Object.values(FASHION_MNIST_FILES).map((f) => [f.name, createHash('md5').update(fs.readFileSync(path.join(src, f.name))).digest('hex')]));
+      const sums = Object.fromEntries(
+        Object.values(FASHION_MNIST_FILES).map((f) => [f.name, createHash('md5').update(fs.readFileSync(path.join(src, f.name))).digest('hex')]),
+      );
       const ok = await downloadFashionMnist(`http://127.0.0.1:${port}/`, cacheDir, sums);
       assert.equal(ok, null);
       assert.ok(isRight(readFashionMnist(cacheDir)));
@@ -229,13 +246,14 @@ describe('DataLoader', () => {
   const ds = { x: Uint8Array.from({ length: 10 * 4 * 4 }, (_, i) => i % 256), y: Int32Array.from({ length: 10 }, (_, i) => i), shape: [4, 4, 1] };
 
   test('batches, dropLast, and key-driven shuffling', () => {
-    const all = (l: ReturnType<typeof dataLoader>, epoch = 0) => [...l.batches(epoch)].map((b) => {
-      const ys = Array.from(b.y.dataSync());
-      assert.deepEqual(b.x.shape.slice(1), [4, 4, 1]);
-      b.x.dispose();
-      b.y.dispose();
-      return ys;
-    });
+    const all = (l: ReturnType<typeof dataLoader>, epoch = 0) =>
+      [...l.batches(epoch)].map((b) => {
+        const ys = Array.from(b.y.dataSync());
+        assert.deepEqual(b.x.shape.slice(1), [4, 4, 1]);
+        b.x.dispose();
+        b.y.dispose();
+        return ys;
+      });
     assertNoLeak(() => {
       const a = all(dataLoader(ds, { batchSize: 4, key: prngKey(1) }));
       assert.deepEqual(a.map((b) => b.length), [4, 4, 2]);

@@ -9,9 +9,33 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { isRight } from 'fp-ts/lib/Either.js';
 import {
-  adamW, type ArrayDataset, ConfigError, convLayer, crossEntropy, dataLoader, dense, disposeTrainState, DivergenceError, evaluate, fit, flatten,
-  type Empty, flattenTree, initTrainState, type Layer, loadCheckpoint, lrFind, type Metric, prngKey, selectBackend, serial, sgd, tidyApply,
-  type TrainState, trainStep, withLabel,
+  adamW,
+  type ArrayDataset,
+  ConfigError,
+  convLayer,
+  crossEntropy,
+  dataLoader,
+  dense,
+  disposeTrainState,
+  DivergenceError,
+  type Empty,
+  evaluate,
+  fit,
+  flatten,
+  flattenTree,
+  initTrainState,
+  type Layer,
+  loadCheckpoint,
+  lrFind,
+  type Metric,
+  prngKey,
+  selectBackend,
+  serial,
+  sgd,
+  tidyApply,
+  type TrainState,
+  trainStep,
+  withLabel,
 } from '../mod.ts';
 import fc from 'fast-check';
 import { allFinite } from '../src/ops/finite.ts';
@@ -31,7 +55,7 @@ const poisoned = (poison: number): { train: ReturnType<typeof dataLoader> } => {
 };
 
 /** Run fit expecting divergence; check the error and that the saved last good state loads. Returns the error. */
-const expectDivergence = async (data: { train: ReturnType<typeof dataLoader> }, opt = adamW(1e-3)): Promise<DivergenceError> => {
+const expectDivergence = (data: { train: ReturnType<typeof dataLoader> }, opt = adamW(1e-3)): Promise<DivergenceError> => {
   const model = toyModel();
   const before = tf.memory().numTensors;
   return withTempDir('divergence', async (dir) => {
@@ -73,11 +97,13 @@ describe('the divergence guard', () => {
   });
 
   test('runaway values stop training: sgd(1e6), adamW(1e6) and an input of 1e30', async () => {
-    for (const [what, data, opt] of [
-      ['sgd(1e6)', toyData(), sgd(1e6)],
-      ['adamW(1e6)', toyData(), adamW(1e6)],
-      ['an input of 1e30', poisoned(1e30), adamW(1e-3)],
-    ] as const) {
+    for (
+      const [what, data, opt] of [
+        ['sgd(1e6)', toyData(), sgd(1e6)],
+        ['adamW(1e6)', toyData(), adamW(1e6)],
+        ['an input of 1e30', poisoned(1e30), adamW(1e-3)],
+      ] as const
+    ) {
       const e = await expectDivergence(data, opt);
       assert.ok(e.step < 3 * data.train.length, `${what}: stopped only at step ${e.step}`);
     }
@@ -102,14 +128,17 @@ describe('the divergence guard', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  test('a train state holding NaN is refused before training, naming the tensor, and stays the caller\'s', async () => {
+  test("a train state holding NaN is refused before training, naming the tensor, and stays the caller's", async () => {
     const model = toyModel(), opt = adamW(1e-3);
     const ts = initTrainState(model, opt, prngKey(0), inShape);
     const params = ts.params as { head: { weight: tf.Tensor; bias: tf.Tensor } };
     const weight = params.head.weight;
     const bad: TrainState = { ...ts, params: { ...params, head: { ...params.head, weight: tf.fill(weight.shape, NaN) } } };
-    await assert.rejects(fit(model, toyData(), { epochs: 1, opt, trainState: bad, observers: [] }), /fit\.trainState: params\.head\.weight holds \d+ NaN of \d+ values/);
-    assert.ok(!weight.isDisposed, 'the caller\'s state was disposed');
+    await assert.rejects(
+      fit(model, toyData(), { epochs: 1, opt, trainState: bad, observers: [] }),
+      /fit\.trainState: params\.head\.weight holds \d+ NaN of \d+ values/,
+    );
+    assert.ok(!weight.isDisposed, "the caller's state was disposed");
     (bad.params as { head: { weight: tf.Tensor } }).head.weight.dispose();
     disposeTrainState(ts);
   });
@@ -139,12 +168,14 @@ describe('failing paths leave no tensors behind', () => {
   test('fit whose loss, observer or callback throws, at the first step or later', async () => {
     let calls = 0;
     const lateLoss = (y: Parameters<typeof crossEntropy>[0], t: tf.Tensor) => (++calls % 3 === 0 ? refuse() : crossEntropy(y, t));
-    for (const [what, options] of [
-      ['loss', { loss: refuse }],
-      ['loss at a later step', { loss: lateLoss }],
-      ['observer', { observers: [{ onBatchEnd: refuse }] }],
-      ['callback', { callbacks: [{ onEpochEnd: refuse }] }],
-    ] as const) {
+    for (
+      const [what, options] of [
+        ['loss', { loss: refuse }],
+        ['loss at a later step', { loss: lateLoss }],
+        ['observer', { observers: [{ onBatchEnd: refuse }] }],
+        ['callback', { callbacks: [{ onEpochEnd: refuse }] }],
+      ] as const
+    ) {
       await flat(what, () => assert.rejects(fit(toyModel(), toyData(16), { epochs: 1, opt: adamW(1e-3), observers: [], ...options }), /refused/));
     }
   });
@@ -159,16 +190,25 @@ describe('failing paths leave no tensors behind', () => {
 });
 
 describe('a train state that does not fit the model', () => {
-  test('fit and lrFind refuse another model\'s state, naming each tensor, and leave it the caller\'s', async () => {
+  test("fit and lrFind refuse another model's state, naming each tensor, and leave it the caller's", async () => {
     const model = toyModel(), opt = adamW(1e-3);
     const other = serial(withLabel('body', convLayer(1, 8, { stride: 2 })), withLabel('flatten', flatten), withLabel('head', dense({ nf: 3 })));
     const ts = initTrainState(other, opt, prngKey(0), inShape);
     const before = tf.memory().numTensors;
-    await assert.rejects(fit(model, toyData(), { epochs: 1, opt, trainState: ts, observers: [] }), (e: unknown) =>
-      e instanceof ConfigError && /fit\.trainState: params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 8\]/.test(e.message));
-    await assert.rejects(lrFind(model, toyData().train, { from: ts }), /lrFind\.from: params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 8\]/);
+    await assert.rejects(
+      fit(model, toyData(), { epochs: 1, opt, trainState: ts, observers: [] }),
+      (e: unknown) =>
+        e instanceof ConfigError && /fit\.trainState: params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 8\]/.test(e.message),
+    );
+    await assert.rejects(
+      lrFind(model, toyData().train, { from: ts }),
+      /lrFind\.from: params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 8\]/,
+    );
     const { params: _p, ...rest } = ts;
-    await assert.rejects(fit(model, toyData(), { epochs: 1, opt, trainState: { ...rest, params: {} }, observers: [] }), /fit\.trainState: params\.body\.conv\.weight: missing/);
+    await assert.rejects(
+      fit(model, toyData(), { epochs: 1, opt, trainState: { ...rest, params: {} }, observers: [] }),
+      /fit\.trainState: params\.body\.conv\.weight: missing/,
+    );
     assert.equal(tf.memory().numTensors, before);
     assert.ok(flattenTree(ts.params).every(([, t]) => !t.isDisposed));
     disposeTrainState(ts);
@@ -187,12 +227,14 @@ describe('a train state that does not fit the model', () => {
 });
 
 describe('data that does not fit the model', () => {
-  test('fit refuses a loader whose class count differs from the model\'s outputs, before training', async () => {
+  test("fit refuses a loader whose class count differs from the model's outputs, before training", async () => {
     const ds = toyDataset(16);
     const train = dataLoader({ ...ds, classes: ['a', 'b', 'c', 'd'] }, { batchSize: 8 });
     const before = tf.memory().numTensors;
-    await assert.rejects(fit(toyModel(), { train }, { epochs: 1, opt: adamW(1e-3), observers: [] }),
-      /fit\.data\.train: the model gives 3 outputs per example, the data has 4 classes/);
+    await assert.rejects(
+      fit(toyModel(), { train }, { epochs: 1, opt: adamW(1e-3), observers: [] }),
+      /fit\.data\.train: the model gives 3 outputs per example, the data has 4 classes/,
+    );
     assert.equal(tf.memory().numTensors, before);
   });
 });
@@ -203,22 +245,25 @@ describe('the all-finite check', () => {
     test(`on ${backend}: agrees with a plain check, in the SIMD body and the tail, for every kind of non-finite value`, async () => {
       await selectBackend({ backend });
       try {
-        fc.assert(fc.property(
-          fc.array(fc.integer({ min: 0, max: 41 }), { minLength: 1, maxLength: 5 }),
-          fc.option(fc.record({ tensor: fc.nat(), at: fc.nat(), value: fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity) })),
-          (sizes, poison) => {
-            const arrays = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j) * 1e30));
-            if (poison) {
-              const k = poison.tensor % arrays.length;
-              if (arrays[k].length) arrays[k][poison.at % arrays[k].length] = poison.value;
-            }
-            const ts = [...arrays.map((a) => tf.tensor1d(a)), tf.tensor1d([1, 2], 'int32')];
-            const expected = arrays.every((a) => a.every(Number.isFinite));
-            const got = allFinite(ts);
-            tf.dispose(ts);
-            assert.equal(got, expected, `sizes ${sizes}, poison ${JSON.stringify(poison)}`);
-          },
-        ), runs(200));
+        fc.assert(
+          fc.property(
+            fc.array(fc.integer({ min: 0, max: 41 }), { minLength: 1, maxLength: 5 }),
+            fc.option(fc.record({ tensor: fc.nat(), at: fc.nat(), value: fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity) })),
+            (sizes, poison) => {
+              const arrays = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j) * 1e30));
+              if (poison) {
+                const k = poison.tensor % arrays.length;
+                if (arrays[k].length) arrays[k][poison.at % arrays[k].length] = poison.value;
+              }
+              const ts = [...arrays.map((a) => tf.tensor1d(a)), tf.tensor1d([1, 2], 'int32')];
+              const expected = arrays.every((a) => a.every(Number.isFinite));
+              const got = allFinite(ts);
+              tf.dispose(ts);
+              assert.equal(got, expected, `sizes ${sizes}, poison ${JSON.stringify(poison)}`);
+            },
+          ),
+          runs(200),
+        );
       } finally {
         await tf.setBackend('cpu');
       }

@@ -2,8 +2,23 @@ import { assertThrowsWith, tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  add, avgPool, batchNorm, ConfigError, conv2d, convLayer, dense, disposeTree, dropout, evalCtx, maxPool, withLabel, prngKey,
-  resBlock, resNet, serial, ShapeError,
+  add,
+  avgPool,
+  batchNorm,
+  ConfigError,
+  conv2d,
+  convLayer,
+  dense,
+  disposeTree,
+  dropout,
+  evalCtx,
+  maxPool,
+  prngKey,
+  resBlock,
+  resNet,
+  serial,
+  ShapeError,
+  withLabel,
 } from '../mod.ts';
 
 describe('bad configurations fail at construction, naming the field and value', () => {

@@ -8,8 +8,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
-  channelStats, convLayer, dataLoader, disposeTrainState, fitOneCycle, flatten, globalAvgPool, loadFashionMnist, dense,
-  withLabel, prngKey, selectBackend, serial,
+  channelStats,
+  convLayer,
+  dataLoader,
+  dense,
+  disposeTrainState,
+  fitOneCycle,
+  flatten,
+  globalAvgPool,
+  loadFashionMnist,
+  prngKey,
+  selectBackend,
+  serial,
+  withLabel,
 } from '../mod.ts';
 
 const found = await loadFashionMnist({ download: false });
@@ -40,7 +51,13 @@ describe('Fashion-MNIST, real files', () => {
       const stats = channelStats(data!.train);
       const train = dataLoader(data!.train, { batchSize: 64, key: prngKey(0), normalize: stats, limit: 8192 });
       const valid = dataLoader(data!.test, { batchSize: 500, shuffle: false, normalize: stats, limit: 1000 });
-      const model = serial(convLayer(1, 16, { stride: 2 }), convLayer(16, 32, { stride: 2 }), withLabel('pool', globalAvgPool), withLabel('flatten', flatten), withLabel('head', dense({ nf: 10 })));
+      const model = serial(
+        convLayer(1, 16, { stride: 2 }),
+        convLayer(16, 32, { stride: 2 }),
+        withLabel('pool', globalAvgPool),
+        withLabel('flatten', flatten),
+        withLabel('head', dense({ nf: 10 })),
+      );
       const { trainState, history } = await fitOneCycle(model, { train, valid }, { epochs: 2, lrMax: 2e-2, observers: [] });
       disposeTrainState(trainState);
       assert.ok(history[1].metrics.accuracy > 0.6, `accuracy ${history[1].metrics.accuracy} after 2 epochs of 8192 images (chance is 0.1)`);

@@ -15,8 +15,21 @@ import { gzipSync } from 'node:zlib';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { Jimp } from 'jimp';
 import {
-  accuracy, adamW, ConfigError, crossEntropy, crossEntropyWith, dataLoader, encodeIdx, errorRate, initTrainState, loadImageFolder, mse, prngKey,
-  readFashionMnist, trainStep, valueAndGrad,
+  accuracy,
+  adamW,
+  ConfigError,
+  crossEntropy,
+  crossEntropyWith,
+  dataLoader,
+  encodeIdx,
+  errorRate,
+  initTrainState,
+  loadImageFolder,
+  mse,
+  prngKey,
+  readFashionMnist,
+  trainStep,
+  valueAndGrad,
 } from '../mod.ts';
 import { FASHION_MNIST_FILES } from '../src/data/fashion_mnist.ts';
 import { toyModel } from './fixtures/toy.ts';
@@ -84,7 +97,7 @@ describe('losses and metrics refuse labels they cannot score', () => {
     [x, y, e0].forEach((t) => t.dispose());
   });
 
-  test('mse requires the target to have the output\'s shape (no broadcasting)', () => {
+  test("mse requires the target to have the output's shape (no broadcasting)", () => {
     const out = tf.zeros([4, 1]), target = tf.ones([4]), same = tf.ones([4, 1]);
     assertThrowsWith(() => mse(out, target), "mse: expected a target of the output's shape [4, 1], got [4]");
     assertThrowsWith(() => mse([out, out], same), 'mse: expected one output tensor, got a list of 2 tensors');
@@ -97,7 +110,10 @@ describe('losses and metrics refuse labels they cannot score', () => {
   test('crossEntropyWith checks its option like every option set', () => {
     assertThrowsWith(() => crossEntropyWith({ labelSmoothing: NaN }), 'crossEntropy.labelSmoothing: expected a number in [0, 1), got NaN');
     assertThrowsWith(() => crossEntropyWith({ labelSmoothing: '0.1' as never }), 'crossEntropy.labelSmoothing: expected a number in [0, 1), got "0.1"');
-    assertThrowsWith(() => crossEntropyWith({ labelSmothing: 0.1 } as never), 'crossEntropy.labelSmothing: unknown option, got 0.1; did you mean labelSmoothing?');
+    assertThrowsWith(
+      () => crossEntropyWith({ labelSmothing: 0.1 } as never),
+      'crossEntropy.labelSmothing: unknown option, got 0.1; did you mean labelSmoothing?',
+    );
   });
 
   test('refusals leak nothing: the tensor count stays flat over repeated failing calls', () => {
@@ -117,8 +133,10 @@ describe('losses and metrics refuse labels they cannot score', () => {
     const w = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), x = logits(), y = int([0, 3]);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) {
-      assert.throws(() => valueAndGrad((p: { w: tf.Tensor }) => ({ loss: crossEntropy(tf.matMul(x, p.w), y) }))({ w }), (e: unknown) =>
-        e instanceof ConfigError && e.message.includes('crossEntropy: expected labels in 0..2'));
+      assert.throws(
+        () => valueAndGrad((p: { w: tf.Tensor }) => ({ loss: crossEntropy(tf.matMul(x, p.w), y) }))({ w }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('crossEntropy: expected labels in 0..2'),
+      );
       assert.throws(() => valueAndGrad((p: { w: tf.Tensor }) => ({ loss: mse(tf.matMul(x, p.w), tf.zeros([2])) }))({ w }), ConfigError);
     }
     assert.equal(tf.memory().numTensors, before);
@@ -140,7 +158,9 @@ describe('losses and metrics refuse labels they cannot score', () => {
     const step = trainStep(model, crossEntropy, opt);
     const batch = { x: tf.zeros([2, 8, 8, 1]), y: int([0, 3]) };
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) assert.throws(() => step(ts, batch), /crossEntropy: expected labels in 0\.\.2 \(logits \[2, 3\] have 3 classes\), got 3 at index 1/);
+    for (let i = 0; i < 3; i++) {
+      assert.throws(() => step(ts, batch), /crossEntropy: expected labels in 0\.\.2 \(logits \[2, 3\] have 3 classes\), got 3 at index 1/);
+    }
     assert.equal(tf.memory().numTensors, before);
     batch.x.dispose();
     batch.y.dispose();
@@ -149,16 +169,27 @@ describe('losses and metrics refuse labels they cannot score', () => {
 });
 
 describe('the loader checks labels once, against the class count, and exposes it', () => {
-  const ds = (y: number[], classes?: readonly string[]) => ({ x: new Uint8Array(y.length * 4), y: Int32Array.from(y), shape: [2, 2, 1], ...(classes ? { classes } : {}) });
+  const ds = (y: number[], classes?: readonly string[]) => ({
+    x: new Uint8Array(y.length * 4),
+    y: Int32Array.from(y),
+    shape: [2, 2, 1],
+    ...(classes ? { classes } : {}),
+  });
   const abc = ['a', 'b', 'c'] as const;
 
-  test('labels against the dataset\'s class names', () => {
-    assertThrowsWith(() => dataLoader(ds([0, 1, 3, 2], abc), { batchSize: 2 }), 'dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from ds.classes), got 3');
+  test("labels against the dataset's class names", () => {
+    assertThrowsWith(
+      () => dataLoader(ds([0, 1, 3, 2], abc), { batchSize: 2 }),
+      'dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from ds.classes), got 3',
+    );
     assert.equal(dataLoader(ds([0, 1, 2, 2], abc), { batchSize: 2 }).nClasses, 3);
   });
 
   test('labels against the nClasses option', () => {
-    assertThrowsWith(() => dataLoader(ds([0, 1, 3]), { batchSize: 2, nClasses: 3 }), 'dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from the nClasses option), got 3');
+    assertThrowsWith(
+      () => dataLoader(ds([0, 1, 3]), { batchSize: 2, nClasses: 3 }),
+      'dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from the nClasses option), got 3',
+    );
     assert.equal(dataLoader(ds([0, 1, 2]), { batchSize: 2, nClasses: 5 }).nClasses, 5);
     assertThrowsWith(() => dataLoader(ds([0]), { batchSize: 1, nClasses: 0 }), 'dataLoader.nClasses: expected positive integer, got 0');
     assertThrowsWith(() => dataLoader(ds([0]), { batchSize: 1, nClasses: 2.5 }), 'dataLoader.nClasses: expected positive integer, got 2.5');
@@ -181,7 +212,12 @@ describe('the loader checks labels once, against the class count, and exposes it
       const f = FASHION_MNIST_FILES;
       const images = (k: number) => gzipSync(encodeIdx([k, 28, 28], new Uint8Array(k * 784)));
       const labels = (k: number) => gzipSync(encodeIdx([k], Uint8Array.from({ length: k }, (_, i) => i % 10)));
-      for (const [name, bytes] of [[f.trainImages.name, images(4)], [f.trainLabels.name, labels(4)], [f.testImages.name, images(2)], [f.testLabels.name, labels(2)]] as const) {
+      for (
+        const [name, bytes] of [[f.trainImages.name, images(4)], [f.trainLabels.name, labels(4)], [f.testImages.name, images(2)], [
+          f.testLabels.name,
+          labels(2),
+        ]] as const
+      ) {
         fs.writeFileSync(path.join(dir, name), bytes);
       }
       const r = readFashionMnist(dir);

@@ -33,19 +33,26 @@ const myBlock = (ni: number, nf: number, stride: number) => {
 const skip = (ni: number, nf: number, stride: number) =>
   withLabel('skip', serial(stride === 1 ? identity : avgPool({ size: 2, ceilMode: true }), ni === nf ? identity : conv2d({ ni, nf, ks: 1 })));
 const skipBlock = (ni: number, nf: number, stride: number) =>
-  withKind('skipBlock', relu(add(skip(ni, nf, stride), withLabel('body', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' }))))));
+  withKind(
+    'skipBlock',
+    relu(add(skip(ni, nf, stride), withLabel('body', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' }))))),
+  );
 const skipSubject: laws.ResidualBlock = { block: skipBlock, shortcut: skip, shortcutPath: 'skip' };
 
 describe('residual laws', () => {
   test('resBlock(ni, nf, s) maps [b, h, w, ni] to [b, ceil(h/s), ceil(w/s), nf]', () =>
     fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams({ maxSize: 9 })), runs(40)));
-  test('at init a resBlock equals relu(idconv(pool(x)))', () =>
-    fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()), runs(40)));
+  test('at init a resBlock equals relu(idconv(pool(x)))', () => fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()), runs(40)));
   test('with ni == nf and stride 1 a resBlock at init equals relu(x)', () =>
     fc.assert(laws.resBlockIdentityProperty(laws.arbResBlockParams({ sameChannels: true, stride: 1 })), runs(30)));
   test('resBlock uses its shortcut', () => fc.assert(laws.residualShortcutProperty(resBlock), runs(30)));
 
-  for (const [name, subject] of [['resBlock', resBlock], ['a user block in fastai\'s layout', myBlock], ['a user block with its shortcut at \'skip\'', skipSubject]] as const) {
+  for (
+    const [name, subject] of [['resBlock', resBlock], ["a user block in fastai's layout", myBlock], [
+      "a user block with its shortcut at 'skip'",
+      skipSubject,
+    ]] as const
+  ) {
     test(`${name}: shape`, () => fc.assert(laws.residualShapeProperty(subject, laws.arbResBlockParams({ maxSize: 9 })), runs(20)));
     test(`${name}: at init equals relu(shortcut(x))`, () => fc.assert(laws.residualAtInitProperty(subject), runs(20)));
     test(`${name}: with ni == nf and stride 1 equals relu(x) at init`, () => fc.assert(laws.residualIdentityProperty(subject), runs(15)));
@@ -53,14 +60,23 @@ describe('residual laws', () => {
     test(`${name}: every residual law, and the general laws`, () => {
       fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(10));
       const block = typeof subject === 'function' ? subject : subject.block;
-      fc.assert(laws.allProperty(laws.arbResBlockParams({ maxSize: 6 }).map((c) => ({ layer: block(c.ni, c.nf, c.stride), inShape: [c.h, c.w, c.ni], batch: c.batch, seed: c.seed }))), runs(4));
+      fc.assert(
+        laws.allProperty(
+          laws.arbResBlockParams({ maxSize: 6 }).map((c) => ({ layer: block(c.ni, c.nf, c.stride), inShape: [c.h, c.w, c.ni], batch: c.batch, seed: c.seed })),
+        ),
+        runs(4),
+      );
     });
   }
 
-  test('a bare factory means fastai\'s layout: a block laid out otherwise is told to say where its shortcut is', () => {
+  test("a bare factory means fastai's layout: a block laid out otherwise is told to say where its shortcut is", () => {
     const c = { ni: 2, nf: 3, stride: 2, h: 4, w: 4, batch: 2, seed: 0 };
-    assert.throws(() => laws.checkResidualAtInit(skipBlock, c), (e: unknown) =>
-      e instanceof laws.LawError && /residual at-init law fails for skipBlock\(2, 3, 2\).*params at '1' are \[\] but its shortcut's are \[.*idconv.*\].*shortcutPath/.test(e.message));
+    assert.throws(
+      () => laws.checkResidualAtInit(skipBlock, c),
+      (e: unknown) =>
+        e instanceof laws.LawError &&
+        /residual at-init law fails for skipBlock\(2, 3, 2\).*params at '1' are \[\] but its shortcut's are \[.*idconv.*\].*shortcutPath/.test(e.message),
+    );
     assert.doesNotThrow(() => laws.checkResidualAtInit(skipSubject, c));
   });
 

@@ -36,11 +36,16 @@ describe('every law catches a broken layer', () => {
   });
 
   test('purity: apply disposes its input', () => {
-    const broken: AnyLayer = { ...relu, name: 'disposer', init: relu.init, apply: (_p, s, x) => {
-      const y = tf.relu(x as tf.Tensor);
-      (x as tf.Tensor).dispose();
-      return { y, state: s };
-    } };
+    const broken: AnyLayer = {
+      ...relu,
+      name: 'disposer',
+      init: relu.init,
+      apply: (_p, s, x) => {
+        const y = tf.relu(x as tf.Tensor);
+        (x as tf.Tensor).dispose();
+        return { y, state: s };
+      },
+    };
     expectLaw(() => laws.checkPurity(caseOf(broken)), /purity law fails.*disposed input tensor/);
   });
 
@@ -64,10 +69,13 @@ describe('every law catches a broken layer', () => {
 
   test('no leak: apply keeps a stray tensor', () => {
     const stray: tf.Tensor[] = [];
-    const broken: AnyLayer = { ...good, apply: (p, s, x, c) => {
-      stray.push(tf.keep(tf.zeros([1])));
-      return good.apply(p, s, x, c);
-    } };
+    const broken: AnyLayer = {
+      ...good,
+      apply: (p, s, x, c) => {
+        stray.push(tf.keep(tf.zeros([1])));
+        return good.apply(p, s, x, c);
+      },
+    };
     expectLaw(() => laws.checkNoLeak(caseOf(broken)), /no-leak law fails.*left \d+ tensors behind/);
     stray.forEach((t) => t.dispose());
   });
@@ -84,18 +92,18 @@ describe('every law catches a broken layer', () => {
     assert.throws(() => fc.assert(laws.nanPropagationProperty(fc.constant(caseOf(broken))), { numRuns: 1 }));
   });
 
-  test('NaN: a max that skips NaN (as tfjs\'s cpu max pool did), on a finite output that the NaN reached', () => {
+  test("NaN: a max that skips NaN (as tfjs's cpu max pool did), on a finite output that the NaN reached", () => {
     // Over the features of each example: NaN loses every comparison, so max ignores it.
-    const skipNan = pointwise('skipNanMax', (x) => tf.tidy(() => {
-      const clean = tf.where(tf.isNaN(x), tf.fill(x.shape, -Infinity), x);
-      return tf.tile(tf.max(clean, 1, true), [1, x.shape[1]!]);
-    }));
+    const skipNan = pointwise('skipNanMax', (x) =>
+      tf.tidy(() => {
+        const clean = tf.where(tf.isNaN(x), tf.fill(x.shape, -Infinity), x);
+        return tf.tile(tf.max(clean, 1, true), [1, x.shape[1]!]);
+      }));
     expectLaw(() => laws.checkNanPropagation(caseOf(skipNan)), /NaN law fails for broken/);
     // A correct max, NaN winning, passes.
     const nanMax = pointwise('nanMax', (x) => tf.tile(tf.max(x, 1, true), [1, x.shape[1]!]));
     assert.doesNotThrow(() => laws.checkNanPropagation(caseOf(nanMax)));
   });
-
 });
 
 // A user's block in fastai's layout, with a switch per way to break it.
@@ -111,8 +119,11 @@ const userBlock = (b: Breakage = {}) => (ni: number, nf: number, stride: number)
   const convs = withLabel('convs', serial(convLayer(ni, nf, { stride: s }), convLayer(nf, nf, { act: 'none', bnInit: b.noBatchZero ? 'one' : 'zero' })));
   const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
   const pool = withLabel('pool', s === 1 ? identity : avgPool({ size: 2, ceilMode: true }));
-  const times = (k: number): AnyLayer => ({ name: `times${k}`, init: (_k, inShape) => ({ params: {}, state: {}, outShape: inShape }),
-    apply: (_p, state, x) => ({ y: tf.mul(x as tf.Tensor, k), state }) });
+  const times = (k: number): AnyLayer => ({
+    name: `times${k}`,
+    init: (_k, inShape) => ({ params: {}, state: {}, outShape: inShape }),
+    apply: (_p, state, x) => ({ y: tf.mul(x as tf.Tensor, k), state }),
+  });
   const shortcut = b.ignoreShortcut ? serial(pool, idconv, times(0)) : b.addTwice ? serial(pool, idconv, times(2)) : serial(pool, idconv);
   const sum = add(convs, shortcut);
   return b.noFinalRelu ? sum : relu(sum);
@@ -129,15 +140,21 @@ describe('every residual law catches a broken user block', () => {
 
   test('shape: a block that ignores its stride', () => {
     const broken = named('ignoresStride', userBlock({ ignoreStride: true }));
-    expectLaw(() => laws.checkResidualShape(broken, strided), /residual shape law fails for ignoresStride\(3, 4, 2\) on \[2, 5, 5, 3\]: init gives \[5,5,4\], expected \[3,3,4\]/);
+    expectLaw(
+      () => laws.checkResidualShape(broken, strided),
+      /residual shape law fails for ignoresStride\(3, 4, 2\) on \[2, 5, 5, 3\]: init gives \[5,5,4\], expected \[3,3,4\]/,
+    );
     assert.doesNotThrow(() => laws.checkResidualShape(broken, same));
     assert.throws(() => fc.assert(laws.residualShapeProperty(broken, fc.constant(strided)), { numRuns: 1 }));
   });
 
-  test('at init: the second ConvLayer\'s BatchNorm is not zero-initialised', () => {
+  test("at init: the second ConvLayer's BatchNorm is not zero-initialised", () => {
     const broken = named('noBatchZero', userBlock({ noBatchZero: true }));
     assert.doesNotThrow(() => laws.checkResidualShape(broken, strided));
-    expectLaw(() => laws.checkResidualAtInit(broken, strided), /residual at-init law fails for noBatchZero\(3, 4, 2\).*eval output differs from relu\(shortcut\(x\)\).*zero-initialised/);
+    expectLaw(
+      () => laws.checkResidualAtInit(broken, strided),
+      /residual at-init law fails for noBatchZero\(3, 4, 2\).*eval output differs from relu\(shortcut\(x\)\).*zero-initialised/,
+    );
     assert.throws(() => fc.assert(laws.residualAtInitProperty(broken, residualCases), { numRuns: 5 }));
   });
 
@@ -145,7 +162,10 @@ describe('every residual law catches a broken user block', () => {
     for (const [name, b] of [['noFinalRelu', { noFinalRelu: true }], ['addsTwice', { addTwice: true }]] as const) {
       const broken = named(name, userBlock(b));
       assert.doesNotThrow(() => laws.checkResidualShape(broken, same));
-      expectLaw(() => laws.checkResidualIdentity(broken, same), new RegExp(`residual identity law fails for ${name}\\(3, 3, 1\\).*eval output differs from relu\\(x\\)`));
+      expectLaw(
+        () => laws.checkResidualIdentity(broken, same),
+        new RegExp(`residual identity law fails for ${name}\\(3, 3, 1\\).*eval output differs from relu\\(x\\)`),
+      );
       assert.throws(() => fc.assert(laws.residualIdentityProperty(broken, residualCases), { numRuns: 5 }));
     }
     assert.throws(() => laws.checkResidualIdentity(userBlock(), strided), /needs ni === nf and stride 1/);
@@ -155,15 +175,22 @@ describe('every residual law catches a broken user block', () => {
   test('shortcut: a block that ignores its shortcut', () => {
     const broken = named('ignoresShortcut', userBlock({ ignoreShortcut: true }));
     assert.doesNotThrow(() => laws.checkResidualShape(broken, strided));
-    expectLaw(() => laws.checkResidualShortcut(broken, strided),
-      /residual shortcut law fails for ignoresShortcut\(3, 4, 2\).*noise to the shortcut's params at '1' left the eval output unchanged: the block ignores its shortcut/);
+    expectLaw(
+      () => laws.checkResidualShortcut(broken, strided),
+      /residual shortcut law fails for ignoresShortcut\(3, 4, 2\).*noise to the shortcut's params at '1' left the eval output unchanged: the block ignores its shortcut/,
+    );
     // With ni == nf the shortcut has no params: the input must reach the output at init.
     expectLaw(() => laws.checkResidualShortcut(broken, same), /shortcut has no params, and negating the input left the eval output at init unchanged/);
     assert.throws(() => fc.assert(laws.residualShortcutProperty(broken, residualCases), { numRuns: 5 }));
   });
 
   test('a block that throws fails the law with the case named, and the laws leave no tensors behind', () => {
-    const throws = named('throws', (ni, nf, stride) => ({ ...userBlock()(ni, nf, stride), apply: () => { throw new Error('boom'); } }));
+    const throws = named('throws', (ni, nf, stride) => ({
+      ...userBlock()(ni, nf, stride),
+      apply: () => {
+        throw new Error('boom');
+      },
+    }));
     expectLaw(() => laws.checkResidualShape(throws, strided), /residual shape law fails for throws\(3, 4, 2\).*the block threw Error: boom/);
     const before = tf.memory().numTensors;
     for (const b of [{}, { ignoreStride: true }, { noBatchZero: true }, { noFinalRelu: true }, { addTwice: true }, { ignoreShortcut: true }]) {

@@ -3,8 +3,25 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  avgPool, batchNorm, conv2d, dense, disposeTree, dropout, evalCtx, flatten, gelu, globalAvgPool, identity, maxPool,
-  LayerError, normal, prngKey, relu, serial, trainCtx, withLabel,
+  avgPool,
+  batchNorm,
+  conv2d,
+  dense,
+  disposeTree,
+  dropout,
+  evalCtx,
+  flatten,
+  gelu,
+  globalAvgPool,
+  identity,
+  LayerError,
+  maxPool,
+  normal,
+  prngKey,
+  relu,
+  serial,
+  trainCtx,
+  withLabel,
 } from '../mod.ts';
 
 // ---------------------------------------------------------------------------
@@ -18,13 +35,23 @@ const refConv = (x: Float32Array, xs: number[], wt: Float32Array, ks: number, co
   const [n, h, w, cin] = xs;
   const oh = Math.floor((h + 2 * pad - ks) / stride) + 1, ow = Math.floor((w + 2 * pad - ks) / stride) + 1;
   const out: number[] = [];
-  for (let b = 0; b < n; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let o = 0; o < cout; o++) {
-    let s = 0;
-    for (let di = 0; di < ks; di++) for (let dj = 0; dj < ks; dj++) for (let ci = 0; ci < cin; ci++) {
-      const ii = i * stride + di - pad, jj = j * stride + dj - pad;
-      if (ii >= 0 && ii < h && jj >= 0 && jj < w) s += at(x, xs, b, ii, jj, ci) * wt[((di * ks + dj) * cin + ci) * cout + o];
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        for (let o = 0; o < cout; o++) {
+          let s = 0;
+          for (let di = 0; di < ks; di++) {
+            for (let dj = 0; dj < ks; dj++) {
+              for (let ci = 0; ci < cin; ci++) {
+                const ii = i * stride + di - pad, jj = j * stride + dj - pad;
+                if (ii >= 0 && ii < h && jj >= 0 && jj < w) s += at(x, xs, b, ii, jj, ci) * wt[((di * ks + dj) * cin + ci) * cout + o];
+              }
+            }
+          }
+          out.push(s);
+        }
+      }
     }
-    out.push(s);
   }
   return { out, shape: [n, oh, ow, cout] };
 };
@@ -38,17 +65,28 @@ const refPool = (kind: 'avg' | 'max', x: Float32Array, xs: number[], k: number, 
     return o;
   };
   const oh = size(h), ow = size(w), out: number[] = [];
-  for (let b = 0; b < n; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ch = 0; ch < c; ch++) {
-    let hs = i * s - pad, ws = j * s - pad;
-    let he = Math.min(hs + k, h + pad), we = Math.min(ws + k, w + pad);
-    const poolSize = (he - hs) * (we - ws);
-    hs = Math.max(hs, 0); ws = Math.max(ws, 0); he = Math.min(he, h); we = Math.min(we, w);
-    let acc = kind === 'avg' ? 0 : -Infinity;
-    for (let ii = hs; ii < he; ii++) for (let jj = ws; jj < we; jj++) {
-      const v = at(x, xs, b, ii, jj, ch);
-      acc = kind === 'avg' ? acc + v : Math.max(acc, v);
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        for (let ch = 0; ch < c; ch++) {
+          let hs = i * s - pad, ws = j * s - pad;
+          let he = Math.min(hs + k, h + pad), we = Math.min(ws + k, w + pad);
+          const poolSize = (he - hs) * (we - ws);
+          hs = Math.max(hs, 0);
+          ws = Math.max(ws, 0);
+          he = Math.min(he, h);
+          we = Math.min(we, w);
+          let acc = kind === 'avg' ? 0 : -Infinity;
+          for (let ii = hs; ii < he; ii++) {
+            for (let jj = ws; jj < we; jj++) {
+              const v = at(x, xs, b, ii, jj, ch);
+              acc = kind === 'avg' ? acc + v : Math.max(acc, v);
+            }
+          }
+          out.push(kind === 'avg' ? acc / poolSize : acc);
+        }
+      }
     }
-    out.push(kind === 'avg' ? acc / poolSize : acc);
   }
   return { out, shape: [n, oh, ow, c] };
 };
@@ -59,25 +97,34 @@ const randn = (shape: number[], seed: number) => tf.tensor(normal(prngKey(seed),
 
 describe('layers', () => {
   test('conv2d with explicit padding matches a PyTorch-semantics reference', () => {
-    fc.assert(fc.property(
-      fc.record({
-        ks: fc.constantFrom(1, 2, 3, 5), stride: fc.integer({ min: 1, max: 3 }), pad: fc.integer({ min: 0, max: 2 }),
-        h: fc.integer({ min: 1, max: 8 }), w: fc.integer({ min: 1, max: 8 }), cin: fc.integer({ min: 1, max: 3 }),
-        cout: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 2 }), seed: fc.nat(),
-      }).filter((r) => r.h + 2 * r.pad >= r.ks && r.w + 2 * r.pad >= r.ks),
-      (r) => {
-        const layer = conv2d({ nf: r.cout, ks: r.ks, stride: r.stride, padding: r.pad, bias: false });
-        const { params, outShape } = layer.init(prngKey(r.seed), [r.h, r.w, r.cin]);
-        const x = randn([r.n, r.h, r.w, r.cin], r.seed + 1);
-        const y = layer.apply(params, {}, x, evalCtx).y as tf.Tensor;
-        const ref = refConv(x.dataSync() as Float32Array, x.shape, params.weight.dataSync() as Float32Array, r.ks, r.cout, r.stride, r.pad);
-        assert.deepEqual(y.shape, ref.shape);
-        assert.deepEqual([r.n, ...outShape], ref.shape);
-        assertClose(y.dataSync(), ref.out, 1e-4, 'conv');
-        [x, y].forEach((t) => t.dispose());
-        disposeTree(params);
-      },
-    ), { numRuns: 40 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          ks: fc.constantFrom(1, 2, 3, 5),
+          stride: fc.integer({ min: 1, max: 3 }),
+          pad: fc.integer({ min: 0, max: 2 }),
+          h: fc.integer({ min: 1, max: 8 }),
+          w: fc.integer({ min: 1, max: 8 }),
+          cin: fc.integer({ min: 1, max: 3 }),
+          cout: fc.integer({ min: 1, max: 3 }),
+          n: fc.integer({ min: 1, max: 2 }),
+          seed: fc.nat(),
+        }).filter((r) => r.h + 2 * r.pad >= r.ks && r.w + 2 * r.pad >= r.ks),
+        (r) => {
+          const layer = conv2d({ nf: r.cout, ks: r.ks, stride: r.stride, padding: r.pad, bias: false });
+          const { params, outShape } = layer.init(prngKey(r.seed), [r.h, r.w, r.cin]);
+          const x = randn([r.n, r.h, r.w, r.cin], r.seed + 1);
+          const y = layer.apply(params, {}, x, evalCtx).y as tf.Tensor;
+          const ref = refConv(x.dataSync() as Float32Array, x.shape, params.weight.dataSync() as Float32Array, r.ks, r.cout, r.stride, r.pad);
+          assert.deepEqual(y.shape, ref.shape);
+          assert.deepEqual([r.n, ...outShape], ref.shape);
+          assertClose(y.dataSync(), ref.out, 1e-4, 'conv');
+          [x, y].forEach((t) => t.dispose());
+          disposeTree(params);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   test("conv2d 'same' gives ceil(h / stride), 'valid' shrinks; bias is added", () => {
@@ -112,42 +159,60 @@ describe('layers', () => {
   });
 
   test('avgPool and maxPool match PyTorch-semantics references (padding, ceil mode)', () => {
-    fc.assert(fc.property(
-      fc.record({
-        kind: fc.constantFrom('avg' as const, 'max' as const), k: fc.integer({ min: 1, max: 4 }), s: fc.integer({ min: 1, max: 3 }),
-        pad: fc.integer({ min: 0, max: 2 }), ceil: fc.boolean(), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }),
-        c: fc.integer({ min: 1, max: 2 }), seed: fc.nat(),
-      }).filter((r) => 2 * r.pad <= r.k && r.h + 2 * r.pad >= r.k && r.w + 2 * r.pad >= r.k),
-      (r) => {
-        const opts = { size: r.k, stride: r.s, padding: r.pad, ceilMode: r.ceil };
-        const layer = r.kind === 'avg' ? avgPool(opts) : maxPool(opts);
-        const x = randn([2, r.h, r.w, r.c], r.seed);
-        const y = layer.apply({}, {}, x, evalCtx).y as tf.Tensor;
-        const ref = refPool(r.kind, x.dataSync() as Float32Array, x.shape, r.k, r.s, r.pad, r.ceil);
-        assert.deepEqual(y.shape, ref.shape);
-        assert.deepEqual([2, ...layer.init(prngKey(0), [r.h, r.w, r.c]).outShape], ref.shape);
-        assertClose(y.dataSync(), ref.out, 1e-5, `${r.kind}Pool`);
-        [x, y].forEach((t) => t.dispose());
-      },
-    ), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          kind: fc.constantFrom('avg' as const, 'max' as const),
+          k: fc.integer({ min: 1, max: 4 }),
+          s: fc.integer({ min: 1, max: 3 }),
+          pad: fc.integer({ min: 0, max: 2 }),
+          ceil: fc.boolean(),
+          h: fc.integer({ min: 1, max: 9 }),
+          w: fc.integer({ min: 1, max: 9 }),
+          c: fc.integer({ min: 1, max: 2 }),
+          seed: fc.nat(),
+        }).filter((r) => 2 * r.pad <= r.k && r.h + 2 * r.pad >= r.k && r.w + 2 * r.pad >= r.k),
+        (r) => {
+          const opts = { size: r.k, stride: r.s, padding: r.pad, ceilMode: r.ceil };
+          const layer = r.kind === 'avg' ? avgPool(opts) : maxPool(opts);
+          const x = randn([2, r.h, r.w, r.c], r.seed);
+          const y = layer.apply({}, {}, x, evalCtx).y as tf.Tensor;
+          const ref = refPool(r.kind, x.dataSync() as Float32Array, x.shape, r.k, r.s, r.pad, r.ceil);
+          assert.deepEqual(y.shape, ref.shape);
+          assert.deepEqual([2, ...layer.init(prngKey(0), [r.h, r.w, r.c]).outShape], ref.shape);
+          assertClose(y.dataSync(), ref.out, 1e-5, `${r.kind}Pool`);
+          [x, y].forEach((t) => t.dispose());
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
-  test('avgPool\'s gradient is the adjoint of the (linear) pool: <pool(u), p> = <u, grad of <pool(x), p>>', () => {
-    fc.assert(fc.property(
-      fc.record({
-        k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), pad: fc.integer({ min: 0, max: 1 }), ceil: fc.boolean(),
-        h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }), seed: fc.nat(),
-      }).filter((r) => 2 * r.pad <= r.k && r.h + 2 * r.pad >= r.k && r.w + 2 * r.pad >= r.k),
-      (r) => tf.tidy(() => {
-        const layer = avgPool({ size: r.k, stride: r.s, padding: r.pad, ceilMode: r.ceil });
-        const pool = (x: tf.Tensor) => layer.apply({}, {}, x, { training: true }).y as tf.Tensor;
-        const u = randn([2, r.h, r.w, 3], r.seed), x = randn([2, r.h, r.w, 3], r.seed + 1);
-        const p = randn(pool(x).shape, r.seed + 2);
-        const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t), p)))(x);
-        const lhs = tf.sum(tf.mul(pool(u), p)).dataSync()[0], rhs = tf.sum(tf.mul(u, grad)).dataSync()[0];
-        assertClose([lhs], [rhs], 1e-4 * Math.max(1, Math.abs(lhs)), JSON.stringify(r));
-      }),
-    ), { numRuns: 60 });
+  test("avgPool's gradient is the adjoint of the (linear) pool: <pool(u), p> = <u, grad of <pool(x), p>>", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          k: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 3 }),
+          pad: fc.integer({ min: 0, max: 1 }),
+          ceil: fc.boolean(),
+          h: fc.integer({ min: 1, max: 9 }),
+          w: fc.integer({ min: 1, max: 9 }),
+          seed: fc.nat(),
+        }).filter((r) => 2 * r.pad <= r.k && r.h + 2 * r.pad >= r.k && r.w + 2 * r.pad >= r.k),
+        (r) =>
+          tf.tidy(() => {
+            const layer = avgPool({ size: r.k, stride: r.s, padding: r.pad, ceilMode: r.ceil });
+            const pool = (x: tf.Tensor) => layer.apply({}, {}, x, { training: true }).y as tf.Tensor;
+            const u = randn([2, r.h, r.w, 3], r.seed), x = randn([2, r.h, r.w, 3], r.seed + 1);
+            const p = randn(pool(x).shape, r.seed + 2);
+            const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t), p)))(x);
+            const lhs = tf.sum(tf.mul(pool(u), p)).dataSync()[0], rhs = tf.sum(tf.mul(u, grad)).dataSync()[0];
+            assertClose([lhs], [rhs], 1e-4 * Math.max(1, Math.abs(lhs)), JSON.stringify(r));
+          }),
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test('batchNorm trains on batch statistics and updates running stats (PyTorch convention)', () => {
@@ -215,14 +280,15 @@ describe('layers', () => {
   });
 
   test('activations, flatten, globalAvgPool and identity', () => {
-    assertNoLeak(() => tf.tidy(() => {
-      const x = tf.tensor([-1, 0, 2, 3], [1, 2, 2, 1]);
-      assertClose((relu.apply({}, {}, x, evalCtx).y as tf.Tensor).dataSync(), [0, 0, 2, 3]);
-      assertClose((gelu.apply({}, {}, tf.tensor([1]), evalCtx).y as tf.Tensor).dataSync(), [0.8411920], 1e-5);
-      assert.deepEqual((flatten.apply({}, {}, x, evalCtx).y as tf.Tensor).shape, [1, 4]);
-      assertClose((globalAvgPool.apply({}, {}, x, evalCtx).y as tf.Tensor).dataSync(), [1]);
-      assert.equal(identity.apply({}, {}, x, evalCtx).y, x);
-    }), 'pointwise layers');
+    assertNoLeak(() =>
+      tf.tidy(() => {
+        const x = tf.tensor([-1, 0, 2, 3], [1, 2, 2, 1]);
+        assertClose((relu.apply({}, {}, x, evalCtx).y as tf.Tensor).dataSync(), [0, 0, 2, 3]);
+        assertClose((gelu.apply({}, {}, tf.tensor([1]), evalCtx).y as tf.Tensor).dataSync(), [0.8411920], 1e-5);
+        assert.deepEqual((flatten.apply({}, {}, x, evalCtx).y as tf.Tensor).shape, [1, 4]);
+        assertClose((globalAvgPool.apply({}, {}, x, evalCtx).y as tf.Tensor).dataSync(), [1]);
+        assert.equal(identity.apply({}, {}, x, evalCtx).y, x);
+      }), 'pointwise layers');
   });
 });
 
@@ -235,13 +301,15 @@ describe('params and state that are missing', () => {
     const disposed = tf.ones([4]);
     disposed.dispose();
     const before = tf.memory().numTensors;
-    for (const [what, ps, ss, training, pattern] of [
-      ['no params at all', {}, state, false, /conv2d 'conv': params\.weight: expected a tensor, got undefined/],
-      ['a missing bias', { ...p, conv: { weight: p.conv.weight } }, state, false, /conv2d 'conv': params\.bias: expected a tensor, got undefined/],
-      ['a missing dense weight', { ...p, head: { bias: p.head.bias } }, state, false, /dense 'head': params\.weight: expected a tensor, got undefined/],
-      ['missing BatchNorm statistics', params, { ...s, bn: {} }, true, /batchNorm 'bn': state\.mean: expected a tensor, got undefined/],
-      ['a disposed tensor', { ...p, bn: { ...p.bn, gamma: disposed } }, state, false, null],
-    ] as const) {
+    for (
+      const [what, ps, ss, training, pattern] of [
+        ['no params at all', {}, state, false, /conv2d 'conv': params\.weight: expected a tensor, got undefined/],
+        ['a missing bias', { ...p, conv: { weight: p.conv.weight } }, state, false, /conv2d 'conv': params\.bias: expected a tensor, got undefined/],
+        ['a missing dense weight', { ...p, head: { bias: p.head.bias } }, state, false, /dense 'head': params\.weight: expected a tensor, got undefined/],
+        ['missing BatchNorm statistics', params, { ...s, bn: {} }, true, /batchNorm 'bn': state\.mean: expected a tensor, got undefined/],
+        ['a disposed tensor', { ...p, bn: { ...p.bn, gamma: disposed } }, state, false, null],
+      ] as const
+    ) {
       if (pattern === null) {
         assert.throws(() => model.apply(ps, ss, x, { training }), /batchNorm 'bn': params\.gamma: expected a tensor, got a disposed tensor/, what);
       } else {

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  adamW, cloneTree, disposeTrainState, initTrainState, lrFind, minimumSuggestion, prngKey, steepSuggestion, treesEqual,
+  adamW,
+  cloneTree,
+  disposeTrainState,
+  initTrainState,
+  lrFind,
+  minimumSuggestion,
+  prngKey,
+  steepSuggestion,
+  treesEqual,
   valleySuggestion,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
@@ -26,24 +34,24 @@ describe('lrFind', () => {
     const ts = initTrainState(model, adamW(1e-3), prngKey(0), [8, 8, 1]);
     const copy = { params: cloneTree(ts.params), state: cloneTree(ts.state) };
     await withTempDir('lr', async (dir) => {
-    const plotPath = path.join(dir, 'lr_find.svg');
-    const before = tf.memory().numTensors;
-    const r = await lrFind(model, toyData().train, { from: ts, plotPath });
-    assert.equal(tf.memory().numTensors, before, 'lrFind leaked tensors');
-    assert.ok(treesEqual(ts.params, copy.params) && treesEqual(ts.state, copy.state), 'lrFind changed the original state');
-    assertClose([r.lrs[0], r.lrs[1] / r.lrs[0]], [1e-7, 10 ** (8 / 100)], 1e-9);
-    assert.ok(r.lrs.length <= 100);
-    const min = Math.min(...r.losses);
-    const last = r.losses[r.losses.length - 1];
-    assert.ok(r.lrs.length === 100 || !(last <= 4 * min), 'stopped early without diverging');
-    for (const s of [r.valley, r.steep, r.minimum]) assert.ok(s > 1e-7 && s < 10, `suggestion ${s}`);
-    const svg = fs.readFileSync(plotPath, 'utf8');
-    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    assert.match(svg, /valley: \d\.\d\de[-+]\d+/);
-    assert.match(svg, /steep: /);
-    assert.match(svg, /minimum: /);
-    disposeTrainState(ts);
-    disposeTrainState({ ...ts, ...copy, optState: {} });
+      const plotPath = path.join(dir, 'lr_find.svg');
+      const before = tf.memory().numTensors;
+      const r = await lrFind(model, toyData().train, { from: ts, plotPath });
+      assert.equal(tf.memory().numTensors, before, 'lrFind leaked tensors');
+      assert.ok(treesEqual(ts.params, copy.params) && treesEqual(ts.state, copy.state), 'lrFind changed the original state');
+      assertClose([r.lrs[0], r.lrs[1] / r.lrs[0]], [1e-7, 10 ** (8 / 100)], 1e-9);
+      assert.ok(r.lrs.length <= 100);
+      const min = Math.min(...r.losses);
+      const last = r.losses[r.losses.length - 1];
+      assert.ok(r.lrs.length === 100 || !(last <= 4 * min), 'stopped early without diverging');
+      for (const s of [r.valley, r.steep, r.minimum]) assert.ok(s > 1e-7 && s < 10, `suggestion ${s}`);
+      const svg = fs.readFileSync(plotPath, 'utf8');
+      assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      assert.match(svg, /valley: \d\.\d\de[-+]\d+/);
+      assert.match(svg, /steep: /);
+      assert.match(svg, /minimum: /);
+      disposeTrainState(ts);
+      disposeTrainState({ ...ts, ...copy, optState: {} });
     });
   });
 });

@@ -11,8 +11,16 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isRight } from 'fp-ts/lib/Either.js';
 import {
-  decodeCheckpoint, disposeReplacedTrainState, disposeTrainState, encodeCheckpoint, initTrainState, type Layer, prngKey, sgd,
-  trainStep, type TrainState,
+  decodeCheckpoint,
+  disposeReplacedTrainState,
+  disposeTrainState,
+  encodeCheckpoint,
+  initTrainState,
+  type Layer,
+  prngKey,
+  sgd,
+  type TrainState,
+  trainStep,
 } from '../mod.ts';
 
 const C = 0.5, P0 = 1;
@@ -26,8 +34,15 @@ const loss = (y: tf.Tensor | readonly tf.Tensor[]) => tf.sum(y as tf.Tensor) as 
 const opt = sgd(lrAt);
 const step = trainStep(linear, loss, opt);
 
-interface Model { steps: number; expected: number }
-interface Real { ts: TrainState; x: tf.Tensor; y: tf.Tensor }
+interface Model {
+  steps: number;
+  expected: number;
+}
+interface Real {
+  ts: TrainState;
+  x: tf.Tensor;
+  y: tf.Tensor;
+}
 
 class Steps implements fc.Command<Model, Real> {
   constructor(readonly n: number) {}
@@ -69,15 +84,18 @@ class Check implements fc.Command<Model, Real> {
 describe('the training loop, model-based', () => {
   test('steps, checkpoint round trips and checks in any order agree with the model', () => {
     const commands = [fc.integer({ min: 1, max: 5 }).map((n) => new Steps(n)), fc.constant(new SaveLoad()), fc.constant(new Check())];
-    fc.assert(fc.property(fc.commands(commands, { maxCommands: 25 }), (cmds) => {
-      const before = tf.memory().numTensors;
-      const real: Real = { ts: initTrainState(linear, opt, prngKey(0), [1]), x: tf.fill([1, 1], C), y: tf.zeros([1]) };
-      fc.modelRun(() => ({ model: { steps: 0, expected: P0 }, real }), cmds);
-      new Check().run({ steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) }, real);
-      disposeTrainState(real.ts);
-      real.x.dispose();
-      real.y.dispose();
-      assert.equal(tf.memory().numTensors, before);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(fc.commands(commands, { maxCommands: 25 }), (cmds) => {
+        const before = tf.memory().numTensors;
+        const real: Real = { ts: initTrainState(linear, opt, prngKey(0), [1]), x: tf.fill([1, 1], C), y: tf.zeros([1]) };
+        fc.modelRun(() => ({ model: { steps: 0, expected: P0 }, real }), cmds);
+        new Check().run({ steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) }, real);
+        disposeTrainState(real.ts);
+        real.x.dispose();
+        real.y.dispose();
+        assert.equal(tf.memory().numTensors, before);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

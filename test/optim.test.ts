@@ -3,8 +3,24 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  adam, adamW, addDecayedWeights, type AnyTransformation, applyUpdates, chain, clipByGlobalNorm,
-  disposeTree, flattenTree, masked, momentum, rmsprop, scaleByAdam, scaleByLearningRate, sgd, stepParams, type Tree, weightsOnly,
+  adam,
+  adamW,
+  addDecayedWeights,
+  type AnyTransformation,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  disposeTree,
+  flattenTree,
+  masked,
+  momentum,
+  rmsprop,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  stepParams,
+  type Tree,
+  weightsOnly,
 } from '../mod.ts';
 import { disposeReplaced } from '../src/tree.ts';
 
@@ -100,13 +116,19 @@ describe('optimizers match their textbook updates', () => {
     const fused = adamW(lr, { b1, weightDecay: wd });
     // Nesting Adam in a chain of its own hides the pattern from the executor: the links run one by one.
     const chained = chain(chain(scaleByAdam({ b1, b2: 0.99, eps: 1e-5 })), masked(addDecayedWeights(wd), weightsOnly), scaleByLearningRate(lr));
-    const trajectory = (opt: AnyTransformation, applied = false) => runTree(
-      opt,
-      { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } },
-      (params, i) => tf.tidy(() => ({ w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)), b: tf.fill([2], (i % 4) - 1.5), bn: { gamma: tf.tensor([0.2 * i, -0.1]) } })),
-      12,
-      applied,
-    );
+    const trajectory = (opt: AnyTransformation, applied = false) =>
+      runTree(
+        opt,
+        { w: tf.tensor([[0.5, -1], [2, 0.25]]), b: tf.tensor([0.1, -0.3]), bn: { gamma: tf.tensor([1, 1]) } },
+        (params, i) =>
+          tf.tidy(() => ({
+            w: tf.sin(tf.mul((params as { w: tf.Tensor }).w, i + 1)),
+            b: tf.fill([2], (i % 4) - 1.5),
+            bn: { gamma: tf.tensor([0.2 * i, -0.1]) },
+          })),
+        12,
+        applied,
+      );
     const [a, b, c] = [trajectory(fused), trajectory(chained), trajectory(fused, true)];
     assert.deepEqual(Object.keys(a), ['b', 'bn.gamma', 'w']);
     Object.entries(a).forEach(([path, leaf]) => assertClose(leaf, b[path], 1e-6, path));
@@ -217,11 +239,14 @@ describe('every optimizer converges', () => {
   ];
   for (const [name, opt, steps] of table) {
     test(`${name} on a quadratic bowl`, () => {
-      fc.assert(fc.property(fc.tuple(fc.float({ min: -3, max: 3, noNaN: true }), fc.float({ min: -3, max: 3, noNaN: true })), ([a, b]) => {
-        // f(p) = (p0 - 1)^2 + 4 (p1 + 2)^2
-        const p = run(opt, [a, b], ([x, y]) => [2 * (x - 1), 8 * (y + 2)], steps);
-        return Math.abs(p[0] - 1) < 0.05 && Math.abs(p[1] + 2) < 0.05;
-      }), { numRuns: 5 });
+      fc.assert(
+        fc.property(fc.tuple(fc.float({ min: -3, max: 3, noNaN: true }), fc.float({ min: -3, max: 3, noNaN: true })), ([a, b]) => {
+          // f(p) = (p0 - 1)^2 + 4 (p1 + 2)^2
+          const p = run(opt, [a, b], ([x, y]) => [2 * (x - 1), 8 * (y + 2)], steps);
+          return Math.abs(p[0] - 1) < 0.05 && Math.abs(p[1] + 2) < 0.05;
+        }),
+        { numRuns: 5 },
+      );
     });
   }
 

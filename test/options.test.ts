@@ -7,10 +7,54 @@ import './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  adam, adamW, addDecayedWeights, avgPool, dataParallel, batchNorm, clipByGlobalNorm, ConfigError, conv2d, convLayer, dataLoader, dense, dropout, fanOut, fit,
-  fitOneCycle, flatCos, leakyRelu, loadImageFolder, lrFind, maxPool, momentum, oneCycle, perStep, resBlock, resNet, rmsprop, saveCheckpoints, scale, scaleByAdam,
-  scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo, sgd, trace, warmup,
-  add, channelStats, combinedCos, combineScheds, crossEntropyWith, loadFashionMnist, pointwise, prngKey, serial,
+  adam,
+  adamW,
+  add,
+  addDecayedWeights,
+  avgPool,
+  batchNorm,
+  channelStats,
+  clipByGlobalNorm,
+  combinedCos,
+  combineScheds,
+  ConfigError,
+  conv2d,
+  convLayer,
+  crossEntropyWith,
+  dataLoader,
+  dataParallel,
+  dense,
+  dropout,
+  fanOut,
+  fit,
+  fitOneCycle,
+  flatCos,
+  leakyRelu,
+  loadFashionMnist,
+  loadImageFolder,
+  lrFind,
+  maxPool,
+  momentum,
+  oneCycle,
+  perStep,
+  pointwise,
+  prngKey,
+  resBlock,
+  resNet,
+  rmsprop,
+  saveCheckpoints,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  schedCos,
+  schedExp,
+  schedLin,
+  schedNo,
+  serial,
+  sgd,
+  trace,
+  warmup,
 } from '../mod.ts';
 import * as tf from '@tensorflow/tfjs';
 import { showValue } from '../src/config.ts';
@@ -63,7 +107,9 @@ const layerRows: Row[] = [
 
 const optimizerRows: Row[] = [
   ...(['sgd', 'momentum', 'rmsprop', 'adam', 'adamW'] as const).map((name): Row => [
-    `${name}.lr`, 'nonNegative', (v) => ({ sgd, momentum, rmsprop, adam, adamW })[name](v as number),
+    `${name}.lr`,
+    'nonNegative',
+    (v) => ({ sgd, momentum, rmsprop, adam, adamW })[name](v as number),
   ]),
   ['momentum.momentum', 'unit', (v) => momentum(0.1, opts({}, 'momentum')(v))],
   ['momentum.nesterov', 'boolean', (v) => momentum(0.1, opts({}, 'nesterov')(v))],
@@ -154,13 +200,20 @@ describe('every public factory checks every option', () => {
 
   test('unknown option names are refused everywhere, by name', async () => {
     const unknown: [string, () => unknown][] = [
-      ['conv2d', () => conv2d({ nf: 2, bogus: 1 } as never)], ['dense', () => dense({ nf: 2, bogus: 1 } as never)],
-      ['batchNorm', () => batchNorm({ bogus: 1 } as never)], ['avgPool', () => avgPool({ size: 2, bogus: 1 } as never)],
-      ['dropout', () => dropout({ rate: 0.1, bogus: 1 } as never)], ['convLayer', () => convLayer(2, 3, { bogus: 1 } as never)],
-      ['resNet', () => resNet({ nIn: 1, nClasses: 2, bogus: 1 } as never)], ['momentum', () => momentum(0.1, { bogus: 1 } as never)],
-      ['rmsprop', () => rmsprop(0.1, { bogus: 1 } as never)], ['adam', () => adam(0.1, { bogus: 1 } as never)],
-      ['adamW', () => adamW(0.1, { weightDecy: 0.1 } as never)], ['scaleByAdam', () => scaleByAdam({ bogus: 1 } as never)],
-      ['trace', () => trace({ bogus: 1 } as never)], ['oneCycle', () => oneCycle({ lrMax: 1e-3, bogus: 1 } as never)],
+      ['conv2d', () => conv2d({ nf: 2, bogus: 1 } as never)],
+      ['dense', () => dense({ nf: 2, bogus: 1 } as never)],
+      ['batchNorm', () => batchNorm({ bogus: 1 } as never)],
+      ['avgPool', () => avgPool({ size: 2, bogus: 1 } as never)],
+      ['dropout', () => dropout({ rate: 0.1, bogus: 1 } as never)],
+      ['convLayer', () => convLayer(2, 3, { bogus: 1 } as never)],
+      ['resNet', () => resNet({ nIn: 1, nClasses: 2, bogus: 1 } as never)],
+      ['momentum', () => momentum(0.1, { bogus: 1 } as never)],
+      ['rmsprop', () => rmsprop(0.1, { bogus: 1 } as never)],
+      ['adam', () => adam(0.1, { bogus: 1 } as never)],
+      ['adamW', () => adamW(0.1, { weightDecy: 0.1 } as never)],
+      ['scaleByAdam', () => scaleByAdam({ bogus: 1 } as never)],
+      ['trace', () => trace({ bogus: 1 } as never)],
+      ['oneCycle', () => oneCycle({ lrMax: 1e-3, bogus: 1 } as never)],
       ['dataLoader', () => dataLoader(ds, { batchSize: 2, shufle: false } as never)],
       ['fit', () => fit(toyModel(), toyData(8), { epochs: 1, opt: sgd(0.1), epoch: 2 } as never)],
       ['fitOneCycle', () => fitOneCycle(toyModel(), toyData(8), { epochs: 1, lrMax: 1e-3, lr: 2 } as never)],
@@ -207,8 +260,11 @@ describe('values of the wrong shape are refused, naming the field and showing th
     ['dataLoader.key', 'got [1, NaN]', () => dataLoader(ds, { batchSize: 2, key: [1, NaN] as never })],
     ['dataLoader.normalize.std.0', 'got Infinity', () => dataLoader(ds, { batchSize: 2, normalize: { mean: [0], std: [Infinity] } })],
     ['dataLoader.normalize.mean.0', 'got NaN', () => dataLoader(ds, { batchSize: 2, normalize: { mean: [NaN], std: [1] } })],
-    ['dataLoader.normalize.sdt', 'unknown option, got [1]; did you mean std?', () =>
-      dataLoader(ds, { batchSize: 2, normalize: { mean: [0], std: [1], sdt: [1] } as never })],
+    [
+      'dataLoader.normalize.sdt',
+      'unknown option, got [1]; did you mean std?',
+      () => dataLoader(ds, { batchSize: 2, normalize: { mean: [0], std: [1], sdt: [1] } as never }),
+    ],
     ['dataLoader.normalize', 'got "imagenet"', () => dataLoader(ds, { batchSize: 2, normalize: 'imagenet' as never })],
     ['dataLoader.shufle', 'did you mean shuffle?', () => dataLoader(ds, { batchSize: 2, shufle: false } as never)],
     ['channelStats.scale', 'got NaN', () => channelStats(ds, NaN)],
@@ -231,7 +287,11 @@ describe('values of the wrong shape are refused, naming the field and showing th
     ['fanOut.n', 'got 0', () => fanOut(0)],
     ['avgPool.padding', 'expected at most half the window (size 2), got 3', () => avgPool({ size: 2, padding: 3 })],
     ['dataLoader.nClasses', 'got 0', () => dataLoader(ds, { batchSize: 2, nClasses: 0 })],
-    ['dataLoader.ds.y.0', 'expected an integer in 0..0 (1 class, from the nClasses option), got 1', () => dataLoader({ ...ds, y: Int32Array.from(ds.y, () => 1) }, { batchSize: 2, nClasses: 1 })],
+    [
+      'dataLoader.ds.y.0',
+      'expected an integer in 0..0 (1 class, from the nClasses option), got 1',
+      () => dataLoader({ ...ds, y: Int32Array.from(ds.y, () => 1) }, { batchSize: 2, nClasses: 1 }),
+    ],
     ['loadFashionMnist.mirror', 'expected an http(s) URL, got "x"', () => loadFashionMnist({ mirror: 'x', download: false })],
     ['crossEntropy.labelSmoothing', 'got NaN', () => crossEntropyWith({ labelSmoothing: NaN })],
     ['adamW.weightdecay', 'did you mean weightDecay?', () => adamW(0.1, { weightdecay: 0.1 } as never)],
@@ -254,7 +314,10 @@ describe('values of the wrong shape are refused, naming the field and showing th
     // ks 2000, nf 2 is 8M values per input channel: fine with 1 channel, too big with 64, which only init knows.
     const conv = conv2d({ nf: 2, ks: 2000, padding: 'same' });
     const before = tf.memory().numTensors;
-    assert.throws(() => conv.init(prngKey(0), [4, 4, 64]), /conv2d\.ks: .* got 2000 \(a \[2000, 2000, 64, 2\] weight holds 512000000; refused before allocating\)/);
+    assert.throws(
+      () => conv.init(prngKey(0), [4, 4, 64]),
+      /conv2d\.ks: .* got 2000 \(a \[2000, 2000, 64, 2\] weight holds 512000000; refused before allocating\)/,
+    );
     assert.equal(tf.memory().numTensors, before);
   });
 

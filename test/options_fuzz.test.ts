@@ -26,13 +26,88 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  adam, adamW, add, addDecayedWeights, avgPool, batchNorm, channelStats, chain, clipByGlobalNorm, combinedCos, combineScheds, ConfigError,
-  conv2d, convLayer, crossEntropy, crossEntropyWith, dataLoader, DatasetError, dataParallel, dense, disposeTrainState, dropout, encodeIdx, epochTable,
-  evalCtx, evalStep, evaluate, fanOut, initTrainState, jsonLog, trainStep, withKind,
-  fit, fitOneCycle, flatCos, foldIn, hyperAt, identity, kaimingNormal, leakyRelu, lecunUniform, linear, loadFashionMnist, loadImageFolder, lrFind,
-  masked, maxPool, momentum, normal, oneCycle, parallel, parseIdx, permutation, perStep, plainNet, pointwise, prngKey, readFashionMnist, relu, resBlock,
-  resNet, resNet2, rmsprop, runningMean, saveCheckpoints, scale, scaleByAdam, scaleByLearningRate, scaleByRms, schedCos, schedExp, schedLin, schedNo,
-  serial, sgd, split, tidyTransformation, trace, trainCtx, uniform, warmup, withLabel,
+  adam,
+  adamW,
+  add,
+  addDecayedWeights,
+  avgPool,
+  batchNorm,
+  chain,
+  channelStats,
+  clipByGlobalNorm,
+  combinedCos,
+  combineScheds,
+  ConfigError,
+  conv2d,
+  convLayer,
+  crossEntropy,
+  crossEntropyWith,
+  dataLoader,
+  dataParallel,
+  DatasetError,
+  dense,
+  disposeTrainState,
+  dropout,
+  encodeIdx,
+  epochTable,
+  evalCtx,
+  evalStep,
+  evaluate,
+  fanOut,
+  fit,
+  fitOneCycle,
+  flatCos,
+  foldIn,
+  hyperAt,
+  identity,
+  initTrainState,
+  jsonLog,
+  kaimingNormal,
+  leakyRelu,
+  lecunUniform,
+  linear,
+  loadFashionMnist,
+  loadImageFolder,
+  lrFind,
+  masked,
+  maxPool,
+  momentum,
+  normal,
+  oneCycle,
+  parallel,
+  parseIdx,
+  permutation,
+  perStep,
+  plainNet,
+  pointwise,
+  prngKey,
+  readFashionMnist,
+  relu,
+  resBlock,
+  resNet,
+  resNet2,
+  rmsprop,
+  runningMean,
+  saveCheckpoints,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  schedCos,
+  schedExp,
+  schedLin,
+  schedNo,
+  serial,
+  sgd,
+  split,
+  tidyTransformation,
+  trace,
+  trainCtx,
+  trainStep,
+  uniform,
+  warmup,
+  withKind,
+  withLabel,
 } from '../mod.ts';
 import { showValue } from '../src/config.ts';
 import { FASHION_MNIST_FILES } from '../src/data/fashion_mnist.ts';
@@ -160,7 +235,12 @@ const fakeFashion = (() => {
   const dir = tmp(), f = FASHION_MNIST_FILES;
   const images = (k: number) => gzipSync(encodeIdx([k, 28, 28], new Uint8Array(k * 784)));
   const labels = (k: number) => gzipSync(encodeIdx([k], Uint8Array.from({ length: k }, (_, i) => i % 10)));
-  for (const [name, bytes] of [[f.trainImages.name, images(2)], [f.trainLabels.name, labels(2)], [f.testImages.name, images(2)], [f.testLabels.name, labels(2)]] as const) {
+  for (
+    const [name, bytes] of [[f.trainImages.name, images(2)], [f.trainLabels.name, labels(2)], [f.testImages.name, images(2)], [
+      f.testLabels.name,
+      labels(2),
+    ]] as const
+  ) {
     fs.writeFileSync(path.join(dir, name), bytes);
   }
   return dir;
@@ -380,16 +460,26 @@ const dataRows: Row[] = [
   opt('loadFashionMnist.mirror', D.never, (v) => loadFashionMnist(w({ dir: fakeFashion }, 'mirror')(v))),
   row('downloadFashionMnist.mirror', D.never, async (v) => (await import('../src/data/fashion_mnist.ts')).downloadFashionMnist(v as string, tmp())),
   ...[0, 1].map((i) =>
-    row(`loadImageFolder.size.${i}`, (v) => D.posInt(v) && (v as number) <= 4096, (v) => loadImageFolder('/nonexistent', { size: (i === 0 ? [v, 8] : [8, v]) as never }), {
-      expected: isDatasetError,
-    })
+    row(
+      `loadImageFolder.size.${i}`,
+      (v) => D.posInt(v) && (v as number) <= 4096,
+      (v) => loadImageFolder('/nonexistent', { size: (i === 0 ? [v, 8] : [8, v]) as never }),
+      {
+        expected: isDatasetError,
+      },
+    )
   ),
   row('loadImageFolder.size', D.never, (v) => loadImageFolder('/nonexistent', { size: v as never })),
   opt('loadImageFolder.channels', D.is(1, 3), (v) => loadImageFolder('/nonexistent', w({ size: [8, 8] }, 'channels')(v)), { expected: isDatasetError }),
   ...[0, 1].map((i) =>
-    row(`loadImageFolder.splits.${i}`, D.string, (v) => loadImageFolder('/nonexistent', { size: [8, 8], splits: (i === 0 ? [v, 'val'] : ['train', v]) as never }), {
-      expected: isDatasetError,
-    })
+    row(
+      `loadImageFolder.splits.${i}`,
+      D.string,
+      (v) => loadImageFolder('/nonexistent', { size: [8, 8], splits: (i === 0 ? [v, 'val'] : ['train', v]) as never }),
+      {
+        expected: isDatasetError,
+      },
+    )
   ),
   row('loadImageFolder.root', D.string, (v) => loadImageFolder(under('/nonexistent')(v) as string, { size: [8, 8] }), { expected: isDatasetError }),
 ];
@@ -409,7 +499,9 @@ const loopRows: Row[] = [
   row('fitOneCycle.lrMax', D.positive, (v) => fitOneCycle(model, data, { ...fast, epochs: 1, lrMax: v as number })),
   opt('fitOneCycle.weightDecay', D.nonNegative, (v) => fitOneCycle(model, data, w({ ...fast, epochs: 1, lrMax: 1e-3 }, 'weightDecay')(v))),
   opt('fitOneCycle.pctStart', D.fraction, (v) => fitOneCycle(model, data, w({ ...fast, epochs: 1, lrMax: 1e-3 }, 'pctStart')(v))),
-  ...(['div', 'divFinal'] as const).map((k) => opt(`fitOneCycle.${k}`, D.positive, (v) => fitOneCycle(model, data, w({ ...fast, epochs: 1, lrMax: 1e-3 }, k)(v)))),
+  ...(['div', 'divFinal'] as const).map((k) =>
+    opt(`fitOneCycle.${k}`, D.positive, (v) => fitOneCycle(model, data, w({ ...fast, epochs: 1, lrMax: 1e-3 }, k)(v)))
+  ),
   row('fitOneCycle.moms.1', D.unit, (v) => fitOneCycle(model, data, { ...fast, epochs: 1, lrMax: 1e-3, moms: [0.9, v as number, 0.9] })),
   opt('fitOneCycle.makeOpt', D.never, (v) => fitOneCycle(model, data, w({ ...fast, epochs: 1, lrMax: 1e-3 }, 'makeOpt')(v))),
   opt('fitOneCycle.maxSteps', D.nonNegInt, (v) => fitOneCycle(model, data, { observers: [], epochs: 1, lrMax: 1e-3, maxSteps: v as number })),
@@ -424,7 +516,11 @@ const loopRows: Row[] = [
   opt('saveCheckpoints.mode', D.never, (v) => saveCheckpoints(w({ path: 'x' }, 'mode')(v))),
   opt('saveCheckpoints.monitor', D.string, (v) => saveCheckpoints(w({ path: 'x' }, 'monitor')(v))),
   // The config is saved as JSON: NaN and ±Infinity are not JSON (they would come back as null).
-  opt('saveCheckpoints.config', (v) => v !== undefined && !(typeof v === 'number' && !Number.isFinite(v)), (v) => saveCheckpoints(w({ path: 'x' }, 'config')(v))),
+  opt(
+    'saveCheckpoints.config',
+    (v) => v !== undefined && !(typeof v === 'number' && !Number.isFinite(v)),
+    (v) => saveCheckpoints(w({ path: 'x' }, 'config')(v)),
+  ),
   row('dataParallel.workers', (v) => D.posInt(v) && (v as number) <= 64, (v) => dataParallel({ workers: v as number, spec: { module: 'm', export: 'e' } })),
   row('dataParallel.spec', D.never, (v) => dataParallel({ workers: 2, spec: v as never })),
   opt('dataParallel.lossSpec', D.never, (v) => dataParallel(w({ workers: 2, spec: { module: 'm', export: 'e' } }, 'lossSpec')(v))),

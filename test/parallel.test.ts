@@ -2,8 +2,23 @@ import { assertClose, tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  adamW, ConfigError, crossEntropy, crossEntropyWith, dataParallel, disposeTrainState, fit, flattenTree, initTrainState, type Loss, type Observer,
-  parallelTrainStep, prngKey, selectBackend, sgd, trainStep, treesEqual,
+  adamW,
+  ConfigError,
+  crossEntropy,
+  crossEntropyWith,
+  dataParallel,
+  disposeTrainState,
+  fit,
+  flattenTree,
+  initTrainState,
+  type Loss,
+  type Observer,
+  parallelTrainStep,
+  prngKey,
+  selectBackend,
+  sgd,
+  trainStep,
+  treesEqual,
 } from '../mod.ts';
 import { toyData, toyModel, toyModelNoBn, toySpec } from './fixtures/toy.ts';
 
@@ -30,7 +45,7 @@ describe('data-parallel training on worker threads', () => {
     }
   });
 
-  test('on wasm, params the engine knows finite give the whole batch\'s step, and a NaN filter a NaN loss', async () => {
+  test("on wasm, params the engine knows finite give the whole batch's step, and a NaN filter a NaN loss", async () => {
     await selectBackend({ backend: 'wasm' });
     const model = toyModelNoBn(), opt = sgd(0.1);
     const ts0 = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
@@ -39,7 +54,13 @@ describe('data-parallel training on worker threads', () => {
     const warm = trainStep(model, crossEntropy, opt)(ts0, batch).trainState;
     const whole = trainStep(model, crossEntropy, opt)(warm, batch);
     const w = (warm.params as { conv: { weight: tf.Tensor } }).conv.weight;
-    const poisoned = { ...warm, params: { ...warm.params as object, conv: { ...(warm.params as { conv: object }).conv, weight: tf.tensor(Float32Array.from(w.dataSync(), (v, i) => (i === 0 ? NaN : v)), w.shape) } } };
+    const poisoned = {
+      ...warm,
+      params: {
+        ...warm.params as object,
+        conv: { ...(warm.params as { conv: object }).conv, weight: tf.tensor(Float32Array.from(w.dataSync(), (v, i) => (i === 0 ? NaN : v)), w.shape) },
+      },
+    };
     const step = await parallelTrainStep(model, opt, { workers: 2, spec: toySpec('toyModelNoBn') });
     try {
       const split = await step(warm, batch);
@@ -59,7 +80,7 @@ describe('data-parallel training on worker threads', () => {
     }
   });
 
-  test('with BatchNorm, the running statistics are the mean of each shard\'s update', async () => {
+  test("with BatchNorm, the running statistics are the mean of each shard's update", async () => {
     await selectBackend({ backend: 'cpu' });
     const model = toyModel(), opt = sgd(0.1);
     const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
@@ -110,10 +131,15 @@ describe('data-parallel training on worker threads', () => {
     await selectBackend({ backend: 'cpu' });
     const loss = crossEntropyWith({ labelSmoothing: 0.2 });
     const lossSpec = { module: new URL('../src/train/losses.ts', import.meta.url).href, export: 'crossEntropyWith', args: [{ labelSmoothing: 0.2 }] };
-    const run = (parallel: boolean) => fit(toyModelNoBn(), toyData(), {
-      epochs: 2, opt: sgd(0.05), loss, key: prngKey(4), observers: [],
-      ...(parallel ? { step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn'), lossSpec }) } : {}),
-    });
+    const run = (parallel: boolean) =>
+      fit(toyModelNoBn(), toyData(), {
+        epochs: 2,
+        opt: sgd(0.05),
+        loss,
+        key: prngKey(4),
+        observers: [],
+        ...(parallel ? { step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn'), lossSpec }) } : {}),
+      });
     const [one, two] = [await run(false), await run(true)];
     assertClose([two.history[1].trainLoss], [one.history[1].trainLoss], 1e-4, 'train loss');
     const a = flattenTree(two.trainState.params), b = flattenTree(one.trainState.params);
@@ -124,7 +150,13 @@ describe('data-parallel training on worker threads', () => {
   test('a loss the workers cannot rebuild is refused with a ConfigError saying how to give it', async () => {
     const mine: Loss = (y, t) => crossEntropy(y, t);
     await assert.rejects(
-      fit(toyModelNoBn(), toyData(), { epochs: 1, opt: sgd(0.1), loss: mine, observers: [], step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn') }) }),
+      fit(toyModelNoBn(), toyData(), {
+        epochs: 1,
+        opt: sgd(0.1),
+        loss: mine,
+        observers: [],
+        step: dataParallel({ workers: 2, spec: toySpec('toyModelNoBn') }),
+      }),
       (e: unknown) => e instanceof ConfigError && /dataParallel\.lossSpec: the worker threads cannot rebuild this loss/.test(e.message),
     );
   });

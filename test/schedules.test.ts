@@ -2,9 +2,7 @@ import { assertClose } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  combinedCos, combineScheds, flatCos, oneCycle, perStep, schedCos, schedExp, schedLin, schedNo, warmup,
-} from '../mod.ts';
+import { combinedCos, combineScheds, flatCos, oneCycle, perStep, schedCos, schedExp, schedLin, schedNo, warmup } from '../mod.ts';
 
 const cos = (start: number, end: number, pos: number) => start + (1 + Math.cos(Math.PI * (1 - pos))) * (end - start) / 2;
 

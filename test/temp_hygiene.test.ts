@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
 const guard = new URL('./clean_tmp.ts', import.meta.url).pathname;
-const run = (script: string) =>
-  spawnSync(process.execPath, ['--import', 'tsx', guard, process.execPath, '-e', script], { encoding: 'utf8' });
+const run = (script: string) => spawnSync(process.execPath, ['--import', 'tsx', guard, process.execPath, '-e', script], { encoding: 'utf8' });
 
 describe('temporary-file guard', () => {
   test('a command that cleans up passes', () => {

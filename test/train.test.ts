@@ -4,8 +4,23 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  adamW, crossEntropy, disposeTrainState, DivergenceError, epochTable, evaluate, fit, fitOneCycle, formatEpochTable,
-  initTrainState, jsonLog, loadCheckpointOrThrow, type Observer, prngKey, sgd, trainStep, treesEqual,
+  adamW,
+  crossEntropy,
+  disposeTrainState,
+  DivergenceError,
+  epochTable,
+  evaluate,
+  fit,
+  fitOneCycle,
+  formatEpochTable,
+  initTrainState,
+  jsonLog,
+  loadCheckpointOrThrow,
+  type Observer,
+  prngKey,
+  sgd,
+  trainStep,
+  treesEqual,
 } from '../mod.ts';
 import { saveCheckpoints } from '../src/io/save_checkpoints.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
@@ -84,43 +99,47 @@ describe('fit', () => {
     const r = await fit(toyModel(), toyData(), { epochs: 1, opt: adamW(1e-2), observers: [epochTable({ out: s.out })] });
     assert.match(s.text(), /\d+\/8 batches \| eta \S+ \| loss \d\.\d{4}/);
     disposeTrainState(r.trainState);
-    assert.equal(formatEpochTable([{ epoch: 0, trainLoss: 0.5, validLoss: 0.25, metrics: { accuracy: 0.9 }, seconds: 75 }], ['accuracy']),
-      'epoch     train_loss  valid_loss  accuracy  time\n0         0.500000    0.250000    0.900000  01:15');
+    assert.equal(
+      formatEpochTable([{ epoch: 0, trainLoss: 0.5, validLoss: 0.25, metrics: { accuracy: 0.9 }, seconds: 75 }], ['accuracy']),
+      'epoch     train_loss  valid_loss  accuracy  time\n0         0.500000    0.250000    0.900000  01:15',
+    );
   });
 
-  test('jsonLog writes one JSON line per epoch', () => withTempDir('log', async (dir) => {
-    const file = path.join(dir, 'log.jsonl');
-    const r = await fit(toyModel(), toyData(), { epochs: 2, opt: adamW(1e-2), observers: [jsonLog(file)] });
-    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.type), ['begin', 'epoch', 'epoch']);
-    assert.equal(lines[2].epoch, 1);
-    assert.ok(lines[2].metrics.accuracy >= 0 && Number.isFinite(lines[2].trainLoss));
-    disposeTrainState(r.trainState);
-  }));
+  test('jsonLog writes one JSON line per epoch', () =>
+    withTempDir('log', async (dir) => {
+      const file = path.join(dir, 'log.jsonl');
+      const r = await fit(toyModel(), toyData(), { epochs: 2, opt: adamW(1e-2), observers: [jsonLog(file)] });
+      const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.type), ['begin', 'epoch', 'epoch']);
+      assert.equal(lines[2].epoch, 1);
+      assert.ok(lines[2].metrics.accuracy >= 0 && Number.isFinite(lines[2].trainLoss));
+      disposeTrainState(r.trainState);
+    }));
 
-  test('a non-finite loss stops fit, naming step and epoch; the last good state is kept and saved', () => withTempDir('divergence', async (dir) => {
-    const file = path.join(dir, 'last-good.safetensors');
-    const model = toyModel();
-    const opt = sgd(1e30);
-    const before = tf.memory().numTensors;
-    let caught: unknown;
-    try {
-      await fit(model, toyData(), { epochs: 3, opt, observers: [], callbacks: [saveCheckpoints({ path: file })] });
-    } catch (e) {
-      caught = e;
-    }
-    assert.ok(caught instanceof DivergenceError, `expected a DivergenceError, got ${caught}`);
-    const e = caught as DivergenceError;
-    assert.match(e.message, new RegExp(`training diverged at step ${e.step} \\(epoch ${e.epoch}\\): loss (NaN|-?Infinity)`));
-    assert.ok(e.message.includes(`it was saved to '${file}'`), e.message);
-    assert.equal(e.lastGood.step, e.step);
-    assert.ok(!tf.tidy(() => tf.any(tf.isNaN((e.lastGood.params as { head: { weight: tf.Tensor } }).head.weight)).dataSync()[0]));
-    const saved = loadCheckpointOrThrow(file, { model, opt, inShape: [8, 8, 1] });
-    assert.ok(treesEqual(saved.trainState.params, e.lastGood.params));
-    disposeTrainState(saved.trainState);
-    disposeTrainState(e.lastGood);
-    assert.equal(tf.memory().numTensors, before);
-  }));
+  test('a non-finite loss stops fit, naming step and epoch; the last good state is kept and saved', () =>
+    withTempDir('divergence', async (dir) => {
+      const file = path.join(dir, 'last-good.safetensors');
+      const model = toyModel();
+      const opt = sgd(1e30);
+      const before = tf.memory().numTensors;
+      let caught: unknown;
+      try {
+        await fit(model, toyData(), { epochs: 3, opt, observers: [], callbacks: [saveCheckpoints({ path: file })] });
+      } catch (e) {
+        caught = e;
+      }
+      assert.ok(caught instanceof DivergenceError, `expected a DivergenceError, got ${caught}`);
+      const e = caught as DivergenceError;
+      assert.match(e.message, new RegExp(`training diverged at step ${e.step} \\(epoch ${e.epoch}\\): loss (NaN|-?Infinity)`));
+      assert.ok(e.message.includes(`it was saved to '${file}'`), e.message);
+      assert.equal(e.lastGood.step, e.step);
+      assert.ok(!tf.tidy(() => tf.any(tf.isNaN((e.lastGood.params as { head: { weight: tf.Tensor } }).head.weight)).dataSync()[0]));
+      const saved = loadCheckpointOrThrow(file, { model, opt, inShape: [8, 8, 1] });
+      assert.ok(treesEqual(saved.trainState.params, e.lastGood.params));
+      disposeTrainState(saved.trainState);
+      disposeTrainState(e.lastGood);
+      assert.equal(tf.memory().numTensors, before);
+    }));
 
   test('bad options are reported by name', async () => {
     await assert.rejects(fit(toyModel(), toyData(), { epochs: 0, opt: sgd(0.1) }), /fit.epochs: expected positive integer, got 0/);

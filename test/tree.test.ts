@@ -1,10 +1,20 @@
-import { tf, assertNoLeak } from './helpers.ts';
+import { assertNoLeak, tf } from './helpers.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  cloneTree, countParams, disposeReplaced, disposeTree, flattenTree, leaves, mapTree, type Tree, treesEqual,
-  treeShapes, unflattenTree, zipTrees,
+  cloneTree,
+  countParams,
+  disposeReplaced,
+  disposeTree,
+  flattenTree,
+  leaves,
+  mapTree,
+  type Tree,
+  treesEqual,
+  treeShapes,
+  unflattenTree,
+  zipTrees,
 } from '../src/tree.ts';
 
 const arbTree = (depth: number): fc.Arbitrary<Tree> =>
@@ -14,12 +24,15 @@ const arbTree = (depth: number): fc.Arbitrary<Tree> =>
 
 describe('tree', () => {
   test('unflatten inverts flatten, with dotted paths', () => {
-    fc.assert(fc.property(arbTree(3), (t) => {
-      const again = unflattenTree(flattenTree(t)) as Tree;
-      const ok = treesEqual(t, again) && flattenTree(again).every(([p], i) => p === flattenTree(t)[i][0]);
-      disposeTree(t);
-      return ok;
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(arbTree(3), (t) => {
+        const again = unflattenTree(flattenTree(t)) as Tree;
+        const ok = treesEqual(t, again) && flattenTree(again).every(([p], i) => p === flattenTree(t)[i][0]);
+        disposeTree(t);
+        return ok;
+      }),
+      { numRuns: 50 },
+    );
     const t = { blocks: { 2: { convs: { 1: { bn: { gamma: tf.ones([2]) } } } } } };
     assert.deepEqual(flattenTree(t).map(([p]) => p), ['blocks.2.convs.1.bn.gamma']);
     disposeTree(t);

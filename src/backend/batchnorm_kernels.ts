@@ -123,38 +123,58 @@ const ld = op.v128Load, st = op.v128Store, add = op.f32x4Add, sub = op.f32x4Sub,
 const zero = (i: number) => [...op.v128Zero, ...op.set(i)];
 const accumulate = (i: number, value: number[]) => [...op.get(i), ...value, ...add, ...op.set(i)];
 
-const kernels = (): Uint8Array => assembleModule([
-  // sum(x, out; rows, rowBytes): out[j] = Σ_rows x[row + j]
-  pass('sum', 2, 1, false, {
-    before: ({ tmp }) => zero(tmp(0)),
-    each: ({ at, tmp }) => accumulate(tmp(0), [...at(0), ...ld]),
-    after: ({ col, tmp }) => [...col(1), ...op.get(tmp(0)), ...st],
-  }),
-  // sumSqDev(x, mean, out): out[j] = Σ (x − mean)²; locals acc, mean, d
-  pass('sumSqDev', 3, 3, false, {
-    before: ({ col, tmp }) => [...zero(tmp(0)), ...col(1), ...ld, ...op.set(tmp(1))],
-    each: ({ at, tmp }) => [...at(0), ...ld, ...op.get(tmp(1)), ...sub, ...op.set(tmp(2)), ...accumulate(tmp(0), [...op.get(tmp(2)), ...op.get(tmp(2)), ...mul])],
-    after: ({ col, tmp }) => [...col(2), ...op.get(tmp(0)), ...st],
-  }),
-  // sumGrad(dy, x, mean, s1, s2): s1[j] = Σ dy; s2[j] = Σ dy·(x − mean); locals a1, a2, mean, dy
-  pass('sumGrad', 5, 4, false, {
-    before: ({ col, tmp }) => [...zero(tmp(0)), ...zero(tmp(1)), ...col(2), ...ld, ...op.set(tmp(2))],
-    each: ({ at, tmp }) => [
-      ...at(0), ...ld, ...op.set(tmp(3)),
-      ...accumulate(tmp(0), op.get(tmp(3))),
-      ...accumulate(tmp(1), [...op.get(tmp(3)), ...at(1), ...ld, ...op.get(tmp(2)), ...sub, ...mul]),
-    ],
-    after: ({ col, tmp }) => [...col(3), ...op.get(tmp(0)), ...st, ...col(4), ...op.get(tmp(1)), ...st],
-  }),
-  // affine(x, a, b, out): out = x·a + b
-  pass('affine', 4, 0, true, { each: ({ at, col }) => [...at(3), ...at(0), ...ld, ...col(1), ...ld, ...mul, ...col(2), ...ld, ...add, ...st] }),
-  // affine2(dy, x, a, b, k, out): out = dy·a + x·b + k
-  pass('affine2', 6, 0, true, {
-    each: ({ at, col }) => [
-      ...at(5), ...at(0), ...ld, ...col(2), ...ld, ...mul, ...at(1), ...ld, ...col(3), ...ld, ...mul, ...add, ...col(4), ...ld, ...add, ...st,
-    ],
-  }),
-]);
+const kernels = (): Uint8Array =>
+  assembleModule([
+    // sum(x, out; rows, rowBytes): out[j] = Σ_rows x[row + j]
+    pass('sum', 2, 1, false, {
+      before: ({ tmp }) => zero(tmp(0)),
+      each: ({ at, tmp }) => accumulate(tmp(0), [...at(0), ...ld]),
+      after: ({ col, tmp }) => [...col(1), ...op.get(tmp(0)), ...st],
+    }),
+    // sumSqDev(x, mean, out): out[j] = Σ (x − mean)²; locals acc, mean, d
+    pass('sumSqDev', 3, 3, false, {
+      before: ({ col, tmp }) => [...zero(tmp(0)), ...col(1), ...ld, ...op.set(tmp(1))],
+      each: (
+        { at, tmp },
+      ) => [...at(0), ...ld, ...op.get(tmp(1)), ...sub, ...op.set(tmp(2)), ...accumulate(tmp(0), [...op.get(tmp(2)), ...op.get(tmp(2)), ...mul])],
+      after: ({ col, tmp }) => [...col(2), ...op.get(tmp(0)), ...st],
+    }),
+    // sumGrad(dy, x, mean, s1, s2): s1[j] = Σ dy; s2[j] = Σ dy·(x − mean); locals a1, a2, mean, dy
+    pass('sumGrad', 5, 4, false, {
+      before: ({ col, tmp }) => [...zero(tmp(0)), ...zero(tmp(1)), ...col(2), ...ld, ...op.set(tmp(2))],
+      each: ({ at, tmp }) => [
+        ...at(0),
+        ...ld,
+        ...op.set(tmp(3)),
+        ...accumulate(tmp(0), op.get(tmp(3))),
+        ...accumulate(tmp(1), [...op.get(tmp(3)), ...at(1), ...ld, ...op.get(tmp(2)), ...sub, ...mul]),
+      ],
+      after: ({ col, tmp }) => [...col(3), ...op.get(tmp(0)), ...st, ...col(4), ...op.get(tmp(1)), ...st],
+    }),
+    // affine(x, a, b, out): out = x·a + b
+    pass('affine', 4, 0, true, { each: ({ at, col }) => [...at(3), ...at(0), ...ld, ...col(1), ...ld, ...mul, ...col(2), ...ld, ...add, ...st] }),
+    // affine2(dy, x, a, b, k, out): out = dy·a + x·b + k
+    pass('affine2', 6, 0, true, {
+      each: ({ at, col }) => [
+        ...at(5),
+        ...at(0),
+        ...ld,
+        ...col(2),
+        ...ld,
+        ...mul,
+        ...at(1),
+        ...ld,
+        ...col(3),
+        ...ld,
+        ...mul,
+        ...add,
+        ...col(4),
+        ...ld,
+        ...add,
+        ...st,
+      ],
+    }),
+  ]);
 
 type Simd = Record<'sum' | 'sumSqDev' | 'sumGrad' | 'affine' | 'affine2', (...args: number[]) => void>;
 const simdFor = instancePerMemory<Simd>(kernels);
@@ -176,7 +196,9 @@ const simdPasses = (backend: unknown, io: KernelIo, c: number, slots: number) =>
   const w = io.wasm, base = w.scratch(slots * c);
   const at = (slot: number) => base + slot * c * 4;
   return {
-    fns, ptr: w.ptr, at,
+    fns,
+    ptr: w.ptr,
+    at,
     put: (slot: number, v: ArrayLike<number>) => w.floats(at(slot), c).set(v),
     get: (slot: number) => w.floats(at(slot), c),
   };
@@ -252,8 +274,7 @@ const backwardKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfo
   if (s) {
     const rb = c * 4;
     s.put(2, m);
-    [sumDy, sumDyDev] = blockSums(s, rows, c, 2, (first, n) =>
-      s.fns.sumGrad(s.ptr(dy) + first * rb, s.ptr(x) + first * rb, s.at(2), s.at(0), s.at(1), n, rb));
+    [sumDy, sumDyDev] = blockSums(s, rows, c, 2, (first, n) => s.fns.sumGrad(s.ptr(dy) + first * rb, s.ptr(x) + first * rb, s.at(2), s.at(0), s.at(1), n, rb));
   } else {
     [sumDy, sumDyDev] = jsSumGrad(io.read(dy), io.read(x), rows, c, m);
   }
@@ -303,8 +324,7 @@ const FORWARD = 'TsnnBatchNormTrain', BACKWARD = 'TsnnBatchNormGrad', RUNNING = 
  */
 export const hasBatchNormKernels = (): boolean => tf.getKernel(FORWARD, tf.getBackend()) !== undefined;
 
-const run = <T>(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): T =>
-  tf.engine().runKernel(kernel, inputs, attrs) as unknown as T;
+const run = <T>(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): T => tf.engine().runKernel(kernel, inputs, attrs) as unknown as T;
 
 /**
  * The forward kernel: `[y, batch mean, batch biased variance]` over every position of `x`'s last axis.
@@ -334,7 +354,12 @@ export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf
  * ```
  */
 export const batchNormTrainBackward = (
-  dy: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number,
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  eps: number,
 ): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] => run(BACKWARD, { dy, x, gamma, mean, variance }, { eps });
 
 /** The ops' normalisation through the kernels: one kernel each way. */
@@ -346,8 +371,7 @@ const kernelNormalisation: Normalisation = {
   backward: (dy, [x, gamma, mean, variance], eps) => batchNormTrainBackward(dy, x, gamma as tf.Tensor1D, mean as tf.Tensor1D, variance as tf.Tensor1D, eps),
 };
 
-const kernelRunningStats: RunningStats = (mean, variance, runMean, runVar, momentum, n) =>
-  run(RUNNING, { mean, variance, runMean, runVar }, { momentum, n });
+const kernelRunningStats: RunningStats = (mean, variance, runMean, runVar, momentum, n) => run(RUNNING, { mean, variance, runMean, runVar }, { momentum, n });
 
 /**
  * Register the BatchNorm kernels on wasm and cpu and plug them into the
@@ -361,7 +385,9 @@ const kernelRunningStats: RunningStats = (mean, variance, runMean, runVar, momen
  */
 export const installBatchNormKernels = (): void => {
   const kernels: [string, tf.KernelFunc][] = [
-    [FORWARD, forwardKernel as tf.KernelFunc], [BACKWARD, backwardKernel as tf.KernelFunc], [RUNNING, runningStatsKernel as tf.KernelFunc],
+    [FORWARD, forwardKernel as tf.KernelFunc],
+    [BACKWARD, backwardKernel as tf.KernelFunc],
+    [RUNNING, runningStatsKernel as tf.KernelFunc],
   ];
   for (const backendName of ['wasm', 'cpu']) {
     for (const [kernelName, kernelFunc] of kernels) {

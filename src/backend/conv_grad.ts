@@ -81,18 +81,25 @@ for (const backendName of ['wasm', 'cpu']) {
  * @example
  * rotate180(w) // w[kh-1-i, kw-1-j, o, c] at [i, j, c, o]
  */
-export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D => tf.tidy(() => {
-  const [kh, kw, ci, co] = w.shape;
-  const taps = kh * kw;
-  const flipped = taps === 1 ? w
-    : w.dtype === 'float32' && tf.getKernel(REVERSE_TAPS, tf.getBackend()) ? tf.engine().runKernel(REVERSE_TAPS, { w }) as tf.Tensor4D
-    : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
-  return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
-});
+export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D =>
+  tf.tidy(() => {
+    const [kh, kw, ci, co] = w.shape;
+    const taps = kh * kw;
+    const flipped = taps === 1
+      ? w
+      : w.dtype === 'float32' && tf.getKernel(REVERSE_TAPS, tf.getBackend())
+      ? tf.engine().runKernel(REVERSE_TAPS, { w }) as tf.Tensor4D
+      : tf.reshape(tf.matMul(antiIdentity(taps), tf.reshape(w, [taps, ci * co])), [kh, kw, ci, co]);
+    return tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D;
+  });
 
 /** A stride-1 NHWC convolution for a gradient: tf.conv2d, with NaN windows left to the stock kernel (see the attr). */
 const gradientConv = (x: tf.Tensor4D, filter: tf.Tensor4D, pad: ExplicitPads, dilations: number | [number, number] = 1): tf.Tensor4D =>
-  tf.engine().runKernel('Conv2D', { x, filter }, { strides: 1, pad, dataFormat: 'NHWC', dilations, [NON_FINITE_AS_STOCK]: true } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  tf.engine().runKernel(
+    'Conv2D',
+    { x, filter },
+    { strides: 1, pad, dataFormat: 'NHWC', dilations, [NON_FINITE_AS_STOCK]: true } as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor4D;
 
 /**
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
@@ -101,20 +108,25 @@ const gradientConv = (x: tf.Tensor4D, filter: tf.Tensor4D, pad: ExplicitPads, di
  * const dx = conv2dInputGrad(dy, w, x.shape, [2, 2], { top: 1, bottom: 1, left: 1, right: 1 });
  */
 export const conv2dInputGrad = (
-  dy: tf.Tensor4D, w: tf.Tensor4D, xShape: readonly number[], [sh, sw]: [number, number], p: Pads,
-): tf.Tensor4D => tf.tidy(() => {
-  const [kh, kw] = w.shape;
-  const [, h, wd] = xShape;
-  const [, oh, ow] = dy.shape;
-  const rot = rotate180(w);
-  const d = spread(dy, sh, sw);
-  // Pads such that a stride-1 correlation gives exactly [h, w]; a negative pad crops. The
-  // spread already ends in s - 1 zero rows and columns.
-  const top = kh - 1 - p.top, left = kw - 1 - p.left;
-  const bottom = h - 1 - (oh - 1) * sh + p.top - (sh - 1), right = wd - 1 - (ow - 1) * sw + p.left - (sw - 1);
-  const [input, pads] = convPads(d, top, bottom, left, right);
-  return gradientConv(input, rot, pads);
-});
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: readonly number[],
+  [sh, sw]: [number, number],
+  p: Pads,
+): tf.Tensor4D =>
+  tf.tidy(() => {
+    const [kh, kw] = w.shape;
+    const [, h, wd] = xShape;
+    const [, oh, ow] = dy.shape;
+    const rot = rotate180(w);
+    const d = spread(dy, sh, sw);
+    // Pads such that a stride-1 correlation gives exactly [h, w]; a negative pad crops. The
+    // spread already ends in s - 1 zero rows and columns.
+    const top = kh - 1 - p.top, left = kw - 1 - p.left;
+    const bottom = h - 1 - (oh - 1) * sh + p.top - (sh - 1), right = wd - 1 - (ow - 1) * sw + p.left - (sw - 1);
+    const [input, pads] = convPads(d, top, bottom, left, right);
+    return gradientConv(input, rot, pads);
+  });
 
 /**
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `w`, as a forward conv.
@@ -123,24 +135,29 @@ export const conv2dInputGrad = (
  * const dw = conv2dFilterGrad(x, dy, w.shape, [1, 1], { top: 1, bottom: 1, left: 1, right: 1 });
  */
 export const conv2dFilterGrad = (
-  x: tf.Tensor4D, dy: tf.Tensor4D, wShape: readonly number[], [sh, sw]: [number, number], p: Pads,
-): tf.Tensor4D => tf.tidy(() => {
-  const [kh, kw, ci, co] = wShape;
-  const [, h, w] = x.shape;
-  const [, oh, ow] = dy.shape;
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
-    // 1×1: a single matmul, xᵀ · dy over all positions.
-    const xm = tf.transpose(tf.reshape(x, [-1, ci]));
-    return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
-  }
-  // Exactly the window the conv reads: padded (by the conv), or cropped of rows and columns it never reaches.
-  const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
-  const [xs, pads] = convPads(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
-  const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n], cropped
-  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
-  const g = gradientConv(xt, f, pads, [sh, sw]); // [ci, kh, kw, co]
-  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
-});
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  wShape: readonly number[],
+  [sh, sw]: [number, number],
+  p: Pads,
+): tf.Tensor4D =>
+  tf.tidy(() => {
+    const [kh, kw, ci, co] = wShape;
+    const [, h, w] = x.shape;
+    const [, oh, ow] = dy.shape;
+    if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
+      // 1×1: a single matmul, xᵀ · dy over all positions.
+      const xm = tf.transpose(tf.reshape(x, [-1, ci]));
+      return tf.reshape(tf.matMul(xm, tf.reshape(dy, [-1, co])), [1, 1, ci, co]) as tf.Tensor4D;
+    }
+    // Exactly the window the conv reads: padded (by the conv), or cropped of rows and columns it never reaches.
+    const needH = (oh - 1) * sh + kh, needW = (ow - 1) * sw + kw;
+    const [xs, pads] = convPads(x, p.top, needH - h - p.top, p.left, needW - w - p.left);
+    const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n], cropped
+    const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+    const g = gradientConv(xt, f, pads, [sh, sw]); // [ci, kh, kw, co]
+    return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
 
 /**
  * Register the forward-conv gradients for `Conv2D` (all backends). Dilated
@@ -151,12 +168,25 @@ export const conv2dFilterGrad = (
  */
 export const installConvGradients: () => void = extendGradient('Conv2D', ['x', 'filter'], (stock) => (dy, saved, attrs) => {
   const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
-  const a = attrs as unknown as { strides: number | [number, number]; pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][]; dataFormat: 'NHWC' | 'NCHW'; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    pad: tf.backend_util.PadInfo | 'same' | 'valid' | number | number[][];
+    dataFormat: 'NHWC' | 'NCHW';
+    dilations: number | [number, number];
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
   const [dh, dw] = pair(a.dilations ?? 1);
   if (dh !== 1 || dw !== 1 || a.dataFormat === 'NCHW') return stock(dy, saved, attrs);
   const strides = pair(a.strides);
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape, w.shape, strides, [1, 1], a.pad as never, a.dimRoundingMode, false, 'channelsLast',
+    x.shape,
+    w.shape,
+    strides,
+    [1, 1],
+    a.pad as never,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const pads = info.padInfo;
   return {

@@ -19,18 +19,33 @@ interface Probe {
 }
 
 const X = 0, BYTES = 1, OUT = 2, I = 3, ACC = 4, ZERO = 5;
-const probeFor = instancePerMemory<Probe>(() => assembleModule([{
-  name: 'probe',
-  params: [I32, I32, I32],
-  locals: [[1, I32], [2, V128]],
-  body: [
-    ...op.v128Zero, ...op.set(ACC), ...op.v128Zero, ...op.set(ZERO),
-    ...forLoop(I, op.get(BYTES), op.i32Const(16), [
-      ...op.get(ACC), ...op.get(X), ...op.get(I), ...op.i32Add, ...op.v128Load, ...op.get(ZERO), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(ACC),
-    ]),
-    ...op.get(OUT), ...op.get(ACC), ...op.v128Store,
-  ],
-}]));
+const probeFor = instancePerMemory<Probe>(() =>
+  assembleModule([{
+    name: 'probe',
+    params: [I32, I32, I32],
+    locals: [[1, I32], [2, V128]],
+    body: [
+      ...op.v128Zero,
+      ...op.set(ACC),
+      ...op.v128Zero,
+      ...op.set(ZERO),
+      ...forLoop(I, op.get(BYTES), op.i32Const(16), [
+        ...op.get(ACC),
+        ...op.get(X),
+        ...op.get(I),
+        ...op.i32Add,
+        ...op.v128Load,
+        ...op.get(ZERO),
+        ...op.f32x4Mul,
+        ...op.f32x4Add,
+        ...op.set(ACC),
+      ]),
+      ...op.get(OUT),
+      ...op.get(ACC),
+      ...op.v128Store,
+    ],
+  }])
+);
 
 /** Σ x·0 over a view, in JS: 0 when all are finite, NaN otherwise. */
 const probeJs = (v: Float32Array, from: number): number => {

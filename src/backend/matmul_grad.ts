@@ -11,8 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { extendGradient } from './extend_gradient.ts';
 
 /** `op(a)·op(b)` where `op` transposes when asked, with the transpose done first. */
-const product = (a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): tf.Tensor2D =>
-  tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b);
+const product = (a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): tf.Tensor2D => tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b);
 
 /**
  * Register the flag-free gradient for rank-2 `BatchMatMul` (all backends);

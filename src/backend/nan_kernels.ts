@@ -41,23 +41,46 @@ const UNROLL = 4;
 const clamp = (() => {
   const X = 0, OUT = 1, BYTES = 2, LO = 3, HI = 4, SUM = 5, I = 6, VLO = 7, VHI = 8, ACC = 9, ZERO = 10, V = 11;
   const one = (k: number) => [
-    ...op.get(OUT), ...op.get(I), ...op.i32Add,
+    ...op.get(OUT),
+    ...op.get(I),
+    ...op.i32Add,
     // pmax(x, lo) is `x < lo ? lo : x`, and pmin(y, hi) `hi < y ? hi : y`: a NaN x falls through both.
-    ...op.get(X), ...op.get(I), ...op.i32Add, ...op.v128LoadAt(16 * k), ...op.tee(V),
-    ...op.get(VLO), ...op.f32x4Pmax, ...op.get(VHI), ...op.f32x4Pmin,
+    ...op.get(X),
+    ...op.get(I),
+    ...op.i32Add,
+    ...op.v128LoadAt(16 * k),
+    ...op.tee(V),
+    ...op.get(VLO),
+    ...op.f32x4Pmax,
+    ...op.get(VHI),
+    ...op.f32x4Pmin,
     ...op.v128StoreAt(16 * k),
-    ...op.get(ACC), ...op.get(V), ...op.get(ZERO), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(ACC),
+    ...op.get(ACC),
+    ...op.get(V),
+    ...op.get(ZERO),
+    ...op.f32x4Mul,
+    ...op.f32x4Add,
+    ...op.set(ACC),
   ];
   return {
     name: 'clamp',
     params: [I32, I32, I32, F32, F32, I32],
     locals: [[1, I32], [5, V128]] as [number, number][],
     body: [
-      ...op.get(LO), ...op.f32x4Splat, ...op.set(VLO),
-      ...op.get(HI), ...op.f32x4Splat, ...op.set(VHI),
-      ...op.v128Zero, ...op.set(ACC), ...op.v128Zero, ...op.set(ZERO),
+      ...op.get(LO),
+      ...op.f32x4Splat,
+      ...op.set(VLO),
+      ...op.get(HI),
+      ...op.f32x4Splat,
+      ...op.set(VHI),
+      ...op.v128Zero,
+      ...op.set(ACC),
+      ...op.v128Zero,
+      ...op.set(ZERO),
       ...forLoop(I, op.get(BYTES), op.i32Const(16 * UNROLL), Array.from({ length: UNROLL }, (_, k) => one(k)).flat()),
-      ...op.get(SUM), ...op.get(ACC), ...op.v128Store,
+      ...op.get(SUM),
+      ...op.get(ACC),
+      ...op.v128Store,
     ],
   };
 })();
@@ -74,20 +97,45 @@ const maxPoolFor = (taps: readonly number[]): WasmFunction => {
   const V = 10, O = 14, P = 15, ACC = 19, NANS = 20, TAP = 21; // V..V+3: loop offsets; P..P+3: base addresses per level
   const level = (i: number, inside: number[]) =>
     forLoop(V + i, op.get(L(i)), op.get(S(i)), [
-      ...(i === 0 ? op.get(X) : op.get(P + i - 1)), ...op.get(V + i), ...op.i32Add, ...op.set(P + i),
+      ...(i === 0 ? op.get(X) : op.get(P + i - 1)),
+      ...op.get(V + i),
+      ...op.i32Add,
+      ...op.set(P + i),
       ...inside,
     ]);
   // pmax (one instruction, where IEEE max takes several) drops a NaN tap; `tap != tap` remembers it, and
   // OR-ing that all-ones mask into the result makes those lanes NaN.
   const channel = [
-    ...op.get(P + 3), ...op.v128LoadAt(taps[0]), ...op.tee(ACC), ...op.get(ACC), ...op.f32x4Ne, ...op.set(NANS),
+    ...op.get(P + 3),
+    ...op.v128LoadAt(taps[0]),
+    ...op.tee(ACC),
+    ...op.get(ACC),
+    ...op.f32x4Ne,
+    ...op.set(NANS),
     ...taps.slice(1).flatMap((t) => [
-      ...op.get(P + 3), ...op.v128LoadAt(t), ...op.set(TAP),
-      ...op.get(ACC), ...op.get(TAP), ...op.f32x4Pmax, ...op.set(ACC),
-      ...op.get(NANS), ...op.get(TAP), ...op.get(TAP), ...op.f32x4Ne, ...op.v128Or, ...op.set(NANS),
+      ...op.get(P + 3),
+      ...op.v128LoadAt(t),
+      ...op.set(TAP),
+      ...op.get(ACC),
+      ...op.get(TAP),
+      ...op.f32x4Pmax,
+      ...op.set(ACC),
+      ...op.get(NANS),
+      ...op.get(TAP),
+      ...op.get(TAP),
+      ...op.f32x4Ne,
+      ...op.v128Or,
+      ...op.set(NANS),
     ]),
-    ...op.get(O), ...op.get(ACC), ...op.get(NANS), ...op.v128Or, ...op.v128Store,
-    ...op.get(O), ...op.i32Const(16), ...op.i32Add, ...op.set(O),
+    ...op.get(O),
+    ...op.get(ACC),
+    ...op.get(NANS),
+    ...op.v128Or,
+    ...op.v128Store,
+    ...op.get(O),
+    ...op.i32Const(16),
+    ...op.i32Add,
+    ...op.set(O),
   ];
   return {
     name: 'maxPool',
@@ -159,7 +207,18 @@ const maxPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     if (x.dtype !== 'float32' || !io) return stock.kernelFunc(args);
     const a = args.attrs as PoolAttrs;
     const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-    const { batchSize: nb, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    const {
+      batchSize: nb,
+      inHeight: h,
+      inWidth: w,
+      inChannels: c,
+      outHeight: oh,
+      outWidth: ow,
+      filterHeight: fh,
+      filterWidth: fw,
+      strideHeight: sh,
+      strideWidth: sw,
+    } = info;
     const { top, left } = info.padInfo;
     const out = io.output([nb, oh, ow, c]);
     const cb = 4 * c, row = w * cb;

@@ -47,8 +47,7 @@ const badPositions = (xs: Float32Array, positions: number, c: number): Uint8Arra
   return bad;
 };
 
-const finite = (io: KernelIo, backend: unknown, ...ts: (Info | undefined)[]): boolean =>
-  ts.every((t) => t === undefined || tensorIsFinite(io, backend, t));
+const finite = (io: KernelIo, backend: unknown, ...ts: (Info | undefined)[]): boolean => ts.every((t) => t === undefined || tensorIsFinite(io, backend, t));
 
 /** Conv2D and FusedConv2D (NHWC): the stock result, with the outputs a non-finite input reaches recomputed. */
 const convKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
@@ -56,8 +55,13 @@ const convKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   kernelFunc: (args) => {
     const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
     const a = args.attrs as {
-      strides: number | [number, number]; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dataFormat?: string;
-      dilations?: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil'; activation?: string; leakyreluAlpha?: number;
+      strides: number | [number, number];
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+      dataFormat?: string;
+      dilations?: number | [number, number];
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      activation?: string;
+      leakyreluAlpha?: number;
     };
     const io = kernelIo(args.backend);
     const act = ACTIVATIONS[a.activation ?? 'linear'];
@@ -66,7 +70,11 @@ const convKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     const filterOk = finite(io, args.backend, filter, bias);
     if (filterOk && finite(io, args.backend, x)) return y;
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad,
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
       a.dimRoundingMode,
     );
     const { batchSize: nb, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
@@ -119,9 +127,25 @@ const avgPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     const io = kernelIo(args.backend);
     const y = stock.kernelFunc(args) as Info;
     if (!io?.wasm || x.dtype !== 'float32' || finite(io, args.backend, x)) return y;
-    const a = args.attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+    const a = args.attrs as {
+      filterSize: number | [number, number];
+      strides: number | [number, number];
+      pad: 'valid' | 'same' | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
     const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-    const { batchSize: nb, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    const {
+      batchSize: nb,
+      inHeight: h,
+      inWidth: w,
+      inChannels: c,
+      outHeight: oh,
+      outWidth: ow,
+      filterHeight: fh,
+      filterWidth: fw,
+      strideHeight: sh,
+      strideWidth: sw,
+    } = info;
     const { top, left } = info.padInfo;
     const xs = io.read(x), ys = io.read(y);
     for (let b = 0, o = 0; b < nb; b++) {

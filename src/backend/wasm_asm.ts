@@ -115,12 +115,22 @@ export const op: {
  * forLoop(3, op.get(0), op.i32Const(1), body)
  */
 export const forLoop = (v: number, limit: readonly number[], step: readonly number[], body: readonly number[]): number[] => [
-  ...op.i32Const(0), ...op.set(v),
-  ...op.block, ...op.loop,
-  ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
+  ...op.i32Const(0),
+  ...op.set(v),
+  ...op.block,
+  ...op.loop,
+  ...op.get(v),
+  ...limit,
+  ...op.i32GeU,
+  ...op.brIf(1),
   ...body,
-  ...op.get(v), ...step, ...op.i32Add, ...op.set(v),
-  ...op.br(0), ...op.end, ...op.end,
+  ...op.get(v),
+  ...step,
+  ...op.i32Add,
+  ...op.set(v),
+  ...op.br(0),
+  ...op.end,
+  ...op.end,
 ];
 
 /** One exported function: its parameter types, extra locals (as [count, type] runs) and body. */
@@ -141,15 +151,25 @@ export interface WasmFunction {
  */
 export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
   new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]))),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
     ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(fns.map((f) => {
-      const code = [...vec(f.locals.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...f.body, ...op.end];
-      return [...uleb(code.length), ...code];
-    }))),
+    ...section(
+      10,
+      vec(fns.map((f) => {
+        const code = [...vec(f.locals.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...f.body, ...op.end];
+        return [...uleb(code.length), ...code];
+      })),
+    ),
   ]);
 
 /**

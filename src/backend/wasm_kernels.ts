@@ -87,7 +87,10 @@ const viewSlice = (stock: tf.KernelConfig): tf.KernelConfig => ({
 
 /** Copy the window `begin`/`size` of a row-major array of `shape` into `out`, one contiguous run at a time. */
 const copyWindow = (
-  src: { subarray(a: number, b: number): ArrayLike<number> }, shape: readonly number[], begin: readonly number[], size: readonly number[],
+  src: { subarray(a: number, b: number): ArrayLike<number> },
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
   out: { set(v: ArrayLike<number>, at: number): void; length: number },
 ): void => {
   if (out.length === 0) return;

@@ -15,7 +15,9 @@ import { friendly, isRecord, unknownOption } from './messages.ts';
 // ---------------------------------------------------------------------------
 
 /** The brand of `PositiveInt`: a number that passed its check. */
-export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
+export interface PositiveIntBrand {
+  readonly PositiveInt: unique symbol;
+}
 /**
  * An integer >= 1.
  *
@@ -32,7 +34,9 @@ export const PositiveInt: t.BrandC<t.NumberC, PositiveIntBrand> = t.brand(
 );
 
 /** The brand of `NonNegativeInt`: a number that passed its check. */
-export interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
+export interface NonNegativeIntBrand {
+  readonly NonNegativeInt: unique symbol;
+}
 /**
  * An integer >= 0.
  *
@@ -48,7 +52,9 @@ export const NonNegativeInt: t.BrandC<t.NumberC, NonNegativeIntBrand> = t.brand(
 );
 
 /** The brand of `Positive`: a number that passed its check. */
-export interface PositiveBrand { readonly Positive: unique symbol }
+export interface PositiveBrand {
+  readonly Positive: unique symbol;
+}
 /**
  * A finite number > 0.
  *
@@ -65,7 +71,9 @@ export const Positive: t.BrandC<t.NumberC, PositiveBrand> = t.brand(
 );
 
 /** The brand of `UnitInterval`: a number that passed its check. */
-export interface UnitIntervalBrand { readonly UnitInterval: unique symbol }
+export interface UnitIntervalBrand {
+  readonly UnitInterval: unique symbol;
+}
 /**
  * A number in [0, 1).
  *
@@ -82,7 +90,9 @@ export const UnitInterval: t.BrandC<t.NumberC, UnitIntervalBrand> = t.brand(
 );
 
 /** The brand of `Finite`: a number that passed its check. */
-export interface FiniteBrand { readonly Finite: unique symbol }
+export interface FiniteBrand {
+  readonly Finite: unique symbol;
+}
 /**
  * Any finite number.
  *
@@ -98,7 +108,9 @@ export const Finite: t.BrandC<t.NumberC, FiniteBrand> = t.brand(
 );
 
 /** The brand of `NonNegative`: a number that passed its check. */
-export interface NonNegativeBrand { readonly NonNegative: unique symbol }
+export interface NonNegativeBrand {
+  readonly NonNegative: unique symbol;
+}
 /**
  * A finite number >= 0.
  *
@@ -114,7 +126,9 @@ export const NonNegative: t.BrandC<t.NumberC, NonNegativeBrand> = t.brand(
 );
 
 /** The brand of `Fraction`: a number that passed its check. */
-export interface FractionBrand { readonly Fraction: unique symbol }
+export interface FractionBrand {
+  readonly Fraction: unique symbol;
+}
 /**
  * A number in [0, 1].
  *
@@ -219,8 +233,11 @@ export type HyperC<C extends t.Mixed> = t.UnionC<[C, typeof Schedule]>;
 export const hyper = <C extends t.Mixed>(range: C): HyperC<C> => t.union([range, Schedule], `${range.name} | schedule`);
 
 /** What {@link tupleOf} returns: a codec of read-only tuples of `C`'s types. */
-export type TupleOfC<C extends readonly t.Mixed[]> =
-  t.Type<{ readonly [I in keyof C]: t.TypeOf<C[I]> }, { readonly [I in keyof C]: t.OutputOf<C[I]> }, unknown>;
+export type TupleOfC<C extends readonly t.Mixed[]> = t.Type<
+  { readonly [I in keyof C]: t.TypeOf<C[I]> },
+  { readonly [I in keyof C]: t.OutputOf<C[I]> },
+  unknown
+>;
 
 /**
  * A read-only tuple of exactly `codecs.length` items. (io-ts's `t.tuple`
@@ -255,8 +272,9 @@ export const tupleOf = <const C extends readonly t.Mixed[]>(
 type RecordC<R extends t.Props, O extends t.Props> = t.ExactC<t.IntersectionC<[t.TypeC<R>, t.PartialC<O>]>>;
 
 /** What {@link strictRecord} returns: the record codec of required fields `R` and optional fields `O`, with its keys. */
-export type StrictRecordC<R extends t.Props, O extends t.Props> =
-  t.Type<t.TypeOf<RecordC<R, O>>, t.OutputOf<RecordC<R, O>>, unknown> & { readonly keys: readonly string[] };
+export type StrictRecordC<R extends t.Props, O extends t.Props> = t.Type<t.TypeOf<RecordC<R, O>>, t.OutputOf<RecordC<R, O>>, unknown> & {
+  readonly keys: readonly string[];
+};
 
 /**
  * A record codec with required and optional fields that refuses every other
@@ -303,7 +321,6 @@ export const strictRecord = <R extends t.Props, O extends t.Props>(
   return Object.assign(codec, { keys });
 };
 
-
 /** Whether `u` survives `JSON.stringify` and `JSON.parse` unchanged (no NaN, functions, cycles or class instances). */
 const isJson = (u: unknown, depth = 0): boolean => {
   if (u === null || typeof u === 'string' || typeof u === 'boolean') return true;
@@ -324,5 +341,7 @@ const isJson = (u: unknown, depth = 0): boolean => {
  * JsonValue.is({ lr: NaN }); // false
  * ```
  */
-export const JsonValue: t.Type<unknown, unknown, unknown> =
-  guard<unknown>('a JSON value (finite numbers, strings, booleans, null, arrays and plain records)', (u) => isJson(u));
+export const JsonValue: t.Type<unknown, unknown, unknown> = guard<unknown>(
+  'a JSON value (finite numbers, strings, booleans, null, arrays and plain records)',
+  (u) => isJson(u),
+);

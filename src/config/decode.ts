@@ -103,8 +103,7 @@ export interface OptionSet<A, O> {
 export type NoFields = Record<never, never>;
 
 /** What {@link optionSet} returns for required fields `R` and optional fields `P` (sets are annotated with it: JSR wants types written out). */
-export interface OptionSetOf<R extends t.Props, P extends t.Props>
-  extends OptionSet<t.TypeOf<StrictRecordC<R, P>>, t.OutputOf<StrictRecordC<R, P>>> {
+export interface OptionSetOf<R extends t.Props, P extends t.Props> extends OptionSet<t.TypeOf<StrictRecordC<R, P>>, t.OutputOf<StrictRecordC<R, P>>> {
   readonly codec: StrictRecordC<R, P>;
 }
 

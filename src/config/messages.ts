@@ -18,8 +18,7 @@ const FRIENDLY: Record<string, string> = {
 };
 
 /** A codec's name in plain English: `'PositiveInt | schedule'` reads `positive integer or schedule`. */
-export const friendly = (name: string): string =>
-  name.split(' | ').map((part) => FRIENDLY[part] ?? part).join(' or ');
+export const friendly = (name: string): string => name.split(' | ').map((part) => FRIENDLY[part] ?? part).join(' or ');
 
 /**
  * A value as a message shows it: strings quoted, NaN and ±Infinity by name
@@ -76,4 +75,3 @@ export const unknownOption = (key: string, value: unknown, known: readonly strin
 
 /** A plain record (not null, not an array). */
 export const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
-

@@ -23,7 +23,16 @@ import { DatasetError, parseIdx } from './idx.ts';
  * FASHION_MNIST_CLASSES[9] // 'Ankle boot'
  */
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
 
 /**
@@ -93,8 +102,7 @@ export type FashionMnistOptions = OptionsOf<typeof FashionMnistOptions>;
  * @example
  * defaultCacheDir() // '/root/.cache/tsnn/fashion-mnist'
  */
-export const defaultCacheDir = (): string =>
-  nodePath.join(process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache'), 'tsnn', 'fashion-mnist');
+export const defaultCacheDir = (): string => nodePath.join(process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache'), 'tsnn', 'fashion-mnist');
 
 const hasAll = (dir: string) => Object.values(FASHION_MNIST_FILES).every((f) => fs.existsSync(nodePath.join(dir, f.name)));
 
@@ -158,7 +166,9 @@ const readSet = (dir: string, images: string, labels: string): Either<DatasetErr
       // A device or FIFO reports size 0 and reads without end: only regular files are read.
       if (!stat.isFile()) return left(new DatasetError(file, 'not a regular file'));
       const size = stat.size;
-      if (size > FASHION_MNIST_MAX_BYTES) return left(new DatasetError(file, `${size} bytes, more than the ${FASHION_MNIST_MAX_BYTES} a Fashion-MNIST file may hold`));
+      if (size > FASHION_MNIST_MAX_BYTES) {
+        return left(new DatasetError(file, `${size} bytes, more than the ${FASHION_MNIST_MAX_BYTES} a Fashion-MNIST file may hold`));
+      }
       return parseIdx(file, new Uint8Array(fs.readFileSync(file)), rank, FASHION_MNIST_MAX_BYTES);
     } catch (e) {
       return left(new DatasetError(file, `cannot read: ${(e as Error).message}`));
@@ -229,12 +239,17 @@ export const loadFashionMnist = async (options: FashionMnistOptions = {}): Promi
     if (why === null) return readFashionMnist(cache);
     looked.push(`download into ${cache}: ${why}`);
   }
-  return left(new DatasetError('Fashion-MNIST', [
-    'not found. Looked in:',
-    ...looked.map((l) => `  - ${l}`),
-    'Get it with `apt-get install dataset-fashion-mnist` (Debian), or put the four files',
-    `(${Object.values(FASHION_MNIST_FILES).map((f) => f.name).join(', ')}) in a folder and set FASHION_MNIST_DIR.`,
-  ].join('\n')));
+  return left(
+    new DatasetError(
+      'Fashion-MNIST',
+      [
+        'not found. Looked in:',
+        ...looked.map((l) => `  - ${l}`),
+        'Get it with `apt-get install dataset-fashion-mnist` (Debian), or put the four files',
+        `(${Object.values(FASHION_MNIST_FILES).map((f) => f.name).join(', ')}) in a folder and set FASHION_MNIST_DIR.`,
+      ].join('\n'),
+    ),
+  );
 };
 
 /**

@@ -57,15 +57,23 @@ const gunzipCapped = (file: string, raw: Uint8Array, maxBytes: number): Either<D
   if (raw.length < 18) return left(new DatasetError(file, `corrupt or truncated gzip: ${raw.length} bytes, less than a gzip header and trailer`));
   const declared = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(raw.length - 4, true);
   if (declared > maxBytes) {
-    return left(new DatasetError(file,
-      `corrupt or truncated gzip, or a gzip bomb: its trailer declares ${declared} inflated bytes, more than the ${maxBytes} an IDX file may hold here; refused before inflating`));
+    return left(
+      new DatasetError(
+        file,
+        `corrupt or truncated gzip, or a gzip bomb: its trailer declares ${declared} inflated bytes, more than the ${maxBytes} an IDX file may hold here; refused before inflating`,
+      ),
+    );
   }
   try {
     return right(new Uint8Array(gunzipSync(raw, { maxOutputLength: Math.max(1, declared) })));
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      return left(new DatasetError(file,
-        `corrupt or truncated gzip, or a gzip bomb: it inflates past the ${declared} bytes its trailer declares (several gzip members are not supported); refused`));
+      return left(
+        new DatasetError(
+          file,
+          `corrupt or truncated gzip, or a gzip bomb: it inflates past the ${declared} bytes its trailer declares (several gzip members are not supported); refused`,
+        ),
+      );
     }
     return left(new DatasetError(file, `corrupt or truncated gzip: ${(e as Error).message}`));
   }
@@ -102,7 +110,9 @@ export const parseIdx = (file: string, raw: Uint8Array, expectedRank?: number, m
   const [z0, z1, type, rank] = bytes;
   if (z0 !== 0 || z1 !== 0 || type !== 0x08 || rank < 1) {
     const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
-    return left(new DatasetError(file, `wrong magic number 0x${magic}: expected 0x0000080${expectedRank ?? 'N'} (unsigned bytes, ${expectedRank ?? 'N'} dimensions)`));
+    return left(
+      new DatasetError(file, `wrong magic number 0x${magic}: expected 0x0000080${expectedRank ?? 'N'} (unsigned bytes, ${expectedRank ?? 'N'} dimensions)`),
+    );
   }
   if (expectedRank !== undefined && rank !== expectedRank) {
     return left(new DatasetError(file, `expected ${expectedRank} dimensions, the header says ${rank}`));
@@ -136,7 +146,11 @@ const Dim = t.refinement(NonNegativeInt, (n) => n <= 0xffffffff, 'integer in 0..
  * ```
  */
 export const encodeIdx = (dims: readonly number[], data: Uint8Array): Uint8Array => {
-  decodeArg('encodeIdx.dims', t.refinement(t.readonlyArray(Dim, 'uint32 dimensions'), (d) => d.length >= 1 && d.length <= 255, '1 to 255 uint32 dimensions'), dims);
+  decodeArg(
+    'encodeIdx.dims',
+    t.refinement(t.readonlyArray(Dim, 'uint32 dimensions'), (d) => d.length >= 1 && d.length <= 255, '1 to 255 uint32 dimensions'),
+    dims,
+  );
   if (!(data instanceof Uint8Array)) throw new ConfigError([`encodeIdx.data: expected a Uint8Array, got ${showValue(data)}`]);
   if (dims.reduce((a, b) => a * b, 1) !== data.length) {
     throw new ConfigError([`encodeIdx.dims: expected dimensions multiplying to the ${data.length} data bytes, got ${showValue(dims)}`]);

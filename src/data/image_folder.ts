@@ -29,8 +29,11 @@ const imageFolderOptional = {
   /** Split folders. Default `['train', 'val']`. */
   splits: Splits,
 };
-const ImageFolderOptions: OptionSetOf<typeof imageFolderRequired, typeof imageFolderOptional> =
-  optionSet('loadImageFolder', imageFolderRequired, imageFolderOptional);
+const ImageFolderOptions: OptionSetOf<typeof imageFolderRequired, typeof imageFolderOptional> = optionSet(
+  'loadImageFolder',
+  imageFolderRequired,
+  imageFolderOptional,
+);
 
 /** Options of {@link loadImageFolder}. */
 export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;
@@ -41,14 +44,15 @@ type JimpModule = typeof import('jimp');
 let jimp: Promise<JimpModule> | undefined;
 
 /** jimp, imported once; a DatasetError saying how to install it when it is missing. */
-const loadJimp = (): Promise<JimpModule> =>
-  (jimp ??= import('jimp').catch((e: unknown) => {
-    jimp = undefined;
-    throw new DatasetError('jimp', `loadImageFolder decodes images with the optional package jimp, which did not load (${(e as Error).message.split('\n')[0]}); install it: npm install jimp`);
-  }));
+const loadJimp = (): Promise<JimpModule> => (jimp ??= import('jimp').catch((e: unknown) => {
+  jimp = undefined;
+  throw new DatasetError(
+    'jimp',
+    `loadImageFolder decodes images with the optional package jimp, which did not load (${(e as Error).message.split('\n')[0]}); install it: npm install jimp`,
+  );
+}));
 
-const listClasses = (dir: string): string[] =>
-  fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const listClasses = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 
 const readSplit = async (dir: string, classes: readonly string[], o: Required<ImageFolderOptions>): Promise<ArrayDataset> => {
   const [h, w] = o.size, c = o.channels;
@@ -105,7 +109,9 @@ export const loadImageFolder = async (
   const d = ImageFolderOptions.decode(opts);
   const o: Required<ImageFolderOptions> = { size: d.size, channels: d.channels ?? 3, splits: d.splits ?? ['train', 'val'] };
   const [trainDir, validDir] = o.splits.map((s) => nodePath.join(root, s));
-  for (const d of [trainDir, validDir]) if (!fs.existsSync(d)) throw new DatasetError(d, 'folder not found (expected train/<class>/*.JPEG and val/<class>/*.JPEG)');
+  for (const d of [trainDir, validDir]) {
+    if (!fs.existsSync(d)) throw new DatasetError(d, 'folder not found (expected train/<class>/*.JPEG and val/<class>/*.JPEG)');
+  }
   const classes = listClasses(trainDir);
   if (classes.length === 0) throw new DatasetError(trainDir, 'no class folders');
   return { train: await readSplit(trainDir, classes, o), valid: await readSplit(validDir, classes, o), classes };

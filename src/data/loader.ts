@@ -6,7 +6,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, Finite, NonNegativeInt, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey, showValue, strictRecord, type StrictRecordC } from '../config.ts';
+import {
+  decodeArg,
+  Finite,
+  type NoFields,
+  NonNegativeInt,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  Positive,
+  PositiveInt,
+  PrngKey,
+  showValue,
+  strictRecord,
+  type StrictRecordC,
+} from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
 import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
@@ -114,7 +128,9 @@ const checkLabels = (y: ArrayLike<number>, nClasses: number | undefined, from: s
   for (let i = 0; i < y.length; i++) {
     const v = y[i];
     if (Number.isInteger(v) && v >= 0 && v < top) continue;
-    const range = nClasses === undefined ? 'an integer >= 0' : `an integer in 0..${nClasses - 1} (${nClasses} class${nClasses === 1 ? '' : 'es'}, from ${from})`;
+    const range = nClasses === undefined
+      ? 'an integer >= 0'
+      : `an integer in 0..${nClasses - 1} (${nClasses} class${nClasses === 1 ? '' : 'es'}, from ${from})`;
     throw new ConfigError([`dataLoader.ds.y.${i}: expected ${range}, got ${showValue(v)}`]);
   }
 };

@@ -25,7 +25,10 @@ import { crc32 } from './crc32.ts';
 export const STALE_AFTER_MS = 60 * 60 * 1000;
 
 /** The file operations a write needs; tests substitute failing ones. */
-export type FileOps = Pick<typeof fs, 'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'rmSync' | 'mkdirSync' | 'readdirSync' | 'statSync'>;
+export type FileOps = Pick<
+  typeof fs,
+  'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'rmSync' | 'mkdirSync' | 'readdirSync' | 'statSync'
+>;
 
 /**
  * This host, as temporary names spell it: 8 hex digits of a CRC-32 of the
@@ -116,14 +119,24 @@ export const atomicWriter = (ops: FileOps) => (file: string, bytes: Uint8Array):
     ops.closeSync(fd);
     ops.renameSync(tmp, file);
   } catch (e) {
-    if (open) try { ops.closeSync(fd); } catch { /* already failing */ }
-    try { ops.rmSync(tmp, { force: true }); } catch { /* already failing */ }
+    if (open) {
+      try {
+        ops.closeSync(fd);
+      } catch { /* already failing */ }
+    }
+    try {
+      ops.rmSync(tmp, { force: true });
+    } catch { /* already failing */ }
     throw e;
   }
   try {
     // Persist the rename itself; not every platform lets a folder be fsynced.
     const dfd = ops.openSync(dir, 'r');
-    try { ops.fsyncSync(dfd); } finally { ops.closeSync(dfd); }
+    try {
+      ops.fsyncSync(dfd);
+    } finally {
+      ops.closeSync(dfd);
+    }
   } catch { /* best effort */ }
 };
 

@@ -96,7 +96,9 @@ const stored = (t: tf.Tensor): StoredTensor => {
  */
 export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
   decodeArg('saveCheckpoint.config', JsonValue, config);
-  if (!(Number.isSafeInteger(ts.step) && ts.step >= 0)) throw new ConfigError([`saveCheckpoint.trainState.step: expected non-negative integer, got ${ts.step}`]);
+  if (!(Number.isSafeInteger(ts.step) && ts.step >= 0)) {
+    throw new ConfigError([`saveCheckpoint.trainState.step: expected non-negative integer, got ${ts.step}`]);
+  }
   const tensors: [string, StoredTensor][] = [];
   for (const [prefix, field] of GROUPS) {
     for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(t)]);
@@ -125,8 +127,7 @@ export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8A
  * saveCheckpoint('runs/tiny.safetensors', initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
  * ```
  */
-export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void =>
-  writeFileAtomic(file, encodeCheckpoint(ts, config));
+export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void => writeFileAtomic(file, encodeCheckpoint(ts, config));
 
 // ---------------------------------------------------------------------------
 // Load
@@ -173,7 +174,11 @@ const expectedOf = (template: CheckpointTemplate): Map<string, Expected> => {
 };
 
 const typed = (raw: Uint8Array, dtype: string): StoredTensor['data'] =>
-  dtype === 'F32' ? new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4) : dtype === 'I32' ? new Int32Array(raw.buffer, raw.byteOffset, raw.length / 4) : raw;
+  dtype === 'F32'
+    ? new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4)
+    : dtype === 'I32'
+    ? new Int32Array(raw.buffer, raw.byteOffset, raw.length / 4)
+    : raw;
 
 const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
   const fail = (problems: readonly string[]) => left(new CheckpointError(file, problems));
@@ -244,7 +249,9 @@ const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Ei
   if (whole && at !== undefined) {
     const sum = checksumOf(head, at, [...data.values()].map((st) => new Uint8Array(st.data.buffer, st.data.byteOffset, st.data.byteLength)));
     if (sum !== metadata[CHECKSUM_FIELD]) {
-      problems.push(`checksum mismatch: the file says ${metadata[CHECKSUM_FIELD]}, its bytes give ${sum} (the file is corrupt: changed or damaged after it was written)`);
+      problems.push(
+        `checksum mismatch: the file says ${metadata[CHECKSUM_FIELD]}, its bytes give ${sum} (the file is corrupt: changed or damaged after it was written)`,
+      );
     }
   }
   for (const [name, st] of data) {
@@ -254,9 +261,11 @@ const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Ei
   if (problems.length) return fail(problems);
   // 6. Only now tensors: a refused file allocates none.
   const group = (prefix: string): Tree =>
-    unflattenTree([...data].filter(([n]) => n === prefix || n.startsWith(`${prefix}.`)).map(([n, st]) =>
-      [n === prefix ? '' : n.slice(prefix.length + 1), tf.tensor(st.data, [...st.shape], expected.get(n)!.tfDtype)] as const
-    )) as Tree;
+    unflattenTree(
+      [...data].filter(([n]) => n === prefix || n.startsWith(`${prefix}.`)).map(([n, st]) =>
+        [n === prefix ? '' : n.slice(prefix.length + 1), tf.tensor(st.data, [...st.shape], expected.get(n)!.tfDtype)] as const
+      ),
+    ) as Tree;
   return right({
     trainState: { params: group('params'), state: group('state'), optState: group('opt'), step, key: key! },
     config,

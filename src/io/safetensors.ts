@@ -33,8 +33,28 @@ export type Dtype = 'F32' | 'I32' | 'U8';
 
 /** Bits per element of every dtype the reference implementation knows. */
 const DTYPE_BITS = {
-  BOOL: 8, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6,
-  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64, C64: 64,
+  BOOL: 8,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  F64: 64,
+  I64: 64,
+  U64: 64,
+  C64: 64,
 } as const;
 
 /** Any dtype a valid safetensors file may declare. */
@@ -134,7 +154,9 @@ export const encodeSafetensors = (
     seen.add(name);
     const bytes = st.data.byteLength;
     const expected = st.shape.reduce((a, b) => a * b, 1) * DTYPE_BITS[st.dtype] / 8;
-    if (bytes !== expected) throw new SafetensorsError([`tensor '${name}': ${bytes} bytes of data for shape [${st.shape.join(', ')}] ${st.dtype}, expected ${expected}`]);
+    if (bytes !== expected) {
+      throw new SafetensorsError([`tensor '${name}': ${bytes} bytes of data for shape [${st.shape.join(', ')}] ${st.dtype}, expected ${expected}`]);
+    }
     parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: st.dtype, shape: st.shape, data_offsets: [offset, offset + bytes] })}`);
     offset += bytes;
   }
@@ -263,7 +285,13 @@ export const decodeSafetensors = (bytes: Uint8Array, maxHeader = MAX_HEADER): Ei
     // A copy, aligned and detached (a Node Buffer's `slice` would be a view).
     const raw = new Uint8Array(e.end - e.begin);
     raw.set(bytes.subarray(h.right.dataStart + e.begin, h.right.dataStart + e.end));
-    const data = e.dtype === 'F32' ? new Float32Array(raw.buffer) : e.dtype === 'I32' ? new Int32Array(raw.buffer) : e.dtype === 'U8' || e.dtype === 'BOOL' ? raw : null;
+    const data = e.dtype === 'F32'
+      ? new Float32Array(raw.buffer)
+      : e.dtype === 'I32'
+      ? new Int32Array(raw.buffer)
+      : e.dtype === 'U8' || e.dtype === 'BOOL'
+      ? raw
+      : null;
     if (data === null) problems.push(`${name}: dtype ${e.dtype} is valid safetensors but not supported here (F32, I32, U8, BOOL)`);
     else tensors.set(name, { dtype: e.dtype === 'BOOL' ? 'U8' : e.dtype as Dtype, shape: e.shape, data });
   }

@@ -29,8 +29,11 @@ const saveCheckpointsOptional = {
    */
   monitor: t.string,
 };
-const SaveCheckpointsOptions: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> =
-  optionSet('saveCheckpoints', saveCheckpointsRequired, saveCheckpointsOptional);
+const SaveCheckpointsOptions: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> = optionSet(
+  'saveCheckpoints',
+  saveCheckpointsRequired,
+  saveCheckpointsOptional,
+);
 
 /** Options of {@link saveCheckpoints}. */
 export type SaveCheckpointsOptions = OptionsOf<typeof SaveCheckpointsOptions>;
@@ -40,7 +43,9 @@ const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
   const name = monitor ?? Object.keys(row.metrics)[0] ?? 'validLoss';
   if (name === 'validLoss') return -row.validLoss;
   if (!(name in row.metrics)) {
-    throw new ConfigError([`saveCheckpoints.monitor: expected 'validLoss' or one of the metrics (${Object.keys(row.metrics).join(', ')}), got ${JSON.stringify(name)}`]);
+    throw new ConfigError([
+      `saveCheckpoints.monitor: expected 'validLoss' or one of the metrics (${Object.keys(row.metrics).join(', ')}), got ${JSON.stringify(name)}`,
+    ]);
   }
   return row.metrics[name];
 };

@@ -79,7 +79,13 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  */
 export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
-  return fc.record({ ni: fc.integer({ min: 1, max: 8 }), nf: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), batch: fc.integer({ min: 1, max: l.batch }), seed })
+  return fc.record({
+    ni: fc.integer({ min: 1, max: 8 }),
+    nf: fc.integer({ min: 1, max: 6 }),
+    bias: fc.boolean(),
+    batch: fc.integer({ min: 1, max: l.batch }),
+    seed,
+  })
     .map((r) => mkCase(`dense(${r.ni}->${r.nf}, bias ${r.bias})`, dense({ nf: r.nf, bias: r.bias }), [r.ni], r.batch, r.seed));
 };
 
@@ -121,7 +127,9 @@ export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCa
     c: fc.integer({ min: 1, max: l.ch }),
     batch: fc.integer({ min: 1, max: l.batch }),
     seed,
-  }).filter((r) => r.pad * 2 <= r.size && poolOutSize(r.h, r.size, r.stride, r.pad, r.ceilMode) >= 1 && poolOutSize(r.w, r.size, r.stride, r.pad, r.ceilMode) >= 1)
+  }).filter((r) =>
+    r.pad * 2 <= r.size && poolOutSize(r.h, r.size, r.stride, r.pad, r.ceilMode) >= 1 && poolOutSize(r.w, r.size, r.stride, r.pad, r.ceilMode) >= 1
+  )
     .map((r) => {
       const o = { size: r.size, stride: r.stride, padding: r.pad, ceilMode: r.ceilMode };
       return mkCase(`${r.kind}Pool(${JSON.stringify(o)})`, r.kind === 'avg' ? avgPool(o) : maxPool(o), [r.h, r.w, r.c], r.batch, r.seed);
@@ -137,8 +145,16 @@ export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCa
 export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
   const layers: [string, AnyLayer][] = [
-    ['relu', relu], ['sigmoid', sigmoid], ['tanh', tanh], ['silu', silu], ['gelu', gelu], ['leakyRelu', leakyRelu(0.1)],
-    ['identity', identity], ['flatten', flatten], ['dropout', dropout({ rate: 0.3 })], ['globalAvgPool', globalAvgPool],
+    ['relu', relu],
+    ['sigmoid', sigmoid],
+    ['tanh', tanh],
+    ['silu', silu],
+    ['gelu', gelu],
+    ['leakyRelu', leakyRelu(0.1)],
+    ['identity', identity],
+    ['flatten', flatten],
+    ['dropout', dropout({ rate: 0.3 })],
+    ['globalAvgPool', globalAvgPool],
   ];
   return fc.record({
     i: fc.integer({ min: 0, max: layers.length - 1 }),
@@ -201,7 +217,13 @@ export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<La
     batch: fc.integer({ min: 2, max: Math.max(2, l.batch) }),
     seed,
   }).map((r) =>
-    mkCase(`convLayer(${r.ni}, ${r.nf}, ${JSON.stringify({ ks: r.ks, stride: r.stride, act: r.act, bnInit: r.bnInit })})`, convLayer(r.ni, r.nf, { ks: r.ks, stride: r.stride, act: r.act, bnInit: r.bnInit }), [r.h, r.w, r.ni], r.batch, r.seed)
+    mkCase(
+      `convLayer(${r.ni}, ${r.nf}, ${JSON.stringify({ ks: r.ks, stride: r.stride, act: r.act, bnInit: r.bnInit })})`,
+      convLayer(r.ni, r.nf, { ks: r.ks, stride: r.stride, act: r.act, bnInit: r.bnInit }),
+      [r.h, r.w, r.ni],
+      r.batch,
+      r.seed,
+    )
   );
 };
 
@@ -211,7 +233,9 @@ export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<La
  * @example
  * fc.assert(fc.property(arbResBlockParams(), (c) => { checkResBlockShape(c); }));
  */
-export const arbResBlockParams = (constraints?: CaseConstraints & { readonly sameChannels?: boolean; readonly stride?: number }): fc.Arbitrary<ResBlockCase> => {
+export const arbResBlockParams = (
+  constraints?: CaseConstraints & { readonly sameChannels?: boolean; readonly stride?: number },
+): fc.Arbitrary<ResBlockCase> => {
   const l = limits(constraints);
   return fc.record({
     ni: fc.integer({ min: 1, max: l.ch }),

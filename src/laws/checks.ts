@@ -225,8 +225,9 @@ export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void =>
   const ctx: Ctx = { training: opts.training ?? true, key: foldIn(prngKey(c.seed), 3) };
   const jitter = opts.jitter ?? 0.3;
   withInit(c, (initParams, state, x) => {
-    const params = tf.tidy(() => mapTree(initParams, (t, path) =>
-      tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), hashPath(path)), t.size, jitter), t.shape, 'float32'))));
+    const params = tf.tidy(() =>
+      mapTree(initParams, (t, path) => tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), hashPath(path)), t.size, jitter), t.shape, 'float32')))
+    );
     const xs = flowTensors(x);
     // Differentiate with respect to the params and the inputs together.
     const all = { params, inputs: Object.fromEntries(xs.map((t, i) => [String(i), t])) } as Tree;
@@ -304,7 +305,15 @@ export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void =>
           if (Math.abs(g[idx] - first.d1) <= tolFor(first.d1)) continue;
           const smaller = steps.slice(smoothAt + 1).map(differences);
           if (smaller.some((d) => Math.abs(g[idx] - d.d1) <= tolFor(d.d1))) continue;
-          fail(c, 'gradient', `d/d ${path}[${idx}]: autodiff ${g[idx].toExponential(4)}, finite difference ${first.d1.toExponential(4)} at step ${steps[smoothAt].toExponential(1)} (tolerance ${tolFor(first.d1).toExponential(2)}; smaller steps down to h/256 gave ${smaller.map((d) => d.d1.toExponential(4)).join(', ') || 'none left'})`);
+          fail(
+            c,
+            'gradient',
+            `d/d ${path}[${idx}]: autodiff ${g[idx].toExponential(4)}, finite difference ${first.d1.toExponential(4)} at step ${
+              steps[smoothAt].toExponential(1)
+            } (tolerance ${tolFor(first.d1).toExponential(2)}; smaller steps down to h/256 gave ${
+              smaller.map((d) => d.d1.toExponential(4)).join(', ') || 'none left'
+            })`,
+          );
         }
       });
       if (skipped > checked) fail(c, 'gradient', `too few smooth coordinates: ${checked} checked, ${skipped} skipped as non-smooth`);
@@ -412,8 +421,12 @@ export const checkNanPropagation = (c: LayerCase): void =>
         got.forEach((out, k) => {
           for (let j = 0; j < out.length; j++) {
             if (!Number.isFinite(out[j]) || (high[k][j] === low[k][j] && out[j] === high[k][j])) continue;
-            fail(c, 'NaN', `${mode}: input value ${at} set to ${name} gives the finite ${out[j]} at output ${k}[${j}], ` +
-              `which is ${high[k][j]} and ${low[k][j]} with that input at ±${NAN_PROBE} (outputs after the first are the new state)`);
+            fail(
+              c,
+              'NaN',
+              `${mode}: input value ${at} set to ${name} gives the finite ${out[j]} at output ${k}[${j}], ` +
+                `which is ${high[k][j]} and ${low[k][j]} with that input at ±${NAN_PROBE} (outputs after the first are the new state)`,
+            );
           }
         });
       }

@@ -145,9 +145,9 @@ export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions
  * ```
  */
 export const residualShapeProperty = (
-  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> =>
-  fc.property(arb, (c) => checkResidualShape(subject, c));
+  subject: ResidualSubject,
+  arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualShape(subject, c));
 /**
  * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x))`.
  *
@@ -159,9 +159,9 @@ export const residualShapeProperty = (
  * ```
  */
 export const residualAtInitProperty = (
-  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> =>
-  fc.property(arb, (c) => checkResidualAtInit(subject, c));
+  subject: ResidualSubject,
+  arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualAtInit(subject, c));
 /**
  * The residual identity law ({@link checkResidualIdentity}): each case is
  * taken with `nf = ni` and stride 1, where at init the block is `relu(x)`.
@@ -174,9 +174,9 @@ export const residualAtInitProperty = (
  * ```
  */
 export const residualIdentityProperty = (
-  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> =>
-  fc.property(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
+  subject: ResidualSubject,
+  arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
 /**
  * The residual shortcut law ({@link checkResidualShortcut}): the block uses its shortcut.
  *
@@ -188,9 +188,9 @@ export const residualIdentityProperty = (
  * ```
  */
 export const residualShortcutProperty = (
-  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> =>
-  fc.property(arb, (c) => checkResidualShortcut(subject, c));
+  subject: ResidualSubject,
+  arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualShortcut(subject, c));
 /**
  * Every residual law ({@link checkResidual}) for a block factory: pass a
  * bare factory for fastai's layout (`relu(add(convs, serial(pool, idconv)))`),
@@ -206,9 +206,9 @@ export const residualShortcutProperty = (
  * ```
  */
 export const residualProperty = (
-  subject: ResidualSubject, arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> =>
-  fc.property(arb, (c) => checkResidual(subject, c));
+  subject: ResidualSubject,
+  arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
+): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidual(subject, c));
 
 /**
  * ResBlock output shape `[b, ceil(h/s), ceil(w/s), nf]`: {@link residualShapeProperty} for `resBlock`.

@@ -191,8 +191,13 @@ const shortcutOf = (r: Resolved, c: ResBlockCase, law: string, params: Tree, sta
   const p = at(params, r.path), s = at(state, r.path);
   for (const [what, got, expected] of [['params', layout(p), want.params], ['state', layout(s), want.state]] as const) {
     if (got.join() !== expected.join()) {
-      fail(r, c, law, `the block's ${what} at '${r.path}' are [${got.join(', ')}] but its shortcut's are [${expected.join(', ')}]; ` +
-        'pass the shortcut factory and shortcutPath that match the block');
+      fail(
+        r,
+        c,
+        law,
+        `the block's ${what} at '${r.path}' are [${got.join(', ')}] but its shortcut's are [${expected.join(', ')}]; ` +
+          'pass the shortcut factory and shortcutPath that match the block',
+      );
     }
   }
   return { params: p ?? {}, state: s ?? {} };
@@ -254,7 +259,11 @@ export const checkResidualAtInit = (subject: ResidualSubject, c: ResBlockCase, t
         const ref = tf.relu(single(r, c, 'at-init', shortcut.apply(sc.params, sc.state, x, ctx).y));
         if (!sameShape(y, ref)) return `${mode} apply gives [${y.shape.join(', ')}] but relu(shortcut(x)) gives [${ref.shape.join(', ')}]`;
         const d = relDiff(y, ref);
-        return d <= tol ? undefined : `${mode} output differs from relu(shortcut(x)) by ${d.toExponential(3)} (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`;
+        return d <= tol
+          ? undefined
+          : `${mode} output differs from relu(shortcut(x)) by ${
+            d.toExponential(3)
+          } (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`;
       });
       if (detail !== undefined) fail(r, c, 'at-init', detail);
     }
@@ -323,19 +332,28 @@ export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase)
       // followed by one that pushes it up. It fails only when none of them
       // changes the output. (Seen with three one-sided draws: a 1x1 shortcut with
       // a negative bias and one output channel hid in a soak of the suite.)
-      const changed = tf.tidy(() => [x, tf.neg(x)].some((xi, j) => {
-        const y = layer.apply(params, state, xi, ctx).y;
-        if (!hasParams) return j === 0 && maxDiff(y, layer.apply(params, state, tf.neg(x), ctx).y) > 0;
-        return [0, 1, 2, 3].some((draw) => [1, -1].some((sign) => {
-          let leaf = 0;
-          const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++, sign)));
-          return maxDiff(y, layer.apply(moved, state, xi, ctx).y) > 0;
-        }));
-      }));
+      const changed = tf.tidy(() =>
+        [x, tf.neg(x)].some((xi, j) => {
+          const y = layer.apply(params, state, xi, ctx).y;
+          if (!hasParams) return j === 0 && maxDiff(y, layer.apply(params, state, tf.neg(x), ctx).y) > 0;
+          return [0, 1, 2, 3].some((draw) =>
+            [1, -1].some((sign) => {
+              let leaf = 0;
+              const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++, sign)));
+              return maxDiff(y, layer.apply(moved, state, xi, ctx).y) > 0;
+            })
+          );
+        })
+      );
       if (!changed) {
-        fail(r, c, 'shortcut', hasParams
-          ? `adding noise to the shortcut's params at '${r.path}' left the ${mode} output unchanged: the block ignores its shortcut`
-          : `the shortcut has no params, and negating the input left the ${mode} output at init unchanged: the block ignores its shortcut`);
+        fail(
+          r,
+          c,
+          'shortcut',
+          hasParams
+            ? `adding noise to the shortcut's params at '${r.path}' left the ${mode} output unchanged: the block ignores its shortcut`
+            : `the shortcut has no params, and negating the input left the ${mode} output at init unchanged: the block ignores its shortcut`,
+        );
       }
     }
   });

@@ -99,8 +99,10 @@ export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x))
  * const hidden = gelu(dense({ nf: 64 }));
  * ```
  */
-export const gelu: Pointwise = pointwise('gelu', (x) =>
-  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
+export const gelu: Pointwise = pointwise(
+  'gelu',
+  (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))),
+);
 
 /**
  * Leaky ReLU with the given negative slope (PyTorch default 0.01).

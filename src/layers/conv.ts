@@ -17,7 +17,10 @@ import { kaimingNormal, lecunUniform } from './init.ts';
 // ---------------------------------------------------------------------------
 
 const Padding: t.UnionC<[
-  t.LiteralC<'same'>, t.LiteralC<'valid'>, typeof NonNegativeInt, TupleOfC<readonly [typeof NonNegativeInt, typeof NonNegativeInt]>,
+  t.LiteralC<'same'>,
+  t.LiteralC<'valid'>,
+  typeof NonNegativeInt,
+  TupleOfC<readonly [typeof NonNegativeInt, typeof NonNegativeInt]>,
 ]> = t.union([
   t.literal('same'),
   t.literal('valid'),
@@ -59,11 +62,7 @@ export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Te
 type TfPadding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
 const tfPadding = (p: NonNullable<Conv2dOptions['padding']>): TfPadding =>
-  p === 'same' || p === 'valid'
-    ? p
-    : typeof p === 'number'
-    ? [[0, 0], [p, p], [p, p], [0, 0]]
-    : [[0, 0], [p[0], p[0]], [p[1], p[1]], [0, 0]];
+  p === 'same' || p === 'valid' ? p : typeof p === 'number' ? [[0, 0], [p, p], [p, p], [0, 0]] : [[0, 0], [p[0], p[0]], [p[1], p[1]], [0, 0]];
 
 /**
  * Output size along one axis, for each padding mode.
@@ -75,11 +74,7 @@ const tfPadding = (p: NonNullable<Conv2dOptions['padding']>): TfPadding =>
  * ```
  */
 export const convOutSize = (size: number, ks: number, stride: number, pad: 'same' | 'valid' | number): number =>
-  pad === 'same'
-    ? Math.ceil(size / stride)
-    : pad === 'valid'
-    ? Math.floor((size - ks) / stride) + 1
-    : Math.floor((size + 2 * pad - ks) / stride) + 1;
+  pad === 'same' ? Math.ceil(size / stride) : pad === 'valid' ? Math.floor((size - ks) / stride) + 1 : Math.floor((size + 2 * pad - ks) / stride) + 1;
 
 /**
  * A conv whose output is a single position, and whose whole input falls

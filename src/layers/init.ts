@@ -19,7 +19,9 @@ const checked = (owner: string, key: Key, shape: readonly number[], fanIn: numbe
   decodeArg(`${owner}.fanIn`, Positive, fanIn);
   const size = shape.reduce((a, b) => a * b, 1);
   if (size > MAX_WEIGHT_SIZE) {
-    throw new ConfigError([`${owner}.shape: expected at most 2^28 = ${MAX_WEIGHT_SIZE} values, got ${showValue(shape)} (${size} values; refused before allocating)`]);
+    throw new ConfigError([
+      `${owner}.shape: expected at most 2^28 = ${MAX_WEIGHT_SIZE} values, got ${showValue(shape)} (${size} values; refused before allocating)`,
+    ]);
   }
   return size;
 };

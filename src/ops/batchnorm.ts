@@ -19,8 +19,14 @@ export interface Normalisation {
 }
 
 /** The running statistics' update: `[newMean, newVar]`. */
-export type RunningStats = (mean: tf.Tensor1D, variance: tf.Tensor1D, runMean: tf.Tensor1D, runVar: tf.Tensor1D, momentum: number, n: number) =>
-  [tf.Tensor1D, tf.Tensor1D];
+export type RunningStats = (
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  runMean: tf.Tensor1D,
+  runVar: tf.Tensor1D,
+  momentum: number,
+  n: number,
+) => [tf.Tensor1D, tf.Tensor1D];
 
 type BatchNormTrainImpl = (x: tf.Tensor) => Normalisation | undefined;
 /** Where the engine plugs its normalisation: given the input, a pair, or undefined to use the math. */
@@ -85,7 +91,10 @@ const normalisationMath: Normalisation = {
  * ```
  */
 export const batchNormTrain = (
-  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } => {
   const how = batchNormTrainSlot.impl?.(x) ?? normalisationMath;
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
@@ -115,7 +124,11 @@ export const batchNormTrain = (
  * ```
  */
 export const batchNormRunningStats = (
-  mean: tf.Tensor1D, variance: tf.Tensor1D, old: { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D }, momentum: number, n: number,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  old: { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D },
+  momentum: number,
+  n: number,
 ): { mean: tf.Tensor1D; var: tf.Tensor1D } => {
   const fast = batchNormStatsSlot.impl?.(mean, old.mean);
   if (fast) {

@@ -4,11 +4,21 @@
  * @module
  */
 import type * as t from 'io-ts';
-import { decodeArg, func, hyper, type HyperC, NonNegative, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { decodeArg, func, hyper, type HyperC, type NoFields, NonNegative, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 import type { GradientTransformation, Hyper, OptState } from './base.ts';
 import { chain } from './chain.ts';
 import {
-  adamFields, addDecayedWeights, type Mask, masked, rmsFields, scaleByAdam, scaleByLearningRate, scaleByRms, trace, traceFields, weightsOnly,
+  adamFields,
+  addDecayedWeights,
+  type Mask,
+  masked,
+  rmsFields,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  trace,
+  traceFields,
+  weightsOnly,
 } from './transforms.ts';
 
 const Rate: HyperC<typeof NonNegative> = hyper(NonNegative);

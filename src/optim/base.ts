@@ -116,8 +116,7 @@ export const newCount = (n = 0): tf.Scalar => tf.scalar(n, 'int32');
  * @example
  * const newParams = applyUpdates(params, updates);
  */
-export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P =>
-  zipTrees([params, updates as P], ([p, u]) => tf.add(p, u));
+export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P => zipTrees([params, updates as P], ([p, u]) => tf.add(p, u));
 
 /**
  * Run a transformation's `update` inside `tf.tidy`, so that only the updates

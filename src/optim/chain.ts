@@ -10,7 +10,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { Tree } from '../tree.ts';
 import { decodeArg } from '../config.ts';
 import {
-  type AnyTransformation, applyUpdates, type GradientTransformation, type OptState, type ParamStep, tidyTransformation, Transformation, type Update,
+  type AnyTransformation,
+  applyUpdates,
+  type GradientTransformation,
+  type OptState,
+  type ParamStep,
+  tidyTransformation,
+  Transformation,
+  type Update,
 } from './base.ts';
 import { adamWPlan, runAdamWPlan } from './fusion.ts';
 

@@ -5,7 +5,21 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decodeArg, Finite, Fraction, func, NonNegative, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, tupleOf, type TupleOfC, UnitInterval } from '../config.ts';
+import {
+  decodeArg,
+  Finite,
+  Fraction,
+  func,
+  NonNegative,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  Positive,
+  PositiveInt,
+  tupleOf,
+  type TupleOfC,
+  UnitInterval,
+} from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepSchedule } from './base.ts';
 
@@ -121,8 +135,10 @@ export const combinedCos = (pct: number, start: number, middle: number, end: num
   return combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
 };
 
-const Moms: TupleOfC<readonly [typeof UnitInterval, typeof UnitInterval, typeof UnitInterval]> =
-  tupleOf([UnitInterval, UnitInterval, UnitInterval], '[start, middle, end] in [0, 1)');
+const Moms: TupleOfC<readonly [typeof UnitInterval, typeof UnitInterval, typeof UnitInterval]> = tupleOf(
+  [UnitInterval, UnitInterval, UnitInterval],
+  '[start, middle, end] in [0, 1)',
+);
 
 /**
  * The option fields of {@link oneCycle} (shared with `fitOneCycle`).

@@ -6,13 +6,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { decodeArg, Finite, func, hyper, type HyperC, NonNegative, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, showValue, UnitInterval } from '../config.ts';
+import {
+  decodeArg,
+  Finite,
+  func,
+  hyper,
+  type HyperC,
+  type NoFields,
+  NonNegative,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  Positive,
+  showValue,
+  UnitInterval,
+} from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
-import {
-  type AnyTransformation, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation,
-} from './base.ts';
-import { adamUpdate, type AdamState, described, descriptionOf, type Mask } from './fusion.ts';
+import { type AnyTransformation, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation } from './base.ts';
+import { type AdamState, adamUpdate, described, descriptionOf, type Mask } from './fusion.ts';
 
 export type { AdamState, Mask };
 
@@ -31,15 +43,18 @@ const Rate: HyperC<typeof NonNegative> = hyper(NonNegative), Decay: HyperC<typeo
  */
 export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   decodeArg('scaleByLearningRate.lr', Rate, lr);
-  return described(tidyTransformation({
-    name: 'scaleByLearningRate',
-    init: () => ({ count: newCount() }),
-    update(grads, state) {
-      const step = countOf(state.count);
-      const rate = hyperAt(lr, step);
-      return { updates: mapTree(grads, (g) => tf.mul(g, -rate)), state: { count: newCount(step + 1) } };
-    },
-  }), { kind: 'lr', lr });
+  return described(
+    tidyTransformation({
+      name: 'scaleByLearningRate',
+      init: () => ({ count: newCount() }),
+      update(grads, state) {
+        const step = countOf(state.count);
+        const rate = hyperAt(lr, step);
+        return { updates: mapTree(grads, (g) => tf.mul(g, -rate)), state: { count: newCount(step + 1) } };
+      },
+    }),
+    { kind: 'lr', lr },
+  );
 };
 
 /**
@@ -77,8 +92,7 @@ const AdamOptions: OptionSetOf<NoFields, typeof adamFields> = optionSet('scaleBy
 /** Options of {@link scaleByAdam}. */
 export type AdamOptions = OptionsOf<typeof AdamOptions>;
 
-const adamInit = (params: Tree): AdamState =>
-  ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
+const adamInit = (params: Tree): AdamState => ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
 
 /**
  * Adam's direction: bias-corrected `m̂ / (sqrt(v̂ + epsRoot) + eps)`.
@@ -186,18 +200,21 @@ export const trace = (opts: TraceOptions = {}): GradientTransformation<TraceStat
  */
 export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   decodeArg('addDecayedWeights.weightDecay', Rate, weightDecay);
-  return described(tidyTransformation({
-    name: 'addDecayedWeights',
-    init: () => ({ count: newCount() }),
-    update(grads, state, params) {
-      const step = countOf(state.count);
-      const wd = hyperAt(weightDecay, step);
-      return {
-        updates: wd === 0 ? grads : zipTrees([grads, params], ([g, p]) => tf.add(g, tf.mul(p, wd))),
-        state: { count: newCount(step + 1) },
-      };
-    },
-  }), { kind: 'decay', weightDecay });
+  return described(
+    tidyTransformation({
+      name: 'addDecayedWeights',
+      init: () => ({ count: newCount() }),
+      update(grads, state, params) {
+        const step = countOf(state.count);
+        const wd = hyperAt(weightDecay, step);
+        return {
+          updates: wd === 0 ? grads : zipTrees([grads, params], ([g, p]) => tf.add(g, tf.mul(p, wd))),
+          state: { count: newCount(step + 1) },
+        };
+      },
+    }),
+    { kind: 'decay', weightDecay },
+  );
 };
 
 /**

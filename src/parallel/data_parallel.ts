@@ -20,7 +20,7 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
 import * as t from 'io-ts';
-import { optionSet, type OptionSetOf, type PositiveInt, positiveIntUpTo, strictRecord, type StrictRecordC, type OptionsOf } from '../config.ts';
+import { optionSet, type OptionSetOf, type OptionsOf, type PositiveInt, positiveIntUpTo, strictRecord, type StrictRecordC } from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
@@ -28,13 +28,24 @@ import { siblingModule } from './sibling.ts';
 import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
-  type FromWorker, type Packed, packedLeaves, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView,
-  type ToWorker, unpackTree,
+  type FromWorker,
+  type Packed,
+  packedLeaves,
+  packedSize,
+  packTree,
+  sharedFloats,
+  type SharedInputs,
+  tensorFromView,
+  type ToWorker,
+  unpackTree,
 } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
-const Spec: StrictRecordC<{ module: t.StringC; export: t.StringC }, { args: t.ReadonlyArrayC<t.UnknownC> }> =
-  strictRecord('a module spec { module, export, args? }', { module: t.string, export: t.string }, { args: t.readonlyArray(t.unknown) });
+const Spec: StrictRecordC<{ module: t.StringC; export: t.StringC }, { args: t.ReadonlyArrayC<t.UnknownC> }> = strictRecord(
+  'a module spec { module, export, args? }',
+  { module: t.string, export: t.string },
+  { args: t.readonlyArray(t.unknown) },
+);
 
 const Workers: t.RefinementC<typeof PositiveInt> = positiveIntUpTo(64);
 
@@ -115,7 +126,9 @@ const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number
   const own = packTree(mine);
   for (const p of theirs) {
     if (p.layout.length !== own.layout.length || p.layout.some(([path], i) => path !== own.layout[i][0])) {
-      throw new Error(`parallelTrainStep: a worker's state has leaves [${p.layout.map(([q]) => q).join(', ')}], expected [${own.layout.map(([q]) => q).join(', ')}]`);
+      throw new Error(
+        `parallelTrainStep: a worker's state has leaves [${p.layout.map(([q]) => q).join(', ')}], expected [${own.layout.map(([q]) => q).join(', ')}]`,
+      );
     }
   }
   const data = own.data.map((v, i) => theirs.reduce((acc, p, s) => acc + p.data[i] * weight(s + 1), v * weight(0)));
@@ -131,7 +144,11 @@ const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number
  * const { trainState, loss } = await step(ts, batch);
  * await step.close();
  */
-export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation, options: ParallelOptions & { readonly loss?: Loss }): Promise<ParallelStep> => {
+export const parallelTrainStep = async (
+  model: AnyLayer,
+  opt: AnyTransformation,
+  options: ParallelOptions & { readonly loss?: Loss },
+): Promise<ParallelStep> => {
   const { loss: given, ...rest } = options;
   const o = ParallelOptions.decode(rest);
   const loss = given ?? crossEntropy;
@@ -170,8 +187,14 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
         const s = i + 1;
         const own = i === shards - 2 ? state : { layout: state.layout, data: state.data.slice() };
         return w.call({
-          type: 'step', params: layout, paramsFinite, state: own, rows: [starts[s], starts[s] + sizes[s]], rowShape: batch.x.shape.slice(1),
-          key: foldIn(stepKey, s) as unknown as [number, number], weight: weight(s),
+          type: 'step',
+          params: layout,
+          paramsFinite,
+          state: own,
+          rows: [starts[s], starts[s] + sizes[s]],
+          rowShape: batch.x.shape.slice(1),
+          key: foldIn(stepKey, s) as unknown as [number, number],
+          weight: weight(s),
         }, [own.data.buffer as ArrayBuffer]);
       });
     }
@@ -190,10 +213,17 @@ export const parallelTrainStep = async (model: AnyLayer, opt: AnyTransformation,
       // Each shard's loss was scaled by its weight, so the batch gradient is a plain sum.
       const sum = (mine: Tree, theirs: Packed[]): Tree => {
         const maps = theirs.map((p) => new Map(packedLeaves(p).map(([path, shape, v]) => [path, [shape, v] as const])));
-        return unflattenTree(flattenTree(mine).map(([path, t]) => [path, maps.reduce((acc, m) => {
-          const [shape, v] = m.get(path)!;
-          return tf.add(acc, tensorFromView(v, shape));
-        }, t)] as const)) as Tree;
+        return unflattenTree(
+          flattenTree(mine).map(([path, t]) =>
+            [
+              path,
+              maps.reduce((acc, m) => {
+                const [shape, v] = m.get(path)!;
+                return tf.add(acc, tensorFromView(v, shape));
+              }, t),
+            ] as const
+          ),
+        ) as Tree;
       };
       const grads = sum(local.grads, theirGrads);
       const state = meanState(local.state, replies.map((r) => r.state), weight);

@@ -102,8 +102,7 @@ export const tensorFromView = (values: Float32Array, shape: readonly number[]): 
  * @example
  * const params = unpackTree(message.params);
  */
-export const unpackTree = (p: Packed): Tree =>
-  unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tensorFromView(v, shape)] as const)) as Tree;
+export const unpackTree = (p: Packed): Tree => unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tensorFromView(v, shape)] as const)) as Tree;
 
 /**
  * A Float32Array over a fresh SharedArrayBuffer.

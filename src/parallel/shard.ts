@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { valueAndGrad, type ValueAndGrad } from '../autodiff.ts';
+import { type ValueAndGrad, valueAndGrad } from '../autodiff.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Loss } from '../train/losses.ts';
@@ -20,7 +20,14 @@ import type { Tree } from '../tree.ts';
  * const { value, grads, aux } = shardGradient(model, crossEntropy, params, state, x, y, key, 0.5);
  */
 export const shardGradient = (
-  model: AnyLayer, loss: Loss, params: Tree, state: Tree, x: tf.Tensor, y: tf.Tensor, key: Key, weight: number,
+  model: AnyLayer,
+  loss: Loss,
+  params: Tree,
+  state: Tree,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  key: Key,
+  weight: number,
 ): ValueAndGrad<Tree, Tree> =>
   valueAndGrad((p: Tree) => {
     const r = model.apply(p, state, x, { training: true, key });

@@ -7,13 +7,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { markFinite } from '../backend/finite_marks.ts';
-import { selectBackend, type BackendName } from '../backend/select.ts';
+import { type BackendName, selectBackend } from '../backend/select.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';
 import type { Loss } from '../train/losses.ts';
 import { disposeTree, flattenTree } from '../tree.ts';
 import { lossFromSpec } from './loss_spec.ts';
-import { type FromWorker, packedSize, packTree, type SharedInputs, sharedFloats, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
+import { type FromWorker, packedSize, packTree, sharedFloats, type SharedInputs, tensorFromView, type ToWorker, unpackTree } from './protocol.ts';
 import { shardGradient } from './shard.ts';
 
 const port = parentPort!;
@@ -23,7 +23,6 @@ let loss: Loss | undefined;
 let shared: SharedInputs | undefined;
 /** Gradients go out through this shared buffer, reused every step (grown when needed). */
 let gradBuffer: Float32Array | undefined;
-
 
 const reply = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 

@@ -26,8 +26,9 @@ export interface NonFinite {
  * pass updates the state, the backward pass and the update give the params,
  * and the optimizer's moments come with them.
  */
-const groups = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [string, Tree][] =>
-  [['state', ts.state], ['params', ts.params], ['optState', ts.optState as Tree]];
+const groups = (
+  ts: Pick<TrainState, 'params' | 'state' | 'optState'>,
+): [string, Tree][] => [['state', ts.state], ['params', ts.params], ['optState', ts.optState as Tree]];
 
 const floatLeaves = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [string, tf.Tensor][] =>
   groups(ts).flatMap(([name, tree]) => flattenTree(tree, name)).filter(([, t]) => t.dtype === 'float32' && t.size > 0);

@@ -21,9 +21,17 @@ import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts
 import { crossEntropy, type Loss } from './losses.ts';
 import { classCountProblems, compareTrainState } from './structure.ts';
 import { accuracy, type Metric, runningMean } from './metrics.ts';
-import { epochTable, type EpochRow, type Observer } from './observers.ts';
+import { type EpochRow, epochTable, type Observer } from './observers.ts';
 import {
-  disposeReplacedTrainState, disposeTrainState, evalStep, initTrainStateAndShape, LossFn, Metrics, type StepResult, type TrainState, trainStep,
+  disposeReplacedTrainState,
+  disposeTrainState,
+  evalStep,
+  initTrainStateAndShape,
+  LossFn,
+  Metrics,
+  type StepResult,
+  type TrainState,
+  trainStep,
 } from './step.ts';
 
 /** Training and (optional) validation data. */
@@ -33,9 +41,12 @@ export interface Data {
 }
 
 const record = <R>(name: string): t.Type<R, R, unknown> => guard<R>(name, (u) => typeof u === 'object' && u !== null);
-const TrainStateCodec: t.Type<TrainState, TrainState, unknown> = guard<TrainState>('a train state {params, state, optState, step, key}', (u) =>
-  typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
-  isKey((u as TrainState).key));
+const TrainStateCodec: t.Type<TrainState, TrainState, unknown> = guard<TrainState>(
+  'a train state {params, state, optState, step, key}',
+  (u) =>
+    typeof u === 'object' && u !== null && ['params', 'state', 'optState'].every((k) => k in u) && Number.isInteger((u as TrainState).step) &&
+    isKey((u as TrainState).key),
+);
 const Observers: t.ReadonlyArrayC<t.Type<Observer, Observer, unknown>> = t.readonlyArray(record<Observer>('an observer'));
 const Callbacks: t.ReadonlyArrayC<t.Type<Callback, Callback, unknown>> = t.readonlyArray(record<Callback>('a callback'));
 const StepFactoryFn: t.Type<StepFactory, StepFactory, unknown> = func<StepFactory>('a step factory ({ model, loss, opt }) => step');
@@ -251,9 +262,15 @@ const epochs = async (run: Run, step: Step, current: () => TrainState, replace: 
   const perEpoch = data.train.length;
   const startEpoch = Math.floor(current().step / perEpoch);
   const info = backendInfo();
-  observers.forEach((o) => o.onTrainBegin?.({
-    epochs: opts.epochs, startEpoch, batchesPerEpoch: perEpoch, metricNames: metrics.map((m) => m.name), backend: `${info.name} (${info.reason})`,
-  }));
+  observers.forEach((o) =>
+    o.onTrainBegin?.({
+      epochs: opts.epochs,
+      startEpoch,
+      batchesPerEpoch: perEpoch,
+      metricNames: metrics.map((m) => m.name),
+      backend: `${info.name} (${info.reason})`,
+    })
+  );
   const history: EpochRow[] = [];
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const t0 = performance.now();
@@ -343,8 +360,11 @@ const fitOneCycleOptional = {
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
   makeOpt: OptFactoryFn,
 };
-const FitOneCycleOptions: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> =
-  optionSet('fitOneCycle', fitOneCycleRequired, fitOneCycleOptional);
+const FitOneCycleOptions: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> = optionSet(
+  'fitOneCycle',
+  fitOneCycleRequired,
+  fitOneCycleOptional,
+);
 
 /** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
 export type FitOneCycleOptions = OptionsOf<typeof FitOneCycleOptions>;

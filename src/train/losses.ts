@@ -86,7 +86,9 @@ export const checkSameShape = (owner: string, output: Flow, target: tf.Tensor): 
   const y = output as tf.Tensor;
   if (!(target instanceof tf.Tensor)) refuse(`${owner}: expected a target tensor ${showFullShape(y.shape)}, got ${shown(target)}`);
   // No broadcasting: a [b, 1] output against a [b] target would silently average a [b, b] error.
-  if (!tf.util.arraysEqual(y.shape, target.shape)) refuse(`${owner}: expected a target of the output's shape ${showFullShape(y.shape)}, got ${showFullShape(target.shape)}`);
+  if (!tf.util.arraysEqual(y.shape, target.shape)) {
+    refuse(`${owner}: expected a target of the output's shape ${showFullShape(y.shape)}, got ${showFullShape(target.shape)}`);
+  }
   if (y.size === 0) refuse(`${owner}: expected a non-empty batch, got an output ${showFullShape(y.shape)}`);
   return y;
 };
@@ -96,8 +98,12 @@ export const checkSameShape = (owner: string, output: Flow, target: tf.Tensor): 
 // ---------------------------------------------------------------------------
 
 /** {@link UnitInterval}, described in its messages as the interval it is. */
-const Smoothing: t.Type<number, number, unknown> =
-  new t.Type<number, number, unknown>('a number in [0, 1)', UnitInterval.is, UnitInterval.validate, t.identity);
+const Smoothing: t.Type<number, number, unknown> = new t.Type<number, number, unknown>(
+  'a number in [0, 1)',
+  UnitInterval.is,
+  UnitInterval.validate,
+  t.identity,
+);
 
 const crossEntropyOptional = {
   /** fastai's label smoothing ε, in [0, 1). Default 0 (none). */

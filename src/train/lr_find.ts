@@ -21,8 +21,7 @@ import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, t
 type OptFactory = (lr: StepSchedule) => AnyTransformation;
 type Start = Pick<TrainState, 'params' | 'state'>;
 const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('an optimizer factory (lr) => opt');
-const From: t.Type<Start, Start, unknown> =
-  guard<Start>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u);
+const From: t.Type<Start, Start, unknown> = guard<Start>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u);
 
 const lrFindOptional = {
   /** Default 1e-7. */
@@ -120,8 +119,7 @@ export const steepSuggestion = (lrs: readonly number[], losses: readonly number[
  * @example
  * minimumSuggestion(lrs, losses)
  */
-export const minimumSuggestion = (lrs: readonly number[], losses: readonly number[]): number =>
-  lrs[losses.indexOf(Math.min(...losses))] / 10;
+export const minimumSuggestion = (lrs: readonly number[], losses: readonly number[]): number => lrs[losses.indexOf(Math.min(...losses))] / 10;
 
 // ---------------------------------------------------------------------------
 // The finder
@@ -225,11 +223,17 @@ export const lrFindSvg = (r: LrFindResult): string => {
     }).join('');
   const ticks = [];
   for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
-    ticks.push(`<line x1="${sx(e)}" x2="${sx(e)}" y1="${H - m.b}" y2="${H - m.b + 5}" stroke="#333"/><text x="${sx(e)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">1e${e}</text>`);
+    ticks.push(
+      `<line x1="${sx(e)}" x2="${sx(e)}" y1="${H - m.b}" y2="${H - m.b + 5}" stroke="#333"/><text x="${sx(e)}" y="${
+        H - m.b + 18
+      }" font-size="11" text-anchor="middle">1e${e}</text>`,
+    );
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/>` +
-    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>` +
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${
+      H - m.b
+    }" stroke="#333"/>` +
     ticks.join('') +
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">learning rate (log scale)</text>` +
     `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle" font-size="12">loss</text>` +

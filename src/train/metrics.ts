@@ -14,8 +14,7 @@ export interface Metric {
   (output: Flow, target: tf.Tensor): tf.Scalar;
 }
 
-const metric = (name: string, f: (output: Flow, target: tf.Tensor) => tf.Scalar): Metric =>
-  Object.defineProperty(f, 'name', { value: name }) as Metric;
+const metric = (name: string, f: (output: Flow, target: tf.Tensor) => tf.Scalar): Metric => Object.defineProperty(f, 'name', { value: name }) as Metric;
 
 /** The fraction of rows whose arg-max is the label, the labels checked on behalf of `owner` as the losses check them. */
 const hitRate = (owner: string, output: Flow, target: tf.Tensor): tf.Scalar => {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import * as t from 'io-ts';
-import { decodeArg, guard, nonEmptyString, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { decodeArg, guard, type NoFields, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -67,8 +67,7 @@ export const formatEpochTable = (rows: readonly EpochRow[], metricNames: readonl
   [tableHeader(metricNames), ...rows.map((r) => tableRow(r, metricNames))].join('\n');
 
 const columns = (names: readonly string[]) => ['epoch', 'train_loss', 'valid_loss', ...names, 'time'];
-const pad = (cells: string[], names: readonly string[]) =>
-  cells.map((c, i) => c.padEnd(Math.max(columns(names)[i].length, 8))).join('  ').trimEnd();
+const pad = (cells: string[], names: readonly string[]) => cells.map((c, i) => c.padEnd(Math.max(columns(names)[i].length, 8))).join('  ').trimEnd();
 const tableHeader = (names: readonly string[]) => pad(columns(names), names);
 const tableRow = (r: EpochRow, names: readonly string[]) =>
   pad([String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...names.map((n) => (r.metrics[n] ?? NaN).toFixed(6)), formatTime(r.seconds)], names);

@@ -72,7 +72,10 @@ export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key
  * ```
  */
 export const initTrainStateAndShape = (
-  model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape,
+  model: AnyLayer,
+  opt: AnyTransformation,
+  key: Key,
+  inShape: Shape,
 ): { trainState: TrainState; outShape: FlowShape } => {
   decodeArg('initTrainState.opt', Transformation, opt);
   decodeArg('initTrainState.key', PrngKey, key);
@@ -155,8 +158,11 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
  * @example
  * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, batch);
  */
-export const evalStep = (model: AnyLayer, loss: Loss, metrics: readonly Metric[]):
-  (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => { loss: number; metrics: number[] } => {
+export const evalStep = (
+  model: AnyLayer,
+  loss: Loss,
+  metrics: readonly Metric[],
+): (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => { loss: number; metrics: number[] } => {
   decodeArg('evalStep.loss', LossFn, loss);
   decodeArg('evalStep.metrics', Metrics, metrics);
   return (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch): { loss: number; metrics: number[] } => {

@@ -49,7 +49,10 @@ const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
  * ```
  */
 export const compareTrainState = (
-  model: AnyLayer, opt: AnyTransformation, inShape: Shape, ts: Pick<TrainState, 'params' | 'state'> & Partial<Pick<TrainState, 'optState'>>,
+  model: AnyLayer,
+  opt: AnyTransformation,
+  inShape: Shape,
+  ts: Pick<TrainState, 'params' | 'state'> & Partial<Pick<TrainState, 'optState'>>,
 ): { problems: string[]; outShape: FlowShape } => {
   const { trainState: reference, outShape } = initTrainStateAndShape(model, opt, prngKey(0), inShape);
   const problems: string[] = [];

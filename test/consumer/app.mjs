@@ -1,9 +1,7 @@
 // A consumer of the installed package, in plain JavaScript: no TypeScript loader.
 // Builds resNet, runs a forward pass, trains a few steps on wasm, and runs a
 // data-parallel step with two workers that rebuild the model from 'tsnn'.
-import {
-  adamW, dataLoader, dataParallel, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend,
-} from 'tsnn';
+import { adamW, dataLoader, dataParallel, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend } from 'tsnn';
 import { checkShape } from 'tsnn/laws';
 import { installEngine } from 'tsnn/backend';
 
@@ -32,7 +30,8 @@ console.log(JSON.stringify({ steps: one.trainState.step, loss: one.history.at(-1
 disposeTrainState(one.trainState);
 
 const two = await fit(model, { train: train() }, {
-  ...opts, step: dataParallel({ workers: 2, spec: { module: 'tsnn', export: 'resNet', args: [{ nIn: 1, nClasses: 10 }] } }),
+  ...opts,
+  step: dataParallel({ workers: 2, spec: { module: 'tsnn', export: 'resNet', args: [{ nIn: 1, nClasses: 10 }] } }),
 });
 console.log(JSON.stringify({ parallelSteps: two.trainState.step, loss: two.history.at(-1)?.trainLoss }));
 disposeTrainState(two.trainState);
