@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
-import { NAN_WINDOW_KERNELS } from './nan_windows.ts';
+import { NAN_WINDOW_KERNELS, poolInfo } from './nan_windows.ts';
 import { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 interface Simd {
@@ -191,13 +191,6 @@ const clampKernel = (stock: tf.KernelConfig, lo: number, hi: number): tf.KernelC
   },
 });
 
-type PoolAttrs = {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-};
-
 /** A max pool (NHWC) in which a NaN wins its window, as in PyTorch; padding never wins. */
 const maxPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   ...stock,
@@ -205,8 +198,7 @@ const maxPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     const x = args.inputs.x as tf.TensorInfo;
     const io = kernelIo(args.backend);
     if (x.dtype !== 'float32' || !io) return stock.kernelFunc(args);
-    const a = args.attrs as PoolAttrs;
-    const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    const info = poolInfo(x, args.attrs);
     const {
       batchSize: nb,
       inHeight: h,

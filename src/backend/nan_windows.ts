@@ -119,6 +119,27 @@ const convKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   },
 });
 
+/** The attrs of tfjs's `MaxPool` and `AvgPool` kernels. */
+type PoolAttrs = {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
+/**
+ * The window geometry of a `MaxPool` or `AvgPool` call (NHWC), as tfjs computes it.
+ *
+ * @example
+ * ```ts
+ * poolInfo({ shape: [1, 4, 4, 1] } as tf.TensorInfo, { filterSize: 2, strides: 2, pad: 'valid' }).outHeight; // 2
+ * ```
+ */
+export const poolInfo = (x: Info, attrs: tf.NamedAttrMap | undefined): tf.backend_util.Conv2DInfo => {
+  const a = attrs as unknown as PoolAttrs;
+  return tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+};
+
 /** AvgPool (NHWC): the stock result, with the windows that hold a non-finite value recomputed (padding excluded, as stock). */
 const avgPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   ...stock,
@@ -127,13 +148,7 @@ const avgPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
     const io = kernelIo(args.backend);
     const y = stock.kernelFunc(args) as Info;
     if (!io?.wasm || x.dtype !== 'float32' || finite(io, args.backend, x)) return y;
-    const a = args.attrs as {
-      filterSize: number | [number, number];
-      strides: number | [number, number];
-      pad: 'valid' | 'same' | number;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    };
-    const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    const info = poolInfo(x, args.attrs);
     const {
       batchSize: nb,
       inHeight: h,
