@@ -40,6 +40,25 @@ const referenceMaxPool = (x: Float32Array, [n, h, w, c]: number[], size: number,
 const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) =>
   a.length === b.length && Array.from(a).every((v, i) => (Number.isNaN(v) ? Number.isNaN(b[i]) : v === b[i]));
 
+/** A conv case's input and filter: smooth values from a seed, NHWC and [kh, kw, ci, co]. */
+const convOperands = (nb: number, h: number, w: number, ci: number, co: number, ks: number, seed: number) => ({
+  xs: [nb, h, w, ci],
+  fs: [ks, ks, ci, co],
+  x: Float32Array.from({ length: nb * h * w * ci }, (_, i) => Math.sin(seed + i)),
+  f: Float32Array.from({ length: ks * ks * ci * co }, (_, i) => Math.cos(seed + 3 * i)),
+});
+
+/** Each case's outputs here (wasm) and on cpu, the reference (plain loops); back on wasm afterwards. */
+const withCpuReference = async <C>(cases: readonly C[], run: (c: C) => number[][]): Promise<{ got: number[][][]; expected: number[][][] }> => {
+  const got = cases.map(run);
+  await tf.setBackend('cpu');
+  try {
+    return { got, expected: cases.map(run) };
+  } finally {
+    await selectBackend({ backend: 'wasm' });
+  }
+};
+
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`NaN propagation on ${backend}`, () => {
     test('select the backend', async () => {
@@ -82,7 +101,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
     // On wasm only: cpu is the reference.
     if (backend === 'wasm') {
       test('conv2d, fused conv2d and avgPool with a NaN or an infinity agree with the cpu backend, value for value', async () => {
-        // cpu is the reference (plain loops); compare after each call, back on this test's backend.
         const cases: { x: Float32Array; xs: number[]; f: Float32Array; fs: number[]; stride: number; pad: 'valid' | 'same'; bias: number[] }[] = [];
         fc.assert(
           fc.property(
@@ -99,10 +117,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
             fc.integer({ min: 0, max: 2 ** 31 }),
             (nb, h, w, ci, co, ks, stride, pad, poison, at, seed) => {
               if (ks > h || ks > w) return;
-              const xs = [nb, h, w, ci], fs = [ks, ks, ci, co];
-              const x = Float32Array.from({ length: nb * h * w * ci }, (_, i) => Math.sin(seed + i));
+              const { xs, fs, x, f } = convOperands(nb, h, w, ci, co, ks, seed);
               x[at % x.length] = poison;
-              const f = Float32Array.from({ length: ks * ks * ci * co }, (_, i) => Math.cos(seed + 3 * i));
               cases.push({ x, xs, f, fs, stride, pad, bias: Array.from({ length: co }, (_, i) => i / 4) });
             },
           ),
@@ -117,10 +133,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
               tf.avgPool(x, c.fs[0], c.stride, c.pad),
             ].map((t) => Array.from(t.dataSync()));
           });
-        const got = cases.map(run);
-        await tf.setBackend('cpu');
-        const expected = cases.map(run);
-        await selectBackend({ backend });
+        const { got, expected } = await withCpuReference(cases, run);
         cases.forEach((c, n) =>
           ['conv2d', 'fused conv2d + relu', 'avgPool'].forEach((op, k) => {
             const g = got[n][k], e = expected[n][k];
@@ -158,10 +171,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
             fc.integer({ min: 0, max: 2 ** 31 }),
             (nb, h, w, ci, co, ks, stride, pad, poison, inCotangent, at, seed) => {
               if (ks > h || ks > w) return;
-              const xs = [nb, h, w, ci], fs = [ks, ks, ci, co];
+              const { xs, fs, x, f } = convOperands(nb, h, w, ci, co, ks, seed);
               const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], stride, 1, pad);
-              const x = Float32Array.from({ length: nb * h * w * ci }, (_, i) => Math.sin(seed + i));
-              const f = Float32Array.from({ length: ks * ks * ci * co }, (_, i) => Math.cos(seed + 3 * i));
               const r = Float32Array.from({ length: nb * info.outHeight * info.outWidth * co }, (_, i) => Math.sin(2 * seed + 5 * i));
               const target = inCotangent ? r : x;
               target[at % target.length] = poison;
@@ -179,10 +190,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
             });
             return grads([x, f]).map((t) => Array.from(t.dataSync()));
           });
-        const got = cases.map(run);
-        await tf.setBackend('cpu');
-        const expected = cases.map(run);
-        await selectBackend({ backend });
+        const { got, expected } = await withCpuReference(cases, run);
         cases.forEach((c, n) =>
           ['d/dx', 'd/dfilter'].forEach((which, k) => {
             const g = got[n][k], e = expected[n][k];
