@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { adamStep, adamStepSlot, installEngine } from './backend.ts';
  *
  * installEngine(); // what selectBackend does

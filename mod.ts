@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { prngKey, resNet } from './mod.ts';
  *
  * const model = resNet({ nIn: 1, nClasses: 10 });

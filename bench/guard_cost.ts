@@ -7,7 +7,7 @@
  *
  * Prints the median step and check times, their ranges, and the ratio.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import {
   adamW,

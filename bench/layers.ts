@@ -4,7 +4,9 @@
  * (no Conv2DBackpropFilter), so its best backend here is cpu.
  *   layers.ts --backend cpu --model resnet2 --batch 64 --steps 1 --runs 1
  */
-import * as tf from '@tensorflow/tfjs';
+// tfjs-core's Node entry registers no gradients; the library's engine module does.
+import * as tf from '../src/tfjs/tf.ts';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { parseArgs } from 'node:util';
 import { report, timeSteps } from './timing.ts';
 
@@ -21,32 +23,32 @@ const { values: a } = parseArgs({
 if (a.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
 await tf.setBackend(a.backend!);
 
-const convLayer = (x: tf.SymbolicTensor, nf: number, stride = 1, act = true, ks = 3, zero = false): tf.SymbolicTensor => {
-  let y = tf.layers.conv2d({ filters: nf, kernelSize: ks, strides: stride, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(
+const convLayer = (x: tfl.SymbolicTensor, nf: number, stride = 1, act = true, ks = 3, zero = false): tfl.SymbolicTensor => {
+  let y = tfl.layers.conv2d({ filters: nf, kernelSize: ks, strides: stride, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(
     x,
-  ) as tf.SymbolicTensor;
-  y = tf.layers.batchNormalization({ gammaInitializer: zero ? 'zeros' : 'ones', epsilon: 1e-5, momentum: 0.9 }).apply(y) as tf.SymbolicTensor;
-  return act ? tf.layers.reLU().apply(y) as tf.SymbolicTensor : y;
+  ) as tfl.SymbolicTensor;
+  y = tfl.layers.batchNormalization({ gammaInitializer: zero ? 'zeros' : 'ones', epsilon: 1e-5, momentum: 0.9 }).apply(y) as tfl.SymbolicTensor;
+  return act ? tfl.layers.reLU().apply(y) as tfl.SymbolicTensor : y;
 };
-const resBlock = (x: tf.SymbolicTensor, ni: number, nf: number, stride: number): tf.SymbolicTensor => {
+const resBlock = (x: tfl.SymbolicTensor, ni: number, nf: number, stride: number): tfl.SymbolicTensor => {
   const convs = convLayer(convLayer(x, nf, stride), nf, 1, false, 3, true);
   let sc = x;
-  if (stride !== 1) sc = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(sc) as tf.SymbolicTensor;
+  if (stride !== 1) sc = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(sc) as tfl.SymbolicTensor;
   if (ni !== nf) sc = convLayer(sc, nf, 1, false, 1);
-  return tf.layers.reLU().apply(tf.layers.add().apply([convs, sc])) as tf.SymbolicTensor;
+  return tfl.layers.reLU().apply(tfl.layers.add().apply([convs, sc])) as tfl.SymbolicTensor;
 };
-const input = tf.input({ shape: [28, 28, 1] });
+const input = tfl.input({ shape: [28, 28, 1] });
 const chans = [1, 16, 32, 64, 128, 256];
 let h = input;
 for (let i = 1; i < chans.length; i++) {
   h = resBlock(h, chans[i - 1], chans[i], 2);
   if (a.model === 'resnet2') h = resBlock(h, chans[i], chans[i], 1);
 }
-h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
-const out = tf.layers.dense({ units: 10 }).apply(h) as tf.SymbolicTensor;
-const model = tf.model({ inputs: input, outputs: out });
+h = tfl.layers.globalAveragePooling2d({}).apply(h) as tfl.SymbolicTensor;
+const out = tfl.layers.dense({ units: 10 }).apply(h) as tfl.SymbolicTensor;
+const model = tfl.model({ inputs: input, outputs: out });
 model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
 const batch = Number(a.batch);
-const x = tf.randomNormal([batch, 28, 28, 1]), y = tf.randomUniform([batch, 1], 0, 10, 'int32').toFloat();
+const x = tf.randomNormal([batch, 28, 28, 1]), y = tf.cast(tf.randomUniform([batch, 1], 0, 10, 'int32'), 'float32');
 const timing = await timeSteps(() => model.trainOnBatch(x, y), { batch, warmup: Number(a.warmup), steps: Number(a.steps), runs: Number(a.runs) });
 report({ engine: `tfjs-layers ${tf.getBackend()}`, model: a.model!, batch, threads: 1 }, timing);

@@ -7,7 +7,7 @@
  *
  * Prints each kernel's median time per call and its range over rounds.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 import { installNanKernels } from '../src/backend/nan_kernels.ts';

@@ -5,7 +5,7 @@
  *   ours.ts --backend wasm --model resnet2 --batch 64 --steps 10 --runs 3 [--workers 2]
  * Prints one JSON line.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import {
   adamW,

@@ -2,7 +2,7 @@
  * What every benchmark process shares: timing repeated runs of a step, and
  * printing the one JSON line that bench.ts reads.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Images/s of `runs` timed runs of `steps` steps each, after `warmup` untimed steps. */
 export const timeSteps = async (

@@ -3,7 +3,7 @@
  *
  *   node --import tsx examples/summary.ts      (or: deno run -A examples/summary.ts)
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { disposeTree, formatSummary, plainNet, prngKey, resNet, resNet2, summary } from '../mod.ts';
 
 await tf.setBackend('cpu');

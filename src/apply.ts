@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs/tf.ts';
 import { showShape } from './errors.ts';
 import type { AnyLayer, Ctx, Flow, FlowShape, Shape } from './layer.ts';
 import { prngKey } from './random.ts';

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs/tf.ts';
 import { releaseTapeOnThrow } from './backend/tape.ts';
 import { flattenTree, keepTree, type Tree, unflattenTree } from './tree.ts';
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs/tf.ts';
 
 let reason = '';
 

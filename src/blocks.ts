@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from './tfjs/tf.ts';
 import * as t from 'io-ts';
 import { decodeArg, func, type NoFields, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs/tf.ts';
 import { decodeArg, nonEmptyString, positiveIntUpTo, showValue } from './config.ts';
 import { ConfigError, ShapeError, showShape, underChild } from './errors.ts';
 import { type AnyLayer, type Ctx, type Flow, type FlowShape, type Layer, type Shape, singleInput, tidyApply } from './layer.ts';

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs/tf.ts';
 import { showValue } from './config/messages.ts';
 import { isKey, type Key } from './random.ts';
 import type { Empty, Tree } from './tree.ts';
@@ -84,7 +84,7 @@ export type StatelessLayer = Layer<Empty, Empty>;
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import type { Empty } from './tree.ts';
  * const softplus: Layer<Empty, Empty> = {
  *   name: 'softplus',

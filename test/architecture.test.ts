@@ -57,6 +57,16 @@ describe('architecture', () => {
     assert.ok(g.get('train')?.has('optim') && g.get('layers')?.has('ops'), 'the graph was read (train imports optim, layers import ops)');
   });
 
+  test('tfjs-core is imported only through src/tfjs, which registers the cpu backend and the gradients', () => {
+    // Doc comments may show users importing tfjs-core; code may not.
+    const direct = files().filter((f) =>
+      !f.startsWith('tfjs/') &&
+      /^(?:import|export)\b[^\n]*from '@tensorflow\/tfjs-core'|^[^*\n]*import\('@tensorflow\/tfjs-core'\)/m.test(readFileSync(new URL(f, src), 'utf8'))
+    );
+    assert.deepEqual(direct, []);
+    assert.ok(graph().get('layers')?.has('tfjs'), 'the graph was read (layers import src/tfjs)');
+  });
+
   test('the import graph has no cycles between folders', () => {
     const g = graph();
     const cycle = (start: string): string[] | undefined => {

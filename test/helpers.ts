@@ -3,7 +3,7 @@
  * engine installed, and small helpers.
  * Imported first by every test file, under Node and Deno alike.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -56,7 +56,7 @@ import {
   trace,
   warmup,
 } from '../mod.ts';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { showValue } from '../src/config.ts';
 import { toyData, toyDataset, toyModel } from './fixtures/toy.ts';
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type AdamStepHypers, adamStepSlot } from '../ops/adam.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { batchNormStatsSlot, batchNormTrainSlot, type Normalisation, type RunningStats } from '../ops/batchnorm.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
 import { assembleModule, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
@@ -331,7 +331,7 @@ const run = <T>(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMa
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
  * installBatchNormKernels();
  * const [y, mean, variance] = batchNormTrainForward(tf.tensor2d([[1], [3]]), tf.ones([1]), tf.zeros([1]), 1e-5);
@@ -345,7 +345,7 @@ export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { batchNormTrainBackward, batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
  * installBatchNormKernels();
  * const x = tf.tensor2d([[1], [3]]), gamma = tf.ones([1]) as tf.Tensor1D;

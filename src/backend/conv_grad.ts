@@ -10,7 +10,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { extendGradient } from './extend_gradient.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NON_FINITE_AS_STOCK } from './nan_windows.ts';

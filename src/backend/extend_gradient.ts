@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 
 /**
  * An idempotent installer that registers `make(stock)` as `kernelName`'s

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { allFiniteSlot } from '../ops/finite.ts';
 import { isMarkedFinite, markFinite } from './finite_marks.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
@@ -66,7 +66,7 @@ const holder = (t: tf.Tensor): unknown =>
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * const t = tf.tensor([1, NaN]);
  * tensorIsFinite(kernelIo(tf.backend())!, tf.backend(), t); // false
  * ```

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tfjs/tf.ts';
 
 const finite = new WeakSet<object>();
 
@@ -20,7 +20,7 @@ const finite = new WeakSet<object>();
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * const t = tf.tensor([1, 2]);
  * markFinite(t);
  * isMarkedFinite(t); // true
@@ -33,7 +33,7 @@ export const markFinite = (t: tf.TensorInfo): void => void finite.add(t.dataId);
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * isMarkedFinite(tf.tensor([1, NaN])); // false
  * ```
  */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { convBatchNormSlot } from '../ops/conv_batchnorm.ts';
 
 /**

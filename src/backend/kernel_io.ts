@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tfjs/tf.ts';
 
 type Info = tf.TensorInfo;
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { extendGradient } from './extend_gradient.ts';
 
 /** `op(a)·op(b)` where `op` transposes when asked, with the transpose done first. */

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NAN_WINDOW_KERNELS, poolInfo } from './nan_windows.ts';
@@ -261,7 +261,7 @@ const replace = (name: string, backend: string, make: (stock: tf.KernelConfig) =
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * installNanKernels();
  * tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid'); // [[[[NaN]]]]
  * ```

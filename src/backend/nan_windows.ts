@@ -9,7 +9,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { tensorIsFinite } from './finite_kernel.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
 

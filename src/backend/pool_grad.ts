@@ -14,7 +14,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { extendGradient } from './extend_gradient.ts';
 
 interface PoolAttrs {

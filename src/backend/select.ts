@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 
 interface TapeNode {
   readonly saved?: readonly tf.Tensor[];
@@ -26,7 +26,7 @@ interface EngineState {
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * const x = tf.scalar(2);
  * const before = tf.memory().numTensors;
  * try {

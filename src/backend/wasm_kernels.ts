@@ -11,7 +11,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 
 interface WasmBackendLike {
   incRef(dataId: object): void;

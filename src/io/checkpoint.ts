@@ -23,7 +23,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import * as fs from 'node:fs';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import { decodeArg, JsonValue } from '../config.ts';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { valueAndGrad } from '../autodiff.ts';
 import { forward } from '../apply.ts';
 import type { AnyLayer, Ctx, Flow, FlowShape, Shape } from '../layer.ts';

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { convLayer, resBlock } from '../blocks.ts';
 import { serial } from '../combinators.ts';
 import { type AnyLayer, type Ctx, type Flow, type FlowShape, withLabel } from '../layer.ts';

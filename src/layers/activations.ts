@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { decodeArg, Finite, func, nonEmptyString } from '../config.ts';
 import { type Flow, type FlowShape, type Layer, singleInput, tidyApply } from '../layer.ts';
 import type { Key } from '../random.ts';
@@ -23,7 +23,7 @@ export interface Pointwise extends Layer<Empty, Empty> {
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { dense } from './dense.ts';
  * const softsign = pointwise('softsign', (x) => tf.div(x, tf.add(tf.abs(x), 1)));
  * softsign.fn(tf.tensor([1, -3])); // [0.5, -0.75]
@@ -65,7 +65,7 @@ export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * sigmoid.fn(tf.tensor([0])); // [0.5]
  * ```
  */
@@ -75,7 +75,7 @@ export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * tanh.fn(tf.tensor([0])); // [0]
  * ```
  */
@@ -85,7 +85,7 @@ export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * silu.fn(tf.tensor([0, 1])); // [0, 0.731]
  * ```
  */

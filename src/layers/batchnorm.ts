@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
 import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';

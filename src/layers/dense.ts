@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
 import { checkWeightSize, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';

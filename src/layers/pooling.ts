@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
 import { NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
 import { ConfigError, ShapeError, showShape } from '../errors.ts';

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, UnitInterval } from '../config.ts';
 import { type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { uniform } from '../random.ts';
@@ -15,7 +15,7 @@ import { LayerError } from '../errors.ts';
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { evalCtx } from '../layer.ts';
  * const x = tf.ones([2, 3]);
  * identity.apply({}, {}, x, evalCtx).y === x; // true

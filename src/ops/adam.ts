@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type Slot, slot } from './slot.ts';
 
 /** The numbers of one Adam step; `c1`, `c2` are the bias corrections `1 − βᵗ`. */
@@ -40,7 +40,7 @@ export const adamStepSlot: Slot<AdamStepImpl> = slot<AdamStepImpl>('adamStep');
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { adamStep } from './adam.ts';
  * const [m, v, u] = adamStep(tf.tensor1d([1]), tf.zeros([1]), tf.zeros([1]), { b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 0, epsRoot: 0 });
  * u.print(); // [1]

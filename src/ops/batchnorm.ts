@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type Slot, slot } from './slot.ts';
 
 /**
@@ -83,7 +83,7 @@ const normalisationMath: Normalisation = {
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { batchNormTrain } from './batchnorm.ts';
  * const x = tf.tensor2d([[1, 2], [3, 6]]);
  * const { y, mean, variance } = batchNormTrain(x, tf.ones([2]), tf.zeros([2]), 1e-5);
@@ -117,7 +117,7 @@ export const batchNormTrain = (
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { batchNormRunningStats } from './batchnorm.ts';
  * const next = batchNormRunningStats(tf.tensor1d([2]), tf.tensor1d([1]), { mean: tf.zeros([1]), var: tf.ones([1]) }, 0.1, 4);
  * next.mean.print(); // [0.2]

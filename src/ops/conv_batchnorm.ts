@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type Slot, slot } from './slot.ts';
 
 /** The tensors of a conv + BatchNorm pair: the input, the conv's filter, BatchNorm's params and running statistics. */
@@ -38,7 +38,7 @@ export const convBatchNormSlot: Slot<ConvBatchNormImpl> = slot<ConvBatchNormImpl
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { convBatchNormInference } from './conv_batchnorm.ts';
  * const y = convBatchNormInference(
  *   { x: tf.ones([1, 3, 3, 1]), weight: tf.ones([3, 3, 1, 2]), gamma: tf.ones([2]), beta: tf.zeros([2]), mean: tf.zeros([2]), variance: tf.ones([2]) },

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type Slot, slot } from './slot.ts';
 
 /** An engine's answer for float32 tensors, or `undefined` to decline (another backend). */
@@ -21,7 +21,7 @@ export const allFiniteSlot: Slot<AllFiniteImpl> = slot<AllFiniteImpl>('allFinite
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * allFinite([tf.tensor([1, 2]), tf.tensor([3, NaN])]); // false
  * ```
  */

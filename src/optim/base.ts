@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import type * as t from 'io-ts';
 import { guard, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import type { Tree } from '../tree.ts';
 import { decodeArg } from '../config.ts';
 import {
@@ -69,7 +69,7 @@ export const chain = (...transforms: AnyTransformation[]): GradientTransformatio
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { stepParams } from './chain.ts';
  * import { adamW } from './aliases.ts';
  * const opt = adamW(1e-3), params = { w: tf.ones([2, 2]) };

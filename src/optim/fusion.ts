@@ -8,7 +8,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { adamStep } from '../ops/adam.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
@@ -96,7 +96,7 @@ type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * import { adamUpdate } from './fusion.ts';
  * const g = { w: tf.ones([2]) };
  * const { updates } = adamUpdate(g, { count: tf.scalar(0, 'int32'), mu: { w: tf.zeros([2]) }, nu: { w: tf.zeros([2]) } }, { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 });

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { Worker } from 'node:worker_threads';
 import { isMarkedFinite } from '../backend/finite_marks.ts';
 import type { Batch } from '../data/loader.ts';

@@ -20,7 +20,7 @@ export interface ModuleSpec {
 /** How a worker rebuilds the model: `module[export](...args)`. */
 export type ModelSpec = ModuleSpec;
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { kernelIo } from '../backend/kernel_io.ts';
 import { flattenTree, type Tree, unflattenTree } from '../tree.ts';
 

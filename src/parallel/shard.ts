@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { type ValueAndGrad, valueAndGrad } from '../autodiff.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { Key } from '../random.ts';

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { parentPort } from 'node:worker_threads';
 import { markFinite } from '../backend/finite_marks.ts';
 import { type BackendName, selectBackend } from '../backend/select.ts';

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { allFinite } from '../ops/finite.ts';
 import { flattenTree, type Tree } from '../tree.ts';
 import type { TrainState } from './step.ts';

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
 import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, showValue, UnitInterval } from '../config.ts';
 import { ConfigError, showFullShape } from '../errors.ts';
@@ -46,7 +46,7 @@ const shown = (x: unknown): string =>
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * checkClassLabels('crossEntropy', tf.zeros([2, 3]), tf.tensor1d([0, 2], 'int32')); // the logits
  * // with labels [0, 3]: ConfigError: crossEntropy: expected labels in 0..2 (logits [2, 3] have 3 classes), got 3 at index 1
  * ```
@@ -76,7 +76,7 @@ export const checkClassLabels = (owner: string, output: Flow, target: tf.Tensor)
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * checkSameShape('mse', tf.zeros([4, 1]), tf.zeros([4, 1])); // the output
  * // with a target [4]: ConfigError: mse: expected a target of the output's shape [4, 1], got [4]
  * ```
@@ -122,7 +122,7 @@ export type CrossEntropyOptions = OptionsOf<typeof CrossEntropyOptions>;
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * const loss = crossEntropy(tf.tensor2d([[2, 0], [0, 2]]), tf.tensor1d([0, 1], 'int32')); // 0.127
  * // crossEntropy(logits, tf.tensor1d([0, 2], 'int32')) throws ConfigError:
  * // crossEntropy: expected labels in 0..1 (logits [2, 2] have 2 classes), got 2 at index 1
@@ -136,7 +136,7 @@ export const crossEntropy: Loss = (output, target) => crossEntropyWith()(output,
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * const smooth = crossEntropyWith({ labelSmoothing: 0.1 });
  * smooth(tf.tensor2d([[2, 0], [0, 2]]), tf.tensor1d([0, 1], 'int32'));
  * // crossEntropyWith({ labelSmoothing: 1 }) throws ConfigError: crossEntropy.labelSmoothing: expected a number in [0, 1), got 1
@@ -162,7 +162,7 @@ export const crossEntropyWith = (opts: CrossEntropyOptions = {}): Loss => {
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * mse(tf.tensor([1, 2]), tf.tensor([0, 0])); // 2.5
  * // mse(tf.zeros([4, 1]), tf.zeros([4])) throws ConfigError: mse: expected a target of the output's shape [4, 1], got [4]
  * ```

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { decodeArg, NonNegative } from '../config.ts';
 import type { Flow } from '../layer.ts';
 import { checkClassLabels } from './losses.ts';
@@ -29,7 +29,7 @@ const hitRate = (owner: string, output: Flow, target: tf.Tensor): tf.Scalar => {
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * accuracy(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
  * ```
  */
@@ -40,7 +40,7 @@ export const accuracy: Metric = metric('accuracy', (output, target) => hitRate('
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs';
+ * import * as tf from '@tensorflow/tfjs-core';
  * errorRate(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
  * ```
  */

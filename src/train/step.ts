@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs/tf.ts';
 import { valueAndGrad } from '../autodiff.ts';
 import type { AnyLayer, Flow, FlowShape, Shape } from '../layer.ts';
 import * as t from 'io-ts';

@@ -18,7 +18,7 @@ const model = resNet({ nIn: 1, nClasses: 10 });
 checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
 
 const init = model.init(prngKey(0), shape);
-const tf = await import('@tensorflow/tfjs');
+const tf = await import('@tensorflow/tfjs-core');
 const out = model.apply(init.params, init.state, tf.zeros([2, ...shape]), evalCtx);
 console.log(JSON.stringify({ backend: info.name, forward: out.y.shape }));
 out.y.dispose();
