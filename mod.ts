@@ -155,17 +155,8 @@ export {
   type TrainState,
   trainStep,
 } from './src/train/step.ts';
-export {
-  type BatchEnd,
-  type EpochRow,
-  epochTable,
-  type EpochTableOptions,
-  formatEpochTable,
-  jsonLog,
-  type JsonLogOptions,
-  type Observer,
-  type TrainBegin,
-} from './src/train/observers.ts';
+export { type BatchEnd, type EpochRow, epochTable, type EpochTableOptions, formatEpochTable, type Observer, type TrainBegin } from './src/train/observers.ts';
+export { type ProgressBar, progressBar, type TextOut } from './src/train/progress_bar.ts';
 export type { Callback, Divergence } from './src/train/callbacks.ts';
 export { describeNonFinite, type NonFinite, nonFiniteTensors } from './src/train/finite.ts';
 export {
@@ -187,38 +178,15 @@ export { lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSugges
 // Data
 // ---------------------------------------------------------------------------
 export { type ArrayDataset, type Batch, channelStats, dataLoader, type Loader, type LoaderOptions } from './src/data/loader.ts';
-export { DatasetError, encodeIdx, type Idx, parseIdx } from './src/data/idx.ts';
-export {
-  downloadFashionMnist,
-  FASHION_MNIST_CLASSES,
-  type FashionMnist,
-  type FashionMnistOptions,
-  loadFashionMnist,
-  loadFashionMnistOrThrow,
-  readFashionMnist,
-} from './src/data/fashion_mnist.ts';
-export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folder.ts';
 
 // ---------------------------------------------------------------------------
 // Checkpoints (safetensors)
 // ---------------------------------------------------------------------------
 export { decodeSafetensors, type Dtype, encodeSafetensors, type Safetensors, SafetensorsError, type StoredTensor } from './src/io/safetensors.ts';
-export {
-  CheckpointError,
-  type CheckpointTemplate,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  loadCheckpoint,
-  loadCheckpointOrThrow,
-  type Loaded,
-  saveCheckpoint,
-} from './src/io/checkpoint.ts';
-export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
+export { CheckpointError, type CheckpointTemplate, decodeCheckpoint, encodeCheckpoint, type Loaded } from './src/io/checkpoint.ts';
 
 // ---------------------------------------------------------------------------
-// Backends and threads
+// Backends
 // ---------------------------------------------------------------------------
 export { type BackendName, selectBackend, type SelectOptions } from './src/backend/select.ts';
 export { backendInfo } from './src/backend_info.ts';
-export { dataParallel, type ParallelOptions, type ParallelStep, parallelTrainStep } from './src/parallel/data_parallel.ts';
-export type { ModelSpec, ModuleSpec } from './src/parallel/protocol.ts';

@@ -14,11 +14,11 @@ import {
   disposeReplacedTrainState,
   disposeTrainState,
   initTrainState,
-  parallelTrainStep,
   prngKey,
   selectBackend,
   trainStep,
 } from '../mod.ts';
+import { parallelTrainStep } from '../node.ts';
 import { nonFiniteTensors } from '../src/train/finite.ts';
 import { report, timeSteps } from './timing.ts';
 

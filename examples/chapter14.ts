@@ -18,15 +18,15 @@ import {
   chapter14Models,
   countParams,
   dataLoader,
-  dataParallel,
   disposeTrainState,
   evaluate,
   fitOneCycle,
   lrFind,
+  lrFindSvg,
   prngKey,
-  saveCheckpoints,
   selectBackend,
 } from '../mod.ts';
+import { dataParallel, saveCheckpoints } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
 const { values: args } = parseArgs({
@@ -80,7 +80,8 @@ for (const name of models) {
   const model = chapter14Models[name](opts);
   let lr = Number(args.lr);
   if (!args.lr) {
-    const found = await lrFind(model, train, { key, plotPath: path.join(args.out!, `lr_find_${name}.svg`) });
+    const found = await lrFind(model, train, { key });
+    fs.writeFileSync(path.join(args.out!, `lr_find_${name}.svg`), lrFindSvg(found));
     lr = found.valley;
     console.log(
       `== ${name}: lrFind suggests valley ${found.valley.toExponential(2)}, steep ${found.steep.toExponential(2)}, minimum ${

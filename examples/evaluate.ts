@@ -4,7 +4,8 @@
  *   node --import tsx examples/evaluate.ts runs/resnet.best.safetensors
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { adamW, channelStats, chapter14Models, dataLoader, decodeSafetensors, disposeTrainState, evaluate, loadCheckpoint, selectBackend } from '../mod.ts';
+import { adamW, channelStats, chapter14Models, dataLoader, decodeSafetensors, disposeTrainState, evaluate, selectBackend } from '../mod.ts';
+import { loadCheckpoint } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 import * as fs from 'node:fs';
 

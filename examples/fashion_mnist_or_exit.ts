@@ -6,7 +6,7 @@
  * @module
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { type FashionMnist, loadFashionMnist } from '../mod.ts';
+import { type FashionMnist, loadFashionMnist } from '../node.ts';
 
 /**
  * The dataset, or exit with the reason.

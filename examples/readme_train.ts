@@ -1,5 +1,7 @@
 // The README's training example, kept in sync by test/readme.test.ts (type-checked, not run: it trains for minutes).
-import { channelStats, dataLoader, fitOneCycle, loadFashionMnistOrThrow, lrFind, resNet, saveCheckpoint, selectBackend } from '../mod.ts';
+import { writeFileSync } from 'node:fs';
+import { channelStats, dataLoader, fitOneCycle, lrFind, lrFindSvg, resNet, selectBackend } from '../mod.ts';
+import { loadFashionMnistOrThrow, saveCheckpoint } from '../node.ts';
 
 await selectBackend(); // wasm, or tfjs-node(-gpu) where it installs
 const { train, test } = await loadFashionMnistOrThrow();
@@ -9,6 +11,8 @@ const data = {
   valid: dataLoader(test, { batchSize: 500, shuffle: false, normalize: norm }),
 };
 const model = resNet({ nIn: 1, nClasses: 10 });
-const { valley } = await lrFind(model, data.train, { plotPath: 'lr_find.svg' });
+const found = await lrFind(model, data.train);
+writeFileSync('lr_find.svg', lrFindSvg(found));
+const { valley } = found;
 const { trainState } = await fitOneCycle(model, data, { epochs: 5, lrMax: valley });
 saveCheckpoint('resnet.safetensors', trainState, { model: 'resnet' });

@@ -5,6 +5,7 @@
  *
  *   node --import tsx examples/train_small.ts      (or: deno run -A examples/train_small.ts)
  */
+import * as fs from 'node:fs';
 import {
   adamW,
   channelStats,
@@ -16,14 +17,14 @@ import {
   fitOneCycle,
   flatten,
   globalAvgPool,
-  loadCheckpointOrThrow,
   lrFind,
+  lrFindSvg,
   prngKey,
-  saveCheckpoints,
   selectBackend,
   serial,
   withLabel,
 } from '../mod.ts';
+import { loadCheckpointOrThrow, saveCheckpoints } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
 await selectBackend(); // wasm here; tfjs-node(-gpu) where it installs
@@ -39,7 +40,9 @@ const model = serial(
   withLabel('head', dense({ nf: 10 })),
 );
 
-const { valley, steep } = await lrFind(model, trainDl, { plotPath: 'lr_find_small.svg' });
+const found = await lrFind(model, trainDl);
+fs.writeFileSync('lr_find_small.svg', lrFindSvg(found));
+const { valley, steep } = found;
 console.log(`lrFind: valley ${valley.toExponential(2)}, steep ${steep.toExponential(2)} (plot in lr_find_small.svg)`);
 
 const { trainState } = await fitOneCycle(model, { train: trainDl, valid: validDl }, {

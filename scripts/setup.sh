@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Set up a clone: Debian's Fashion-MNIST package when the files are missing
 # (apt-get as root, or through sudo), then the npm dependencies (npm ci).
-# Without apt the dataset is left to the loader, which downloads it when it
-# can, or says where to put the files.
+# With --test, also what `npm test` needs beyond npm: Debian's chromium, for
+# the browser test. Without apt the dataset is left to the loader, which
+# downloads it when it can, or says where to put the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get > /dev/null; then
+packages=()
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
+if [ "${1:-}" = --test ] && ! command -v chromium > /dev/null; then packages+=(chromium); fi
+if [ ${#packages[@]} -gt 0 ] && command -v apt-get > /dev/null; then
   as_root=$([ "$(id -u)" = 0 ] && echo "" || (command -v sudo > /dev/null && echo sudo) || echo none)
   if [ "$as_root" = none ]; then
-    echo "setup: not root and no sudo; skipping apt-get install dataset-fashion-mnist" >&2
+    echo "setup: not root and no sudo; skipping apt-get install ${packages[*]}" >&2
   else
     export DEBIAN_FRONTEND=noninteractive
     $as_root apt-get update -qq
-    $as_root apt-get install -y -qq dataset-fashion-mnist
+    $as_root apt-get install -y -qq --no-install-recommends "${packages[@]}"
   fi
 fi
 npm ci --no-audit --no-fund

@@ -23,18 +23,15 @@ import {
   fitOneCycle,
   flatten,
   initTrainState,
-  loadCheckpoint,
-  loadCheckpointOrThrow,
   type Loaded,
   prngKey,
   SafetensorsError,
-  saveCheckpoint,
   serial,
   treesEqual,
   withLabel,
 } from '../mod.ts';
-import { writeFileAtomic } from '../src/io/checkpoint.ts';
-import { atomicWriter, type FileOps, hostTag, STALE_AFTER_MS } from '../src/io/atomic_write.ts';
+import { loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint } from '../node.ts';
+import { atomicWriter, type FileOps, hostTag, STALE_AFTER_MS, writeFileAtomic } from '../src/io/atomic_write.ts';
 import { stampChecksum } from '../src/io/checksum.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 import { runScript, scriptCommand } from './fixtures/run.ts';
@@ -608,7 +605,7 @@ describe('checkpoints', () => {
         for (let i = 0; i < w.saves; i++) try { writeFileAtomic(w.file, bytes); } catch (e) { errors.push(e.message); }
         parentPort.postMessage(errors);
       })().catch((e) => parentPort.postMessage(['thread failed: ' + e.stack]));`;
-      const module = new URL('../src/io/checkpoint.ts', import.meta.url).href;
+      const module = new URL('../src/io/atomic_write.ts', import.meta.url).href;
       const tsx = isDeno ? null : import.meta.resolve('tsx/esm/api');
       const workers = Array.from({ length: threads }, (_, id) =>
         new Worker(code, { eval: true, workerData: { tsx, module, file, flag, threads, saves, id: id + 1 } }));

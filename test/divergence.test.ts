@@ -25,7 +25,6 @@ import {
   flattenTree,
   initTrainState,
   type Layer,
-  loadCheckpoint,
   lrFind,
   type Metric,
   prngKey,
@@ -37,6 +36,7 @@ import {
   trainStep,
   withLabel,
 } from '../mod.ts';
+import { loadCheckpoint } from '../node.ts';
 import fc from 'fast-check';
 import { allFinite } from '../src/ops/finite.ts';
 import { saveCheckpoints } from '../src/io/save_checkpoints.ts';

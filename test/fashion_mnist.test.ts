@@ -16,12 +16,12 @@ import {
   fitOneCycle,
   flatten,
   globalAvgPool,
-  loadFashionMnist,
   prngKey,
   selectBackend,
   serial,
   withLabel,
 } from '../mod.ts';
+import { loadFashionMnist } from '../node.ts';
 
 const found = await loadFashionMnist({ download: false });
 const skip = isLeft(found) ? `Fashion-MNIST not available: ${found.left.message.split('\n')[0]} (apt-get install dataset-fashion-mnist)` : false;

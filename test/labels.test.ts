@@ -21,16 +21,14 @@ import {
   crossEntropy,
   crossEntropyWith,
   dataLoader,
-  encodeIdx,
   errorRate,
   initTrainState,
-  loadImageFolder,
   mse,
   prngKey,
-  readFashionMnist,
   trainStep,
   valueAndGrad,
 } from '../mod.ts';
+import { encodeIdx, loadImageFolder, readFashionMnist } from '../node.ts';
 import { FASHION_MNIST_FILES } from '../src/data/fashion_mnist.ts';
 import { toyModel } from './fixtures/toy.ts';
 

@@ -22,7 +22,6 @@ import {
   convLayer,
   crossEntropyWith,
   dataLoader,
-  dataParallel,
   dense,
   dropout,
   fanOut,
@@ -30,8 +29,6 @@ import {
   fitOneCycle,
   flatCos,
   leakyRelu,
-  loadFashionMnist,
-  loadImageFolder,
   lrFind,
   maxPool,
   momentum,
@@ -42,7 +39,6 @@ import {
   resBlock,
   resNet,
   rmsprop,
-  saveCheckpoints,
   scale,
   scaleByAdam,
   scaleByLearningRate,
@@ -56,6 +52,7 @@ import {
   trace,
   warmup,
 } from '../mod.ts';
+import { dataParallel, loadFashionMnist, loadImageFolder, saveCheckpoints } from '../node.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { showValue } from '../src/config.ts';
 import { toyData, toyDataset, toyModel } from './fixtures/toy.ts';

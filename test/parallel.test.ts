@@ -6,20 +6,19 @@ import {
   ConfigError,
   crossEntropy,
   crossEntropyWith,
-  dataParallel,
   disposeTrainState,
   fit,
   flattenTree,
   initTrainState,
   type Loss,
   type Observer,
-  parallelTrainStep,
   prngKey,
   selectBackend,
   sgd,
   trainStep,
   treesEqual,
 } from '../mod.ts';
+import { dataParallel, parallelTrainStep } from '../node.ts';
 import { toyData, toyModel, toyModelNoBn, toySpec } from './fixtures/toy.ts';
 
 describe('data-parallel training on worker threads', () => {

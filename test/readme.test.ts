@@ -19,7 +19,7 @@ describe('README', () => {
     const block = /## Example: train\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'README lacks the training example');
     const file = readFileSync(new URL('../examples/readme_train.ts', import.meta.url), 'utf8');
-    assert.equal(file.split('\n').slice(1).join('\n'), block.replace("from './mod.ts'", "from '../mod.ts'"));
+    assert.equal(file.split('\n').slice(1).join('\n'), block.replace("from './mod.ts'", "from '../mod.ts'").replace("from './node.ts'", "from '../node.ts'"));
   });
 
   test('the scripts the README names exist', () => {
@@ -31,7 +31,7 @@ describe('README', () => {
 
   test('the export counts in the Public API table are those of the entry points', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const files = ['mod.ts', 'backend.ts', 'laws.ts'].map((f) => new URL(`../${f}`, import.meta.url).pathname);
+    const files = ['mod.ts', 'node.ts', 'backend.ts', 'laws.ts'].map((f) => new URL(`../${f}`, import.meta.url).pathname);
     const program = ts.createProgram(files, {
       allowImportingTsExtensions: true,
       noEmit: true,

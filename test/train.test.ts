@@ -14,14 +14,14 @@ import {
   fitOneCycle,
   formatEpochTable,
   initTrainState,
-  jsonLog,
-  loadCheckpointOrThrow,
   type Observer,
   prngKey,
   sgd,
   trainStep,
   treesEqual,
 } from '../mod.ts';
+import { jsonLog, loadCheckpointOrThrow } from '../node.ts';
+import { progressBar } from '../mod.ts';
 import { saveCheckpoints } from '../src/io/save_checkpoints.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 
@@ -97,12 +97,36 @@ describe('fit', () => {
   test('on a TTY a progress bar shows batches, time left and loss; plain rows otherwise', async () => {
     const s = sink(true);
     const r = await fit(toyModel(), toyData(), { epochs: 1, opt: adamW(1e-2), observers: [epochTable({ out: s.out })] });
-    assert.match(s.text(), /\d+\/8 batches \| eta \S+ \| loss \d\.\d{4}/);
+    assert.match(s.text(), /\|█{30}\| 8\/8 \d\d:\d\d<\d\d:\d\d loss \d\.\d{4}/);
     disposeTrainState(r.trainState);
     assert.equal(
       formatEpochTable([{ epoch: 0, trainLoss: 0.5, validLoss: 0.25, metrics: { accuracy: 0.9 }, seconds: 75 }], ['accuracy']),
       'epoch     train_loss  valid_loss  accuracy  time\n0         0.500000    0.250000    0.900000  01:15',
     );
+  });
+
+  test('the progress bar: drawn in place on a TTY at most every 100 ms, fitted to the width, erased when done; nothing elsewhere', () => {
+    let clock = 0, text = '';
+    const tty = { write: (t: string) => (text += t), isTTY: true, columns: 50 };
+    const bar = progressBar(tty, 4, () => clock);
+    bar.update(1, 'loss 0.5000');
+    clock = 50;
+    bar.update(2, 'loss 0.4000'); // within 100 ms: not drawn
+    clock = 2000;
+    bar.update(4, 'loss 0.3000');
+    const frames = text.split('\r').filter(Boolean);
+    assert.deepEqual(frames.map((f) => f.trimEnd()), [
+      `|${'█'.repeat(8)}${'-'.repeat(22)}| 1/4 00:00<00:00 loss 0.5000`.slice(0, 49).trimEnd(),
+      `|${'█'.repeat(30)}| 4/4 00:02<00:00 loss 0.3000`.slice(0, 49).trimEnd(),
+    ]);
+    text = '';
+    bar.done();
+    assert.match(text, /^\r +\r$/);
+    let plain = '';
+    const notTty = progressBar({ write: (t: string) => (plain += t) }, 4);
+    notTty.update(4, 'x');
+    notTty.done();
+    assert.equal(plain, '');
   });
 
   test('jsonLog writes one JSON line per epoch', () =>

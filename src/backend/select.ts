@@ -27,7 +27,18 @@ export interface SelectOptions {
    * `['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']`; tests and custom builds may pass others.
    */
   readonly nativePackages?: readonly string[];
+  /**
+   * Where the wasm backend's `.wasm` files are served from, for a browser
+   * bundle: a URL prefix ending in `/` (tfjs-backend-wasm's `setWasmPaths`).
+   * Default: next to the script, as tfjs-backend-wasm looks for them.
+   */
+  readonly wasmPaths?: string;
 }
+
+declare const process: { versions?: { node?: string }; env?: Record<string, string | undefined> } | undefined;
+
+/** Node or Deno (whose `process` global has Node's `versions.node`), where a native tfjs package can load. */
+const serverRuntime = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 
@@ -58,8 +69,8 @@ const tryNative = async (pkg: string): Promise<string | null> => {
  * that appeared while loading.
  */
 const withoutEmscriptenHandlers = async <T>(f: () => Promise<T>): Promise<T> => {
-  if (typeof process === 'undefined' || typeof process.listeners !== 'function') return f();
-  const proc = process as unknown as { listeners(e: string): unknown[]; removeListener(e: string, l: unknown): void };
+  const proc = (globalThis as { process?: unknown }).process as { listeners(e: string): unknown[]; removeListener(e: string, l: unknown): void } | undefined;
+  if (typeof proc?.listeners !== 'function') return f();
   const events = ['uncaughtException', 'unhandledRejection'];
   const before = events.map((e) => new Set(proc.listeners(e)));
   try {
@@ -69,10 +80,11 @@ const withoutEmscriptenHandlers = async <T>(f: () => Promise<T>): Promise<T> => 
   }
 };
 
-const useWasm = async (): Promise<string | null> => {
+const useWasm = async (wasmPaths?: string): Promise<string | null> => {
   try {
     return await withoutEmscriptenHandlers(async () => {
-      await import('@tensorflow/tfjs-backend-wasm');
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths);
       installEngine(); // again, now that the wasm kernels it wraps are registered
       return (await tf.setBackend('wasm')) ? null : 'the wasm backend failed to initialise';
     });
@@ -93,7 +105,7 @@ const useWasm = async (): Promise<string | null> => {
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
   installEngine();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
-  const env = typeof process !== 'undefined' ? process.env.NN_BACKEND : undefined;
+  const env = typeof process !== 'undefined' ? process.env?.NN_BACKEND : undefined;
   const fromOption = opts.backend !== undefined;
   const requested = fromOption ? opts.backend : (env ? env as BackendName : undefined);
   if (requested !== undefined && !NAMES.includes(requested)) {
@@ -106,13 +118,16 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     return backendInfo();
   }
   if (requested === 'wasm') {
-    const why = await useWasm();
+    const why = await useWasm(opts.wasmPaths);
     if (why) throw new Error(`backend wasm (requested by ${source}) failed: ${why}`);
     setBackendReason(`requested by ${source}`);
     return backendInfo();
   }
   const skipped: string[] = [];
-  for (const pkg of opts.nativePackages ?? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  // A browser has no native engine: the packages are not even tried.
+  const natives = serverRuntime() ? opts.nativePackages ?? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] : [];
+  if (!serverRuntime()) skipped.push('no native engine in a browser');
+  for (const pkg of natives) {
     const why = await tryNative(pkg);
     if (why === null) {
       setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`);
@@ -124,7 +139,7 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     }
   }
   if (requested === 'tensorflow') throw new Error(`backend tensorflow (requested by ${source}) is unavailable: ${skipped.join('; ')}`);
-  const wasmWhy = await useWasm();
+  const wasmWhy = await useWasm(opts.wasmPaths);
   if (wasmWhy === null) {
     setBackendReason(`default: ${skipped.join('; ')}`);
     return backendInfo();

@@ -1,7 +1,7 @@
 /**
  * Checkpoints: a whole train state (params, state, optimizer state, step,
- * key) and the model's configuration, in one safetensors file, written
- * atomically and validated on load.
+ * key) and the model's configuration, as safetensors bytes, validated on
+ * decoding. Files (written atomically) are checkpoint_file.ts, Node-only.
  *
  * Format version 2 carries a CRC-32 of the whole file in its metadata
  * (`checksum`, see checksum.ts): a changed byte anywhere (data, header, its
@@ -13,7 +13,7 @@
  * numbers, negative running variances, second moments or step counts); a
  * step, key or config that does not parse.
  *
- * `loadCheckpoint` reads the 8-byte length, then the header (at most
+ * Decoding (`loadCheckpoint` from a file) reads the 8-byte length, then the header (at most
  * 16 MiB), and validates it, the file's size against its offsets, and its
  * names, shapes and dtypes against the model, before it reads tensor data;
  * then it reads each tensor once, into its own buffer (which becomes the
@@ -24,7 +24,6 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
-import * as fs from 'node:fs';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import { decodeArg, JsonValue } from '../config.ts';
 import { ConfigError, listedProblems } from '../errors.ts';
@@ -33,12 +32,9 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { isKey, type Key, prngKey } from '../random.ts';
 import { flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import { disposeTrainState, initTrainState, type TrainState } from '../train/step.ts';
-import { writeFileAtomic } from './atomic_write.ts';
 import { CHECKSUM_FIELD, checksumAt, checksumOf, locateChecksum, stampChecksum, UNSTAMPED } from './checksum.ts';
 import { valueProblem } from './checkpoint_values.ts';
 import { decodeHeader, encodeSafetensors, headerLength, type StoredTensor, type TensorInfo } from './safetensors.ts';
-
-export { writeFileAtomic };
 
 const FORMAT = 'tsnn-checkpoint';
 const VERSION = '2';
@@ -116,19 +112,6 @@ export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8A
   }));
 };
 
-/**
- * Save a train state and the model's configuration as safetensors, atomically.
- * A state loading would refuse (a NaN, a negative variance or count) is a
- * ConfigError, and the file already there is left as it was.
- *
- * @example
- * ```ts
- * import { adamW, dense, initTrainState, prngKey, saveCheckpoint } from '../../mod.ts';
- * saveCheckpoint('runs/tiny.safetensors', initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
- * ```
- */
-export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void => writeFileAtomic(file, encodeCheckpoint(ts, config));
-
 // ---------------------------------------------------------------------------
 // Load
 // ---------------------------------------------------------------------------
@@ -141,7 +124,7 @@ export interface CheckpointTemplate {
 }
 
 /** Bytes to decode from: their count, and fresh (aligned, unshared) copies of any range. */
-interface Source {
+export interface Source {
   readonly size: number;
   read(pos: number, length: number): Uint8Array;
 }
@@ -180,7 +163,8 @@ const typed = (raw: Uint8Array, dtype: string): StoredTensor['data'] =>
     ? new Int32Array(raw.buffer, raw.byteOffset, raw.length / 4)
     : raw;
 
-const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
+/** Decodes a checkpoint from `src`, reading only what the checks need (see the module doc). */
+export const decodeFrom = (file: string, src: Source, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
   const fail = (problems: readonly string[]) => left(new CheckpointError(file, problems));
   const notSafetensors = (p: readonly string[]) => fail(['not a valid safetensors file', ...p]);
   // 1. The header alone: its length, its JSON, its offsets against the file's size.
@@ -291,77 +275,3 @@ const copyOf = (bytes: Uint8Array, pos: number, length: number): Uint8Array => {
  */
 export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: CheckpointTemplate): Either<CheckpointError, Loaded> =>
   decodeFrom(file, { size: bytes.length, read: (pos, length) => copyOf(bytes, pos, length) }, template);
-
-/** A failed read of the file, as opposed to a bug, which is not caught. */
-class ReadFailure extends Error {}
-
-/** A source that reads `fd` at offsets, each range into a fresh buffer. */
-const fileSource = (fd: number, size: number): Source => ({
-  size,
-  read(pos, length) {
-    const out = new Uint8Array(length);
-    for (let done = 0; done < length;) {
-      let n: number;
-      try {
-        n = fs.readSync(fd, out, done, Math.min(length - done, 1 << 30), pos + done);
-      } catch (e) {
-        throw new ReadFailure((e as Error).message);
-      }
-      if (n === 0) throw new ReadFailure(`the file ended at byte ${pos + done} while being read (changed while loading?)`);
-      done += n;
-    }
-    return out;
-  },
-});
-
-/**
- * Load a checkpoint and validate it against the model: missing, extra,
- * wrongly shaped or typed tensors, values out of their domain, and corrupt,
- * truncated or altered files give a `CheckpointError` listing every problem.
- * The domains go by path, as the library's layers and transforms name their
- * state: `state.….var` and `opt.<link>.nu.…` must be ≥ 0, `opt.<link>.count`
- * a non-negative count (a layer of your own with a state field `var` is held to it too).
- *
- * @example
- * ```ts
- * import { adamW, loadCheckpoint, resNet } from '../../mod.ts';
- * const r = loadCheckpoint('runs/resnet.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
- * if (r._tag === 'Right') console.log(r.right.trainState.step);
- * ```
- */
-export const loadCheckpoint = (file: string, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
-  const cannot = (why: string) => left(new CheckpointError(file, [`cannot read: ${why}`]));
-  let fd: number;
-  try {
-    // Opening a FIFO would block until a writer came: only regular files are opened (and non-blocking, for a race).
-    if (!fs.statSync(file).isFile()) return cannot('not a regular file');
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    return cannot((e as Error).message);
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) return cannot('not a regular file');
-    return decodeFrom(file, fileSource(fd, stat.size), template);
-  } catch (e) {
-    if (e instanceof ReadFailure) return cannot(e.message);
-    throw e;
-  } finally {
-    fs.closeSync(fd);
-  }
-};
-
-/**
- * {@link loadCheckpoint} for scripts: throws the `CheckpointError`.
- *
- * @example
- * ```ts
- * import { adamW, loadCheckpointOrThrow, resNet } from '../../mod.ts';
- * const { trainState } = loadCheckpointOrThrow('best.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
- * ```
- */
-export const loadCheckpointOrThrow = (file: string, template: CheckpointTemplate): Loaded => {
-  const r = loadCheckpoint(file, template);
-  if (isLeft(r)) throw r.left;
-  return r.right;
-};

@@ -9,7 +9,7 @@ import { JsonValue, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf 
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
-import { saveCheckpoint } from './checkpoint.ts';
+import { saveCheckpoint } from './checkpoint_file.ts';
 
 const Path: t.Type<string, string, unknown> = nonEmptyString('a file path');
 const Mode: t.UnionC<[t.LiteralC<'last'>, t.LiteralC<'best'>]> = t.union([t.literal('last'), t.literal('best')], "'last' | 'best'");

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as fs from 'node:fs';
 import type { Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
 import { func, guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
@@ -40,8 +39,6 @@ const lrFindOptional = {
   from: From,
   /** Default `prngKey(0)`. */
   key: PrngKey,
-  /** Write the plot (SVG) here. */
-  plotPath: t.string,
 };
 const LrFindOptions: OptionSetOf<NoFields, typeof lrFindOptional> = optionSet('lrFind', {}, lrFindOptional);
 
@@ -129,7 +126,7 @@ export const minimumSuggestion = (lrs: readonly number[], losses: readonly numbe
  * Run the LR finder on a copy of the state: the original is left untouched.
  *
  * @example
- * const { valley, steep } = await lrFind(model, train, { plotPath: 'lr_find.svg' });
+ * const { valley, steep } = await lrFind(model, train);
  */
 export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOptions = {}): Promise<LrFindResult> => {
   const opts = LrFindOptions.decode(options);
@@ -187,7 +184,6 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
     steep: steepSuggestion(r.lrs, r.losses),
     minimum: minimumSuggestion(r.lrs, r.losses),
   };
-  if (opts.plotPath) fs.writeFileSync(opts.plotPath, lrFindSvg(result));
   return result;
 };
 

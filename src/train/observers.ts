@@ -1,13 +1,16 @@
 /**
- * What `fit` reports, and the observers that print it: fastai's epoch table
- * with a progress bar on a TTY, and a JSON-lines log.
+ * What `fit` reports, and the observer that prints it: fastai's epoch table
+ * with a progress bar on a TTY. (The JSON-lines log, which writes a file, is
+ * `jsonLog` in `tsnn/node`.)
  *
  * @module
  */
-import * as fs from 'node:fs';
-import cliProgress from 'cli-progress';
 import * as t from 'io-ts';
-import { decodeArg, guard, type NoFields, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { formatTime } from './format_time.ts';
+import { type ProgressBar, progressBar, type TextOut } from './progress_bar.ts';
+
+export { formatTime };
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -45,19 +48,6 @@ export interface Observer {
 }
 
 /**
- * `mm:ss`, as fastai prints times.
- *
- * @example
- * formatTime(75) // '01:15'
- */
-export const formatTime = (seconds: number): string => {
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  const mmss = `${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;
-  return h > 0 ? `${h}:${mmss}` : mmss;
-};
-
-/**
  * Format rows as fastai's aligned table: `epoch  train_loss  valid_loss  accuracy  time`.
  *
  * @example
@@ -72,13 +62,28 @@ const tableHeader = (names: readonly string[]) => pad(columns(names), names);
 const tableRow = (r: EpochRow, names: readonly string[]) =>
   pad([String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...names.map((n) => (r.metrics[n] ?? NaN).toFixed(6)), formatTime(r.seconds)], names);
 
-/** A stream to write the table to: anything with `write(s)`. */
-type Out = { write(s: string): unknown; isTTY?: boolean };
+const OutCodec: t.Type<TextOut, TextOut, unknown> = guard<TextOut>('a stream { write(s) }', (u) => typeof (u as TextOut)?.write === 'function');
 
-const OutCodec: t.Type<Out, Out, unknown> = guard<Out>('a stream { write(s) }', (u) => typeof (u as Out)?.write === 'function');
+declare const process: { stdout?: TextOut } | undefined;
+
+/**
+ * Node's and Deno's stdout where there is one; elsewhere (a browser) lines go
+ * to `console.log`, one call per line.
+ */
+const standardOut = (): TextOut => {
+  if (typeof process !== 'undefined' && process.stdout) return process.stdout;
+  let pending = '';
+  return {
+    write(s: string) {
+      const lines = (pending + s).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) console.log(line);
+    },
+  };
+};
 
 const epochTableOptional = {
-  /** Where to write. Default `process.stdout`. */
+  /** Where to write. Default `process.stdout` (in a browser, `console.log`). */
   out: OutCodec,
   /** Show a progress bar during each epoch. Default: when `out` is a TTY. */
   progress: t.boolean,
@@ -88,28 +93,19 @@ const EpochTableOptions: OptionSetOf<NoFields, typeof epochTableOptional> = opti
 /** Options of {@link epochTable}. */
 export type EpochTableOptions = OptionsOf<typeof EpochTableOptions>;
 
-const jsonLogOptional = {
-  /** Also log every step. Default false. */
-  batches: t.boolean,
-};
-const JsonLogOptions: OptionSetOf<NoFields, typeof jsonLogOptional> = optionSet('jsonLog', {}, jsonLogOptional);
-
-/** Options of {@link jsonLog}. */
-export type JsonLogOptions = OptionsOf<typeof JsonLogOptions>;
-
 /**
  * Prints the backend, then fastai's epoch table one row per epoch; on a TTY a
- * progress bar (cli-progress) shows batches done, time left and running loss.
+ * progress bar shows batches done, time spent and left, and the smoothed loss.
  *
  * @example
  * await fit(model, data, { epochs: 5, opt, observers: [epochTable()] });
  */
 export const epochTable = (options: EpochTableOptions = {}): Observer => {
   const opts = EpochTableOptions.decode(options);
-  const out: Out = opts.out ?? process.stdout;
+  const out: TextOut = opts.out ?? standardOut();
   const progress = opts.progress ?? Boolean(out.isTTY);
   let names: readonly string[] = [];
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: ProgressBar | undefined;
   let running = 0, seen = 0, perEpoch = 0;
   return {
     onTrainBegin(info) {
@@ -120,43 +116,19 @@ export const epochTable = (options: EpochTableOptions = {}): Observer => {
     onBatchEnd(info) {
       if (!progress) return;
       if (!bar) {
-        bar = new cliProgress.SingleBar({
-          format: ' {bar} {value}/{total} batches | eta {eta_formatted} | loss {loss}',
-          stream: out as NodeJS.WriteStream,
-          clearOnComplete: true,
-          hideCursor: false,
-        }, cliProgress.Presets.shades_classic);
-        bar.start(perEpoch, 0, { loss: '-' });
+        bar = progressBar({ write: (s) => out.write(s), isTTY: true, columns: out.columns }, perEpoch);
         running = 0;
         seen = 0;
       }
       seen++;
+      // fastai's smoothed loss: an exponential moving average, debiased.
       running = running * 0.98 + info.loss * 0.02;
-      bar.update(info.batch + 1, { loss: (running / (1 - 0.98 ** seen)).toFixed(4) });
+      bar.update(info.batch + 1, `loss ${(running / (1 - 0.98 ** seen)).toFixed(4)}`);
     },
     onEpochEnd(row) {
-      if (bar) {
-        bar.stop();
-        bar = undefined;
-      }
+      bar?.done();
+      bar = undefined;
       out.write(`${tableRow(row, names)}\n`);
     },
-  };
-};
-
-/**
- * Appends one JSON object per epoch (and, with `batches`, per step) to a file.
- *
- * @example
- * observers: [epochTable(), jsonLog('runs/train.jsonl')]
- */
-export const jsonLog = (file: string, options: JsonLogOptions = {}): Observer => {
-  decodeArg('jsonLog.file', nonEmptyString('a file path'), file);
-  const opts = JsonLogOptions.decode(options);
-  const write = (o: unknown) => fs.appendFileSync(file, `${JSON.stringify(o)}\n`);
-  return {
-    onTrainBegin: (info) => write({ type: 'begin', ...info }),
-    onBatchEnd: (info) => opts.batches && write({ type: 'batch', ...info }),
-    onEpochEnd: (row) => write({ type: 'epoch', ...row }),
   };
 };

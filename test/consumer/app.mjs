@@ -1,7 +1,8 @@
 // A consumer of the installed package, in plain JavaScript: no TypeScript loader.
 // Builds resNet, runs a forward pass, trains a few steps on wasm, and runs a
 // data-parallel step with two workers that rebuild the model from 'tsnn'.
-import { adamW, dataLoader, dataParallel, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend } from 'tsnn';
+import { adamW, dataLoader, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend } from 'tsnn';
+import { dataParallel } from 'tsnn/node';
 import { checkShape } from 'tsnn/laws';
 import { installEngine } from 'tsnn/backend';
 

@@ -3,6 +3,7 @@
 import { adamW, type AnyLayer, dataLoader, fit, type FitResult, prngKey, resNet, selectBackend } from 'tsnn';
 import { checkShape, type LayerCase } from 'tsnn/laws';
 import { installEngine } from 'tsnn/backend';
+import { dataParallel, type ModelSpec, saveCheckpoints } from 'tsnn/node';
 
 export const run = async (): Promise<FitResult> => {
   await selectBackend({ backend: 'wasm' });
@@ -11,5 +12,11 @@ export const run = async (): Promise<FitResult> => {
   const c: LayerCase = { layer: model, inShape: [28, 28, 1], batch: 2, seed: 0 };
   checkShape(c);
   const ds = { x: new Uint8Array(16 * 784), y: new Int32Array(16), shape: [28, 28, 1] };
-  return fit(model, { train: dataLoader(ds, { batchSize: 8, key: prngKey(1) }) }, { epochs: 1, opt: adamW(1e-3) });
+  const spec: ModelSpec = { module: 'tsnn', export: 'resNet', args: [{ nIn: 1, nClasses: 10 }] };
+  return fit(model, { train: dataLoader(ds, { batchSize: 8, key: prngKey(1) }) }, {
+    epochs: 1,
+    opt: adamW(1e-3),
+    step: dataParallel({ workers: 2, spec }),
+    callbacks: [saveCheckpoints({ path: 'best.safetensors', mode: 'best' })],
+  });
 };

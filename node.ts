@@ -1,0 +1,48 @@
+/**
+ * tsnn's Node-only part (Node and Deno): what reads and writes files or
+ * starts threads. Dataset files (IDX, Fashion-MNIST, image folders),
+ * checkpoint files, a JSON-lines training log, and data-parallel training on
+ * worker threads. Everything else is in the main entry, `tsnn`, which imports
+ * no Node module and runs in a browser too.
+ *
+ * @example
+ * ```ts
+ * import { adamW, dense, initTrainState, prngKey } from './mod.ts';
+ * import { loadCheckpointOrThrow, saveCheckpoint } from './node.ts';
+ *
+ * const model = dense({ nf: 2 }), opt = adamW(1e-3);
+ * const file = `${Deno.makeTempDirSync()}/tiny.safetensors`;
+ * saveCheckpoint(file, initTrainState(model, opt, prngKey(0), [3]), { model: 'tiny' });
+ * console.log(loadCheckpointOrThrow(file, { model, opt, inShape: [3] }).config); // { model: 'tiny' }
+ * ```
+ *
+ * @module
+ */
+
+// ---------------------------------------------------------------------------
+// Dataset files
+// ---------------------------------------------------------------------------
+export { DatasetError, encodeIdx, type Idx, parseIdx } from './src/data/idx.ts';
+export {
+  downloadFashionMnist,
+  FASHION_MNIST_CLASSES,
+  type FashionMnist,
+  type FashionMnistOptions,
+  loadFashionMnist,
+  loadFashionMnistOrThrow,
+  readFashionMnist,
+} from './src/data/fashion_mnist.ts';
+export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folder.ts';
+
+// ---------------------------------------------------------------------------
+// Checkpoint files, and a training log
+// ---------------------------------------------------------------------------
+export { loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint } from './src/io/checkpoint_file.ts';
+export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
+export { jsonLog, type JsonLogOptions } from './src/io/json_log.ts';
+
+// ---------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------
+export { dataParallel, type ParallelOptions, type ParallelStep, parallelTrainStep } from './src/parallel/data_parallel.ts';
+export type { ModelSpec, ModuleSpec } from './src/parallel/protocol.ts';
