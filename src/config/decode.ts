@@ -87,6 +87,45 @@ export const decodeOrThrow = <A, O>(owner: string, codec: t.Type<A, O, unknown>,
  */
 export type OptionsOf<S extends { readonly codec: t.Mixed }> = t.OutputOf<S['codec']>;
 
+/**
+ * `true` when `A` and `B` describe the same records: each is assignable to
+ * the other (so a field's type and whether it is optional agree) and they
+ * have the same keys; else `false`. Readonly modifiers are not compared.
+ *
+ * @example
+ * ```ts
+ * import type { SameType } from './decode.ts';
+ *
+ * const same: SameType<{ readonly a: number; b?: string }, { a: number } & { b?: string }> = true;
+ * const optionality: SameType<{ a?: number }, { a: number }> = false;
+ * const extraKey: SameType<{ a: number; b?: string }, { a: number }> = false;
+ * console.log(same, optionality, extraKey); // true false false
+ * ```
+ */
+export type SameType<A, B> = [A] extends [B] ? [B] extends [A] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false
+  : false;
+
+/**
+ * A compile-time check, free at run time: it type-checks only when its type
+ * argument is `true`. An options interface written out for its docs is
+ * pinned to its option set's codec with
+ * `typesAgree<SameType<FitOptions, OptionsOf<typeof FitOptionSet>>>()`,
+ * so the two cannot drift apart.
+ *
+ * @example
+ * ```ts
+ * import { optionSet, type OptionsOf, PositiveInt, type SameType, typesAgree } from '../config.ts';
+ *
+ * const PoolOptionSet = optionSet('pool', { size: PositiveInt }, { stride: PositiveInt });
+ * interface PoolOptions {
+ *   readonly size: number;
+ *   readonly stride?: number;
+ * }
+ * typesAgree<SameType<PoolOptions, OptionsOf<typeof PoolOptionSet>>>();
+ * ```
+ */
+export const typesAgree = <_ extends true>(): void => {};
+
 /** One option set, declared once: its codec, its keys, and its decoder. */
 export interface OptionSet<A, O> {
   /** The first word of every message: `conv2d` in `conv2d.stride: ...`. */
