@@ -9,12 +9,13 @@
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { adamStep, adamStepSlot, installEngine } from './backend.ts';
+ * import { adamStep, adamStepSlot, installEngine } from 'tsnn/backend';
  *
  * installEngine(); // what selectBackend does
  * // An engine of your own: decline (undefined) whatever it cannot run, and the op runs its math.
- * adamStepSlot.install((g, m, v, h, p) => undefined);
+ * adamStepSlot.install((_g, _m, _v, _h, _p) => undefined);
  * const [mu, nu, u] = adamStep(tf.ones([2]), tf.zeros([2]), tf.zeros([2]), { b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8, epsRoot: 0 });
+ * console.log(Array.from(u.dataSync(), (v) => +v.toFixed(5))); // [1, 1]
  * ```
  *
  * @module
@@ -46,10 +47,17 @@ export {
   type BatchNormStatsImpl,
   batchNormStatsSlot,
   batchNormTrain,
+  type BatchNormTrainImpl,
   batchNormTrainSlot,
   type Normalisation,
   type RunningStats,
 } from './src/ops/batchnorm.ts';
 export { adamStep, type AdamStepHypers, type AdamStepImpl, adamStepSlot } from './src/ops/adam.ts';
 export { allFinite, type AllFiniteImpl, allFiniteSlot } from './src/ops/finite.ts';
-export { type ConvBatchNormGeometry, convBatchNormInference, convBatchNormSlot, type ConvBatchNormTensors } from './src/ops/conv_batchnorm.ts';
+export {
+  type ConvBatchNormGeometry,
+  type ConvBatchNormImpl,
+  convBatchNormInference,
+  convBatchNormSlot,
+  type ConvBatchNormTensors,
+} from './src/ops/conv_batchnorm.ts';

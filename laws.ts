@@ -8,9 +8,9 @@
  * @example
  * ```ts
  * import fc from 'fast-check';
- * import * as laws from './laws.ts';
+ * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.shapeProperty(laws.arbLayerCase()), { numRuns: 5 });
+ * fc.assert(laws.shapeProperty(laws.arbSimpleCase()), { numRuns: 5, seed: 1 });
  * ```
  *
  * @module

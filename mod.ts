@@ -10,12 +10,14 @@
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { prngKey, resNet } from './mod.ts';
+ * import { disposeTree, prngKey, resNet } from 'tsnn';
  *
  * const model = resNet({ nIn: 1, nClasses: 10 });
  * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]);
- * const { y } = model.apply(params, state, tf.zeros([2, 28, 28, 1]), { training: false });
- * console.log(outShape, (y as tf.Tensor).shape); // [10] [2, 10]
+ * const x = tf.zeros([2, 28, 28, 1]);
+ * const { y } = model.apply(params, state, x, { training: false });
+ * console.log(outShape, (y as tf.Tensor).shape); // [ 10 ] [ 2, 10 ]
+ * disposeTree({ params, state, x, y: y as tf.Tensor });
  * ```
  *
  * @module

@@ -7,13 +7,18 @@
  *
  * @example
  * ```ts
- * import { adamW, dense, initTrainState, prngKey } from './mod.ts';
- * import { loadCheckpointOrThrow, saveCheckpoint } from './node.ts';
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { loadCheckpointOrThrow, saveCheckpoint } from 'tsnn/node';
  *
  * const model = dense({ nf: 2 }), opt = adamW(1e-3);
- * const file = `${Deno.makeTempDirSync()}/tiny.safetensors`;
- * saveCheckpoint(file, initTrainState(model, opt, prngKey(0), [3]), { model: 'tiny' });
- * console.log(loadCheckpointOrThrow(file, { model, opt, inShape: [3] }).config); // { model: 'tiny' }
+ * const dir = Deno.makeTempDirSync(), file = `${dir}/tiny.safetensors`;
+ * const ts = initTrainState(model, opt, prngKey(0), [3]);
+ * saveCheckpoint(file, ts, { model: 'tiny' });
+ * const loaded = loadCheckpointOrThrow(file, { model, opt, inShape: [3] });
+ * console.log(loaded.config); // { model: "tiny" }
+ * disposeTrainState(loaded.trainState);
+ * disposeTrainState(ts);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @module

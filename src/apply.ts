@@ -14,7 +14,19 @@ import { countParams, disposeTree, flattenTree, type Tree } from './tree.ts';
  * tensors left behind (state leaves passed through unchanged are the caller's).
  *
  * @example
- * const { y, state: next } = forward(model, params, state, x, { training: false });
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { batchNorm, dense, disposeTree, forward, prngKey, serial } from 'tsnn';
+ *
+ * const model = serial(dense({ nf: 4 }), batchNorm());
+ * const { params, state } = model.init(prngKey(0), [3]);
+ * const x = tf.ones([2, 3]);
+ * const before = tf.memory().numTensors;
+ * const { y, state: next } = forward(model, params, state, x, { training: true });
+ * console.log((y as tf.Tensor).shape); // [ 2, 4 ]
+ * console.log(tf.memory().numTensors - before); // 3
+ * disposeTree({ params, state, x, y: y as tf.Tensor, next });
+ * ```
  */
 export const forward = <P extends Tree, S extends Tree>(
   layer: { apply(params: P, state: S, x: Flow, ctx: Ctx): { y: Flow; state: S } },
@@ -30,9 +42,13 @@ export const forward = <P extends Tree, S extends Tree>(
 
 /** One row of a {@link summary}. */
 export interface SummaryRow {
+  /** The layer's dotted path in the model (`1.convs.0`). */
   readonly path: string;
+  /** The layer's kind (`conv2d`). */
   readonly layer: string;
+  /** Its per-example output shape. */
   readonly outShape: FlowShape;
+  /** How many scalars its params hold, children included. */
   readonly params: number;
 }
 
@@ -43,7 +59,13 @@ const isPrimitive = (name: string): boolean => !['serial', 'parallel', 'add', 'f
  * found by one evaluation-mode forward pass on zeros at batch 1.
  *
  * @example
- * console.log(formatSummary(summary(resNet({ nIn: 1, nClasses: 10 }), [28, 28, 1])));
+ * ```ts
+ * import { dense, flatten, relu, serial, summary } from 'tsnn';
+ *
+ * const s = summary(serial(flatten, dense({ nf: 8 }), relu, dense({ nf: 2 })), [4, 4, 1]);
+ * console.log(s.total, s.outShape); // 154 [ 2 ]
+ * console.log(s.rows.map((r) => `${r.path} ${r.layer} ${r.params}`)); // [ "0 flatten 0", "1 dense 136", "2 relu 0", "3 dense 18" ]
+ * ```
  */
 export const summary = (layer: AnyLayer, inShape: Shape): { rows: SummaryRow[]; total: number; outShape: FlowShape } => {
   const { params, state, outShape } = layer.init(prngKey(0), inShape);
@@ -77,7 +99,17 @@ export const summary = (layer: AnyLayer, inShape: Shape): { rows: SummaryRow[]; 
  * Format a summary as an aligned table.
  *
  * @example
- * console.log(formatSummary(summary(model, [28, 28, 1])));
+ * ```ts
+ * import { dense, flatten, formatSummary, relu, serial, summary } from 'tsnn';
+ *
+ * console.log(formatSummary(summary(serial(flatten, dense({ nf: 8 }), relu, dense({ nf: 2 })), [4, 4, 1])));
+ * // path  layer    output   params
+ * // 0     flatten  [*, 16]       0
+ * // 1     dense    [*, 8]      136
+ * // 2     relu     [*, 8]        0
+ * // 3     dense    [*, 2]       18
+ * // total params: 154
+ * ```
  */
 export const formatSummary = (s: ReturnType<typeof summary>): string => {
   const shape = (o: FlowShape) => (o.length > 0 && Array.isArray(o[0]) ? (o as Shape[]).map((x) => showShape(x)).join(' ') : showShape(o as Shape));

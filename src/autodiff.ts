@@ -7,16 +7,24 @@ import * as tf from './tfjs/tf.ts';
 import { releaseTapeOnThrow } from './backend/tape.ts';
 import { flattenTree, keepTree, type Tree, unflattenTree } from './tree.ts';
 
+/** @ignore tfjs-core's type: deno doc --lint flags npm types used directly as private (see src/layer.ts's Tensor). */
+type Scalar = tf.Scalar;
+
 /** What the differentiated function returns: a scalar loss and optional auxiliary outputs. */
 export interface LossAndAux<A extends Tree> {
-  readonly loss: tf.Scalar;
+  /** The scalar to differentiate. */
+  readonly loss: Scalar;
+  /** Anything else to return (predictions, metrics); kept, not differentiated. */
   readonly aux?: A;
 }
 
 /** The loss, the gradient tree (same structure as the params) and the aux outputs. */
 export interface ValueAndGrad<P extends Tree, A extends Tree> {
-  readonly value: tf.Scalar;
+  /** The loss. */
+  readonly value: Scalar;
+  /** d loss / d leaf, for every leaf of the params, in the same tree. */
   readonly grads: P;
+  /** `f`'s `aux`, or undefined when it returned none. */
   readonly aux: A | undefined;
 }
 
@@ -27,10 +35,18 @@ export interface ValueAndGrad<P extends Tree, A extends Tree> {
  * zero gradients.
  *
  * @example
- * const vg = valueAndGrad((p: { w: tf.Tensor }) => ({ loss: tf.sum(tf.square(p.w)) }));
- * const { value, grads } = vg({ w: tf.tensor([1, 2]) }); // grads.w = [2, 4]
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, valueAndGrad } from 'tsnn';
+ *
+ * const vg = valueAndGrad((p: { w: tf.Tensor }) => ({ loss: tf.sum(tf.square(p.w)) as tf.Scalar }));
+ * const params = { w: tf.tensor([1, 2]) };
+ * const { value, grads } = vg(params);
+ * console.log(value.dataSync()[0], Array.from(grads.w.dataSync())); // 5 [ 2, 4 ]
+ * disposeTree({ params, value, grads });
+ * ```
  */
-export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: P) => LossAndAux<A>) => (params: P): ValueAndGrad<P, A> => {
+export const valueAndGrad = <P extends Tree, A extends Tree = Tree>(f: (params: P) => LossAndAux<A>): (params: P) => ValueAndGrad<P, A> => (params) => {
   const pairs = flattenTree(params);
   const paths = pairs.map(([p]) => p);
   let aux: A | undefined;

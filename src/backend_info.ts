@@ -13,7 +13,10 @@ let reason = '';
  * Record why the current backend was chosen (called by backend selection).
  *
  * @example
+ * ```ts
  * setBackendReason('requested by NN_BACKEND');
+ * console.log(backendInfo().reason); // requested by NN_BACKEND
+ * ```
  */
 export const setBackendReason = (why: string): void => {
   reason = why;
@@ -23,7 +26,14 @@ export const setBackendReason = (why: string): void => {
  * The backend in use and why it was chosen.
  *
  * @example
- * backendInfo() // { name: 'wasm', reason: 'default: tfjs-node-gpu and tfjs-node unavailable' }
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { backendInfo } from 'tsnn';
+ *
+ * // Importing tsnn registers tfjs's pure-JS cpu backend; selectBackend (tsnn/node) picks a faster one.
+ * await tf.ready(); // tfjs starts its backend lazily: before this, the name is 'none'
+ * console.log(backendInfo()); // { name: "cpu", reason: "set directly with tf.setBackend" }
+ * ```
  */
 export const backendInfo = (): { name: string; reason: string } => ({
   name: tf.getBackend() ?? 'none',

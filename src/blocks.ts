@@ -6,7 +6,7 @@
  */
 import type * as tf from './tfjs/tf.ts';
 import * as t from 'io-ts';
-import { decodeArg, func, type NoFields, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from './config.ts';
+import { decodeArg, func, type NoFields, optionSet, type OptionSetOf, type OptionsOf, PositiveInt, type SameType, typesAgree } from './config.ts';
 import { add, serial, withKind } from './combinators.ts';
 import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, tidyApply, withLabel } from './layer.ts';
@@ -36,19 +36,25 @@ const ActCodec: t.Type<Act, Act, unknown> = t.union([
 
 const BnInit: t.UnionC<[t.LiteralC<'one'>, t.LiteralC<'zero'>]> = t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'");
 const convLayerOptional = {
-  /** Kernel size. Default 3. */
   ks: PositiveInt,
-  /** Stride. Default 1. */
   stride: PositiveInt,
-  /** Activation after the batch norm. Default `'relu'`. */
   act: ActCodec,
-  /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
   bnInit: BnInit,
 };
-const ConvLayerOptions: OptionSetOf<NoFields, typeof convLayerOptional> = optionSet('convLayer', {}, convLayerOptional);
+const ConvLayerOptionSet: OptionSetOf<NoFields, typeof convLayerOptional> = optionSet('convLayer', {}, convLayerOptional);
 
 /** Options of {@link convLayer}. */
-export type ConvLayerOptions = OptionsOf<typeof ConvLayerOptions>;
+export interface ConvLayerOptions {
+  /** Kernel size. Default 3. */
+  readonly ks?: number;
+  /** Stride. Default 1. */
+  readonly stride?: number;
+  /** Activation after the batch norm. Default `'relu'`. */
+  readonly act?: Act;
+  /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
+  readonly bnInit?: 'one' | 'zero';
+}
+typesAgree<SameType<ConvLayerOptions, OptionsOf<typeof ConvLayerOptionSet>>>();
 
 const resolveAct = (act: Act | undefined): Pointwise | null =>
   act === undefined ? relu : act === 'none' ? null : typeof act === 'function' ? act : ACTIVATIONS[act];
@@ -58,13 +64,21 @@ const resolveAct = (act: Act | undefined): Pointwise | null =>
  * Params are `{ conv: { weight }, bn: { gamma, beta } }`.
  *
  * @example
+ * ```ts
+ * import { convLayer, disposeTree, prngKey, treeShapes } from 'tsnn';
+ *
  * const stem = convLayer(1, 16, { stride: 2 });
- * const last = convLayer(16, 16, { act: 'none', bnInit: 'zero' });
+ * const { params, state, outShape } = stem.init(prngKey(0), [28, 28, 1]);
+ * console.log(outShape); // [ 14, 14, 16 ]
+ * console.log(Object.keys(treeShapes(params))); // [ "bn", "conv" ]
+ * const last = convLayer(16, 16, { act: 'none', bnInit: 'zero' }); // no activation; BatchNorm's gamma starts at 0
+ * disposeTree({ params, state });
+ * ```
  */
 export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): Layer<Children, Children> => {
   decodeArg('convLayer.ni', PositiveInt, ni);
   decodeArg('convLayer.nf', PositiveInt, nf);
-  const o = ConvLayerOptions.decode(opts);
+  const o = ConvLayerOptionSet.decode(opts);
   const ks = o.ks ?? 3;
   const a = resolveAct(o.act);
   const body = serial(
@@ -121,7 +135,14 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
  * Params: `{ convs: { 0, 1 }, 1: { idconv } }` (the shortcut is `add`'s second child).
  *
  * @example
- * const block = resBlock(16, 32, 2); // [b, 28, 28, 16] -> [b, 14, 14, 32]
+ * ```ts
+ * import { disposeTree, prngKey, resBlock } from 'tsnn';
+ *
+ * const block = resBlock(16, 32, 2);
+ * const { params, state, outShape } = block.init(prngKey(0), [28, 28, 16]);
+ * console.log(outShape, Object.keys(params)); // [ 14, 14, 32 ] [ "1", "convs" ]
+ * disposeTree({ params, state });
+ * ```
  */
 export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Children> => {
   for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) decodeArg(`resBlock.${field}`, PositiveInt, v);
@@ -137,29 +158,35 @@ export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Ch
 
 const Channels: t.ReadonlyArrayC<typeof PositiveInt> = t.readonlyArray(PositiveInt);
 const modelRequired = {
-  /** Input channels (1 for Fashion-MNIST). */
   nIn: PositiveInt,
-  /** Number of classes. */
   nClasses: PositiveInt,
 };
 const modelOptional = {
-  /** Channels of the blocks. Default the book's `[16, 32, 64, 128, 256]`. */
   channels: Channels,
+  firstStride: PositiveInt,
+};
+const ModelOptionSet: OptionSetOf<typeof modelRequired, typeof modelOptional> = optionSet('model', modelRequired, modelOptional);
+
+/** Options of the chapter-14 model builders. */
+export interface ModelOptions {
+  /** Input channels (1 for Fashion-MNIST). */
+  readonly nIn: number;
+  /** Number of classes. */
+  readonly nClasses: number;
+  /** Channels of the blocks. Default the book's `[16, 32, 64, 128, 256]`. */
+  readonly channels?: readonly number[];
   /**
    * Stride of the first block. Default 2, as in the book; 1 keeps more
    * resolution on 28×28 inputs, as fastai's course notebook does.
    */
-  firstStride: PositiveInt,
-};
-const ModelOptions: OptionSetOf<typeof modelRequired, typeof modelOptional> = optionSet('model', modelRequired, modelOptional);
-
-/** Options of the chapter-14 model builders. */
-export type ModelOptions = OptionsOf<typeof ModelOptions>;
+  readonly firstStride?: number;
+}
+typesAgree<SameType<ModelOptions, OptionsOf<typeof ModelOptionSet>>>();
 
 type Block = (ni: number, nf: number, stride: number) => AnyLayer;
 
 const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children, Children> => {
-  const o = ModelOptions.decode(opts, owner);
+  const o = ModelOptionSet.decode(opts, owner);
   const chans = [o.nIn, ...(o.channels ?? [16, 32, 64, 128, 256])];
   if (chans.length < 2) throw new ConfigError([`${owner}.channels: expected at least one channel count, got []`]);
   const blocks = chans.slice(1).map((nf, i) => {
@@ -186,7 +213,14 @@ const headed = (owner: string, block: Block, opts: ModelOptions): Layer<Children
  * The book's first model: stride-2 ConvLayers, global average pool, linear.
  *
  * @example
- * const model = plainNet({ nIn: 1, nClasses: 10 });
+ * ```ts
+ * import { countParams, disposeTree, plainNet, prngKey } from 'tsnn';
+ *
+ * const model = plainNet({ nIn: 1, nClasses: 10, channels: [8, 16] });
+ * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]);
+ * console.log(outShape, countParams(params)); // [ 10 ] 1442
+ * disposeTree({ params, state });
+ * ```
  */
 export const plainNet = (opts: ModelOptions): Layer<Children, Children> => headed('plainNet', (ni, nf, s) => convLayer(ni, nf, { stride: s }), opts);
 
@@ -194,7 +228,17 @@ export const plainNet = (opts: ModelOptions): Layer<Children, Children> => heade
  * The book's ResNet: one stride-2 ResBlock per stage.
  *
  * @example
- * const model = resNet({ nIn: 1, nClasses: 10 });
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, evalCtx, prngKey, resNet } from 'tsnn';
+ *
+ * const model = resNet({ nIn: 1, nClasses: 10, channels: [8, 16] });
+ * const { params, state } = model.init(prngKey(0), [28, 28, 1]);
+ * const x = tf.zeros([2, 28, 28, 1]);
+ * const { y } = model.apply(params, state, x, evalCtx);
+ * console.log((y as tf.Tensor).shape); // [ 2, 10 ]
+ * disposeTree({ params, state, x, y: y as tf.Tensor });
+ * ```
  */
 export const resNet = (opts: ModelOptions): Layer<Children, Children> => headed('resNet', resBlock, opts);
 
@@ -202,7 +246,14 @@ export const resNet = (opts: ModelOptions): Layer<Children, Children> => headed(
  * The book's deeper ResNet: each stage is `serial(resBlock(ni, nf, 2), resBlock(nf, nf, 1))`.
  *
  * @example
- * const model = resNet2({ nIn: 1, nClasses: 10, firstStride: 1 });
+ * ```ts
+ * import { disposeTree, prngKey, resNet2 } from 'tsnn';
+ *
+ * const model = resNet2({ nIn: 1, nClasses: 10, channels: [8, 16], firstStride: 1 });
+ * const { params, state, outShape } = model.init(prngKey(0), [28, 28, 1]);
+ * console.log(outShape); // [ 10 ]
+ * disposeTree({ params, state });
+ * ```
  */
 export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
   headed('resNet2', (ni, nf, s) => serial(resBlock(ni, nf, s), resBlock(nf, nf, 1)), opts);
@@ -211,7 +262,13 @@ export const resNet2 = (opts: ModelOptions): Layer<Children, Children> =>
  * The three chapter-14 models by name.
  *
  * @example
+ * ```ts
+ * import { chapter14Models } from 'tsnn';
+ *
+ * console.log(Object.keys(chapter14Models)); // [ "plain", "resnet", "resnet2" ]
  * const model = chapter14Models.resnet2({ nIn: 1, nClasses: 10 });
+ * console.log(model.name); // resNet2
+ * ```
  */
 export const chapter14Models: Record<'plain' | 'resnet' | 'resnet2', (o: ModelOptions) => Layer<Tree & Children, Children>> = {
   plain: plainNet,

@@ -23,7 +23,11 @@ export type Children = { readonly [key: string]: Tree };
  * The record keys of `layers`: label, else position. Labels must be unique.
  *
  * @example
- * childKeys('serial', [withLabel('a', identity), relu]) // ['a', '1']
+ * ```ts
+ * import { identity, relu, withLabel } from 'tsnn';
+ *
+ * console.log(childKeys('serial', [withLabel('a', identity), relu])); // [ "a", "1" ]
+ * ```
  */
 export const childKeys = (owner: string, layers: readonly AnyLayer[]): string[] => {
   const keys = layers.map((l, i) => l?.label ?? String(i));
@@ -68,7 +72,14 @@ const showFlowShape = (s: FlowShape): string =>
  * Compose layers in sequence: `serial(f, g)(x) = g(f(x))`.
  *
  * @example
+ * ```ts
+ * import { countParams, dense, disposeTree, flatten, prngKey, relu, serial } from 'tsnn';
+ *
  * const mlp = serial(flatten, dense({ nf: 64 }), relu, dense({ nf: 10 }));
+ * const { params, outShape } = mlp.init(prngKey(0), [28, 28, 1]);
+ * console.log(outShape, Object.keys(params), countParams(params)); // [ 10 ] [ "0", "1", "2", "3" ] 50890
+ * disposeTree(params);
+ * ```
  */
 export const serial = (...layers: AnyLayer[]): Layer<Children, Children> => {
   const keys = childKeys('serial', layers);
@@ -111,7 +122,15 @@ const KindName = nonEmptyString('a non-empty name');
  * Copy the input into `n` branches (stax's FanOut).
  *
  * @example
- * serial(fanOut(2), parallel(convA, convB), fanInSum)
+ * ```ts
+ * import { dense, disposeTree, fanInSum, fanOut, parallel, prngKey, serial } from 'tsnn';
+ *
+ * const model = serial(fanOut(2), parallel(dense({ nf: 4 }), dense({ nf: 4 })), fanInSum);
+ * console.log(fanOut(2).init(prngKey(0), [3]).outShape); // [ [ 3 ], [ 3 ] ]
+ * const { params, outShape } = model.init(prngKey(0), [3]);
+ * console.log(outShape); // [ 4 ]
+ * disposeTree(params);
+ * ```
  */
 export const fanOut = (n: number): Layer<Children, Children> => {
   decodeArg('fanOut.n', MAX_BRANCHES, n);
@@ -126,7 +145,13 @@ export const fanOut = (n: number): Layer<Children, Children> => {
  * Apply the i-th layer to the i-th branch (stax's parallel).
  *
  * @example
- * serial(fanOut(2), parallel(identity, conv2d({ nf: 8 })))
+ * ```ts
+ * import { conv2d, disposeTree, fanOut, identity, parallel, prngKey, serial } from 'tsnn';
+ *
+ * const { params, outShape } = serial(fanOut(2), parallel(identity, conv2d({ nf: 8 }))).init(prngKey(0), [6, 6, 3]);
+ * console.log(outShape); // [ [ 6, 6, 3 ], [ 6, 6, 8 ] ]
+ * disposeTree(params);
+ * ```
  */
 export const parallel = (...layers: AnyLayer[]): Layer<Children, Children> => {
   const keys = childKeys('parallel', layers);
@@ -191,7 +216,17 @@ const equalShapes = (owner: string, shapes: readonly Shape[], names: readonly st
  * Sum a list of branches of equal shape (stax's FanInSum).
  *
  * @example
- * serial(fanOut(2), parallel(convA, convB), fanInSum)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { evalCtx, fanInSum, fanOut, identity, parallel, prngKey, serial } from 'tsnn';
+ *
+ * const twice = serial(fanOut(2), parallel(identity, identity), fanInSum);
+ * const { params, state } = twice.init(prngKey(0), [2]);
+ * const x = tf.tensor([[1, 2]]);
+ * const { y } = twice.apply(params, state, x, evalCtx);
+ * console.log((y as tf.Tensor).arraySync()); // [ [ 2, 4 ] ]
+ * tf.dispose([x, y as tf.Tensor]);
+ * ```
  */
 export const fanInSum: Layer<Children, Children> = fanIn(
   'fanInSum',
@@ -203,7 +238,13 @@ export const fanInSum: Layer<Children, Children> = fanIn(
  * Concatenate a list of branches along the channel (last) axis (stax's FanInConcat).
  *
  * @example
- * serial(fanOut(2), parallel(identity, conv2d({ nf: 8 })), fanInConcat)
+ * ```ts
+ * import { conv2d, disposeTree, fanInConcat, fanOut, identity, parallel, prngKey, serial } from 'tsnn';
+ *
+ * const { params, outShape } = serial(fanOut(2), parallel(identity, conv2d({ nf: 8 })), fanInConcat).init(prngKey(0), [6, 6, 3]);
+ * console.log(outShape); // [ 6, 6, 11 ]
+ * disposeTree(params);
+ * ```
  */
 export const fanInConcat: Layer<Children, Children> = fanIn(
   'fanInConcat',
@@ -224,7 +265,18 @@ export const fanInConcat: Layer<Children, Children> = fanIn(
  * `add(f, g)(x) = f(x) + g(x)`. The residual connection.
  *
  * @example
- * const block = relu(add(convs, serial(pool, idconv)));
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { add, dense, disposeTree, evalCtx, identity, prngKey, relu, serial } from 'tsnn';
+ *
+ * // A residual block: relu(x + dense(x)), the shortcut being the identity.
+ * const block = serial(add(dense({ nf: 3 }), identity), relu);
+ * const { params, state, outShape } = block.init(prngKey(0), [3]);
+ * const x = tf.ones([2, 3]);
+ * const { y } = block.apply(params, state, x, evalCtx);
+ * console.log(outShape, (y as tf.Tensor).shape); // [ 3 ] [ 2, 3 ]
+ * disposeTree({ params, x, y: y as tf.Tensor });
+ * ```
  */
 export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
   if (layers.length < 1) throw new ConfigError(['add: expected at least one layer']);
@@ -271,7 +323,12 @@ export const add = (...layers: AnyLayer[]): Layer<Children, Children> => {
  * {@link withLabel}, which sets the key its parent stores it under.
  *
  * @example
- * const block = withKind('resBlock', relu(add(convs, shortcut)));
+ * ```ts
+ * import { add, dense, identity, serial, withKind } from 'tsnn';
+ *
+ * const block = withKind('myBlock', serial(add(dense({ nf: 3 }), identity)));
+ * console.log(block.name); // myBlock
+ * ```
  */
 export const withKind = <P extends Tree, S extends Tree>(name: string, layer: Layer<P, S>): Layer<P, S> => ({
   name: decodeArg('withKind.name', KindName, name),

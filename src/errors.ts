@@ -9,7 +9,9 @@
  * Render a per-example shape with the batch axis as `*`: `[*, 14, 14, 32]`.
  *
  * @example
- * showShape([14, 14, 32]) // '[*, 14, 14, 32]'
+ * ```ts
+ * console.log(showShape([14, 14, 32])); // [*, 14, 14, 32]
+ * ```
  */
 export const showShape = (shape: readonly (number | null)[], batch = true): string =>
   `[${[...(batch ? ['*'] : []), ...shape.map((d) => (d === null ? '*' : String(d)))].join(', ')}]`;
@@ -18,7 +20,9 @@ export const showShape = (shape: readonly (number | null)[], batch = true): stri
  * Render a full tensor shape: `[8, 14, 14, 16]`.
  *
  * @example
- * showFullShape([8, 14, 14, 16]) // '[8, 14, 14, 16]'
+ * ```ts
+ * console.log(showFullShape([8, 14, 14, 16])); // [8, 14, 14, 16]
+ * ```
  */
 export const showFullShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
@@ -27,10 +31,24 @@ export const showFullShape = (shape: readonly number[]): string => `[${shape.joi
  * Combinators prefix the path as the error travels up.
  *
  * @example
- * new LayerError('dropout', ['head', '2'], 'training mode needs ctx.key')
+ * ```ts
+ * import { LayerError } from 'tsnn';
+ *
+ * const e = new LayerError('dropout', ['head', '2'], 'training mode needs ctx.key');
+ * console.log(e.message); // dropout 'head.2': training mode needs ctx.key
+ * console.log(e.under('model').message); // dropout 'model.head.2': training mode needs ctx.key
+ * ```
  */
 export class LayerError extends Error {
+  /** The class name, shown in stack traces. */
   override name = 'LayerError';
+  /**
+   * An error in layer `layer` at `path`.
+   *
+   * @param layer The layer's kind (`conv2d`).
+   * @param path Its keys from the root of the model (`['blocks', '2']`); empty at the root.
+   * @param detail What went wrong.
+   */
   constructor(
     readonly layer: string,
     readonly path: readonly string[],
@@ -51,9 +69,23 @@ export class LayerError extends Error {
  * `conv2d 'blocks.2.convs.0.conv': expected input [*, *, *, 32], got [8, 14, 14, 16]`.
  *
  * @example
- * try { model.apply(p, s, x, evalCtx); } catch (e) { if (e instanceof ShapeError) console.log(e.path); }
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { dense, evalCtx, prngKey, serial, ShapeError } from 'tsnn';
+ *
+ * const model = serial(dense({ nf: 4 }), dense({ nf: 2 }));
+ * const { params, state } = model.init(prngKey(0), [3]);
+ * const x = tf.zeros([2, 5]); // 5 features, but the model was built for 3
+ * try {
+ *   model.apply(params, state, x, evalCtx);
+ * } catch (e) {
+ *   if (e instanceof ShapeError) console.log(e.layer, e.path); // dense [ "0" ]
+ * }
+ * x.dispose();
+ * ```
  */
 export class ShapeError extends LayerError {
+  /** The class name, shown in stack traces. */
   override name = 'ShapeError';
 }
 
@@ -62,10 +94,24 @@ export class ShapeError extends LayerError {
  * `conv2d.stride: expected positive integer, got 0`.
  *
  * @example
- * try { conv2d({ nf: 8, stride: 0 }); } catch (e) { (e as ConfigError).problems; }
+ * ```ts
+ * import { ConfigError, conv2d } from 'tsnn';
+ *
+ * try {
+ *   conv2d({ nf: 8, stride: 0 });
+ * } catch (e) {
+ *   if (e instanceof ConfigError) console.log(e.problems); // [ "conv2d.stride: expected positive integer, got 0" ]
+ * }
+ * ```
  */
 export class ConfigError extends Error {
+  /** The class name, shown in stack traces. */
   override readonly name = 'ConfigError';
+  /**
+   * One error for all the problems found.
+   *
+   * @param problems One line per bad field, `owner.field: expected X, got Y`; the message joins them with `; `.
+   */
   constructor(readonly problems: readonly string[]) {
     super(problems.join('; '));
   }
@@ -75,7 +121,17 @@ export class ConfigError extends Error {
  * Rethrow a LayerError from a child with its key prefixed; other errors pass.
  *
  * @example
- * underChild('convs', () => child.apply(p, s, x, ctx))
+ * ```ts
+ * import { LayerError } from 'tsnn';
+ *
+ * try {
+ *   underChild('convs', () => {
+ *     throw new LayerError('conv2d', ['0'], 'bad input');
+ *   });
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d 'convs.0': bad input
+ * }
+ * ```
  */
 export const underChild = <T>(key: string, f: () => T): T => {
   try {
@@ -97,7 +153,7 @@ const MAX_CHARS = 300;
  *
  * @example
  * ```ts
- * listedProblems(['a', 'b', 'c'], 2); // ['a', 'b', '…and 1 more']
+ * console.log(listedProblems(['a', 'b', 'c'], 2)); // [ "a", "b", "…and 1 more" ]
  * ```
  */
 export const listedProblems = (problems: readonly string[], max = MAX_LISTED): string[] => {

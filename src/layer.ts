@@ -10,6 +10,18 @@ import { isKey, type Key } from './random.ts';
 import type { Empty, Tree } from './tree.ts';
 import { ConfigError, LayerError, ShapeError, showFullShape, showShape } from './errors.ts';
 
+/**
+ * tfjs-core's tensor, under a private alias. `deno doc --lint` reports any
+ * npm type (tfjs's Tensor, io-ts's Errors) named directly in a public type
+ * as private-type-ref, since npm modules are file: modules outside the
+ * entrypoints' exports (denoland/deno#27364; the fix there covers only jsr:
+ * and https:). An `@ignore`d alias on the path silences just those, and
+ * re-exporting tfjs's own types would drag its .d.ts into the lint.
+ *
+ * @ignore
+ */
+type Tensor = tf.Tensor;
+
 // ---------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------
@@ -18,7 +30,7 @@ import { ConfigError, LayerError, ShapeError, showFullShape, showShape } from '.
 export type Shape = readonly number[];
 
 /** What flows between layers: a tensor, or a list of them (after `fanOut`). */
-export type Flow = tf.Tensor | readonly tf.Tensor[];
+export type Flow = Tensor | readonly Tensor[];
 
 /** The shape of a {@link Flow}: one shape, or one per branch. */
 export type FlowShape = Shape | readonly Shape[];
@@ -37,14 +49,19 @@ export interface Ctx {
 
 /** What `init` returns. */
 export interface Init<P extends Tree, S extends Tree> {
+  /** The parameters drawn: what gradients and optimizers update. */
   readonly params: P;
+  /** The initial state (batchNorm's running statistics); not trained by gradients. */
   readonly state: S;
+  /** The per-example output shape, computed without running anything. */
   readonly outShape: FlowShape;
 }
 
 /** What `apply` returns: the output and the (possibly updated) state. */
 export interface Applied<S extends Tree> {
+  /** The output. */
   readonly y: Flow;
+  /** The state after this call (updated running statistics in training mode). */
   readonly state: S;
 }
 
@@ -53,15 +70,26 @@ export interface Applied<S extends Tree> {
  * running anything; `apply` is a pure function of params, state and input.
  *
  * @example
- * const { params, state, outShape } = layer.init(prngKey(0), [28, 28, 1]);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { dense, disposeTree, type Layer, prngKey } from 'tsnn';
+ *
+ * const layer: Layer = dense({ nf: 2 });
+ * const { params, state, outShape } = layer.init(prngKey(0), [3]);
+ * const x = tf.ones([4, 3]);
  * const { y } = layer.apply(params, state, x, { training: false });
+ * console.log(outShape, (y as tf.Tensor).shape); // [ 2 ] [ 4, 2 ]
+ * disposeTree({ params, x, y: y as tf.Tensor });
+ * ```
  */
 export interface Layer<P extends Tree = Tree, S extends Tree = Tree> {
   /** The kind of layer, used in messages: `conv2d`, `resBlock`, ... */
   readonly name: string;
   /** The key its parent uses for its params, when given with {@link withLabel}. */
   readonly label?: string;
+  /** Draw params from `key` and compute the output shape for per-example input shape `inShape`. */
   init(key: Key, inShape: FlowShape): Init<P, S>;
+  /** Run the layer on a batch `x`; a pure function of its arguments. */
   apply(params: P, state: S, x: Flow, ctx: Ctx): Applied<S>;
 }
 
@@ -85,12 +113,20 @@ export type StatelessLayer = Layer<Empty, Empty>;
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import type { Empty } from './tree.ts';
+ * import { type Empty, evalCtx, type Layer, prngKey, tidyApply } from 'tsnn';
+ *
  * const softplus: Layer<Empty, Empty> = {
  *   name: 'softplus',
  *   init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),
  *   apply: tidyApply((_params, state, x) => ({ y: tf.log1p(tf.exp(x as tf.Tensor)), state })),
  * };
+ * const x = tf.zeros([1, 2]);
+ * const before = tf.memory().numTensors;
+ * const { y } = softplus.apply({}, {}, x, evalCtx); // the exp in between is disposed
+ * console.log(tf.memory().numTensors - before); // 1
+ * console.log((y as tf.Tensor).arraySync()); // [ [ 0.6931471824645996, 0.6931471824645996 ] ]
+ * tf.dispose([x, y as tf.Tensor]);
+ * softplus.init(prngKey(0), [2]).outShape; // [2]
  * ```
  */
 export const tidyApply = <P extends Tree, S extends Tree>(apply: Layer<P, S>['apply']): Layer<P, S>['apply'] => (params, state, x, ctx) =>
@@ -106,11 +142,19 @@ export const tidyApply = <P extends Tree, S extends Tree>(apply: Layer<P, S>['ap
  *
  * @example
  * ```ts
- * // inside conv2d's apply: const weight = paramTensor('conv2d', 'params', params, 'weight');
- * // apply({}, ...) throws LayerError: conv2d '<root>': params.weight: expected a tensor, got undefined
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const weight = tf.ones([2, 2]);
+ * console.log(paramTensor('conv2d', 'params', { weight }, 'weight') === weight); // true
+ * try {
+ *   paramTensor('conv2d', 'params', {}, 'weight');
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d '<root>': params.weight: expected a tensor, got undefined
+ * }
+ * weight.dispose();
  * ```
  */
-export const paramTensor = (layer: string, record: 'params' | 'state', tree: unknown, field: string): tf.Tensor => {
+export const paramTensor = (layer: string, record: 'params' | 'state', tree: unknown, field: string): Tensor => {
   const t = (tree as Record<string, unknown> | undefined)?.[field];
   if (t instanceof tf.Tensor && !t.isDisposed) return t;
   const got = t instanceof tf.Tensor ? 'a disposed tensor' : t === undefined ? 'undefined' : typeof t === 'object' ? 'a record' : String(t);
@@ -121,7 +165,17 @@ export const paramTensor = (layer: string, record: 'params' | 'state', tree: unk
  * The evaluation context.
  *
  * @example
- * layer.apply(params, state, x, evalCtx)
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, dropout, evalCtx, prngKey } from 'tsnn';
+ *
+ * const layer = dropout({ rate: 0.5 });
+ * const { params, state } = layer.init(prngKey(0), [4]);
+ * const x = tf.ones([1, 4]);
+ * const { y } = layer.apply(params, state, x, evalCtx); // dropout is off when evaluating
+ * console.log((y as tf.Tensor).arraySync()); // [ [ 1, 1, 1, 1 ] ]
+ * disposeTree({ x, y: y as tf.Tensor });
+ * ```
  */
 export const evalCtx: Ctx = { training: false };
 
@@ -129,7 +183,18 @@ export const evalCtx: Ctx = { training: false };
  * The training context, optionally with a key.
  *
  * @example
- * layer.apply(params, state, x, trainCtx(prngKey(3)))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, dropout, prngKey, trainCtx } from 'tsnn';
+ *
+ * const layer = dropout({ rate: 0.5 });
+ * const { params, state } = layer.init(prngKey(0), [1000]);
+ * const x = tf.ones([1, 1000]);
+ * const { y } = layer.apply(params, state, x, trainCtx(prngKey(3))); // about half the values dropped
+ * const kept = tf.sum(tf.notEqual(y as tf.Tensor, 0));
+ * console.log(kept.dataSync()[0] > 400 && kept.dataSync()[0] < 600); // true
+ * disposeTree({ x, y: y as tf.Tensor, kept });
+ * ```
  */
 export const trainCtx = (key?: Key): Ctx => {
   if (key !== undefined && !isKey(key)) throw new ConfigError([`trainCtx.key: expected a PRNG key (prngKey(seed)) or nothing, got ${showValue(key)}`]);
@@ -143,7 +208,14 @@ export const trainCtx = (key?: Key): Ctx => {
  * shown in messages.
  *
  * @example
- * const convs = withLabel('convs', serial(convLayer(3, 16), convLayer(16, 16)));
+ * ```ts
+ * import { convLayer, disposeTree, prngKey, serial, withLabel } from 'tsnn';
+ *
+ * const model = serial(withLabel('convs', serial(convLayer(3, 16), convLayer(16, 16))));
+ * const { params } = model.init(prngKey(0), [8, 8, 3]);
+ * console.log(Object.keys(params)); // [ "convs" ]
+ * disposeTree(params);
+ * ```
  */
 export const withLabel = <P extends Tree, S extends Tree>(label: string, layer: Layer<P, S>): Layer<P, S> => {
   if (typeof label !== 'string' || !/^[A-Za-z_][\w-]*$/.test(label)) {
@@ -158,7 +230,15 @@ export const withLabel = <P extends Tree, S extends Tree>(label: string, layer: 
  * A single per-example shape, or a ShapeError naming the layer.
  *
  * @example
- * const [h, w, c] = singleShape('conv2d', inShape);
+ * ```ts
+ * const [h, w, c] = singleShape('conv2d', [28, 28, 1]);
+ * console.log(h, w, c); // 28 28 1
+ * try {
+ *   singleShape('conv2d', [[28, 28, 1], [28, 28, 1]]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d '<root>': expected one input, got 2 branches
+ * }
+ * ```
  */
 export const singleShape = (layer: string, s: FlowShape): Shape => {
   if (s.length > 0 && Array.isArray(s[0])) {
@@ -171,20 +251,42 @@ export const singleShape = (layer: string, s: FlowShape): Shape => {
  * A single tensor input, or a ShapeError naming the layer.
  *
  * @example
- * const x4 = singleInput('conv2d', x);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const x = tf.zeros([2, 3]);
+ * console.log(singleInput('dense', x).shape); // [ 2, 3 ]
+ * try {
+ *   singleInput('dense', [x, x]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // dense '<root>': expected one input tensor, got a list of 2
+ * }
+ * x.dispose();
+ * ```
  */
-export const singleInput = (layer: string, x: Flow): tf.Tensor => {
+export const singleInput = (layer: string, x: Flow): Tensor => {
   if (Array.isArray(x)) throw new ShapeError(layer, [], `expected one input tensor, got a list of ${x.length}`);
-  return x as tf.Tensor;
+  return x as Tensor;
 };
 
 /**
  * Check an input against an expected per-example pattern (`null` = any size).
  *
  * @example
- * expectInput('conv2d', x, [null, null, 3]); // throws unless x is [b, h, w, 3]
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const x = tf.zeros([8, 14, 14, 16]);
+ * expectInput('conv2d', x, [null, null, 16]); // fine: returns
+ * try {
+ *   expectInput('conv2d', x, [null, null, 3]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d '<root>': expected input [*, *, *, 3], got [8, 14, 14, 16]
+ * }
+ * x.dispose();
+ * ```
  */
-export const expectInput = (layer: string, x: tf.Tensor, pattern: readonly (number | null)[]): void => {
+export const expectInput = (layer: string, x: Tensor, pattern: readonly (number | null)[]): void => {
   const ok = x.rank === pattern.length + 1 && pattern.every((d, i) => d === null || d === x.shape[i + 1]);
   if (!ok) {
     throw new ShapeError(layer, [], `expected input ${showShape(pattern)}, got ${showFullShape(x.shape)}`);
@@ -195,7 +297,14 @@ export const expectInput = (layer: string, x: tf.Tensor, pattern: readonly (numb
  * Check an init-time shape against a pattern (`null` = any size).
  *
  * @example
- * expectShape('dense', inShape, [null]); // throws unless inShape is [n]
+ * ```ts
+ * expectShape('dense', [784], [null]); // fine: returns
+ * try {
+ *   expectShape('dense', [28, 28], [null]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // dense '<root>': expected input shape [*, *], got [*, 28, 28]
+ * }
+ * ```
  */
 export const expectShape = (layer: string, shape: Shape, pattern: readonly (number | null)[]): void => {
   const ok = shape.length === pattern.length && pattern.every((d, i) => d === null || d === shape[i]);
@@ -206,6 +315,8 @@ export const expectShape = (layer: string, shape: Shape, pattern: readonly (numb
  * The output shape from `init`, with a batch axis prepended.
  *
  * @example
- * withBatch(8, [28, 28, 1]) // [8, 28, 28, 1]
+ * ```ts
+ * console.log(withBatch(8, [28, 28, 1])); // [ 8, 28, 28, 1 ]
+ * ```
  */
 export const withBatch = (batch: number, s: Shape): number[] => [batch, ...s];

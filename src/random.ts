@@ -63,7 +63,11 @@ const rotl = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>>
  * Threefry-2x32 with 20 rounds (Random123), the block cipher JAX uses for its keys.
  *
  * @example
- * threefry2x32(0, 0, 0, 0) // [0x6b200159, 0x99ba4efe]
+ * ```ts
+ * // The Random123 known-answer test for 20 rounds and all-zero inputs.
+ * const [a, b] = threefry2x32(0, 0, 0, 0);
+ * console.log(a.toString(16), b.toString(16)); // 6b200159 99ba4efe
+ * ```
  */
 export const threefry2x32 = (k0: number, k1: number, c0: number, c1: number): [number, number] => {
   const k2 = (k0 ^ k1 ^ 0x1bd11bda) >>> 0;
@@ -89,7 +93,11 @@ export const threefry2x32 = (k0: number, k1: number, c0: number, c1: number): [n
  * Make a key from an integer seed (any safe integer, negative allowed).
  *
  * @example
- * const key = prngKey(0);
+ * ```ts
+ * import { prngKey } from 'tsnn';
+ *
+ * console.log(prngKey(0), prngKey(2 ** 32 + 5)); // [ 0, 0 ] [ 1, 5 ]
+ * ```
  */
 export const prngKey = (seed: number): Key => {
   if (!Number.isSafeInteger(seed)) refuse('prngKey.seed', 'a safe integer', seed);
@@ -103,7 +111,7 @@ export const prngKey = (seed: number): Key => {
  *
  * @example
  * ```ts
- * isKey([1, 2]); // true
+ * console.log(isKey([1, 2]), isKey([1, -2]), isKey('seed')); // true false false
  * ```
  */
 export const isKey = (k: unknown): k is Key =>
@@ -115,8 +123,15 @@ export const isKey = (k: unknown): k is Key =>
  *
  * @example
  * ```ts
+ * import { prngKey, split } from 'tsnn';
+ *
  * const [kInit, kDrop] = split(prngKey(0), 2);
- * // split(prngKey(0), 0) throws ConfigError: split.n: expected positive integer up to 2^28, got 0
+ * console.log(kInit.join() !== kDrop.join()); // true
+ * try {
+ *   split(prngKey(0), 0);
+ * } catch (e) {
+ *   console.log((e as Error).message); // split.n: expected positive integer, got 0
+ * }
  * ```
  */
 export const split = (key: Key, n = 2): Key[] => {
@@ -134,8 +149,15 @@ export const split = (key: Key, n = 2): Key[] => {
  *
  * @example
  * ```ts
- * const childKey = foldIn(prngKey(0), 3);
- * // foldIn(prngKey(0), 1.5) throws ConfigError: foldIn.data: expected a safe integer, got 1.5
+ * import { foldIn, prngKey } from 'tsnn';
+ *
+ * const childKey = foldIn(prngKey(0), 3); // the same (key, data) always gives the same child
+ * console.log(childKey.join() === foldIn(prngKey(0), 3).join()); // true
+ * try {
+ *   foldIn(prngKey(0), 1.5);
+ * } catch (e) {
+ *   console.log((e as Error).message); // foldIn.data: expected a safe integer, got 1.5
+ * }
  * ```
  */
 export const foldIn = (key: Key, data: number): Key => {
@@ -149,7 +171,12 @@ export const foldIn = (key: Key, data: number): Key => {
  * `count` random uint32 words drawn from `key`.
  *
  * @example
- * const bits = randomBits(prngKey(1), 4); // Uint32Array(4)
+ * ```ts
+ * import { prngKey } from 'tsnn';
+ *
+ * const bits = randomBits(prngKey(1), 4);
+ * console.log(bits.length, bits instanceof Uint32Array); // 4 true
+ * ```
  */
 export const randomBits = (key: Key, count: number): Uint32Array => {
   const out = new Uint32Array(count);
@@ -167,8 +194,15 @@ export const randomBits = (key: Key, count: number): Uint32Array => {
  *
  * @example
  * ```ts
+ * import { prngKey, uniform } from 'tsnn';
+ *
  * const u = uniform(prngKey(1), 3, -1, 1);
- * // uniform(prngKey(1), -1) throws ConfigError: uniform.count: expected integer in 0..2^28, got -1
+ * console.log(u.length, u.every((v) => v >= -1 && v < 1)); // 3 true
+ * try {
+ *   uniform(prngKey(1), -1);
+ * } catch (e) {
+ *   console.log((e as Error).message); // uniform.count: expected integer in 0..2^28, got -1
+ * }
  * ```
  */
 export const uniform = (key: Key, count: number, lo = 0, hi = 1): Float32Array => {
@@ -188,8 +222,15 @@ export const uniform = (key: Key, count: number, lo = 0, hi = 1): Float32Array =
  *
  * @example
  * ```ts
+ * import { normal, prngKey } from 'tsnn';
+ *
  * const w = normal(prngKey(2), 9, 0.1);
- * // normal(prngKey(2), 9, NaN) throws ConfigError: normal.std: expected finite number >= 0, got NaN
+ * console.log(w.length); // 9
+ * try {
+ *   normal(prngKey(2), 9, NaN);
+ * } catch (e) {
+ *   console.log((e as Error).message); // normal.std: expected finite number >= 0, got NaN
+ * }
  * ```
  */
 export const normal = (key: Key, count: number, std = 1): Float32Array => {
@@ -214,7 +255,10 @@ export const normal = (key: Key, count: number, std = 1): Float32Array => {
  *
  * @example
  * ```ts
+ * import { permutation, prngKey } from 'tsnn';
+ *
  * const order = permutation(prngKey(3), 10);
+ * console.log([...order].sort((a, b) => a - b).join()); // 0,1,2,3,4,5,6,7,8,9
  * ```
  */
 export const permutation = (key: Key, n: number): Int32Array => {

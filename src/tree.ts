@@ -7,12 +7,15 @@
  */
 import * as tf from './tfjs/tf.ts';
 
+/** @ignore tfjs-core's tensor, aliased so deno doc --lint does not flag the npm type as private (see src/layer.ts). */
+type Tensor = tf.Tensor;
+
 // ---------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------
 
 /** A tree of tensors: a tensor, or a record of trees. `{}` is the empty tree. */
-export type Tree = tf.Tensor | { readonly [key: string]: Tree };
+export type Tree = Tensor | { readonly [key: string]: Tree };
 
 /** A tree with every leaf replaced by a value of type `A`. */
 export type TreeOf<A> = A | { readonly [key: string]: TreeOf<A> };
@@ -24,9 +27,15 @@ export type Empty = Record<string, never>;
  * True for a tfjs tensor leaf.
  *
  * @example
- * isTensor(tf.scalar(1)) // true
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const x = tf.scalar(1);
+ * console.log(isTensor(x), isTensor({ w: x })); // true false
+ * x.dispose();
+ * ```
  */
-export const isTensor = (x: unknown): x is tf.Tensor => x instanceof tf.Tensor;
+export const isTensor = (x: unknown): x is Tensor => x instanceof tf.Tensor;
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !isTensor(x) && !Array.isArray(x);
 
@@ -38,15 +47,22 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
  * Leaves in a stable order (keys sorted), each with its dotted path.
  *
  * @example
- * flattenTree({ b: tf.scalar(1), a: { w: tf.scalar(2) } }) // [['a.w', 2], ['b', 1]]
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, flattenTree } from 'tsnn';
+ *
+ * const tree = { b: tf.scalar(1), a: { w: tf.scalar(2) } };
+ * console.log(flattenTree(tree).map(([path, t]) => [path, t.dataSync()[0]])); // [ [ "a.w", 2 ], [ "b", 1 ] ]
+ * disposeTree(tree);
+ * ```
  */
-export const flattenTree = (tree: Tree, prefix = ''): [string, tf.Tensor][] => {
-  const out: [string, tf.Tensor][] = [];
+export const flattenTree = (tree: Tree, prefix = ''): [string, Tensor][] => {
+  const out: [string, Tensor][] = [];
   collect(tree, prefix, out);
   return out;
 };
 
-const collect = (tree: Tree, prefix: string, out: [string, tf.Tensor][]): void => {
+const collect = (tree: Tree, prefix: string, out: [string, Tensor][]): void => {
   if (isTensor(tree)) {
     out.push([prefix, tree]);
     return;
@@ -84,7 +100,7 @@ const compareKeys = (a: string, b: string): number => {
  * paths, so none are built. A malformed tree gets {@link flattenTree}'s error,
  * which names the path.
  */
-const forEachLeaf = (root: Tree, f: (t: tf.Tensor) => void): void => {
+const forEachLeaf = (root: Tree, f: (t: Tensor) => void): void => {
   const visit = (tree: Tree): void => {
     if (isTensor(tree)) return f(tree);
     if (!isRecord(tree)) flattenTree(root);
@@ -97,7 +113,11 @@ const forEachLeaf = (root: Tree, f: (t: tf.Tensor) => void): void => {
  * Rebuild a tree from `[dottedPath, leaf]` pairs. The inverse of {@link flattenTree}.
  *
  * @example
- * unflattenTree([['a.w', w], ['b', b]]) // { a: { w }, b }
+ * ```ts
+ * import { unflattenTree } from 'tsnn';
+ *
+ * console.log(unflattenTree([['a.w', 1], ['b', 2]])); // { a: { w: 1 }, b: 2 }
+ * ```
  */
 export const unflattenTree = <A>(pairs: readonly (readonly [string, A])[]): TreeOf<A> => {
   if (pairs.length === 1 && pairs[0][0] === '') return pairs[0][1];
@@ -122,9 +142,15 @@ export const unflattenTree = <A>(pairs: readonly (readonly [string, A])[]): Tree
  * Leaves only, in {@link flattenTree}'s order.
  *
  * @example
- * leaves(params).length // number of tensors
+ * ```ts
+ * import { dense, disposeTree, prngKey } from 'tsnn';
+ *
+ * const { params } = dense({ nf: 2 }).init(prngKey(0), [3]);
+ * console.log(leaves(params).length); // 2
+ * disposeTree(params);
+ * ```
  */
-export const leaves = (tree: Tree): tf.Tensor[] => flattenTree(tree).map(([, t]) => t);
+export const leaves = (tree: Tree): Tensor[] => flattenTree(tree).map(([, t]) => t);
 
 // ---------------------------------------------------------------------------
 // Maps
@@ -134,9 +160,17 @@ export const leaves = (tree: Tree): tf.Tensor[] => flattenTree(tree).map(([, t])
  * Apply `f` to every leaf, keeping the structure. `f` gets the dotted path too.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, mapTree } from 'tsnn';
+ *
+ * const params = { w: tf.ones([2]), b: tf.ones([1]) };
  * const zeros = mapTree(params, (t) => tf.zerosLike(t));
+ * console.log(Array.from(zeros.w.dataSync())); // [ 0, 0 ]
+ * disposeTree({ params, zeros });
+ * ```
  */
-export const mapTree = <T extends Tree>(tree: T, f: (leaf: tf.Tensor, path: string) => tf.Tensor, prefix = ''): T => {
+export const mapTree = <T extends Tree>(tree: T, f: (leaf: Tensor, path: string) => Tensor, prefix = ''): T => {
   if (isTensor(tree)) return f(tree, prefix) as T;
   const out: Record<string, Tree> = {};
   for (const k of Object.keys(tree)) {
@@ -149,11 +183,19 @@ export const mapTree = <T extends Tree>(tree: T, f: (leaf: tf.Tensor, path: stri
  * Combine trees of the same structure leaf by leaf.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, zipTrees } from 'tsnn';
+ *
+ * const a = { w: tf.tensor([1, 2]) }, b = { w: tf.tensor([10, 20]) };
  * const sum = zipTrees([a, b], ([x, y]) => tf.add(x, y));
+ * console.log(Array.from(sum.w.dataSync())); // [ 11, 22 ]
+ * disposeTree({ a, b, sum });
+ * ```
  */
 export const zipTrees = <T extends Tree>(
   trees: readonly T[],
-  f: (leaves: tf.Tensor[], path: string) => tf.Tensor,
+  f: (leaves: Tensor[], path: string) => Tensor,
 ): T => {
   // Walk the records side by side when their keys agree; trees that differ only in empty subtrees (which hold
   // no leaves) take the path-matching route. The check comes first so that `f` runs once per leaf either way.
@@ -166,7 +208,7 @@ export const zipTrees = <T extends Tree>(
       keys.every((k) => aligned(nodes.map((n) => (n as Record<string, Tree>)[k])));
   };
   const zip = (nodes: readonly Tree[], path: string): Tree => {
-    if (isTensor(nodes[0])) return f(nodes as tf.Tensor[], path);
+    if (isTensor(nodes[0])) return f(nodes as Tensor[], path);
     const out: Record<string, Tree> = {};
     for (const k of sortedKeys(nodes[0])) out[k] = zip(nodes.map((n) => (n as Record<string, Tree>)[k]), path ? `${path}.${k}` : k);
     return out;
@@ -189,7 +231,13 @@ const sameKeys = (keys: readonly string[], others: readonly string[]): boolean =
  * Shapes of every leaf, same structure.
  *
  * @example
- * treeShapes(params) // { conv: { weight: [3, 3, 1, 16] }, ... }
+ * ```ts
+ * import { conv2d, disposeTree, prngKey, treeShapes } from 'tsnn';
+ *
+ * const { params } = conv2d({ nf: 16 }).init(prngKey(0), [28, 28, 1]);
+ * console.log(treeShapes(params)); // { bias: [ 16 ], weight: [ 3, 3, 1, 16 ] }
+ * disposeTree(params);
+ * ```
  */
 export const treeShapes = (tree: Tree): TreeOf<number[]> => unflattenTree(flattenTree(tree).map(([p, t]) => [p, t.shape] as const));
 
@@ -201,7 +249,13 @@ export const treeShapes = (tree: Tree): TreeOf<number[]> => unflattenTree(flatte
  * Number of scalars in the tree.
  *
  * @example
- * countParams(params) // 1_234_567
+ * ```ts
+ * import { countParams, dense, disposeTree, prngKey } from 'tsnn';
+ *
+ * const { params } = dense({ nf: 10 }).init(prngKey(0), [784]);
+ * console.log(countParams(params)); // 7850
+ * disposeTree(params);
+ * ```
  */
 export const countParams = (tree: Tree): number => {
   let n = 0;
@@ -213,7 +267,14 @@ export const countParams = (tree: Tree): number => {
  * Dispose every leaf. Safe on trees that share no tensors with live trees.
  *
  * @example
- * disposeTree(oldParams);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree } from 'tsnn';
+ *
+ * const params = { w: tf.ones([2]), b: tf.ones([1]) };
+ * disposeTree(params);
+ * console.log(params.w.isDisposed, params.b.isDisposed); // true true
+ * ```
  */
 export const disposeTree = (tree: Tree): void => {
   forEachLeaf(tree, (t) => t.isDisposed || t.dispose());
@@ -223,7 +284,19 @@ export const disposeTree = (tree: Tree): void => {
  * Keep every leaf alive past the enclosing `tf.tidy`.
  *
  * @example
- * tf.tidy(() => keepTree(mapTree(p, (t) => tf.mul(t, 2))))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree, mapTree } from 'tsnn';
+ *
+ * const p = { w: tf.ones([2]) };
+ * let doubled = p;
+ * // tidy disposes what its callback makes unless it is kept (a returned tree is not looked into).
+ * tf.tidy(() => {
+ *   doubled = keepTree(mapTree(p, (t) => tf.mul(t, 2)));
+ * });
+ * console.log(Array.from(doubled.w.dataSync())); // [ 2, 2 ]
+ * disposeTree({ p, doubled });
+ * ```
  */
 export const keepTree = <T extends Tree>(tree: T): T => {
   forEachLeaf(tree, (t) => void tf.keep(t));
@@ -234,7 +307,16 @@ export const keepTree = <T extends Tree>(tree: T): T => {
  * A deep copy with fresh tensors (`tf.clone` per leaf).
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { cloneTree, disposeTree } from 'tsnn';
+ *
+ * const params = { w: tf.ones([2]) };
  * const copy = cloneTree(params);
+ * params.w.dispose();
+ * console.log(Array.from(copy.w.dataSync())); // [ 1, 1 ]
+ * disposeTree(copy);
+ * ```
  */
 export const cloneTree = <T extends Tree>(tree: T): T => mapTree(tree, (t) => tf.clone(t));
 
@@ -242,7 +324,16 @@ export const cloneTree = <T extends Tree>(tree: T): T => mapTree(tree, (t) => tf
  * Exact equality of two trees: same paths, shapes, dtypes and values.
  *
  * @example
- * treesEqual(p1, p2) // true
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { cloneTree, disposeTree, treesEqual } from 'tsnn';
+ *
+ * const p1 = { w: tf.tensor([1, 2]) };
+ * const p2 = cloneTree(p1);
+ * const p3 = { w: tf.tensor([1, 3]) };
+ * console.log(treesEqual(p1, p2), treesEqual(p1, p3)); // true false
+ * disposeTree({ p1, p2, p3 });
+ * ```
  */
 export const treesEqual = (a: Tree, b: Tree): boolean => {
   const fa = flattenTree(a), fb = flattenTree(b);
@@ -261,10 +352,20 @@ export const treesEqual = (a: Tree, b: Tree): boolean => {
  * that replaces a state tree by its successor.
  *
  * @example
- * disposeReplaced(state, newState); state = newState;
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree } from 'tsnn';
+ *
+ * const kept = tf.ones([2]);
+ * const state = { mean: tf.zeros([2]), var: kept };
+ * const next = { mean: tf.ones([2]), var: kept }; // var carried over unchanged
+ * disposeReplaced(state, next);
+ * console.log(state.mean.isDisposed, kept.isDisposed); // true false
+ * disposeTree(next);
+ * ```
  */
 export const disposeReplaced = (old: Tree, next: Tree): void => {
-  const kept = new Set<tf.Tensor>();
+  const kept = new Set<Tensor>();
   forEachLeaf(next, (t) => void kept.add(t));
   forEachLeaf(old, (t) => kept.has(t) || t.isDisposed || t.dispose());
 };

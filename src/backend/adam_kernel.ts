@@ -198,7 +198,7 @@ const adamKernel = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
  *
  * @example
  * ```ts
- * import { installAdamKernel } from './adam_kernel.ts';
+ * import { installAdamKernel } from 'tsnn/backend';
  * installAdamKernel();
  * ```
  */

@@ -318,8 +318,13 @@ const FORWARD = 'TsnnBatchNormTrain', BACKWARD = 'TsnnBatchNormGrad', RUNNING = 
  *
  * @example
  * ```ts
- * import { hasBatchNormKernels } from './batchnorm_kernels.ts';
- * console.log(hasBatchNormKernels());
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { hasBatchNormKernels, installBatchNormKernels } from 'tsnn/backend';
+ *
+ * await tf.ready(); // before the first op there is no active backend, and the answer is false
+ * console.log(hasBatchNormKernels()); // false
+ * installBatchNormKernels(); // installEngine does it
+ * console.log(hasBatchNormKernels()); // true
  * ```
  */
 export const hasBatchNormKernels = (): boolean => tf.getKernel(FORWARD, tf.getBackend()) !== undefined;
@@ -332,9 +337,11 @@ const run = <T>(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMa
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
+ * import { batchNormTrainForward, installBatchNormKernels } from 'tsnn/backend';
+ *
  * installBatchNormKernels();
  * const [y, mean, variance] = batchNormTrainForward(tf.tensor2d([[1], [3]]), tf.ones([1]), tf.zeros([1]), 1e-5);
+ * console.log(Array.from(y.dataSync(), (v) => +v.toFixed(3)), mean.dataSync()[0], variance.dataSync()[0]); // [-1, 1] 2 1
  * ```
  */
 export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] =>
@@ -346,11 +353,14 @@ export const batchNormTrainForward = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { batchNormTrainBackward, batchNormTrainForward, installBatchNormKernels } from './batchnorm_kernels.ts';
+ * import { batchNormTrainBackward, batchNormTrainForward, installBatchNormKernels } from 'tsnn/backend';
+ *
  * installBatchNormKernels();
  * const x = tf.tensor2d([[1], [3]]), gamma = tf.ones([1]) as tf.Tensor1D;
  * const [, mean, variance] = batchNormTrainForward(x, gamma, tf.zeros([1]), 1e-5);
  * const [dx, dGamma, dBeta] = batchNormTrainBackward(tf.onesLike(x), x, gamma, mean, variance, 1e-5);
+ * // A constant dy moves nothing through the normalisation: dx is 0, dbeta the sum of dy.
+ * console.log(Array.from(dx.dataSync(), (v) => Math.abs(v) < 1e-6), dGamma.dataSync()[0], dBeta.dataSync()[0]); // [true, true] 0 2
  * ```
  */
 export const batchNormTrainBackward = (
@@ -379,7 +389,7 @@ const kernelRunningStats: RunningStats = (mean, variance, runMean, runVar, momen
  *
  * @example
  * ```ts
- * import { installBatchNormKernels } from './batchnorm_kernels.ts';
+ * import { installBatchNormKernels } from 'tsnn/backend';
  * installBatchNormKernels();
  * ```
  */

@@ -25,7 +25,10 @@ const pair = (v: number | [number, number]): [number, number] => (Array.isArray(
  * in one pad (callers absorb the trailing zeros into their own padding).
  *
  * @example
- * spread(dy, 2, 2) // [n, 2h, 2w, c]
+ * ```ts
+ * // Internal: conv2dInputGrad dilates dy with it for strided convs.
+ * // spread(dy, 2, 2) of dy [n, h, w, c] has shape [n, 2h, 2w, c].
+ * ```
  */
 const spread = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
   if (sh === 1 && sw === 1) return dy;
@@ -79,7 +82,13 @@ for (const backendName of ['wasm', 'cpu']) {
  * the channels are swapped by the backend's transpose.
  *
  * @example
- * rotate180(w) // w[kh-1-i, kw-1-j, o, c] at [i, j, c, o]
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { rotate180 } from 'tsnn/backend';
+ *
+ * const w = tf.tensor4d([1, 2, 3, 4], [2, 2, 1, 1]) as tf.Tensor4D; // [kh, kw, ci, co]
+ * console.log(Array.from(rotate180(w).dataSync())); // [4, 3, 2, 1]
+ * ```
  */
 export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D =>
   tf.tidy(() => {
@@ -105,7 +114,17 @@ const gradientConv = (x: tf.Tensor4D, filter: tf.Tensor4D, pad: ExplicitPads, di
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { conv2dInputGrad } from 'tsnn/backend';
+ *
+ * const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
+ * const w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
+ * const dy = tf.ones([1, 2, 2, 2]) as tf.Tensor4D; // conv2d(x, w, stride 2, pad 1) is [1, 2, 2, 2]
  * const dx = conv2dInputGrad(dy, w, x.shape, [2, 2], { top: 1, bottom: 1, left: 1, right: 1 });
+ * const ref = tf.grad((x) => tf.sum(tf.conv2d(x as tf.Tensor4D, w, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])))(x);
+ * console.log(dx.shape, tf.max(tf.abs(tf.sub(dx, ref))).dataSync()[0]); // [1, 4, 4, 1] 0
+ * ```
  */
 export const conv2dInputGrad = (
   dy: tf.Tensor4D,
@@ -132,7 +151,17 @@ export const conv2dInputGrad = (
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `w`, as a forward conv.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { conv2dFilterGrad } from 'tsnn/backend';
+ *
+ * const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
+ * const w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
+ * const dy = tf.ones([1, 4, 4, 2]) as tf.Tensor4D; // conv2d(x, w, stride 1, pad 1) is [1, 4, 4, 2]
  * const dw = conv2dFilterGrad(x, dy, w.shape, [1, 1], { top: 1, bottom: 1, left: 1, right: 1 });
+ * const ref = tf.grad((w) => tf.sum(tf.conv2d(x, w as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]])))(w);
+ * console.log(dw.shape, tf.max(tf.abs(tf.sub(dw, ref))).dataSync()[0]); // [3, 3, 1, 2] 0
+ * ```
  */
 export const conv2dFilterGrad = (
   x: tf.Tensor4D,
@@ -164,7 +193,11 @@ export const conv2dFilterGrad = (
  * convs and NCHW keep tfjs's own gradient.
  *
  * @example
- * installConvGradients(); // once, before training
+ * ```ts
+ * import { installConvGradients } from 'tsnn/backend';
+ *
+ * installConvGradients(); // once, before training (selectBackend does it); idempotent
+ * ```
  */
 export const installConvGradients: () => void = extendGradient('Conv2D', ['x', 'filter'], (stock) => (dy, saved, attrs) => {
   const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];

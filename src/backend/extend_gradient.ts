@@ -12,8 +12,15 @@ import * as tf from '../tfjs/tf.ts';
  * (`outputsToSave` as in tfjs's gradient configs: `[true]` saves the output).
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { extendGradient } from 'tsnn/backend';
+ *
+ * // A Relu gradient that defers to tfjs's own: a template for one that handles a special case first.
  * const install = extendGradient('Relu', ['x'], (stock) => (dy, saved, attrs) => stock(dy, saved, attrs));
- * install(); // once, before training
+ * install(); // once, before training; idempotent
+ * console.log(Array.from(tf.grad((x) => tf.sum(tf.relu(x)))(tf.tensor([-1, 2])).dataSync())); // [0, 1]
+ * ```
  */
 export const extendGradient = (
   kernelName: string,

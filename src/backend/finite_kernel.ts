@@ -67,8 +67,10 @@ const holder = (t: tf.Tensor): unknown =>
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
+ * import { kernelIo } from 'tsnn/backend';
+ *
  * const t = tf.tensor([1, NaN]);
- * tensorIsFinite(kernelIo(tf.backend())!, tf.backend(), t); // false
+ * console.log(tensorIsFinite(kernelIo(tf.backend())!, tf.backend(), t)); // false
  * ```
  */
 export const tensorIsFinite = (io: KernelIo, backend: unknown, t: tf.TensorInfo): boolean => {
@@ -101,7 +103,7 @@ const check = (tensors: readonly tf.Tensor[]): boolean | undefined => {
  *
  * @example
  * ```ts
- * import { installFiniteCheck } from './finite_kernel.ts';
+ * import { installFiniteCheck } from 'tsnn/backend';
  * installFiniteCheck();
  * ```
  */

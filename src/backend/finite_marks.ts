@@ -20,10 +20,11 @@ const finite = new WeakSet<object>();
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
+ * import * as tf from '../tfjs/tf.ts';
+ *
  * const t = tf.tensor([1, 2]);
  * markFinite(t);
- * isMarkedFinite(t); // true
+ * console.log(isMarkedFinite(t)); // true
  * ```
  */
 export const markFinite = (t: tf.TensorInfo): void => void finite.add(t.dataId);
@@ -33,8 +34,9 @@ export const markFinite = (t: tf.TensorInfo): void => void finite.add(t.dataId);
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
- * isMarkedFinite(tf.tensor([1, NaN])); // false
+ * import * as tf from '../tfjs/tf.ts';
+ *
+ * console.log(isMarkedFinite(tf.tensor([1, NaN]))); // false
  * ```
  */
 export const isMarkedFinite = (t: tf.TensorInfo): boolean => finite.has(t.dataId);

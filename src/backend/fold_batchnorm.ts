@@ -21,7 +21,7 @@ const recording = (): boolean => ((tf.engine() as unknown as { state: { gradient
  *
  * @example
  * ```ts
- * import { installBatchNormFolding } from './fold_batchnorm.ts';
+ * import { installBatchNormFolding } from 'tsnn/backend';
  * installBatchNormFolding();
  * ```
  */

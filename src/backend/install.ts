@@ -22,7 +22,7 @@ import { installWasmZeroCopy } from './wasm_kernels.ts';
  *
  * @example
  * ```ts
- * import { installEngine } from './install.ts';
+ * import { installEngine } from 'tsnn/backend';
  * installEngine();
  * ```
  */

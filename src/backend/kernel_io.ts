@@ -8,6 +8,12 @@
  */
 import type * as tf from '../tfjs/tf.ts';
 
+/**
+ * tfjs-core's tensor record under a private alias: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); an `@ignore`d alias silences just that.
+ *
+ * @ignore
+ */
 type Info = tf.TensorInfo;
 
 interface WasmLike {
@@ -49,9 +55,18 @@ const size = (t: { shape: readonly number[] }) => t.shape.reduce((a, s) => a * s
  * The kernel I/O of a wasm or cpu backend; undefined for any other backend.
  *
  * @example
- * const io = kernelIo(backend)!;
- * const y = io.output(x.shape);
- * io.read(y).set(io.read(x).map((v) => 2 * v));
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { kernelIo } from 'tsnn/backend';
+ *
+ * // What a kernel body does: read its input, fill its output in place (here on cpu).
+ * const x = tf.tensor([1, 2, 3]);
+ * const io = kernelIo(tf.backend())!;
+ * const yInfo = io.output(x.shape);
+ * io.read(yInfo).set(io.read(x).map((v) => 2 * v));
+ * const y = tf.engine().makeTensorFromTensorInfo(yInfo);
+ * console.log(Array.from(y.dataSync())); // [2, 4, 6]
+ * ```
  */
 export const kernelIo = (backend: unknown): KernelIo | undefined => {
   const w = backend as Partial<WasmLike>;

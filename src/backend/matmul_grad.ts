@@ -18,7 +18,11 @@ const product = (a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): tf.T
  * batched products keep tfjs's own gradient.
  *
  * @example
- * installMatMulGradient(); // once, before training
+ * ```ts
+ * import { installMatMulGradient } from 'tsnn/backend';
+ *
+ * installMatMulGradient(); // once, before training (selectBackend does it); idempotent
+ * ```
  */
 export const installMatMulGradient: () => void = extendGradient('BatchMatMul', ['a', 'b'], (stock) => (dy, saved, attrs) => {
   const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];

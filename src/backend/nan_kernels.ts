@@ -262,8 +262,9 @@ const replace = (name: string, backend: string, make: (stock: tf.KernelConfig) =
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
+ *
  * installNanKernels();
- * tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid'); // [[[[NaN]]]]
+ * console.log(tf.maxPool(tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]), 2, 2, 'valid').dataSync()[0]); // NaN (stock cpu gives 3)
  * ```
  */
 export const installNanKernels = (): void => {

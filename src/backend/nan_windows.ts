@@ -132,7 +132,10 @@ type PoolAttrs = {
  *
  * @example
  * ```ts
- * poolInfo({ shape: [1, 4, 4, 1] } as tf.TensorInfo, { filterSize: 2, strides: 2, pad: 'valid' }).outHeight; // 2
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const info = poolInfo({ shape: [1, 4, 4, 1] } as tf.TensorInfo, { filterSize: 2, strides: 2, pad: 'valid' });
+ * console.log(info.outHeight); // 2
  * ```
  */
 export const poolInfo = (x: Info, attrs: tf.NamedAttrMap | undefined): tf.backend_util.Conv2DInfo => {
@@ -191,7 +194,7 @@ const avgPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
  *
  * @example
  * ```ts
- * Object.keys(NAN_WINDOW_KERNELS); // ['Conv2D', 'FusedConv2D', 'AvgPool']
+ * console.log(Object.keys(NAN_WINDOW_KERNELS)); // ['Conv2D', 'FusedConv2D', 'AvgPool']
  * ```
  */
 export const NAN_WINDOW_KERNELS: Record<string, (stock: tf.KernelConfig) => tf.KernelConfig> = {

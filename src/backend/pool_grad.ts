@@ -65,7 +65,7 @@ const firstMaxGrad = (dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, size: num
  *
  * @example
  * ```ts
- * import { installMaxPoolGradient } from './pool_grad.ts';
+ * import { installMaxPoolGradient } from 'tsnn/backend';
  * installMaxPoolGradient();
  * ```
  */
@@ -81,7 +81,7 @@ export const installMaxPoolGradient: () => void = extendGradient('MaxPool', ['x'
  *
  * @example
  * ```ts
- * import { installAvgPoolGradient } from './pool_grad.ts';
+ * import { installAvgPoolGradient } from 'tsnn/backend';
  * installAvgPoolGradient();
  * ```
  */

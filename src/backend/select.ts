@@ -99,8 +99,13 @@ const useWasm = async (wasmPaths?: string): Promise<string | null> => {
  * backend needs to train (and to train fast).
  *
  * @example
- * const { name, reason } = await selectBackend(); // e.g. wasm, 'default: tfjs-node-gpu not installed; ...'
- * await selectBackend({ backend: 'cpu' });
+ * ```ts
+ * import { selectBackend } from 'tsnn';
+ *
+ * // With no options: tfjs-node where installed, else wasm, else cpu (NN_BACKEND overrides).
+ * const { name, reason } = await selectBackend({ backend: 'cpu' });
+ * console.log(name, reason); // cpu requested by option
+ * ```
  */
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
   installEngine();

@@ -112,7 +112,14 @@ export const op: {
  * and `step` are code that pushes one i32 each.
  *
  * @example
- * forLoop(3, op.get(0), op.i32Const(1), body)
+ * ```ts
+ * import { assembleModule, forLoop, I32, op } from 'tsnn/backend';
+ *
+ * // for (local1 = 0; local1 < param0; local1 += 1) { }
+ * const code = forLoop(1, op.get(0), op.i32Const(1), []);
+ * const spin = { name: 'spin', params: [I32], locals: [[1, I32]] as const, body: code };
+ * console.log(WebAssembly.validate(assembleModule([spin]) as BufferSource)); // true
+ * ```
  */
 export const forLoop = (v: number, limit: readonly number[], step: readonly number[], body: readonly number[]): number[] => [
   ...op.i32Const(0),
@@ -135,9 +142,13 @@ export const forLoop = (v: number, limit: readonly number[], step: readonly numb
 
 /** One exported function: its parameter types, extra locals (as [count, type] runs) and body. */
 export interface WasmFunction {
+  /** The export's name. */
   readonly name: string;
+  /** The parameter types ({@link I32}, {@link F32}, {@link V128}); locals 0.. are the parameters. */
   readonly params: readonly number[];
+  /** Extra locals after the parameters, as `[count, type]` runs. */
   readonly locals: readonly (readonly [number, number])[];
+  /** The code, without the final `end`. */
   readonly body: readonly number[];
 }
 
@@ -146,8 +157,12 @@ export interface WasmFunction {
  * functions (no results).
  *
  * @example
+ * ```ts
+ * import { assembleModule } from 'tsnn/backend';
+ *
  * const bytes = assembleModule([{ name: 'nop', params: [], locals: [], body: [] }]);
- * WebAssembly.validate(bytes) // true
+ * console.log(WebAssembly.validate(bytes as BufferSource)); // true
+ * ```
  */
 export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
   new Uint8Array([
@@ -177,7 +192,12 @@ export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
  * the backend is not wasm or does not expose it.
  *
  * @example
- * const memory = wasmBackendMemory(tf.backend());
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { wasmBackendMemory } from 'tsnn/backend';
+ *
+ * console.log(wasmBackendMemory(tf.backend())); // undefined on the default cpu backend
+ * ```
  */
 export const wasmBackendMemory = (backend: unknown): WebAssembly.Memory | undefined => {
   const m = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm?.memory;
@@ -190,8 +210,13 @@ export const wasmBackendMemory = (backend: unknown): WebAssembly.Memory | undefi
  * refuses the module (no SIMD, or a shared memory): callers fall back to JS.
  *
  * @example
- * const kernelsFor = instancePerMemory(() => assembleModule(fns));
- * const exports = kernelsFor(tf.backend()); // null on cpu
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { assembleModule, instancePerMemory } from 'tsnn/backend';
+ *
+ * const kernelsFor = instancePerMemory<{ nop(): void }>(() => assembleModule([{ name: 'nop', params: [], locals: [], body: [] }]));
+ * console.log(kernelsFor(tf.backend())); // null on cpu: callers fall back to JS
+ * ```
  */
 export const instancePerMemory = <T>(build: () => Uint8Array): (backend: unknown) => T | null => {
   const byMemory = new WeakMap<WebAssembly.Memory, T | null>();

@@ -120,8 +120,13 @@ let installed = false;
  * Call after `@tensorflow/tfjs-backend-wasm` is loaded; idempotent.
  *
  * @example
- * await import('@tensorflow/tfjs-backend-wasm');
+ * ```ts
+ * import { installWasmZeroCopy } from 'tsnn/backend';
+ *
+ * // After `await import('@tensorflow/tfjs-backend-wasm')` (selectBackend does both);
+ * // with the wasm backend not loaded, as here, it does nothing.
  * installWasmZeroCopy();
+ * ```
  */
 export const installWasmZeroCopy = (): void => {
   if (installed) return;

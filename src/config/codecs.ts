@@ -23,8 +23,8 @@ export interface PositiveIntBrand {
  *
  * @example
  * ```ts
- * PositiveInt.is(3); // true
- * PositiveInt.is(2.5); // false
+ * console.log(PositiveInt.is(3)); // true
+ * console.log(PositiveInt.is(2.5)); // false
  * ```
  */
 export const PositiveInt: t.BrandC<t.NumberC, PositiveIntBrand> = t.brand(
@@ -42,7 +42,7 @@ export interface NonNegativeIntBrand {
  *
  * @example
  * ```ts
- * NonNegativeInt.is(0); // true
+ * console.log(NonNegativeInt.is(0)); // true
  * ```
  */
 export const NonNegativeInt: t.BrandC<t.NumberC, NonNegativeIntBrand> = t.brand(
@@ -60,8 +60,8 @@ export interface PositiveBrand {
  *
  * @example
  * ```ts
- * Positive.is(1e-5); // true
- * Positive.is(Infinity); // false
+ * console.log(Positive.is(1e-5)); // true
+ * console.log(Positive.is(Infinity)); // false
  * ```
  */
 export const Positive: t.BrandC<t.NumberC, PositiveBrand> = t.brand(
@@ -79,8 +79,8 @@ export interface UnitIntervalBrand {
  *
  * @example
  * ```ts
- * UnitInterval.is(0.9); // true
- * UnitInterval.is(1); // false
+ * console.log(UnitInterval.is(0.9)); // true
+ * console.log(UnitInterval.is(1)); // false
  * ```
  */
 export const UnitInterval: t.BrandC<t.NumberC, UnitIntervalBrand> = t.brand(
@@ -98,7 +98,7 @@ export interface FiniteBrand {
  *
  * @example
  * ```ts
- * Finite.is(NaN); // false
+ * console.log(Finite.is(NaN)); // false
  * ```
  */
 export const Finite: t.BrandC<t.NumberC, FiniteBrand> = t.brand(
@@ -116,7 +116,7 @@ export interface NonNegativeBrand {
  *
  * @example
  * ```ts
- * NonNegative.is(0); // true
+ * console.log(NonNegative.is(0)); // true
  * ```
  */
 export const NonNegative: t.BrandC<t.NumberC, NonNegativeBrand> = t.brand(
@@ -134,7 +134,7 @@ export interface FractionBrand {
  *
  * @example
  * ```ts
- * Fraction.is(1); // true
+ * console.log(Fraction.is(1)); // true
  * ```
  */
 export const Fraction: t.BrandC<t.NumberC, FractionBrand> = t.brand(
@@ -154,7 +154,7 @@ export const Fraction: t.BrandC<t.NumberC, FractionBrand> = t.brand(
  * @example
  * ```ts
  * const Tensorish = guard<{ shape: number[] }>('a tensor', (u) => Array.isArray((u as { shape?: unknown })?.shape));
- * Tensorish.is({ shape: [2] }); // true
+ * console.log(Tensorish.is({ shape: [2] })); // true
  * ```
  */
 export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A, unknown> =>
@@ -166,7 +166,7 @@ export const guard = <A>(name: string, is: (u: unknown) => boolean): t.Type<A, A
  * @example
  * ```ts
  * const Path = nonEmptyString('a file path');
- * Path.is(''); // false
+ * console.log(Path.is('')); // false
  * ```
  */
 export const nonEmptyString = (name: string): t.Type<string, string, unknown> => guard<string>(name, (u) => typeof u === 'string' && u !== '');
@@ -177,7 +177,7 @@ export const nonEmptyString = (name: string): t.Type<string, string, unknown> =>
  *
  * @example
  * ```ts
- * positiveIntUpTo(64).is(65); // false
+ * console.log(positiveIntUpTo(64).is(65)); // false
  * ```
  */
 export const positiveIntUpTo = (max: number): t.RefinementC<typeof PositiveInt> => t.refinement(PositiveInt, (n) => n <= max, `integer in 1..${max}`);
@@ -189,7 +189,7 @@ export const positiveIntUpTo = (max: number): t.RefinementC<typeof PositiveInt> 
  * @example
  * ```ts
  * const Loss = func<(y: unknown, t: unknown) => unknown>('a loss function');
- * Loss.is(() => 0); // true
+ * console.log(Loss.is(() => 0)); // true
  * ```
  */
 export const func = <F>(name: string): t.Type<F, F, unknown> => guard<F>(name, (u) => typeof u === 'function');
@@ -199,7 +199,7 @@ export const func = <F>(name: string): t.Type<F, F, unknown> => guard<F>(name, (
  *
  * @example
  * ```ts
- * Schedule.is((step: number) => 0.1 / (step + 1)); // true
+ * console.log(Schedule.is((step: number) => 0.1 / (step + 1))); // true
  * ```
  */
 export const Schedule: t.Type<(step: number) => number, (step: number) => number, unknown> = func<(step: number) => number>('schedule');
@@ -209,8 +209,8 @@ export const Schedule: t.Type<(step: number) => number, (step: number) => number
  *
  * @example
  * ```ts
- * PrngKey.is([0, 1]); // true
- * PrngKey.is('seed'); // false
+ * console.log(PrngKey.is([0, 1])); // true
+ * console.log(PrngKey.is('seed')); // false
  * ```
  */
 export const PrngKey: t.Type<Key, Key, unknown> = guard<Key>('a PRNG key (prngKey(seed))', isKey);
@@ -225,9 +225,14 @@ export type HyperC<C extends t.Mixed> = t.UnionC<[C, typeof Schedule]>;
  *
  * @example
  * ```ts
- * const lr = decodeArg('sgd.lr', hyper(NonNegative), 0.1);
- * // decodeArg('sgd.lr', hyper(NonNegative), NaN) throws
- * // ConfigError: sgd.lr: expected non-negative number or schedule, got NaN
+ * import { decodeArg } from './decode.ts';
+ *
+ * console.log(decodeArg('sgd.lr', hyper(NonNegative), 0.1)); // 0.1
+ * try {
+ *   decodeArg('sgd.lr', hyper(NonNegative), NaN);
+ * } catch (e) {
+ *   console.log((e as Error).message); // sgd.lr: expected non-negative number or schedule, got NaN
+ * }
  * ```
  */
 export const hyper = <C extends t.Mixed>(range: C): HyperC<C> => t.union([range, Schedule], `${range.name} | schedule`);
@@ -246,8 +251,8 @@ export type TupleOfC<C extends readonly t.Mixed[]> = t.Type<
  * @example
  * ```ts
  * const Size = tupleOf([PositiveInt, PositiveInt], '[height, width]');
- * Size.is([8, 8]); // true
- * Size.is([8, 8, 8]); // false
+ * console.log(Size.is([8, 8])); // true
+ * console.log(Size.is([8, 8, 8])); // false
  * ```
  */
 export const tupleOf = <const C extends readonly t.Mixed[]>(
@@ -285,10 +290,15 @@ export type StrictRecordC<R extends t.Props, O extends t.Props> = t.Type<t.TypeO
  * @example
  * ```ts
  * import * as t from 'io-ts';
+ * import { decodeOrThrow } from './decode.ts';
+ *
  * const Normalize = strictRecord('{ mean, std }', { mean: t.readonlyArray(Finite), std: t.readonlyArray(Positive) }, {});
- * Normalize.is({ mean: [0.5], std: [0.25] }); // true
- * // decodeOrThrow('dataLoader.normalize', Normalize, { mean: [0], std: [1], sdt: [1] }) throws ConfigError:
- * // dataLoader.normalize.sdt: unknown option, got [1]; did you mean std? (known: mean, std)
+ * console.log(Normalize.is({ mean: [0.5], std: [0.25] })); // true
+ * try {
+ *   decodeOrThrow('dataLoader.normalize', Normalize, { mean: [0], std: [1], sdt: [1] });
+ * } catch (e) {
+ *   console.log((e as Error).message); // dataLoader.normalize.sdt: unknown option, got [1]; did you mean std? (known: mean, std)
+ * }
  * ```
  */
 export const strictRecord = <R extends t.Props, O extends t.Props>(
@@ -337,8 +347,8 @@ const isJson = (u: unknown, depth = 0): boolean => {
  *
  * @example
  * ```ts
- * JsonValue.is({ model: 'resnet', lr: 3e-3 }); // true
- * JsonValue.is({ lr: NaN }); // false
+ * console.log(JsonValue.is({ model: 'resnet', lr: 3e-3 })); // true
+ * console.log(JsonValue.is({ lr: NaN })); // false
  * ```
  */
 export const JsonValue: t.Type<unknown, unknown, unknown> = guard<unknown>(

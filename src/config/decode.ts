@@ -35,8 +35,10 @@ const byMember = (parent: t.Decoder<unknown, unknown>): boolean => {
  * ```ts
  * import * as t from 'io-ts';
  * import { isLeft } from 'fp-ts/lib/Either.js';
+ * import { PositiveInt } from './codecs.ts';
+ *
  * const r = t.type({ stride: PositiveInt }).decode({ stride: 0 });
- * if (isLeft(r)) formatErrors('conv2d', r.left); // ['conv2d.stride: expected positive integer, got 0']
+ * if (isLeft(r)) console.log(formatErrors('conv2d', r.left)); // [ "conv2d.stride: expected positive integer, got 0" ]
  * ```
  */
 export const formatErrors = (owner: string, errors: t.Errors): string[] => {
@@ -60,8 +62,15 @@ export const formatErrors = (owner: string, errors: t.Errors): string[] => {
  * @example
  * ```ts
  * import * as t from 'io-ts';
+ * import { PositiveInt } from './codecs.ts';
+ *
  * const { stride } = decodeOrThrow('conv2d', t.type({ stride: PositiveInt }), { stride: 2 });
- * // with { stride: 0 }: ConfigError: conv2d.stride: expected positive integer, got 0
+ * console.log(stride); // 2
+ * try {
+ *   decodeOrThrow('conv2d', t.type({ stride: PositiveInt }), { stride: 0 });
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d.stride: expected positive integer, got 0
+ * }
  * ```
  */
 export const decodeOrThrow = <A, O>(owner: string, codec: t.Type<A, O, unknown>, value: unknown): A => {
@@ -80,9 +89,12 @@ export const decodeOrThrow = <A, O>(owner: string, codec: t.Type<A, O, unknown>,
  *
  * @example
  * ```ts
+ * import { PositiveInt } from './codecs.ts';
+ *
  * const PoolOptions = optionSet('pool', { size: PositiveInt }, { stride: PositiveInt });
  * type PoolOptions = OptionsOf<typeof PoolOptions>; // { size: number } & { stride?: number }
  * const o: PoolOptions = { size: 2 };
+ * console.log(o); // { size: 2 }
  * ```
  */
 export type OptionsOf<S extends { readonly codec: t.Mixed }> = t.OutputOf<S['codec']>;
@@ -156,13 +168,18 @@ export interface OptionSetOf<R extends t.Props, P extends t.Props> extends Optio
  *
  * @example
  * ```ts
+ * import { PositiveInt } from './codecs.ts';
+ *
  * // A doc comment written on a field here is the doc comment of that field of PoolOptions.
  * const PoolOptions = optionSet('pool', { size: PositiveInt }, { stride: PositiveInt });
  * type PoolOptions = OptionsOf<typeof PoolOptions>;
- * PoolOptions.keys; // ['size', 'stride']
- * const o = PoolOptions.decode({ size: 2 }, 'avgPool');
- * // PoolOptions.decode({ size: 2, strid: 1 }, 'avgPool') throws
- * // ConfigError: avgPool.strid: unknown option, got 1; did you mean stride? (known: size, stride)
+ * console.log(PoolOptions.keys); // [ "size", "stride" ]
+ * const o: PoolOptions = PoolOptions.decode({ size: 2 }, 'avgPool');
+ * try {
+ *   PoolOptions.decode({ size: 2, strid: 1 }, 'avgPool');
+ * } catch (e) {
+ *   console.log((e as Error).message); // avgPool.strid: unknown option, got 1; did you mean stride? (known: size, stride)
+ * }
  * ```
  */
 export const optionSet = <R extends t.Props, P extends t.Props>(owner: string, required: R, optional: P): OptionSetOf<R, P> => {
@@ -182,8 +199,14 @@ export const optionSet = <R extends t.Props, P extends t.Props>(owner: string, r
  *
  * @example
  * ```ts
- * const slope = decodeArg('leakyRelu.slope', Finite, 0.1);
- * // decodeArg('leakyRelu.slope', Finite, NaN) throws ConfigError: leakyRelu.slope: expected finite number, got NaN
+ * import { Finite } from './codecs.ts';
+ *
+ * console.log(decodeArg('leakyRelu.slope', Finite, 0.1)); // 0.1
+ * try {
+ *   decodeArg('leakyRelu.slope', Finite, NaN);
+ * } catch (e) {
+ *   console.log((e as Error).message); // leakyRelu.slope: expected finite number, got NaN
+ * }
  * ```
  */
 export const decodeArg = <A, O>(field: string, codec: t.Type<A, O, unknown>, value: unknown): A => decodeOrThrow(field, codec, value);
@@ -198,7 +221,7 @@ export const decodeArg = <A, O>(field: string, codec: t.Type<A, O, unknown>, val
  *
  * @example
  * ```ts
- * MAX_WEIGHT_SIZE; // 268435456
+ * console.log(MAX_WEIGHT_SIZE); // 268435456
  * ```
  */
 export const MAX_WEIGHT_SIZE = 2 ** 28;
@@ -211,10 +234,14 @@ export const MAX_WEIGHT_SIZE = 2 ** 28;
  *
  * @example
  * ```ts
- * checkWeightSize('conv2d', [3, 3, 16, 32], { ks: [3, 2], nf: [32, 1] }); // fine
- * // checkWeightSize('conv2d', [1e6, 1e6, 1, 2], { ks: [1e6, 2], nf: [2, 1] }) throws ConfigError:
- * // conv2d.ks: expected a value for which the weight holds at most 2^28 = 268435456 values, got 1000000
- * //   (a [1000000, 1000000, 1, 2] weight holds 2000000000000; refused before allocating)
+ * checkWeightSize('conv2d', [3, 3, 16, 32], { ks: [3, 2], nf: [32, 1] }); // fine: returns
+ * try {
+ *   checkWeightSize('conv2d', [1e6, 1e6, 1, 2], { ks: [1e6, 2], nf: [2, 1] });
+ * } catch (e) {
+ *   // conv2d.ks: expected a value for which the weight holds at most 2^28 = 268435456 values, got 1000000
+ *   // (a [1000000, 1000000, 1, 2] weight holds 2000000000000; refused before allocating)
+ *   console.log((e as Error).message);
+ * }
  * ```
  */
 export const checkWeightSize = (

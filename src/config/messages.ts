@@ -27,9 +27,9 @@ export const friendly = (name: string): string => name.split(' | ').map((part) =
  *
  * @example
  * ```ts
- * showValue(NaN); // 'NaN'
- * showValue([1, Infinity]); // '[1, Infinity]'
- * showValue('same'); // '"same"'
+ * console.log(showValue(NaN)); // NaN
+ * console.log(showValue([1, Infinity])); // [1, Infinity]
+ * console.log(showValue('same')); // "same"
  * ```
  */
 export const showValue = (v: unknown): string => {

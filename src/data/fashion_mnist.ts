@@ -12,7 +12,7 @@ import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
 import { type Either, isLeft, left, right } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { decodeArg, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { decodeArg, type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError, parseIdx } from './idx.ts';
 
@@ -20,7 +20,11 @@ import { DatasetError, parseIdx } from './idx.ts';
  * The ten classes, in label order.
  *
  * @example
- * FASHION_MNIST_CLASSES[9] // 'Ankle boot'
+ * ```ts
+ * import { FASHION_MNIST_CLASSES } from 'tsnn/node';
+ *
+ * console.log(FASHION_MNIST_CLASSES[9]); // Ankle boot
+ * ```
  */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -39,7 +43,9 @@ export const FASHION_MNIST_CLASSES = [
  * The files and the MD5 sums that the dataset's README publishes.
  *
  * @example
- * FASHION_MNIST_FILES.trainImages.name // 'train-images-idx3-ubyte.gz'
+ * ```ts
+ * console.log(FASHION_MNIST_FILES.trainImages.name); // train-images-idx3-ubyte.gz
+ * ```
  */
 export const FASHION_MNIST_FILES = {
   trainImages: { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
@@ -52,7 +58,9 @@ export const FASHION_MNIST_FILES = {
  * The official mirror (the one torchvision uses).
  *
  * @example
- * await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir());
+ * ```ts
+ * console.log(FASHION_MNIST_MIRROR); // http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/
+ * ```
  */
 export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 
@@ -60,13 +68,18 @@ export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-
  * Debian's `dataset-fashion-mnist` installs here.
  *
  * @example
- * readFashionMnist(DEBIAN_FASHION_MNIST_DIR)
+ * ```ts
+ * // After `apt-get install dataset-fashion-mnist`, readFashionMnist(DEBIAN_FASHION_MNIST_DIR) reads it; loadFashionMnist looks here.
+ * console.log(DEBIAN_FASHION_MNIST_DIR); // /usr/share/datasets/fashion-mnist
+ * ```
  */
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Train and test sets. */
 export interface FashionMnist {
+  /** The 60,000 training examples, `[28, 28, 1]` bytes each. */
   readonly train: ArrayDataset;
+  /** The 10,000 test examples. */
   readonly test: ArrayDataset;
   /** The folder the files came from. */
   readonly dir: string;
@@ -82,25 +95,34 @@ const HttpUrl: t.RefinementC<t.StringC> = t.refinement(t.string, (s) => {
 }, 'an http(s) URL');
 
 const fashionMnistOptional = {
-  /** Look here first. */
   dir: t.string,
-  /** The cache folder. Default `$XDG_CACHE_HOME/tsnn/fashion-mnist` or `~/.cache/tsnn/fashion-mnist`. */
   cacheDir: t.string,
-  /** Try the download when the files are nowhere else. Default true. */
   download: t.boolean,
-  /** The mirror to download from, an http(s) URL. Default {@link FASHION_MNIST_MIRROR}. */
   mirror: HttpUrl,
 };
-const FashionMnistOptions: OptionSetOf<NoFields, typeof fashionMnistOptional> = optionSet('loadFashionMnist', {}, fashionMnistOptional);
+const FashionMnistOptionSet: OptionSetOf<NoFields, typeof fashionMnistOptional> = optionSet('loadFashionMnist', {}, fashionMnistOptional);
 
 /** Options of {@link loadFashionMnist}. */
-export type FashionMnistOptions = OptionsOf<typeof FashionMnistOptions>;
+export interface FashionMnistOptions {
+  /** Look here first. */
+  readonly dir?: string;
+  /** The cache folder. Default `$XDG_CACHE_HOME/tsnn/fashion-mnist` or `~/.cache/tsnn/fashion-mnist`. */
+  readonly cacheDir?: string;
+  /** Try the download when the files are nowhere else. Default true. */
+  readonly download?: boolean;
+  /** The mirror to download from, an http(s) URL. Default {@link FASHION_MNIST_MIRROR}. */
+  readonly mirror?: string;
+}
+typesAgree<SameType<FashionMnistOptions, OptionsOf<typeof FashionMnistOptionSet>>>();
 
 /**
  * The default cache folder.
  *
  * @example
- * defaultCacheDir() // '/root/.cache/tsnn/fashion-mnist'
+ * ```ts
+ * // ~/.cache/tsnn/fashion-mnist, or $XDG_CACHE_HOME/tsnn/fashion-mnist when that is set.
+ * console.log(defaultCacheDir().endsWith('fashion-mnist')); // true
+ * ```
  */
 export const defaultCacheDir = (): string => nodePath.join(process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache'), 'tsnn', 'fashion-mnist');
 
@@ -115,7 +137,15 @@ const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex')
  * ConfigError.
  *
  * @example
- * const problem = await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir());
+ * ```ts
+ * import { downloadFashionMnist } from 'tsnn/node';
+ *
+ * // const problem = await downloadFashionMnist(FASHION_MNIST_MIRROR, defaultCacheDir()); // null when all four arrived
+ * // A mirror that is not an http(s) URL is refused before anything is fetched:
+ * const dir = Deno.makeTempDirSync();
+ * await downloadFashionMnist('ftp://example.org/', dir).catch((e) => console.log(e.message)); // downloadFashionMnist.mirror: expected an http(s) URL, got "ftp://example.org/"
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export const downloadFashionMnist = async (
   mirror: string,
@@ -153,7 +183,7 @@ export const downloadFashionMnist = async (
  *
  * @example
  * ```ts
- * FASHION_MNIST_MAX_BYTES; // 67108864
+ * console.log(FASHION_MNIST_MAX_BYTES); // 67108864
  * ```
  */
 export const FASHION_MNIST_MAX_BYTES = 2 ** 26;
@@ -194,7 +224,27 @@ const readSet = (dir: string, images: string, labels: string): Either<DatasetErr
  * corrupt, or claims more than {@link FASHION_MNIST_MAX_BYTES} is a Left.
  *
  * @example
- * const r = readFashionMnist('/usr/share/datasets/fashion-mnist');
+ * ```ts
+ * import { gzipSync } from 'node:zlib';
+ * import { isLeft, isRight } from 'fp-ts/lib/Either.js';
+ * import { encodeIdx, readFashionMnist } from 'tsnn/node';
+ * import { FASHION_MNIST_FILES as F } from './fashion_mnist.ts';
+ *
+ * // A stand-in for the real files: 2 training and 1 test image, all zeros.
+ * const dir = Deno.makeTempDirSync();
+ * const write = (name: string, dims: number[]) =>
+ *   Deno.writeFileSync(`${dir}/${name}`, gzipSync(encodeIdx(dims, new Uint8Array(dims.reduce((a, b) => a * b)))));
+ * write(F.trainImages.name, [2, 28, 28]);
+ * write(F.trainLabels.name, [2]);
+ * write(F.testImages.name, [1, 28, 28]);
+ * write(F.testLabels.name, [1]);
+ *
+ * const r = readFashionMnist(dir);
+ * if (isRight(r)) console.log(r.right.train.shape, r.right.train.y.length, r.right.test.y.length); // [ 28, 28, 1 ] 2 1
+ * const missing = readFashionMnist(`${dir}/missing`);
+ * if (isLeft(missing)) console.log(missing.left.detail.startsWith('cannot read')); // true
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export const readFashionMnist = (dir: string): Either<DatasetError, FashionMnist> => {
   decodeArg('readFashionMnist.dir', t.string, dir);
@@ -211,12 +261,35 @@ export const readFashionMnist = (dir: string): Either<DatasetError, FashionMnist
  * An unknown or ill-typed option rejects with a ConfigError naming it.
  *
  * @example
- * const r = await loadFashionMnist();
- * if (isRight(r)) console.log(r.right.train.y.length); // 60000
+ * ```ts
+ * import { gzipSync } from 'node:zlib';
+ * import { isRight } from 'fp-ts/lib/Either.js';
+ * import { encodeIdx, loadFashionMnist } from 'tsnn/node';
+ * import { FASHION_MNIST_FILES as F } from './fashion_mnist.ts';
+ *
+ * // A stand-in for the real files: 2 training and 1 test image, all zeros.
+ * const dir = Deno.makeTempDirSync();
+ * const write = (name: string, dims: number[]) =>
+ *   Deno.writeFileSync(`${dir}/${name}`, gzipSync(encodeIdx(dims, new Uint8Array(dims.reduce((a, b) => a * b)))));
+ * write(F.trainImages.name, [2, 28, 28]);
+ * write(F.trainLabels.name, [2]);
+ * write(F.testImages.name, [1, 28, 28]);
+ * write(F.testLabels.name, [1]);
+ *
+ * // With no options it looks in FASHION_MNIST_DIR, Debian's folder and the cache, then downloads.
+ * const r = await loadFashionMnist({ dir, download: false });
+ * if (isRight(r)) console.log(r.right.dir === dir, r.right.train.y.length); // true 2
+ * try {
+ *   await loadFashionMnist({ dowload: false } as never);
+ * } catch (e) {
+ *   console.log((e as Error).message); // loadFashionMnist.dowload: unknown option, got false; did you mean download? (known: dir, cacheDir, download, mirror)
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export const loadFashionMnist = async (options: FashionMnistOptions = {}): Promise<Either<DatasetError, FashionMnist>> => {
   // A bad option is the caller's mistake, not a missing dataset: it rejects with a ConfigError.
-  const opts = FashionMnistOptions.decode(options);
+  const opts = FashionMnistOptionSet.decode(options);
   const cache = opts.cacheDir ?? defaultCacheDir();
   const places: [string, string | undefined][] = [
     ['the dir option', opts.dir],
@@ -256,7 +329,24 @@ export const loadFashionMnist = async (options: FashionMnistOptions = {}): Promi
  * {@link loadFashionMnist} for scripts: throws the `DatasetError`.
  *
  * @example
- * const { train, test } = await loadFashionMnistOrThrow();
+ * ```ts
+ * import { gzipSync } from 'node:zlib';
+ * import { encodeIdx, loadFashionMnistOrThrow } from 'tsnn/node';
+ * import { FASHION_MNIST_FILES as F } from './fashion_mnist.ts';
+ *
+ * // A stand-in for the real files: 2 training and 1 test image, all zeros.
+ * const dir = Deno.makeTempDirSync();
+ * const write = (name: string, dims: number[]) =>
+ *   Deno.writeFileSync(`${dir}/${name}`, gzipSync(encodeIdx(dims, new Uint8Array(dims.reduce((a, b) => a * b)))));
+ * write(F.trainImages.name, [2, 28, 28]);
+ * write(F.trainLabels.name, [2]);
+ * write(F.testImages.name, [1, 28, 28]);
+ * write(F.testLabels.name, [1]);
+ *
+ * const { train, test } = await loadFashionMnistOrThrow({ dir, download: false });
+ * console.log(train.y.length, test.y.length); // 2 1
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export const loadFashionMnistOrThrow = async (opts: FashionMnistOptions = {}): Promise<FashionMnist> => {
   const r = await loadFashionMnist(opts);

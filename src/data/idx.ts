@@ -14,7 +14,9 @@ import { ConfigError } from '../errors.ts';
 
 /** A parsed IDX file: its dimensions and its bytes (type code 0x08, unsigned bytes). */
 export interface Idx {
+  /** The dimensions (`[60000, 28, 28]` for the training images). */
   readonly dims: readonly number[];
+  /** The values, row-major: as many bytes as the dimensions multiply to. */
   readonly data: Uint8Array;
 }
 
@@ -22,10 +24,26 @@ export interface Idx {
  * Why a data file could not be read: the file and what was wrong.
  *
  * @example
- * if (isLeft(r)) console.error(r.left.file, r.left.detail);
+ * ```ts
+ * import { isLeft } from 'fp-ts/lib/Either.js';
+ * import { DatasetError, parseIdx } from 'tsnn/node';
+ *
+ * const r = parseIdx('labels.idx', new Uint8Array([1, 2, 3, 4]));
+ * if (isLeft(r)) {
+ *   console.log(r.left instanceof DatasetError, r.left.file); // true labels.idx
+ *   console.log(r.left.detail); // wrong magic number 0x01020304: expected 0x0000080N (unsigned bytes, N dimensions)
+ * }
+ * ```
  */
 export class DatasetError extends Error {
+  /** The class name, shown in stack traces. */
   override name = 'DatasetError';
+  /**
+   * An error about `file`.
+   *
+   * @param file The file or folder (or, for a dataset not found, its name).
+   * @param detail What was wrong with it; the message is `file: detail`.
+   */
   constructor(readonly file: string, readonly detail: string) {
     super(`${file}: ${detail}`);
   }
@@ -39,7 +57,7 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
  *
  * @example
  * ```ts
- * MAX_IDX_BYTES; // 1073741824
+ * console.log(MAX_IDX_BYTES); // 1073741824
  * ```
  */
 export const MAX_IDX_BYTES = 2 ** 30;
@@ -89,10 +107,16 @@ const gunzipCapped = (file: string, raw: Uint8Array, maxBytes: number): Either<D
  *
  * @example
  * ```ts
- * import { isRight } from 'fp-ts/lib/Either.js';
+ * import { gzipSync } from 'node:zlib';
+ * import { isLeft, isRight } from 'fp-ts/lib/Either.js';
+ * import { encodeIdx, parseIdx } from 'tsnn/node';
+ *
  * const r = parseIdx('labels.idx', encodeIdx([3], Uint8Array.from([1, 2, 3])));
- * if (isRight(r)) r.right.dims; // [3]
- * // parseIdx('x', bytes, 1, 2 ** 20): at most 1 MiB; a file that inflates to more is Left(DatasetError)
+ * if (isRight(r)) console.log(r.right.dims, r.right.data); // [ 3 ] Uint8Array(3) [ 1, 2, 3 ]
+ * // At most maxBytes (here 1000) are inflated: bigger files are a Left, refused before inflating.
+ * const big = gzipSync(encodeIdx([2000], new Uint8Array(2000)));
+ * const l = parseIdx('big.idx.gz', big, 1, 1000);
+ * if (isLeft(l)) console.log(l.left.detail.startsWith('corrupt or truncated gzip, or a gzip bomb')); // true
  * ```
  */
 export const parseIdx = (file: string, raw: Uint8Array, expectedRank?: number, maxBytes = MAX_IDX_BYTES): Either<DatasetError, Idx> => {
@@ -141,8 +165,15 @@ const Dim = t.refinement(NonNegativeInt, (n) => n <= 0xffffffff, 'integer in 0..
  *
  * @example
  * ```ts
+ * import { encodeIdx } from 'tsnn/node';
+ *
  * const bytes = encodeIdx([2, 2], new Uint8Array([1, 2, 3, 4]));
- * // encodeIdx([2, 3], new Uint8Array(4)) throws ConfigError: encodeIdx.dims: expected dimensions multiplying to the 4 data bytes, got [2, 3]
+ * console.log(bytes.length); // 16
+ * try {
+ *   encodeIdx([2, 3], new Uint8Array(4));
+ * } catch (e) {
+ *   console.log((e as Error).message); // encodeIdx.dims: expected dimensions multiplying to the 4 data bytes, got [2, 3]
+ * }
  * ```
  */
 export const encodeIdx = (dims: readonly number[], data: Uint8Array): Uint8Array => {

@@ -9,7 +9,18 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as t from 'io-ts';
-import { decodeArg, optionSet, type OptionSetOf, type OptionsOf, type PositiveInt, positiveIntUpTo, tupleOf, type TupleOfC } from '../config.ts';
+import {
+  decodeArg,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  type PositiveInt,
+  positiveIntUpTo,
+  type SameType,
+  tupleOf,
+  type TupleOfC,
+  typesAgree,
+} from '../config.ts';
 import type { ArrayDataset } from './loader.ts';
 import { DatasetError } from './idx.ts';
 
@@ -20,23 +31,28 @@ const Channels: t.UnionC<[t.LiteralC<1>, t.LiteralC<3>]> = t.union([t.literal(1)
 const Splits: TupleOfC<readonly [t.StringC, t.StringC]> = tupleOf([t.string, t.string], '[train folder, validation folder]');
 
 const imageFolderRequired = {
-  /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */
   size: Size,
 };
 const imageFolderOptional = {
-  /** 3 for RGB, 1 for grayscale (luma). Default 3. */
   channels: Channels,
-  /** Split folders. Default `['train', 'val']`. */
   splits: Splits,
 };
-const ImageFolderOptions: OptionSetOf<typeof imageFolderRequired, typeof imageFolderOptional> = optionSet(
+const ImageFolderOptionSet: OptionSetOf<typeof imageFolderRequired, typeof imageFolderOptional> = optionSet(
   'loadImageFolder',
   imageFolderRequired,
   imageFolderOptional,
 );
 
 /** Options of {@link loadImageFolder}. */
-export type ImageFolderOptions = OptionsOf<typeof ImageFolderOptions>;
+export interface ImageFolderOptions {
+  /** Every image is resized to `[height, width]` (aspect ratio not kept), each side at most 4096. */
+  readonly size: readonly [number, number];
+  /** 3 for RGB, 1 for grayscale (luma). Default 3. */
+  readonly channels?: 1 | 3;
+  /** Split folders. Default `['train', 'val']`. */
+  readonly splits?: readonly [string, string];
+}
+typesAgree<SameType<ImageFolderOptions, OptionsOf<typeof ImageFolderOptionSet>>>();
 
 const IMAGE = /\.(jpe?g|png)$/i;
 
@@ -93,12 +109,26 @@ const readSplit = async (dir: string, classes: readonly string[], o: Required<Im
  *
  * @example
  * ```ts
- * import { DatasetError } from './idx.ts';
- * try {
- *   const { train, valid, classes } = await loadImageFolder('imagenette2-160', { size: [64, 64] });
- * } catch (e) {
- *   if (!(e instanceof DatasetError)) throw e; // not downloaded here
+ * import { Jimp } from 'jimp';
+ * import { DatasetError, loadImageFolder } from 'tsnn/node';
+ *
+ * // A tiny folder in the Imagenette layout: two classes, one 4×4 PNG each, per split.
+ * const root = Deno.makeTempDirSync();
+ * for (const split of ['train', 'val']) {
+ *   for (const [cls, color] of [['cat', 0xff0000ff], ['dog', 0x0000ffff]] as const) {
+ *     Deno.mkdirSync(`${root}/${split}/${cls}`, { recursive: true });
+ *     Deno.writeFileSync(`${root}/${split}/${cls}/a.png`, await new Jimp({ width: 4, height: 4, color }).getBuffer('image/png'));
+ *   }
  * }
+ * const { train, valid, classes } = await loadImageFolder(root, { size: [2, 2] });
+ * console.log(classes, train.shape, Array.from(train.y), valid.x.length); // [ "cat", "dog" ] [ 2, 2, 3 ] [ 0, 1 ] 24
+ * console.log(Array.from(train.x.subarray(0, 3))); // [ 255, 0, 0 ]
+ * try {
+ *   await loadImageFolder(`${root}/missing`, { size: [2, 2] });
+ * } catch (e) {
+ *   console.log(e instanceof DatasetError, (e as DatasetError).detail); // true folder not found (expected train/<class>/*.JPEG and val/<class>/*.JPEG)
+ * }
+ * Deno.removeSync(root, { recursive: true });
  * ```
  */
 export const loadImageFolder = async (
@@ -106,7 +136,7 @@ export const loadImageFolder = async (
   opts: ImageFolderOptions,
 ): Promise<{ train: ArrayDataset; valid: ArrayDataset; classes: readonly string[] }> => {
   decodeArg('loadImageFolder.root', t.string, root);
-  const d = ImageFolderOptions.decode(opts);
+  const d = ImageFolderOptionSet.decode(opts);
   const o: Required<ImageFolderOptions> = { size: d.size, channels: d.channels ?? 3, splits: d.splits ?? ['train', 'val'] };
   const [trainDir, validDir] = o.splits.map((s) => nodePath.join(root, s));
   for (const d of [trainDir, validDir]) {

@@ -17,13 +17,18 @@ import {
   Positive,
   PositiveInt,
   PrngKey,
+  type SameType,
   showValue,
   strictRecord,
   type StrictRecordC,
+  typesAgree,
 } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
 import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
+
+/** @ignore tfjs-core's tensor, aliased so deno doc --lint does not flag the npm type as private (see src/layer.ts). */
+type Tensor = tf.Tensor;
 
 // ---------------------------------------------------------------------------
 // Types
@@ -31,8 +36,10 @@ import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts
 
 /** One batch: inputs and integer labels. The consumer disposes both. */
 export interface Batch {
-  readonly x: tf.Tensor;
-  readonly y: tf.Tensor;
+  /** Inputs, float32, `[batch, ...shape]`. */
+  readonly x: Tensor;
+  /** Labels, int32, `[batch]`. */
+  readonly y: Tensor;
 }
 
 /** A source of batches, one pass per epoch. */
@@ -55,8 +62,11 @@ export interface Loader {
 
 /** Examples in memory: `x` holds `n · prod(shape)` values, NHWC, row-major. */
 export interface ArrayDataset {
+  /** The inputs, example after example (raw bytes or floats). */
   readonly x: Uint8Array | Float32Array;
+  /** One integer label per example. */
   readonly y: Int32Array;
+  /** Per-example input shape (`[28, 28, 1]`). */
   readonly shape: Shape;
   /** Class names, when known. */
   readonly classes?: readonly string[];
@@ -73,37 +83,49 @@ const Normalize: StrictRecordC<{
 }, {});
 
 const loaderRequired = {
-  /** Examples per batch. */
   batchSize: PositiveInt,
 };
 const loaderOptional = {
-  /** Shuffle each epoch, driven by `key`. Default true. */
   shuffle: t.boolean,
-  /** Drop the last incomplete batch. Default false. */
   dropLast: t.boolean,
-  /** Key for shuffling and augmentation. Default `prngKey(0)`. */
   key: PrngKey,
-  /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
   scale: Finite,
-  /** Per-channel normalisation after scaling: `(x - mean) / std`. */
   normalize: Normalize,
-  /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
   padCrop: NonNegativeInt,
-  /** Random horizontal flip with probability 1/2 (per example). Default false. */
   flip: t.boolean,
-  /** Use only the first `limit` examples. */
   limit: PositiveInt,
+  nClasses: PositiveInt,
+};
+const LoaderOptionSet: OptionSetOf<typeof loaderRequired, typeof loaderOptional> = optionSet('dataLoader', loaderRequired, loaderOptional);
+
+/** Options of {@link dataLoader}. */
+export interface LoaderOptions {
+  /** Examples per batch. */
+  readonly batchSize: number;
+  /** Shuffle each epoch, driven by `key`. Default true. */
+  readonly shuffle?: boolean;
+  /** Drop the last incomplete batch. Default false. */
+  readonly dropLast?: boolean;
+  /** Key for shuffling and augmentation. Default `prngKey(0)`. */
+  readonly key?: Key;
+  /** Multiply raw values first (1/255 for bytes). Default 1/255 for Uint8Array, else 1. */
+  readonly scale?: number;
+  /** Per-channel normalisation after scaling: `(x - mean) / std`, with each std positive. */
+  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  /** Random crop after zero padding by this many pixels (per example). Default 0 (off). */
+  readonly padCrop?: number;
+  /** Random horizontal flip with probability 1/2 (per example). Default false. */
+  readonly flip?: boolean;
+  /** Use only the first `limit` examples. */
+  readonly limit?: number;
   /**
    * The number of classes: every label must be in `0..nClasses-1`. Default
    * the number of the dataset's class names, when it has them. Labels are
    * integers >= 0 in any case.
    */
-  nClasses: PositiveInt,
-};
-const LoaderOptions: OptionSetOf<typeof loaderRequired, typeof loaderOptional> = optionSet('dataLoader', loaderRequired, loaderOptional);
-
-/** Options of {@link dataLoader}. */
-export type LoaderOptions = OptionsOf<typeof LoaderOptions>;
+  readonly nClasses?: number;
+}
+typesAgree<SameType<LoaderOptions, OptionsOf<typeof LoaderOptionSet>>>();
 
 // ---------------------------------------------------------------------------
 // Labels
@@ -151,17 +173,30 @@ const checkLabels = (y: ArrayLike<number>, nClasses: number | undefined, from: s
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
+ * import { dataLoader, prngKey } from 'tsnn';
+ *
  * const ds = { x: new Uint8Array(8 * 4 * 4), y: new Int32Array(8), shape: [4, 4, 1] };
  * const train = dataLoader(ds, { batchSize: 4, key: prngKey(1), padCrop: 1, flip: true, nClasses: 3 });
- * train.nClasses; // 3
- * for (const { x, y } of train.batches(0)) { x.dispose(); y.dispose(); }
- * // dataLoader(ds, { batchSize: 4, scale: NaN }) throws ConfigError: dataLoader.scale: expected finite number, got NaN
- * // with ds.y[2] = 3: ConfigError: dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from the nClasses option), got 3
+ * console.log(train.length, train.size, train.nClasses); // 2 8 3
+ * for (const { x, y } of train.batches(0)) {
+ *   console.log(x.shape, y.shape); // [ 4, 4, 4, 1 ] [ 4 ]
+ *   x.dispose();
+ *   y.dispose();
+ * }
+ * try {
+ *   dataLoader(ds, { batchSize: 4, scale: NaN });
+ * } catch (e) {
+ *   console.log((e as Error).message); // dataLoader.scale: expected finite number, got NaN
+ * }
+ * try {
+ *   dataLoader({ ...ds, y: Int32Array.from([0, 0, 3, 0, 0, 0, 0, 0]) }, { batchSize: 4, nClasses: 3 });
+ * } catch (e) {
+ *   console.log((e as Error).message); // dataLoader.ds.y.2: expected an integer in 0..2 (3 classes, from the nClasses option), got 3
+ * }
  * ```
  */
 export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => {
-  const opts = LoaderOptions.decode(options);
+  const opts = LoaderOptionSet.decode(options);
   decodeArg('dataLoader.ds.shape', t.readonlyArray(PositiveInt, 'positive integers'), ds.shape);
   const per = ds.shape.reduce((a, b) => a * b, 1);
   const total = ds.y.length;
@@ -244,8 +279,11 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
  *
  * @example
  * ```ts
+ * import { channelStats } from 'tsnn';
+ *
  * const ds = { x: Uint8Array.from([0, 255, 0, 255]), y: new Int32Array(4), shape: [1, 1, 1] };
- * const { mean, std } = channelStats(ds, 1 / 255); // [0.5], [0.5]; Fashion-MNIST: ~0.286, ~0.353
+ * const { mean, std } = channelStats(ds, 1 / 255); // Fashion-MNIST's: about 0.286 and 0.353
+ * console.log(mean, std); // [ 0.5 ] [ 0.5 ]
  * ```
  */
 export const channelStats = (ds: ArrayDataset, scale = ds.x instanceof Uint8Array ? 1 / 255 : 1): { mean: number[]; std: number[] } => {

@@ -38,7 +38,7 @@ export type FileOps = Pick<
  * @example
  * ```ts
  * import { hostTag } from './atomic_write.ts';
- * hostTag; // e.g. '1a2b3c4d'
+ * console.log(/^[0-9a-f]{8}$/.test(hostTag)); // true (e.g. 1a2b3c4d)
  * ```
  */
 export const hostTag: string = (() => {
@@ -70,8 +70,14 @@ const running = (pid: number): boolean => {
  * @example
  * ```ts
  * import * as fs from 'node:fs';
- * import { staleTemps } from './atomic_write.ts';
- * staleTemps(fs, '.', 'model.safetensors'); // e.g. ['.model.safetensors.1a2b3c4d.4242.<uuid>.tmp']
+ * import { hostTag, staleTemps } from './atomic_write.ts';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * // What a writer killed mid-save leaves: it names this host and a pid that is not running.
+ * const left = `.model.safetensors.${hostTag}.999999999.${crypto.randomUUID()}.tmp`;
+ * Deno.writeFileSync(`${dir}/${left}`, new Uint8Array(1));
+ * console.log(staleTemps(fs, dir, 'model.safetensors').length); // 1
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const staleTemps = (ops: FileOps, dir: string, base: string, now = Date.now()): string[] => {
@@ -96,7 +102,11 @@ export const staleTemps = (ops: FileOps, dir: string, base: string, now = Date.n
  * ```ts
  * import * as fs from 'node:fs';
  * import { atomicWriter } from './atomic_write.ts';
- * atomicWriter(fs)('out.bin', new Uint8Array([1, 2, 3]));
+ *
+ * const dir = Deno.makeTempDirSync();
+ * atomicWriter(fs)(`${dir}/out.bin`, new Uint8Array([1, 2, 3])); // a fake `fs` here tests the failure paths
+ * console.log(Deno.readFileSync(`${dir}/out.bin`)); // Uint8Array(3) [ 1, 2, 3 ]
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const atomicWriter = (ops: FileOps) => (file: string, bytes: Uint8Array): void => {
@@ -149,7 +159,11 @@ export const atomicWriter = (ops: FileOps) => (file: string, bytes: Uint8Array):
  * @example
  * ```ts
  * import { writeFileAtomic } from './atomic_write.ts';
- * writeFileAtomic('model.safetensors', new Uint8Array(16));
+ *
+ * const dir = Deno.makeTempDirSync();
+ * writeFileAtomic(`${dir}/model.safetensors`, new Uint8Array(16));
+ * console.log(Deno.readDirSync(dir).toArray().map((e) => e.name)); // [ "model.safetensors" ] (no temporary file left)
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const writeFileAtomic: (file: string, bytes: Uint8Array) => void = atomicWriter(fs);

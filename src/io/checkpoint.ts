@@ -50,13 +50,20 @@ export const MAX_CHECKPOINT_HEADER = 16 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import { CheckpointError } from './checkpoint.ts';
+ * import { CheckpointError } from 'tsnn';
  * const e = new CheckpointError('ck.safetensors', ['params.w: missing']);
- * e.problems.forEach((p) => console.error(p));
+ * console.log(e.message); // checkpoint 'ck.safetensors': params.w: missing
  * ```
  */
 export class CheckpointError extends Error {
+  /** `'CheckpointError'`. */
   override name = 'CheckpointError';
+  /**
+   * Build the error; its message names the file and lists the first 20 problems.
+   *
+   * @param file the checkpoint's path (or a name for bytes from elsewhere)
+   * @param problems every way the checkpoint does not fit
+   */
   constructor(readonly file: string, readonly problems: readonly string[]) {
     const lines = listedProblems(problems);
     super(`checkpoint '${file}': ${lines.length === 1 ? lines[0] : `\n  - ${lines.join('\n  - ')}`}`);
@@ -65,7 +72,9 @@ export class CheckpointError extends Error {
 
 /** A loaded checkpoint: the train state, and the configuration saved with it. */
 export interface Loaded {
+  /** The state, as fresh tensors the caller owns. */
   readonly trainState: TrainState;
+  /** The JSON configuration saved with it, parsed; `null` if none was saved. */
   readonly config: unknown;
 }
 
@@ -86,8 +95,12 @@ const stored = (t: tf.Tensor): StoredTensor => {
  *
  * @example
  * ```ts
- * import { adamW, dense, encodeCheckpoint, initTrainState, prngKey } from '../../mod.ts';
- * const bytes = encodeCheckpoint(initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
+ * import { adamW, dense, disposeTrainState, encodeCheckpoint, initTrainState, prngKey } from 'tsnn';
+ *
+ * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
+ * const bytes = encodeCheckpoint(ts, { model: 'tiny' });
+ * console.log(bytes instanceof Uint8Array, bytes.length > 0); // true true
+ * disposeTrainState(ts);
  * ```
  */
 export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
@@ -118,8 +131,11 @@ export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8A
 
 /** What a checkpoint must match: the model, optimizer and input shape that made it. */
 export interface CheckpointTemplate {
+  /** The model the checkpoint's params and state must fit. */
   readonly model: AnyLayer;
+  /** The optimizer the checkpoint's optimizer state must fit. */
   readonly opt: AnyTransformation;
+  /** The input shape, batch excluded, the model is initialised at. */
   readonly inShape: Shape;
 }
 
@@ -268,9 +284,16 @@ const copyOf = (bytes: Uint8Array, pos: number, length: number): Uint8Array => {
  *
  * @example
  * ```ts
- * import { adamW, decodeCheckpoint, dense, encodeCheckpoint, initTrainState, prngKey } from '../../mod.ts';
+ * import { adamW, decodeCheckpoint, dense, disposeTrainState, encodeCheckpoint, initTrainState, prngKey } from 'tsnn';
+ *
  * const model = dense({ nf: 2 }), opt = adamW(1e-3);
- * const r = decodeCheckpoint('in memory', encodeCheckpoint(initTrainState(model, opt, prngKey(0), [3])), { model, opt, inShape: [3] });
+ * const ts = initTrainState(model, opt, prngKey(0), [3]);
+ * const r = decodeCheckpoint('in memory', encodeCheckpoint(ts, { lr: 1e-3 }), { model, opt, inShape: [3] });
+ * if (r._tag === 'Right') {
+ *   console.log(r.right.trainState.step, r.right.config); // 0 { lr: 0.001 }
+ *   disposeTrainState(r.right.trainState);
+ * }
+ * disposeTrainState(ts);
  * ```
  */
 export const decodeCheckpoint = (file: string, bytes: Uint8Array, template: CheckpointTemplate): Either<CheckpointError, Loaded> =>

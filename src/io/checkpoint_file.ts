@@ -18,9 +18,15 @@ import { CheckpointError, type CheckpointTemplate, decodeFrom, encodeCheckpoint,
  *
  * @example
  * ```ts
- * import { adamW, dense, initTrainState, prngKey } from '../../mod.ts';
- * import { saveCheckpoint } from '../../node.ts';
- * saveCheckpoint('runs/tiny.safetensors', initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]), { model: 'tiny' });
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { saveCheckpoint } from 'tsnn/node';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
+ * saveCheckpoint(`${dir}/tiny.safetensors`, ts, { model: 'tiny' });
+ * console.log(Deno.statSync(`${dir}/tiny.safetensors`).isFile); // true
+ * disposeTrainState(ts);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void => writeFileAtomic(file, encodeCheckpoint(ts, config));
@@ -57,10 +63,22 @@ const fileSource = (fd: number, size: number): Source => ({
  *
  * @example
  * ```ts
- * import { adamW, resNet } from '../../mod.ts';
- * import { loadCheckpoint } from '../../node.ts';
- * const r = loadCheckpoint('runs/resnet.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
- * if (r._tag === 'Right') console.log(r.right.trainState.step);
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { loadCheckpoint, saveCheckpoint } from 'tsnn/node';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const opt = adamW(1e-3), ts = initTrainState(dense({ nf: 2 }), opt, prngKey(0), [3]);
+ * saveCheckpoint(`${dir}/tiny.safetensors`, ts, { model: 'tiny' });
+ * const r = loadCheckpoint(`${dir}/tiny.safetensors`, { model: dense({ nf: 2 }), opt, inShape: [3] });
+ * if (r._tag === 'Right') {
+ *   console.log(r.right.trainState.step, r.right.config); // 0 { model: "tiny" }
+ *   disposeTrainState(r.right.trainState);
+ * }
+ * // A model of another width: a Left listing every misfit.
+ * const misfit = loadCheckpoint(`${dir}/tiny.safetensors`, { model: dense({ nf: 4 }), opt, inShape: [3] });
+ * if (misfit._tag === 'Left') console.log(misfit.left.problems[0]); // params.bias: expected shape [4], got [2]
+ * disposeTrainState(ts);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const loadCheckpoint = (file: string, template: CheckpointTemplate): Either<CheckpointError, Loaded> => {
@@ -90,9 +108,17 @@ export const loadCheckpoint = (file: string, template: CheckpointTemplate): Eith
  *
  * @example
  * ```ts
- * import { adamW, resNet } from '../../mod.ts';
- * import { loadCheckpointOrThrow } from '../../node.ts';
- * const { trainState } = loadCheckpointOrThrow('best.safetensors', { model: resNet(), opt: adamW(1e-3), inShape: [28, 28, 1] });
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { loadCheckpointOrThrow, saveCheckpoint } from 'tsnn/node';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const opt = adamW(1e-3), ts = initTrainState(dense({ nf: 2 }), opt, prngKey(0), [3]);
+ * saveCheckpoint(`${dir}/best.safetensors`, ts);
+ * const { trainState } = loadCheckpointOrThrow(`${dir}/best.safetensors`, { model: dense({ nf: 2 }), opt, inShape: [3] });
+ * console.log(trainState.step); // 0
+ * disposeTrainState(trainState);
+ * disposeTrainState(ts);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const loadCheckpointOrThrow = (file: string, template: CheckpointTemplate): Loaded => {

@@ -41,8 +41,8 @@ const domainOf = (name: string): Domain | undefined => {
  * @example
  * ```ts
  * import { valueProblem } from './checkpoint_values.ts';
- * valueProblem('state.bn.var', new Float32Array([1, -5]), true, false);
- * // 'state.bn.var: expected a running variance, ≥ 0, got -5 at index 1'
+ * console.log(valueProblem('state.bn.var', new Float32Array([1, -5]), true, false));
+ * // state.bn.var: expected a running variance, ≥ 0, got -5 at index 1
  * ```
  */
 export const valueProblem = (name: string, data: ArrayLike<number>, float: boolean, bool: boolean): string | undefined => {

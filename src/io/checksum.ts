@@ -32,7 +32,7 @@ const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
  * @example
  * ```ts
  * import { locateChecksum } from './checksum.ts';
- * locateChecksum(new Uint8Array(8)); // 'no checksum field'
+ * console.log(locateChecksum(new Uint8Array(8))); // no checksum field
  * ```
  */
 export const locateChecksum = (head: Uint8Array): number | string => {
@@ -56,10 +56,10 @@ export const locateChecksum = (head: Uint8Array): number | string => {
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from './safetensors.ts';
+ * import { encodeSafetensors } from 'tsnn';
  * import { checksumAt, locateChecksum, UNSTAMPED } from './checksum.ts';
  * const bytes = encodeSafetensors([], { checksum: UNSTAMPED });
- * checksumAt(bytes, locateChecksum(bytes) as number); // 'crc32:00000000'
+ * console.log(checksumAt(bytes, locateChecksum(bytes) as number)); // crc32:00000000
  * ```
  */
 export const checksumAt = (head: Uint8Array, at: number): string => PREFIX + new TextDecoder().decode(head.subarray(at, at + 8));
@@ -70,10 +70,10 @@ export const checksumAt = (head: Uint8Array, at: number): string => PREFIX + new
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from './safetensors.ts';
+ * import { encodeSafetensors } from 'tsnn';
  * import { checksumOf, locateChecksum, UNSTAMPED } from './checksum.ts';
  * const bytes = encodeSafetensors([], { checksum: UNSTAMPED });
- * checksumOf(bytes, locateChecksum(bytes) as number); // 'crc32:' and 8 hex digits
+ * console.log(checksumOf(bytes, locateChecksum(bytes) as number)); // crc32:1fd2e5db
  * ```
  */
 export const checksumOf = (head: Uint8Array, at: number, chunks: Iterable<Uint8Array> = []): string => {
@@ -88,9 +88,13 @@ export const checksumOf = (head: Uint8Array, at: number, chunks: Iterable<Uint8A
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from './safetensors.ts';
+ * import { encodeSafetensors } from 'tsnn';
  * import { stampChecksum, UNSTAMPED } from './checksum.ts';
+ * import { checksumAt, checksumOf, locateChecksum } from './checksum.ts';
+ *
  * const bytes = stampChecksum(encodeSafetensors([], { checksum: UNSTAMPED }));
+ * const at = locateChecksum(bytes) as number;
+ * console.log(checksumAt(bytes, at) === checksumOf(bytes, at)); // true
  * ```
  */
 export const stampChecksum = (bytes: Uint8Array): Uint8Array => {

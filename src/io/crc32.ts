@@ -33,7 +33,7 @@ const TABLES = (() => {
  * @example
  * ```ts
  * import { crc32 } from './crc32.ts';
- * crc32(new TextEncoder().encode('123456789')).toString(16); // 'cbf43926'
+ * console.log(crc32(new TextEncoder().encode('123456789')).toString(16)); // cbf43926
  * ```
  */
 export const crc32 = (bytes: Uint8Array, previous = 0): number => {

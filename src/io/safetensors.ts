@@ -62,14 +62,19 @@ export type SafetensorsDtype = keyof typeof DTYPE_BITS;
 
 /** One tensor as stored: dtype, shape and its values. */
 export interface StoredTensor {
+  /** The element type, one of those tsnn reads and writes. */
   readonly dtype: Dtype;
+  /** The dimensions; `[]` for a scalar. */
   readonly shape: readonly number[];
+  /** The values, row-major, in the array type of `dtype`. */
   readonly data: Float32Array | Int32Array | Uint8Array;
 }
 
 /** A decoded file: named tensors in file order, and the string metadata. */
 export interface Safetensors {
+  /** The tensors by name, in file order. */
   readonly tensors: Map<string, StoredTensor>;
+  /** The header's `__metadata__`: string keys and values. */
   readonly metadata: Record<string, string>;
 }
 
@@ -94,13 +99,20 @@ export interface SafetensorsHeader {
  *
  * @example
  * ```ts
- * import { decodeSafetensors } from './safetensors.ts';
+ * import { decodeSafetensors, SafetensorsError } from 'tsnn';
  * const r = decodeSafetensors(new Uint8Array(3));
- * if (r._tag === 'Left') console.error(r.left.problems);
+ * if (r._tag === 'Left') console.log(r.left instanceof SafetensorsError, r.left.problems);
+ * // true [ "file is 3 bytes, too short for the 8-byte header length" ]
  * ```
  */
 export class SafetensorsError extends Error {
+  /** `'SafetensorsError'`. */
   override name = 'SafetensorsError';
+  /**
+   * Build the error; its message lists the first 20 problems.
+   *
+   * @param problems every reason the bytes are not valid safetensors
+   */
   constructor(readonly problems: readonly string[]) {
     super(listedProblems(problems).join('; '));
   }
@@ -136,8 +148,9 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from './safetensors.ts';
+ * import { encodeSafetensors } from 'tsnn';
  * const bytes = encodeSafetensors([['w', { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }]], { step: '3' });
+ * console.log(bytes.length); // 104
  * ```
  */
 export const encodeSafetensors = (
@@ -185,7 +198,7 @@ export const encodeSafetensors = (
  * @example
  * ```ts
  * import { headerLength } from './safetensors.ts';
- * headerLength(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0]), 16); // Right 8
+ * console.log(headerLength(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0]), 16)); // { _tag: "Right", right: 8 }
  * ```
  */
 export const headerLength = (prefix: Uint8Array, fileSize: number, maxHeader = MAX_HEADER): Either<SafetensorsError, number> => {
@@ -214,7 +227,7 @@ const byteSize = (e: t.TypeOf<typeof Entry>): number | string => {
  * @example
  * ```ts
  * import { decodeHeader } from './safetensors.ts';
- * decodeHeader(new TextEncoder().encode('{}      '), 16); // Right, no tensors
+ * console.log(decodeHeader(new TextEncoder().encode('{}      '), 16)); // { _tag: "Right", right: { dataStart: 16, metadata: {}, tensors: [] } }
  * ```
  */
 export const decodeHeader = (json: Uint8Array, fileSize: number): Either<SafetensorsError, SafetensorsHeader> => {
@@ -270,8 +283,9 @@ export const decodeHeader = (json: Uint8Array, fileSize: number): Either<Safeten
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+ * import { decodeSafetensors, encodeSafetensors } from 'tsnn';
  * const r = decodeSafetensors(encodeSafetensors([['w', { dtype: 'I32', shape: [1], data: new Int32Array([7]) }]]));
+ * if (r._tag === 'Right') console.log(r.right.tensors.get('w')); // { dtype: "I32", shape: [ 1 ], data: Int32Array(1) [ 7 ] }
  * ```
  */
 export const decodeSafetensors = (bytes: Uint8Array, maxHeader = MAX_HEADER): Either<SafetensorsError, Safetensors> => {

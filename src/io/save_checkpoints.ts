@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { JsonValue, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { JsonValue, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
 import type { EpochRow } from '../train/observers.ts';
@@ -14,29 +14,29 @@ import { saveCheckpoint } from './checkpoint_file.ts';
 const Path: t.Type<string, string, unknown> = nonEmptyString('a file path');
 const Mode: t.UnionC<[t.LiteralC<'last'>, t.LiteralC<'best'>]> = t.union([t.literal('last'), t.literal('best')], "'last' | 'best'");
 
-const saveCheckpointsRequired = {
+/** Options of {@link saveCheckpoints}. */
+export interface SaveCheckpointsOptions {
   /** The file to (over)write, atomically. */
-  path: Path,
-};
-const saveCheckpointsOptional = {
+  readonly path: string;
   /** A JSON-serialisable configuration saved with the state (e.g. the model's options). */
-  config: JsonValue,
+  readonly config?: unknown;
   /** `'last'`: after every epoch. `'best'`: when the monitored figure improves. Default `'last'`. */
-  mode: Mode,
+  readonly mode?: 'last' | 'best';
   /**
    * For `'best'`: a metric's name (higher is better), or `'validLoss'` (lower
    * is better). Default: the first metric, else `'validLoss'`.
    */
-  monitor: t.string,
-};
-const SaveCheckpointsOptions: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> = optionSet(
+  readonly monitor?: string;
+}
+
+const saveCheckpointsRequired = { path: Path };
+const saveCheckpointsOptional = { config: JsonValue, mode: Mode, monitor: t.string };
+const SaveCheckpointsOptionSet: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> = optionSet(
   'saveCheckpoints',
   saveCheckpointsRequired,
   saveCheckpointsOptional,
 );
-
-/** Options of {@link saveCheckpoints}. */
-export type SaveCheckpointsOptions = OptionsOf<typeof SaveCheckpointsOptions>;
+typesAgree<SameType<SaveCheckpointsOptions, OptionsOf<typeof SaveCheckpointsOptionSet>>>();
 
 /** The monitored figure of a row, higher is better. */
 const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
@@ -55,13 +55,23 @@ const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
  *
  * @example
  * ```ts
- * import { saveCheckpoints } from './save_checkpoints.ts';
- * const saver = saveCheckpoints({ path: 'runs/best.safetensors', mode: 'best', config: { model: 'resnet' } });
- * // await fit(model, data, { epochs: 5, opt, callbacks: [saver] });
+ * import { adamW, dataLoader, dense, disposeTrainState, fit } from 'tsnn';
+ * import { loadCheckpointOrThrow, saveCheckpoints } from 'tsnn/node';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const ds = { x: new Float32Array(8 * 4), y: Int32Array.from({ length: 8 }, (_, i) => i % 2), shape: [4] };
+ * const train = dataLoader(ds, { batchSize: 4 }), opt = adamW(1e-3);
+ * const saver = saveCheckpoints({ path: `${dir}/best.safetensors`, mode: 'best', config: { model: 'dense' } });
+ * const { trainState } = await fit(dense({ nf: 2 }), { train, valid: train }, { epochs: 2, opt, callbacks: [saver], observers: [] });
+ * const best = loadCheckpointOrThrow(`${dir}/best.safetensors`, { model: dense({ nf: 2 }), opt, inShape: [4] });
+ * console.log(best.trainState.step, best.config); // 2 { model: "dense" } (saved after epoch 0; epoch 1 was no better)
+ * disposeTrainState(best.trainState);
+ * disposeTrainState(trainState);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export const saveCheckpoints = (options: SaveCheckpointsOptions): Callback => {
-  const opts = SaveCheckpointsOptions.decode(options);
+  const opts = SaveCheckpointsOptionSet.decode(options);
   const mode = opts.mode ?? 'last';
   let best = -Infinity;
   return {

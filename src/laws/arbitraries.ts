@@ -42,7 +42,12 @@ const mkCase = (label: string, layer: AnyLayer, inShape: Shape | Shape[], batch:
  * explicit), bias, channels and input sizes, odd sizes included.
  *
  * @example
- * fc.assert(fc.property(arbConv2dCase(), (c) => { checkShape(c); }));
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(fc.property(laws.arbConv2dCase(), (c) => laws.checkShape(c)), { numRuns: 5, seed: 1 });
+ * ```
  */
 export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -75,7 +80,12 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  * dense on `[batch, n]`.
  *
  * @example
- * fc.assert(laws.gradientProperty(laws.arbDenseCase()), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.gradientProperty(laws.arbDenseCase()), { numRuns: 5, seed: 1 });
+ * ```
  */
 export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -93,7 +103,12 @@ export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerC
  * batchNorm on rank-2 and rank-4 inputs, both inits; batches large enough to train.
  *
  * @example
- * fc.assert(laws.purityProperty(laws.arbBatchNormCase()), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.purityProperty(laws.arbBatchNormCase()), { numRuns: 5, seed: 1 });
+ * ```
  */
 export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -112,7 +127,12 @@ export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<La
  * avgPool and maxPool with sizes 1–3, strides 1–3, padding and ceil mode.
  *
  * @example
- * fc.assert(laws.shapeProperty(laws.arbPoolCase({ maxSize: 9 })));
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.shapeProperty(laws.arbPoolCase({ maxSize: 9 })), { numRuns: 10, seed: 1 });
+ * ```
  */
 export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -140,7 +160,12 @@ export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCa
  * The parameter-free layers: activations, identity, flatten, dropout, global pooling.
  *
  * @example
- * fc.assert(laws.noLeakProperty(laws.arbSimpleCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.noLeakProperty(laws.arbSimpleCase()), { numRuns: 10, seed: 1 });
+ * ```
  */
 export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -170,7 +195,12 @@ export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  * Combinators over small convs: serial, add, fanOut/parallel/fanInSum and fanInConcat.
  *
  * @example
- * fc.assert(laws.shapeProperty(laws.arbCombinatorCase()));
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.shapeProperty(laws.arbCombinatorCase()), { numRuns: 10, seed: 1 });
+ * ```
  */
 export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -201,7 +231,12 @@ export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<L
  * convLayer with random kernel, stride, activation and BatchNorm init.
  *
  * @example
- * fc.assert(laws.gradientProperty(laws.arbConvLayerCase()), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.gradientProperty(laws.arbConvLayerCase()), { numRuns: 3, seed: 1 });
+ * ```
  */
 export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
   const l = limits(constraints);
@@ -231,7 +266,12 @@ export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<La
  * ResBlock instances, odd sizes and both strides included.
  *
  * @example
- * fc.assert(fc.property(arbResBlockParams(), (c) => { checkResBlockShape(c); }));
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(fc.property(laws.arbResBlockParams(), (c) => laws.checkResBlockShape(c)), { numRuns: 3, seed: 1 });
+ * ```
  */
 export const arbResBlockParams = (
   constraints?: CaseConstraints & { readonly sameChannels?: boolean; readonly stride?: number },
@@ -252,7 +292,14 @@ export const arbResBlockParams = (
  * ResBlock cases in the general {@link LayerCase} form.
  *
  * @example
- * fc.assert(laws.allProperty(laws.arbResBlockCase()), { numRuns: 10 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ * import { installEngine } from 'tsnn/backend';
+ *
+ * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
+ * fc.assert(laws.allProperty(laws.arbResBlockCase()), { numRuns: 2, seed: 1 });
+ * ```
  */
 export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
   arbResBlockParams(constraints).map((r) =>
@@ -263,7 +310,12 @@ export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<Lay
  * The three chapter-14 models, with tiny channel counts.
  *
  * @example
- * fc.assert(laws.shapeProperty(laws.arbModelCase()), { numRuns: 3 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * fc.assert(laws.shapeProperty(laws.arbModelCase()), { numRuns: 2, seed: 1 });
+ * ```
  */
 export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
   fc.record({
@@ -282,7 +334,14 @@ export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
  * Every built-in case family, for running all laws over the library.
  *
  * @example
- * fc.assert(laws.allProperty(laws.arbAnyCase()), { numRuns: 20 });
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ * import { installEngine } from 'tsnn/backend';
+ *
+ * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
+ * fc.assert(laws.allProperty(laws.arbAnyCase()), { numRuns: 5, seed: 1 });
+ * ```
  */
 export const arbAnyCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
   fc.oneof(

@@ -18,9 +18,13 @@ import { disposeTree, flattenTree, leaves, mapTree, type Tree, treesEqual, unfla
 
 /** One instance to check a law on: a layer, a per-example input shape, a batch size and a seed. */
 export interface LayerCase {
+  /** The layer under test. */
   readonly layer: AnyLayer;
+  /** The per-example input shape (one per branch for a multi-input layer). */
   readonly inShape: FlowShape;
+  /** The batch size. */
   readonly batch: number;
+  /** Seeds the layer's init and the random input. */
   readonly seed: number;
   /** Shown in failure messages. */
   readonly label?: string;
@@ -30,9 +34,21 @@ export interface LayerCase {
  * A law that does not hold.
  *
  * @example
- * try { laws.checkShape(c); } catch (e) { if (e instanceof laws.LawError) console.log(e.message); }
+ * ```ts
+ * import type { Empty, Layer } from 'tsnn';
+ * import * as laws from 'tsnn/laws';
+ *
+ * // A layer whose init promises one output shape and whose apply returns its input.
+ * const liar: Layer<Empty, Empty> = { name: 'liar', init: () => ({ params: {}, state: {}, outShape: [3] }), apply: (_p, s, x) => ({ y: x, state: s }) };
+ * try {
+ *   laws.checkShape({ layer: liar, inShape: [4], batch: 2, seed: 0 });
+ * } catch (e) {
+ *   if (e instanceof laws.LawError) console.log(e.name); // LawError
+ * }
+ * ```
  */
 export class LawError extends Error {
+  /** `'LawError'`, as shown in stack traces. */
   override name = 'LawError';
 }
 
@@ -46,7 +62,14 @@ const isMulti = (s: FlowShape): s is readonly Shape[] => s.length > 0 && Array.i
  * A random input for the case, drawn from `key` (one tensor per branch).
  *
  * @example
- * const x = caseInput({ layer, inShape: [4, 4, 1], batch: 2, seed: 0 }, prngKey(1));
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { conv2d, prngKey } from 'tsnn';
+ * import { caseInput } from 'tsnn/laws';
+ *
+ * const x = caseInput({ layer: conv2d({ nf: 2 }), inShape: [4, 4, 1], batch: 2, seed: 0 }, prngKey(1));
+ * console.log((x as tf.Tensor).shape); // [2, 4, 4, 1]
+ * ```
  */
 export const caseInput = (c: LayerCase, key: Key): Flow => {
   const one = (s: Shape, k: Key) => {
@@ -93,7 +116,12 @@ const ctxs = (c: LayerCase): [string, Ctx][] => [
  * `[batch, ...outShape]` as computed by `init`, in eval and training mode.
  *
  * @example
- * checkShape({ layer: resBlock(8, 16, 2), inShape: [7, 7, 8], batch: 2, seed: 0 });
+ * ```ts
+ * import { resBlock } from 'tsnn';
+ * import { checkShape } from 'tsnn/laws';
+ *
+ * checkShape({ layer: resBlock(8, 16, 2), inShape: [7, 7, 8], batch: 2, seed: 0 }); // throws LawError if broken
+ * ```
  */
 export const checkShape = (c: LayerCase): void =>
   withInit(c, (params, state, x, outShape) => {
@@ -126,7 +154,12 @@ const sameValues = (a: readonly tf.Tensor[], b: readonly tf.Tensor[]): boolean =
  * give equal results; in eval mode the state comes back unchanged.
  *
  * @example
- * checkPurity({ layer: batchNorm(), inShape: [4, 4, 3], batch: 3, seed: 1 });
+ * ```ts
+ * import { batchNorm } from 'tsnn';
+ * import { checkPurity } from 'tsnn/laws';
+ *
+ * checkPurity({ layer: batchNorm(), inShape: [4, 4, 3], batch: 3, seed: 1 }); // throws LawError if broken
+ * ```
  */
 export const checkPurity = (c: LayerCase): void =>
   withInit(c, (params, state, x) => {
@@ -167,7 +200,12 @@ const isConstant = (t: tf.Tensor): boolean => {
  * key gives different params, when the layer draws any at random.
  *
  * @example
- * checkDeterminism({ layer: conv2d({ nf: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 });
+ * ```ts
+ * import { conv2d } from 'tsnn';
+ * import { checkDeterminism } from 'tsnn/laws';
+ *
+ * checkDeterminism({ layer: conv2d({ nf: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 }); // throws LawError if broken
+ * ```
  */
 export const checkDeterminism = (c: LayerCase): void => {
   const k1 = prngKey(c.seed), k2 = prngKey(c.seed + 1);
@@ -218,7 +256,12 @@ export interface GradientOptions {
  * hide from that, smaller steps are tried before the law fails.
  *
  * @example
- * checkGradient({ layer: dense({ nf: 3 }), inShape: [4], batch: 2, seed: 0 });
+ * ```ts
+ * import { dense } from 'tsnn';
+ * import { checkGradient } from 'tsnn/laws';
+ *
+ * checkGradient({ layer: dense({ nf: 3 }), inShape: [4], batch: 2, seed: 0 }); // throws LawError if broken
+ * ```
  */
 export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void => {
   const h = opts.h ?? 1e-3, rtol = opts.rtol ?? 5e-2, atol = opts.atol ?? 2e-2, coords = opts.coords ?? 3;
@@ -344,7 +387,7 @@ const hashPath = (path: string): number => {
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkNoLeak({ layer: resBlock(4, 4), inShape: [6, 6, 4], batch: 2, seed: 3 });
  * ```
  */
@@ -390,7 +433,7 @@ const NAN_PROBE = 1e3;
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkNanPropagation({ layer: resBlock(4, 8, 2), inShape: [6, 6, 4], batch: 2, seed: 1 });
  * ```
  */
@@ -437,7 +480,14 @@ export const checkNanPropagation = (c: LayerCase): void =>
  * Every general law, in order.
  *
  * @example
- * checkAll({ layer: resBlock(4, 8, 2), inShape: [7, 7, 4], batch: 2, seed: 0 });
+ * ```ts
+ * import { resBlock } from 'tsnn';
+ * import { installEngine } from 'tsnn/backend';
+ * import { checkAll } from 'tsnn/laws';
+ *
+ * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
+ * checkAll({ layer: resBlock(4, 8, 2), inShape: [7, 7, 4], batch: 2, seed: 0 }); // throws LawError if broken
+ * ```
  */
 export const checkAll = (c: LayerCase, gradient: GradientOptions = {}): void => {
   checkShape(c);

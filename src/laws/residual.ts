@@ -38,9 +38,9 @@ import { LawError } from './checks.ts';
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * const f: BlockFactory = resBlock;
- * f(4, 8, 2).name; // 'resBlock'
+ * console.log(f(4, 8, 2).name); // 'resBlock'
  * ```
  */
 export type BlockFactory = (ni: number, nf: number, stride: number) => AnyLayer;
@@ -69,12 +69,19 @@ export type ResidualSubject = BlockFactory | ResidualBlock;
 
 /** One instance of a block: channels, stride, input size, batch and seed. */
 export interface ResBlockCase {
+  /** Input channels. */
   readonly ni: number;
+  /** Output channels. */
   readonly nf: number;
+  /** The block's stride, 1 or 2. */
   readonly stride: number;
+  /** Input height. */
   readonly h: number;
+  /** Input width. */
   readonly w: number;
+  /** The batch size. */
   readonly batch: number;
+  /** Seeds the block's init and the random input. */
   readonly seed: number;
 }
 
@@ -85,11 +92,11 @@ export interface ResBlockCase {
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
- * fastaiShortcut(4, 8, 2).init(prngKey(0), [5, 5, 4]).outShape; // [3, 3, 8]
+ * import { prngKey } from 'tsnn';
+ * console.log(fastaiShortcut(4, 8, 2).init(prngKey(0), [5, 5, 4]).outShape); // [3, 3, 8]
  * ```
  */
-export const fastaiShortcut: BlockFactory = (ni, nf, stride) =>
+export const fastaiShortcut: BlockFactory = (ni: number, nf: number, stride: number): AnyLayer =>
   serial(
     withLabel('pool', stride === 1 ? identity : avgPool({ size: 2, ceilMode: true })),
     withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' })),
@@ -213,7 +220,7 @@ const shortcutOf = (r: Resolved, c: ResBlockCase, law: string, params: Tree, sta
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkResidualShape(resBlock, { ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
  * ```
  */
@@ -242,7 +249,7 @@ export const checkResidualShape = (subject: ResidualSubject, c: ResBlockCase): v
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkResidualAtInit(resBlock, { ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
  * // A block of your own, with its shortcut labelled 'skip':
  * // checkResidualAtInit({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }, c);
@@ -276,7 +283,7 @@ export const checkResidualAtInit = (subject: ResidualSubject, c: ResBlockCase, t
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkResidualIdentity(resBlock, { ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
  * ```
  */
@@ -311,7 +318,7 @@ export const checkResidualIdentity = (subject: ResidualSubject, c: ResBlockCase,
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkResidualShortcut(resBlock, { ni: 3, nf: 6, stride: 2, h: 5, w: 4, batch: 2, seed: 3 });
  * ```
  */
@@ -365,7 +372,7 @@ export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase)
  *
  * @example
  * ```ts
- * import { resBlock } from '../blocks.ts';
+ * import { resBlock } from 'tsnn';
  * checkResidual(resBlock, { ni: 4, nf: 4, stride: 1, h: 3, w: 3, batch: 2, seed: 4 });
  * ```
  */

@@ -10,12 +10,20 @@ import { type Flow, type FlowShape, type Layer, singleInput, tidyApply } from '.
 import type { Key } from '../random.ts';
 import type { Empty, Tree } from '../tree.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Tensor = tf.Tensor;
+
 /** A pointwise activation: a parameter-free layer that can also wrap a layer. */
 export interface Pointwise extends Layer<Empty, Empty> {
   /** `act(layer)` is `layer` followed by `act`, with `layer`'s params unchanged. */
   <P extends Tree, S extends Tree>(layer: Layer<P, S>): Layer<P, S>;
   /** The function on tensors. */
-  readonly fn: (x: tf.Tensor) => tf.Tensor;
+  readonly fn: (x: Tensor) => Tensor;
 }
 
 /**
@@ -24,9 +32,9 @@ export interface Pointwise extends Layer<Empty, Empty> {
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { dense } from './dense.ts';
+ * import { dense } from 'tsnn';
  * const softsign = pointwise('softsign', (x) => tf.div(x, tf.add(tf.abs(x), 1)));
- * softsign.fn(tf.tensor([1, -3])); // [0.5, -0.75]
+ * console.log(Array.from(softsign.fn(tf.tensor([1, -3])).dataSync())); // [0.5, -0.75]
  * const head = softsign(dense({ nf: 8 })); // dense, then softsign
  * ```
  */
@@ -55,8 +63,12 @@ export const pointwise = (name: string, fn: (x: tf.Tensor) => tf.Tensor): Pointw
  *
  * @example
  * ```ts
- * import { dense } from './dense.ts';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { dense, prngKey, relu } from 'tsnn';
+ *
+ * console.log(Array.from(relu.fn(tf.tensor([-1, 2])).dataSync())); // [0, 2]
  * const hidden = relu(dense({ nf: 64 })); // dense, then relu: a layer with dense's params
+ * console.log(hidden.init(prngKey(0), [8]).outShape); // [64]
  * ```
  */
 export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
@@ -66,7 +78,7 @@ export const relu: Pointwise = pointwise('relu', (x) => tf.relu(x));
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * sigmoid.fn(tf.tensor([0])); // [0.5]
+ * console.log(Array.from(sigmoid.fn(tf.tensor([0])).dataSync())); // [0.5]
  * ```
  */
 export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
@@ -76,7 +88,7 @@ export const sigmoid: Pointwise = pointwise('sigmoid', (x) => tf.sigmoid(x));
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * tanh.fn(tf.tensor([0])); // [0]
+ * console.log(Array.from(tanh.fn(tf.tensor([0])).dataSync())); // [0]
  * ```
  */
 export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
@@ -86,7 +98,7 @@ export const tanh: Pointwise = pointwise('tanh', (x) => tf.tanh(x));
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * silu.fn(tf.tensor([0, 1])); // [0, 0.731]
+ * console.log(Array.from(silu.fn(tf.tensor([0, 1])).dataSync(), (v) => +v.toFixed(3))); // [0, 0.731]
  * ```
  */
 export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x)));
@@ -95,7 +107,10 @@ export const silu: Pointwise = pointwise('silu', (x) => tf.mul(x, tf.sigmoid(x))
  *
  * @example
  * ```ts
- * import { dense } from './dense.ts';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { dense, gelu } from 'tsnn';
+ *
+ * console.log(Array.from(gelu.fn(tf.tensor([0, 1])).dataSync(), (v) => +v.toFixed(3))); // [0, 0.841]
  * const hidden = gelu(dense({ nf: 64 }));
  * ```
  */
@@ -109,7 +124,10 @@ export const gelu: Pointwise = pointwise(
  *
  * @example
  * ```ts
- * import { conv2d } from './conv.ts';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { conv2d, leakyRelu } from 'tsnn';
+ *
+ * console.log(Array.from(leakyRelu(0.5).fn(tf.tensor([-2, 2])).dataSync())); // [-1, 2]
  * const body = leakyRelu(0.1)(conv2d({ nf: 8 }));
  * // leakyRelu(NaN) throws ConfigError: leakyRelu.slope: expected finite number, got NaN
  * ```

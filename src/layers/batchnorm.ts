@@ -5,37 +5,55 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, type SameType, typesAgree, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { batchNormRunningStats, batchNormTrain } from '../ops/batchnorm.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Tensor1D = tf.Tensor1D;
+
 const Init: t.UnionC<[t.LiteralC<'one'>, t.LiteralC<'zero'>]> = t.union([t.literal('one'), t.literal('zero')], "'one' | 'zero'");
 const batchNormOptional = {
-  /** Added to the variance. Default 1e-5. */
   eps: Positive,
-  /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
   momentum: UnitInterval,
-  /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
   init: Init,
 };
-const BatchNormOptions: OptionSetOf<NoFields, typeof batchNormOptional> = optionSet('batchNorm', {}, batchNormOptional);
+const BatchNormOptionSet: OptionSetOf<NoFields, typeof batchNormOptional> = optionSet('batchNorm', {}, batchNormOptional);
 
 /** Options of {@link batchNorm}. */
-export type BatchNormOptions = OptionsOf<typeof BatchNormOptions>;
+export interface BatchNormOptions {
+  /** Added to the variance. Default 1e-5. */
+  readonly eps?: number;
+  /** Weight of the new batch in the running stats (PyTorch convention). Default 0.1. */
+  readonly momentum?: number;
+  /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
+  readonly init?: 'one' | 'zero';
+}
+typesAgree<SameType<BatchNormOptions, OptionsOf<typeof BatchNormOptionSet>>>();
 
 /**
  * The default epsilon added to the variance (PyTorch's).
  *
  * @example
- * batchNorm({ eps: BATCH_NORM_EPS })
+ * ```ts
+ * import { BATCH_NORM_EPS, batchNorm } from 'tsnn';
+ *
+ * console.log(BATCH_NORM_EPS); // 0.00001
+ * const bn = batchNorm({ eps: BATCH_NORM_EPS }); // the default, spelled out
+ * ```
  */
 export const BATCH_NORM_EPS = 1e-5;
 
 /** Learned scale and shift, one per channel. */
-export type BatchNormParams = { readonly gamma: tf.Tensor1D; readonly beta: tf.Tensor1D };
+export type BatchNormParams = { readonly gamma: Tensor1D; readonly beta: Tensor1D };
 /** Running mean and (unbiased) variance, one per channel. */
-export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tensor1D };
+export type BatchNormState = { readonly mean: Tensor1D; readonly var: Tensor1D };
 
 /**
  * Batch norm over the last axis of `[b, c]` or `[b, h, w, c]` inputs.
@@ -43,11 +61,19 @@ export type BatchNormState = { readonly mean: tf.Tensor1D; readonly var: tf.Tens
  * statistics in `state`; evaluation uses the running statistics.
  *
  * @example
- * const bn = batchNorm({ init: 'zero' });
- * const { params } = bn.init(prngKey(0), [14, 14, 32]); // gamma all zeros
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { batchNorm, prngKey } from 'tsnn';
+ *
+ * const bn = batchNorm({ init: 'zero' }); // fastai's BatchZero: the block starts as the identity
+ * const { params, state, outShape } = bn.init(prngKey(0), [14, 14, 32]);
+ * console.log(outShape, tf.max(params.gamma).dataSync()[0]); // [14, 14, 32] 0
+ * const { y } = bn.apply(params, state, tf.ones([2, 14, 14, 32]), { training: true });
+ * console.log((y as tf.Tensor).shape); // [2, 14, 14, 32]
+ * ```
  */
 export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, BatchNormState> => {
-  const o = BatchNormOptions.decode(opts);
+  const o = BatchNormOptionSet.decode(opts);
   const eps = o.eps ?? BATCH_NORM_EPS;
   const momentum = o.momentum ?? 0.1;
   const gammaInit = o.init ?? 'one';

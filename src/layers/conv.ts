@@ -5,12 +5,33 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { checkWeightSize, NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt, tupleOf, type TupleOfC } from '../config.ts';
+import {
+  checkWeightSize,
+  NonNegativeInt,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  PositiveInt,
+  type SameType,
+  tupleOf,
+  type TupleOfC,
+  typesAgree,
+} from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { kaimingNormal, lecunUniform } from './init.ts';
+
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Tensor1D = tf.Tensor1D;
+/** @ignore */
+type Tensor4D = tf.Tensor4D;
 
 // ---------------------------------------------------------------------------
 // Options
@@ -29,31 +50,39 @@ const Padding: t.UnionC<[
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
 const conv2dRequired = {
-  /** Output channels. */
   nf: PositiveInt,
 };
 const conv2dOptional = {
-  /** Input channels; when given, `init` checks it against the input shape. */
   ni: PositiveInt,
-  /** Kernel size (square). Default 3. */
   ks: PositiveInt,
-  /** Stride. Default 1. */
   stride: PositiveInt,
+  padding: Padding,
+  bias: t.boolean,
+};
+const Conv2dOptionSet: OptionSetOf<typeof conv2dRequired, typeof conv2dOptional> = optionSet('conv2d', conv2dRequired, conv2dOptional);
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  /** Output channels. */
+  readonly nf: number;
+  /** Input channels; when given, `init` checks it against the input shape. */
+  readonly ni?: number;
+  /** Kernel size (square). Default 3. */
+  readonly ks?: number;
+  /** Stride. Default 1. */
+  readonly stride?: number;
   /**
    * `'same'` (TF: output ceil(h / stride)), `'valid'`, or explicit symmetric
    * zero padding as in PyTorch. Default `floor(ks / 2)`, fastai's choice.
    */
-  padding: Padding,
+  readonly padding?: 'same' | 'valid' | number | readonly [number, number];
   /** Add a bias. Default true. */
-  bias: t.boolean,
-};
-const Conv2dOptions: OptionSetOf<typeof conv2dRequired, typeof conv2dOptional> = optionSet('conv2d', conv2dRequired, conv2dOptional);
-
-/** Options of {@link conv2d}. */
-export type Conv2dOptions = OptionsOf<typeof Conv2dOptions>;
+  readonly bias?: boolean;
+}
+typesAgree<SameType<Conv2dOptions, OptionsOf<typeof Conv2dOptionSet>>>();
 
 /** Params of {@link conv2d}: `weight` is `[ks, ks, ni, nf]`. */
-export type Conv2dParams = { readonly weight: tf.Tensor4D; readonly bias?: tf.Tensor1D };
+export type Conv2dParams = { readonly weight: Tensor4D; readonly bias?: Tensor1D };
 
 // ---------------------------------------------------------------------------
 // Geometry
@@ -69,8 +98,8 @@ const tfPadding = (p: NonNullable<Conv2dOptions['padding']>): TfPadding =>
  *
  * @example
  * ```ts
- * convOutSize(28, 3, 2, 1); // 14
- * convOutSize(7, 3, 2, 'same'); // 4
+ * console.log(convOutSize(28, 3, 2, 1)); // 14
+ * console.log(convOutSize(7, 3, 2, 'same')); // 4
  * ```
  */
 export const convOutSize = (size: number, ks: number, stride: number, pad: 'same' | 'valid' | number): number =>
@@ -110,14 +139,16 @@ const windowMatMul = (x: tf.Tensor4D, wt: tf.Tensor4D, padH: number, padW: numbe
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
+ * import { conv2d, prngKey } from 'tsnn';
+ *
  * const conv = conv2d({ nf: 16, ks: 3, stride: 2 });
- * const { params, outShape } = conv.init(prngKey(0), [28, 28, 1]); // outShape [14, 14, 16]
+ * const { params, outShape } = conv.init(prngKey(0), [28, 28, 1]);
+ * console.log(outShape, params.weight.shape); // [14, 14, 16] [3, 3, 1, 16]
  * // conv2d({ nf: 16, ks: 1e6 }) throws ConfigError: conv2d.ks: expected a value for which the weight holds at most 2^28 ...
  * ```
  */
 export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
-  const o = Conv2dOptions.decode(opts);
+  const o = Conv2dOptionSet.decode(opts);
   const ks = o.ks ?? 3;
   const stride = o.stride ?? 1;
   const padding = o.padding ?? Math.floor(ks / 2);

@@ -5,30 +5,45 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { checkWeightSize, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
+import { checkWeightSize, optionSet, type OptionSetOf, type OptionsOf, PositiveInt, type SameType, typesAgree } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
 import { lecunUniform } from './init.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Tensor1D = tf.Tensor1D;
+/** @ignore */
+type Tensor2D = tf.Tensor2D;
+
 const denseRequired = {
-  /** Output features. */
   nf: PositiveInt,
 };
 const denseOptional = {
-  /** Input features; when given, `init` checks it. */
   ni: PositiveInt,
-  /** Add a bias. Default true. */
   bias: t.boolean,
 };
-const DenseOptions: OptionSetOf<typeof denseRequired, typeof denseOptional> = optionSet('dense', denseRequired, denseOptional);
+const DenseOptionSet: OptionSetOf<typeof denseRequired, typeof denseOptional> = optionSet('dense', denseRequired, denseOptional);
 
 /** Options of {@link dense}. */
-export type DenseOptions = OptionsOf<typeof DenseOptions>;
+export interface DenseOptions {
+  /** Output features. */
+  readonly nf: number;
+  /** Input features; when given, `init` checks it. */
+  readonly ni?: number;
+  /** Add a bias. Default true. */
+  readonly bias?: boolean;
+}
+typesAgree<SameType<DenseOptions, OptionsOf<typeof DenseOptionSet>>>();
 
 /** Params of {@link dense}: `weight` is `[ni, nf]`. */
-export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Tensor1D };
+export type DenseParams = { readonly weight: Tensor2D; readonly bias?: Tensor1D };
 
 /**
  * A fully connected layer on `[batch, features]`, PyTorch's default init.
@@ -37,13 +52,13 @@ export type DenseParams = { readonly weight: tf.Tensor2D; readonly bias?: tf.Ten
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
+ * import { prngKey } from 'tsnn';
  * const head = dense({ nf: 10 });
- * head.init(prngKey(0), [256]).outShape; // [10]
+ * console.log(head.init(prngKey(0), [256]).outShape); // [10]
  * ```
  */
 export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
-  const o = DenseOptions.decode(opts);
+  const o = DenseOptionSet.decode(opts);
   const bias = o.bias ?? true;
   const weightFields = (ni: number): Record<string, readonly [number, number]> => (o.ni === undefined ? { nf: [o.nf, 1] } : { nf: [o.nf, 1], ni: [ni, 1] });
   checkWeightSize('dense', [o.ni ?? 1, o.nf], weightFields(o.ni ?? 1));
@@ -77,7 +92,10 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
  *
  * @example
  * ```ts
+ * import { linear, prngKey } from 'tsnn';
+ *
  * const head = linear({ nf: 10 });
+ * console.log(head.init(prngKey(0), [256]).outShape); // [10]
  * ```
  */
-export const linear = dense;
+export const linear: typeof dense = dense;

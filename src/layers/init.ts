@@ -33,8 +33,11 @@ const checked = (owner: string, key: Key, shape: readonly number[], fanIn: numbe
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
- * const w = kaimingNormal(prngKey(0), [3, 3, 16, 32], 3 * 3 * 16);
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { kaimingNormal, prngKey } from 'tsnn';
+ *
+ * const w = kaimingNormal(prngKey(0), [3, 3, 16, 32], 3 * 3 * 16); // std √(2 / 144)
+ * console.log(w.shape, tf.moments(w).variance.dataSync()[0].toFixed(3)); // [3, 3, 16, 32] 0.014
  * // kaimingNormal(prngKey(0), [3], 0) throws ConfigError: kaimingNormal.fanIn: expected positive number, got 0
  * ```
  */
@@ -47,8 +50,11 @@ export const kaimingNormal = (key: Key, shape: readonly number[], fanIn: number)
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
- * const w = lecunUniform(prngKey(0), [256, 10], 256);
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { lecunUniform, prngKey } from 'tsnn';
+ *
+ * const w = lecunUniform(prngKey(0), [256, 10], 256); // in ±√(3 / 256)
+ * console.log(w.shape, tf.max(tf.abs(w)).dataSync()[0] <= Math.sqrt(3 / 256)); // [256, 10] true
  * ```
  */
 export const lecunUniform = (key: Key, shape: readonly number[], fanIn: number): tf.Tensor => {

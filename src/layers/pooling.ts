@@ -6,33 +6,42 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt } from '../config.ts';
+import { NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, PositiveInt, type SameType, typesAgree } from '../config.ts';
 import { ConfigError, ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import type { Empty } from '../tree.ts';
 
 const poolRequired = {
-  /** Window size (square). */
   size: PositiveInt,
 };
 const poolOptional = {
-  /** Stride. Default `size`. */
   stride: PositiveInt,
-  /** Symmetric padding, at most `size / 2`. Default 0. */
   padding: NonNegativeInt,
-  /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
   ceilMode: t.boolean,
 };
-const PoolOptions: OptionSetOf<typeof poolRequired, typeof poolOptional> = optionSet('pool', poolRequired, poolOptional);
+const PoolOptionSet: OptionSetOf<typeof poolRequired, typeof poolOptional> = optionSet('pool', poolRequired, poolOptional);
 
 /** Options of {@link avgPool} and {@link maxPool}. */
-export type PoolOptions = OptionsOf<typeof PoolOptions>;
+export interface PoolOptions {
+  /** Window size (square). */
+  readonly size: number;
+  /** Stride. Default `size`. */
+  readonly stride?: number;
+  /** Symmetric padding, at most `size / 2`. Default 0. */
+  readonly padding?: number;
+  /** Round the output size up, as PyTorch's `ceil_mode=True`. Default false. */
+  readonly ceilMode?: boolean;
+}
+typesAgree<SameType<PoolOptions, OptionsOf<typeof PoolOptionSet>>>();
 
 /**
  * PyTorch's pooling output size, ceil mode included.
  *
  * @example
- * poolOutSize(7, 2, 2, 0, true) // 4
+ * ```ts
+ * console.log(poolOutSize(7, 2, 2, 0, true)); // 4
+ * console.log(poolOutSize(7, 2, 2, 0, false)); // 3
+ * ```
  */
 export const poolOutSize = (n: number, size: number, stride: number, pad: number, ceil: boolean): number => {
   const span = n + 2 * pad - size;
@@ -45,7 +54,7 @@ export const poolOutSize = (n: number, size: number, stride: number, pad: number
 type Kind = 'avgPool' | 'maxPool';
 
 const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
-  const o = PoolOptions.decode(opts, kind);
+  const o = PoolOptionSet.decode(opts, kind);
   const size = o.size, stride = o.stride ?? o.size, pad = o.padding ?? 0, ceil = o.ceilMode ?? false;
   // PyTorch's rule: a window may not lie wholly in the padding.
   if (pad * 2 > size) throw new ConfigError([`${kind}.padding: expected at most half the window (size ${size}), got ${pad}`]);
@@ -87,7 +96,11 @@ const pool = (kind: Kind, opts: PoolOptions): Layer<Empty, Empty> => {
  * ResBlock shortcut pool, PyTorch's `AvgPool2d(2, ceil_mode=True)`.
  *
  * @example
- * avgPool({ size: 2, ceilMode: true }).init(prngKey(0), [7, 7, 8]).outShape // [4, 4, 8]
+ * ```ts
+ * import { avgPool, prngKey } from 'tsnn';
+ *
+ * console.log(avgPool({ size: 2, ceilMode: true }).init(prngKey(0), [7, 7, 8]).outShape); // [4, 4, 8]
+ * ```
  */
 export const avgPool = (opts: PoolOptions): Layer<Empty, Empty> => pool('avgPool', opts);
 
@@ -95,7 +108,15 @@ export const avgPool = (opts: PoolOptions): Layer<Empty, Empty> => pool('avgPool
  * Max pooling, padding with -Infinity as PyTorch does.
  *
  * @example
- * maxPool({ size: 3, stride: 2, padding: 1 })
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { maxPool, prngKey } from 'tsnn';
+ *
+ * const pool = maxPool({ size: 3, stride: 2, padding: 1 }); // ResNet's stem pool
+ * const { params, state, outShape } = pool.init(prngKey(0), [8, 8, 4]);
+ * const { y } = pool.apply(params, state, tf.ones([1, 8, 8, 4]), { training: false });
+ * console.log(outShape, (y as tf.Tensor).shape); // [4, 4, 4] [1, 4, 4, 4]
+ * ```
  */
 export const maxPool = (opts: PoolOptions): Layer<Empty, Empty> => pool('maxPool', opts);
 
@@ -103,7 +124,11 @@ export const maxPool = (opts: PoolOptions): Layer<Empty, Empty> => pool('maxPool
  * Mean over the spatial axes: `[b, h, w, c]` to `[b, c]`.
  *
  * @example
- * globalAvgPool.init(prngKey(0), [4, 4, 256]).outShape // [256]
+ * ```ts
+ * import { globalAvgPool, prngKey } from 'tsnn';
+ *
+ * console.log(globalAvgPool.init(prngKey(0), [4, 4, 256]).outShape); // [256]
+ * ```
  */
 export const globalAvgPool: Layer<Empty, Empty> = {
   name: 'globalAvgPool',

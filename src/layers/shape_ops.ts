@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
-import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree, UnitInterval } from '../config.ts';
 import { type Layer, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { uniform } from '../random.ts';
 import type { Empty } from '../tree.ts';
@@ -16,9 +16,9 @@ import { LayerError } from '../errors.ts';
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { evalCtx } from '../layer.ts';
+ * import { evalCtx } from 'tsnn';
  * const x = tf.ones([2, 3]);
- * identity.apply({}, {}, x, evalCtx).y === x; // true
+ * console.log(identity.apply({}, {}, x, evalCtx).y === x); // true
  * ```
  */
 export const identity: Layer<Empty, Empty> = {
@@ -32,8 +32,8 @@ export const identity: Layer<Empty, Empty> = {
  *
  * @example
  * ```ts
- * import { prngKey } from '../random.ts';
- * flatten.init(prngKey(0), [1, 1, 256]).outShape; // [256]
+ * import { prngKey } from 'tsnn';
+ * console.log(flatten.init(prngKey(0), [1, 1, 256]).outShape); // [256]
  * ```
  */
 export const flatten: Layer<Empty, Empty> = {
@@ -49,13 +49,16 @@ export const flatten: Layer<Empty, Empty> = {
 };
 
 const dropoutRequired = {
-  /** The probability of zeroing each value, in [0, 1). */
   rate: UnitInterval,
 };
-const DropoutOptions: OptionSetOf<typeof dropoutRequired, NoFields> = optionSet('dropout', dropoutRequired, {});
+const DropoutOptionSet: OptionSetOf<typeof dropoutRequired, NoFields> = optionSet('dropout', dropoutRequired, {});
 
 /** Options of {@link dropout}. */
-export type DropoutOptions = OptionsOf<typeof DropoutOptions>;
+export interface DropoutOptions {
+  /** The probability of zeroing each value, in [0, 1). */
+  readonly rate: number;
+}
+typesAgree<SameType<DropoutOptions, OptionsOf<typeof DropoutOptionSet>>>();
 
 /**
  * Inverted dropout: in training, zero each value with probability `rate` and
@@ -64,12 +67,18 @@ export type DropoutOptions = OptionsOf<typeof DropoutOptions>;
  *
  * @example
  * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { dropout, evalCtx, prngKey } from 'tsnn';
+ *
  * const drop = dropout({ rate: 0.5 });
+ * const { params, state } = drop.init(prngKey(0), [4]);
+ * const x = tf.ones([1, 4]);
+ * console.log(drop.apply(params, state, x, evalCtx).y === x); // true: the identity in evaluation
  * // dropout({ rate: 1 }) throws ConfigError: dropout.rate: expected number in [0, 1), got 1
  * ```
  */
 export const dropout = (opts: DropoutOptions): Layer<Empty, Empty> => {
-  const { rate } = DropoutOptions.decode(opts);
+  const { rate } = DropoutOptionSet.decode(opts);
   return {
     name: 'dropout',
     init: (_key, inShape) => ({ params: {}, state: {}, outShape: inShape }),

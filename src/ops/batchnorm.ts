@@ -9,30 +9,42 @@ import * as tf from '../tfjs/tf.ts';
 import { type Slot, slot } from './slot.ts';
 
 /**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Tensor = tf.Tensor;
+/** @ignore */
+type Tensor1D = tf.Tensor1D;
+
+/**
  * One direction pair of a training normalisation: `forward` gives `y`, the
  * batch statistics, and the tensors `backward` needs (saved by the op).
  */
 export interface Normalisation {
-  forward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D; saved: tf.Tensor[] };
+  /** `y = gamma·(x − mean)/√(variance + eps) + beta` over the last axis, with the batch statistics and what `backward` needs. */
+  forward(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps: number): { y: Tensor; mean: Tensor1D; variance: Tensor1D; saved: Tensor[] };
   /** `[dx, dgamma, dbeta]`. */
-  backward(dy: tf.Tensor, saved: tf.Tensor[], eps: number): tf.Tensor[];
+  backward(dy: Tensor, saved: Tensor[], eps: number): Tensor[];
 }
 
 /** The running statistics' update: `[newMean, newVar]`. */
 export type RunningStats = (
-  mean: tf.Tensor1D,
-  variance: tf.Tensor1D,
-  runMean: tf.Tensor1D,
-  runVar: tf.Tensor1D,
+  mean: Tensor1D,
+  variance: Tensor1D,
+  runMean: Tensor1D,
+  runVar: Tensor1D,
   momentum: number,
   n: number,
-) => [tf.Tensor1D, tf.Tensor1D];
+) => [Tensor1D, Tensor1D];
 
-type BatchNormTrainImpl = (x: tf.Tensor) => Normalisation | undefined;
+/** An engine's normalisation for this input: a direction pair, or undefined to decline (and use the math). */
+export type BatchNormTrainImpl = (x: Tensor) => Normalisation | undefined;
 /** Where the engine plugs its normalisation: given the input, a pair, or undefined to use the math. */
 export const batchNormTrainSlot: Slot<BatchNormTrainImpl> = slot<BatchNormTrainImpl>('batchNormTrain');
 /** Picks the engine's running-statistics update for these tensors, or undefined to use the math. */
-export type BatchNormStatsImpl = (mean: tf.Tensor1D, runMean: tf.Tensor1D) => RunningStats | undefined;
+export type BatchNormStatsImpl = (mean: Tensor1D, runMean: Tensor1D) => RunningStats | undefined;
 
 /** Where the engine plugs its running-statistics update. */
 export const batchNormStatsSlot: Slot<BatchNormStatsImpl> = slot<BatchNormStatsImpl>('batchNormRunningStats');
@@ -84,10 +96,10 @@ const normalisationMath: Normalisation = {
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { batchNormTrain } from './batchnorm.ts';
+ * import { batchNormTrain } from 'tsnn/backend';
  * const x = tf.tensor2d([[1, 2], [3, 6]]);
  * const { y, mean, variance } = batchNormTrain(x, tf.ones([2]), tf.zeros([2]), 1e-5);
- * mean.print(); // [2, 4]
+ * console.log(Array.from(mean.dataSync())); // [2, 4]
  * ```
  */
 export const batchNormTrain = (
@@ -118,9 +130,9 @@ export const batchNormTrain = (
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { batchNormRunningStats } from './batchnorm.ts';
- * const next = batchNormRunningStats(tf.tensor1d([2]), tf.tensor1d([1]), { mean: tf.zeros([1]), var: tf.ones([1]) }, 0.1, 4);
- * next.mean.print(); // [0.2]
+ * import { batchNormRunningStats } from 'tsnn/backend';
+ * const next = batchNormRunningStats(tf.tensor1d([2]), tf.tensor1d([1]), { mean: tf.zeros([1]), var: tf.ones([1]) }, 0.25, 4);
+ * console.log(Array.from(next.mean.dataSync())); // [0.5]: 0.75·0 + 0.25·2
  * ```
  */
 export const batchNormRunningStats = (

@@ -23,7 +23,7 @@ export interface Slot<I> {
  *
  * @example
  * ```ts
- * import { slot } from './slot.ts';
+ * import { slot } from 'tsnn/backend';
  * const double = slot<(x: number) => number | undefined>('double');
  * const run = (x: number) => double.impl?.(x) ?? 2 * x;
  * double.install((x) => x + x);

@@ -4,15 +4,29 @@
  * @module
  */
 import type * as t from 'io-ts';
-import { decodeArg, func, hyper, type HyperC, type NoFields, NonNegative, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import {
+  decodeArg,
+  func,
+  hyper,
+  type HyperC,
+  type NoFields,
+  NonNegative,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  type SameType,
+  typesAgree,
+} from '../config.ts';
 import type { GradientTransformation, Hyper, OptState } from './base.ts';
 import { chain } from './chain.ts';
 import {
   adamFields,
+  type AdamOptions,
   addDecayedWeights,
   type Mask,
   masked,
   rmsFields,
+  type RmsOptions,
   scaleByAdam,
   scaleByLearningRate,
   scaleByRms,
@@ -28,71 +42,114 @@ const MaskFn: t.Type<Mask, Mask, unknown> = func<Mask>('a mask (path, param) => 
  * Stochastic gradient descent: `p ← p − lr · g`.
  *
  * @example
- * const opt = sgd(0.1);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { sgd } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = sgd(0.5);
+ * const { updates } = opt.update({ w: tf.tensor([1, -1]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.5, 0.5]
+ * ```
  */
 export const sgd = (lr: Hyper): GradientTransformation<OptState> => chain(scaleByLearningRate(decodeArg('sgd.lr', Rate, lr)));
 
 const momentumOptional = {
-  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
   momentum: traceFields.decay,
-  /** Nesterov's variant. Default false. */
   nesterov: traceFields.nesterov,
 };
-const MomentumOptions: OptionSetOf<NoFields, typeof momentumOptional> = optionSet('momentum', {}, momentumOptional);
+const MomentumOptionSet: OptionSetOf<NoFields, typeof momentumOptional> = optionSet('momentum', {}, momentumOptional);
 
 /** Options of {@link momentum}. */
-export type MomentumOptions = OptionsOf<typeof MomentumOptions>;
+export interface MomentumOptions {
+  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
+  readonly momentum?: Hyper;
+  /** Nesterov's variant. Default false. */
+  readonly nesterov?: boolean;
+}
+typesAgree<SameType<MomentumOptions, OptionsOf<typeof MomentumOptionSet>>>();
 
 /**
  * SGD with (optionally Nesterov) momentum.
  *
  * @example
- * const opt = momentum(0.1, { momentum: 0.9, nesterov: true });
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { momentum, stepParams } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = momentum(0.5, { momentum: 0.5, nesterov: true });
+ * const next = stepParams(opt, { w: tf.tensor([1, 1]) }, opt.init(params), params);
+ * console.log(Array.from((next.params as { w: tf.Tensor }).w.dataSync())); // [0.25, 1.25]
+ * ```
  */
 export const momentum = (lr: Hyper, opts: MomentumOptions = {}): GradientTransformation<OptState> => {
-  const o = MomentumOptions.decode(opts);
+  const o = MomentumOptionSet.decode(opts);
   return chain(trace({ decay: o.momentum ?? 0.9, nesterov: o.nesterov ?? false }), scaleByLearningRate(decodeArg('momentum.lr', Rate, lr)));
 };
 
-const RmspropOptions: OptionSetOf<NoFields, typeof rmsFields> = optionSet('rmsprop', {}, rmsFields);
+const RmspropOptionSet: OptionSetOf<NoFields, typeof rmsFields> = optionSet('rmsprop', {}, rmsFields);
 
-/** Options of {@link rmsprop}. */
-export type RmspropOptions = OptionsOf<typeof RmspropOptions>;
+/** Options of {@link rmsprop}: those of {@link scaleByRms}. */
+export type RmspropOptions = RmsOptions;
+typesAgree<SameType<RmspropOptions, OptionsOf<typeof RmspropOptionSet>>>();
 
 /**
  * RMSProp.
  *
  * @example
- * const opt = rmsprop(1e-3, { decay: 0.9 });
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { rmsprop } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = rmsprop(0.5, { decay: 0.75 });
+ * const { updates } = opt.update({ w: tf.tensor([1, -1]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-1, 1]
+ * ```
  */
 export const rmsprop = (lr: Hyper, opts: RmspropOptions = {}): GradientTransformation<OptState> =>
-  chain(scaleByRms(RmspropOptions.decode(opts)), scaleByLearningRate(decodeArg('rmsprop.lr', Rate, lr)));
+  chain(scaleByRms(RmspropOptionSet.decode(opts)), scaleByLearningRate(decodeArg('rmsprop.lr', Rate, lr)));
 
-const AdamAliasOptions: OptionSetOf<NoFields, typeof adamFields> = optionSet('adam', {}, adamFields);
+const AdamAliasOptionSet: OptionSetOf<NoFields, typeof adamFields> = optionSet('adam', {}, adamFields);
 
-/** Options of {@link adam}. */
-export type AdamAliasOptions = OptionsOf<typeof AdamAliasOptions>;
+/** Options of {@link adam}: those of {@link scaleByAdam}. */
+export type AdamAliasOptions = AdamOptions;
+typesAgree<SameType<AdamAliasOptions, OptionsOf<typeof AdamAliasOptionSet>>>();
 
 /**
  * Adam (Kingma & Ba), optax's defaults: b1 0.9, b2 0.999, eps 1e-8.
  *
  * @example
- * const opt = adam(1e-3);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adam } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = adam(0.5);
+ * // Adam's first step moves each weight by lr, whatever the gradient's size.
+ * const { updates } = opt.update({ w: tf.tensor([10, -0.1]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.5, 0.5]
+ * ```
  */
 export const adam = (lr: Hyper, opts: AdamAliasOptions = {}): GradientTransformation<OptState> =>
-  chain(scaleByAdam(AdamAliasOptions.decode(opts)), scaleByLearningRate(decodeArg('adam.lr', Rate, lr)));
+  chain(scaleByAdam(AdamAliasOptionSet.decode(opts)), scaleByLearningRate(decodeArg('adam.lr', Rate, lr)));
 
 const adamWOptional = {
   ...adamFields,
-  /** Decoupled weight decay, a number or a schedule. Default 0.01 (fastai). */
   weightDecay: Rate,
-  /** Which leaves decay. Default {@link weightsOnly} (not BatchNorm or biases). */
   mask: MaskFn,
 };
-const AdamWOptions: OptionSetOf<NoFields, typeof adamWOptional> = optionSet('adamW', {}, adamWOptional);
+const AdamWOptionSet: OptionSetOf<NoFields, typeof adamWOptional> = optionSet('adamW', {}, adamWOptional);
 
-/** Options of {@link adamW}. */
-export type AdamWOptions = OptionsOf<typeof AdamWOptions>;
+/** Options of {@link adamW}: Adam's, and the decoupled weight decay. */
+export interface AdamWOptions extends AdamOptions {
+  /** Decoupled weight decay, a number or a schedule. Default 0.01 (fastai). */
+  readonly weightDecay?: Hyper;
+  /** Which leaves decay. Default {@link weightsOnly} (not BatchNorm or biases). */
+  readonly mask?: Mask;
+}
+typesAgree<SameType<AdamWOptions, OptionsOf<typeof AdamWOptionSet>>>();
 
 /**
  * AdamW, decoupled weight decay, with fastai's defaults: b1 0.9, b2 0.99,
@@ -101,11 +158,19 @@ export type AdamWOptions = OptionsOf<typeof AdamWOptions>;
  * as in optax.
  *
  * @example
+ * ```ts
+ * import { adamW, oneCycle, perStep } from 'tsnn';
+ *
  * const opt = adamW(3e-3);
- * const cycled = adamW((s) => lrSched(s), { b1: (s) => momSched(s) });
+ * // With fastai's one-cycle schedules over 100 steps: lr and b1 as functions of the step.
+ * const { lr, mom } = oneCycle({ lrMax: 3e-3 });
+ * const cycled = adamW(perStep(lr, 100), { b1: perStep(mom, 100) });
+ * console.log(opt.name); // chain(scaleByAdam, masked(addDecayedWeights), scaleByLearningRate)
+ * console.log(cycled.name === opt.name); // true
+ * ```
  */
 export const adamW = (lr: Hyper, opts: AdamWOptions = {}): GradientTransformation<OptState> => {
-  const o = AdamWOptions.decode(opts);
+  const o = AdamWOptionSet.decode(opts);
   // The chain executor runs these links as one Adam op per leaf (fusion.ts).
   return chain(
     scaleByAdam({ b1: o.b1 ?? 0.9, b2: o.b2 ?? 0.99, eps: o.eps ?? 1e-5, epsRoot: o.epsRoot ?? 0 }),

@@ -25,7 +25,9 @@ export type OptState = Tree;
 
 /** The result of one `update`: the updates to add to the params, and the new state. */
 export interface Update<S extends OptState = OptState> {
+  /** What to add to the params, leaf by leaf (see {@link applyUpdates}). */
   readonly updates: Tree;
+  /** The transformation's new state. */
   readonly state: S;
 }
 
@@ -35,22 +37,36 @@ export interface Update<S extends OptState = OptState> {
  * the very `grads` tensors it was given (a pass-through).
  *
  * @example
- * const opt = chain(clipByGlobalNorm(1), adam(1e-3));
- * let optState = opt.init(params);
- * const { updates, state } = opt.update(grads, optState, params);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adam, chain, clipByGlobalNorm } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const grads = { w: tf.tensor([0.5, -0.5]) };
+ * const opt = chain(clipByGlobalNorm(1), adam(0.5));
+ * const optState = opt.init(params);
+ * const { updates } = opt.update(grads, optState, params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.5, 0.5]
+ * ```
  */
 export interface GradientTransformation<S extends OptState = OptState> {
+  /** Shown in messages and in a chain's name: `chain(scaleByAdam, scaleByLearningRate)`. */
   readonly name: string;
+  /** The initial state for these params (moments start at zero). */
   init(params: Tree): S;
+  /** The updates for these gradients, and the next state. */
   update(grads: Tree, state: S, params: Tree): Update<S>;
 }
 
 /** New params and optimizer state after one step. */
 export interface ParamStep<S extends OptState = OptState> {
+  /** The params after the step. */
   readonly params: Tree;
+  /** The optimizer's state after the step. */
   readonly state: S;
 }
 
+/** A gradient transformation with any state: what a chain or an option accepts. */
 // deno-lint-ignore no-explicit-any
 export type AnyTransformation = GradientTransformation<any>;
 
@@ -79,8 +95,8 @@ export const Transformation: t.Type<AnyTransformation, AnyTransformation, unknow
  *
  * @example
  * ```ts
- * hyperAt(0.1, 5); // 0.1
- * hyperAt((s) => 0.1 / (s + 1), 4); // 0.02
+ * console.log(hyperAt(0.1, 5)); // 0.1
+ * console.log(hyperAt((s) => 0.1 / (s + 1), 4)); // 0.02
  * // hyperAt(NaN, 0) throws ConfigError: hyperAt.h: expected a finite number or a schedule, got NaN
  * ```
  */
@@ -98,7 +114,16 @@ export const hyperAt = (h: Hyper, step: number): number => {
  * The step counter kept in a transform's state, as a JS number.
  *
  * @example
- * const step = countOf(state.count);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adam } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = adam(1e-3);
+ * const { state } = opt.update({ w: tf.ones([2]) }, opt.init(params), params);
+ * const first = (state as Record<string, { count: tf.Tensor }>)[0]; // scaleByAdam's state
+ * console.log(countOf(first.count)); // 1
+ * ```
  */
 export const countOf = (count: tf.Tensor): number => count.dataSync()[0];
 
@@ -106,7 +131,10 @@ export const countOf = (count: tf.Tensor): number => count.dataSync()[0];
  * A fresh int32 scalar counter.
  *
  * @example
- * ({ count: newCount() })
+ * ```ts
+ * const state = { count: newCount() };
+ * console.log(countOf(state.count), state.count.dtype); // 0 int32
+ * ```
  */
 export const newCount = (n = 0): tf.Scalar => tf.scalar(n, 'int32');
 
@@ -114,7 +142,14 @@ export const newCount = (n = 0): tf.Scalar => tf.scalar(n, 'int32');
  * Add updates to params: `params + updates`, leaf by leaf.
  *
  * @example
- * const newParams = applyUpdates(params, updates);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { applyUpdates } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1, 2]) };
+ * const newParams = applyUpdates(params, { w: tf.tensor([0.5, -0.5]) });
+ * console.log(Array.from(newParams.w.dataSync())); // [1.5, 1.5]
+ * ```
  */
 export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P => zipTrees([params, updates as P], ([p, u]) => tf.add(p, u));
 
@@ -123,7 +158,14 @@ export const applyUpdates = <P extends Tree>(params: P, updates: Tree): P => zip
  * and the new state outlive it. Every transform in this library is wrapped.
  *
  * @example
- * const myScale = tidyTransformation({ name: 'half', init: () => ({}), update: (g, s) => ({ updates: mapTree(g, (x) => tf.mul(x, 0.5)), state: s }) });
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { mapTree, tidyTransformation } from 'tsnn';
+ *
+ * const half = tidyTransformation({ name: 'half', init: () => ({}), update: (g, s) => ({ updates: mapTree(g, (x) => tf.mul(x, 0.5)), state: s }) });
+ * const { updates } = half.update({ w: tf.tensor([2, 4]) }, {}, {});
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [1, 2]
+ * ```
  */
 export const tidyTransformation = <S extends OptState>(t: GradientTransformation<S>): GradientTransformation<S> => {
   if (typeof t?.init !== 'function' || typeof t?.update !== 'function') {

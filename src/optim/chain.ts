@@ -29,9 +29,10 @@ const fusedSteps = new WeakMap<AnyTransformation, (grads: Tree, state: OptState,
  *
  * @example
  * ```ts
- * import { chain } from './chain.ts';
- * import { addDecayedWeights, scaleByAdam, scaleByLearningRate } from './transforms.ts';
+ * import { addDecayedWeights, chain, scaleByAdam, scaleByLearningRate } from 'tsnn';
+ *
  * const adamw = chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), addDecayedWeights(0.01), scaleByLearningRate(1e-3));
+ * console.log(adamw.name); // chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)
  * ```
  */
 export const chain = (...transforms: AnyTransformation[]): GradientTransformation<Record<string, OptState>> => {
@@ -70,10 +71,12 @@ export const chain = (...transforms: AnyTransformation[]): GradientTransformatio
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { stepParams } from './chain.ts';
- * import { adamW } from './aliases.ts';
+ * import { adamW, stepParams } from 'tsnn';
+ *
  * const opt = adamW(1e-3), params = { w: tf.ones([2, 2]) };
- * const { params: next, state } = stepParams(opt, { w: tf.ones([2, 2]) }, opt.init(params), params);
+ * const { params: next } = stepParams(opt, { w: tf.ones([2, 2]) }, opt.init(params), params);
+ * // Adam's step of lr, and decay lr·wd·w: 1 − 0.001 − 0.00001.
+ * console.log((next as { w: tf.Tensor }).w.dataSync()[0].toFixed(5)); // 0.99899
  * ```
  */
 export const stepParams = <S extends OptState>(opt: GradientTransformation<S>, grads: Tree, state: S, params: Tree): ParamStep<S> => {

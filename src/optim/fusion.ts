@@ -14,8 +14,18 @@ import { ConfigError } from '../errors.ts';
 import { flattenTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import { type AnyTransformation, countOf, type Hyper, hyperAt, newCount, type OptState, type Update } from './base.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Scalar = tf.Scalar;
+/** @ignore */
+type Tensor = tf.Tensor;
+
 /** Decides per leaf whether a masked transform applies. */
-export type Mask = (path: string, param: tf.Tensor) => boolean;
+export type Mask = (path: string, param: Tensor) => boolean;
 
 /** Adam's checked options. */
 export interface AdamHypers {
@@ -53,7 +63,7 @@ export const described = <T extends AnyTransformation>(t: T, d: Description): T 
  * @example
  * ```ts
  * import { descriptionOf } from './fusion.ts';
- * import { scaleByLearningRate } from './transforms.ts';
+ * import { scaleByLearningRate } from 'tsnn';
  * console.log(descriptionOf(scaleByLearningRate(0.1))?.kind); // 'lr'
  * ```
  */
@@ -72,7 +82,7 @@ interface AdamWPlan {
  * @example
  * ```ts
  * import { adamWPlan } from './fusion.ts';
- * import { scaleByAdam, scaleByLearningRate } from './transforms.ts';
+ * import { scaleByAdam, scaleByLearningRate } from 'tsnn';
  * console.log(adamWPlan([scaleByAdam(), scaleByLearningRate(1e-3)]) !== undefined); // true
  * ```
  */
@@ -85,7 +95,7 @@ export const adamWPlan = (links: readonly AnyTransformation[]): AdamWPlan | unde
 };
 
 /** The state of Adam's link: the step count and the two moment trees. */
-export type AdamState = { count: tf.Scalar; mu: Tree; nu: Tree };
+export type AdamState = { count: Scalar; mu: Tree; nu: Tree };
 
 /** AdamW's terms for one leaf: the learning rate, its decay, and the param. */
 type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
@@ -98,8 +108,11 @@ type Decoupled = (path: string) => { lr: number; wd: number; p: tf.Tensor };
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import { adamUpdate } from './fusion.ts';
+ *
  * const g = { w: tf.ones([2]) };
- * const { updates } = adamUpdate(g, { count: tf.scalar(0, 'int32'), mu: { w: tf.zeros([2]) }, nu: { w: tf.zeros([2]) } }, { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 });
+ * const state = { count: tf.scalar(0, 'int32'), mu: { w: tf.zeros([2]) }, nu: { w: tf.zeros([2]) } };
+ * const { updates } = adamUpdate(g, state, { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 });
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync(), (v) => +v.toFixed(5))); // [1, 1]: Adam's first direction is the gradient's sign
  * ```
  */
 export const adamUpdate = (grads: Tree, state: AdamState, o: AdamHypers, decoupled?: (step: number) => Decoupled, apply = false): Update<AdamState> => {
@@ -127,7 +140,7 @@ export const adamUpdate = (grads: Tree, state: AdamState, o: AdamHypers, decoupl
  * @example
  * ```ts
  * import { adamWPlan, runAdamWPlan } from './fusion.ts';
- * import { scaleByAdam, scaleByLearningRate } from './transforms.ts';
+ * import { scaleByAdam, scaleByLearningRate } from 'tsnn';
  * const links = [scaleByAdam(), scaleByLearningRate(1e-3)];
  * // runAdamWPlan(adamWPlan(links)!, grads, chainState, params, false)
  * ```

@@ -16,8 +16,10 @@ import {
   type OptionsOf,
   Positive,
   PositiveInt,
+  type SameType,
   tupleOf,
   type TupleOfC,
+  typesAgree,
   UnitInterval,
 } from '../config.ts';
 import { ConfigError } from '../errors.ts';
@@ -40,7 +42,7 @@ const ends = (owner: string, start: number, end: number): void => {
  *
  * @example
  * ```ts
- * schedLin(1, 0)(0.25); // 0.75
+ * console.log(schedLin(1, 0)(0.25)); // 0.75
  * // schedLin(NaN, 0) throws ConfigError: schedLin.start: expected finite number, got NaN
  * ```
  */
@@ -54,7 +56,7 @@ export const schedLin = (start: number, end: number): Sched => {
  *
  * @example
  * ```ts
- * schedCos(1, 0)(0.5); // 0.5
+ * console.log(schedCos(1, 0)(0.5)); // 0.5
  * ```
  */
 export const schedCos = (start: number, end: number): Sched => {
@@ -68,7 +70,7 @@ export const schedCos = (start: number, end: number): Sched => {
  *
  * @example
  * ```ts
- * schedNo(3)(0.9); // 3
+ * console.log(schedNo(3)(0.9)); // 3
  * ```
  */
 export const schedNo = (start: number, end?: number): Sched => {
@@ -82,7 +84,7 @@ export const schedNo = (start: number, end?: number): Sched => {
  *
  * @example
  * ```ts
- * schedExp(1e-7, 10)(0.5); // ~1e-3
+ * console.log(schedExp(1e-7, 10)(0.5)); // 0.001
  * ```
  */
 export const schedExp = (start: number, end: number): Sched => {
@@ -98,7 +100,7 @@ export const schedExp = (start: number, end: number): Sched => {
  * @example
  * ```ts
  * const s = combineScheds([0.3, 0.7], [schedCos(0.1, 1), schedCos(1, 0)]);
- * s(0.3); // 1
+ * console.log(s(0.3)); // 1
  * ```
  */
 export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[]): Sched => {
@@ -126,7 +128,7 @@ export const combineScheds = (pcts: readonly number[], scheds: readonly Sched[])
  *
  * @example
  * ```ts
- * combinedCos(0.25, 1e-4, 1e-3, 1e-8)(0.25); // 1e-3
+ * console.log(combinedCos(0.25, 1e-4, 1e-3, 1e-8)(0.25)); // 0.001
  * ```
  */
 export const combinedCos = (pct: number, start: number, middle: number, end: number): Sched => {
@@ -160,13 +162,24 @@ export const oneCycleFields = {
   moms: Moms,
 };
 const oneCycleRequired = {
-  /** The peak learning rate. */
   lrMax: Positive,
 };
-const OneCycleOptions: OptionSetOf<typeof oneCycleRequired, typeof oneCycleFields> = optionSet('oneCycle', oneCycleRequired, oneCycleFields);
+const OneCycleOptionSet: OptionSetOf<typeof oneCycleRequired, typeof oneCycleFields> = optionSet('oneCycle', oneCycleRequired, oneCycleFields);
 
 /** Options of {@link oneCycle}, with fastai's defaults. */
-export type OneCycleOptions = OptionsOf<typeof OneCycleOptions>;
+export interface OneCycleOptions {
+  /** The peak learning rate. */
+  readonly lrMax: number;
+  /** Initial lr is `lrMax / div`. Default 25. */
+  readonly div?: number;
+  /** Final lr is `lrMax / divFinal`. Default 1e5. */
+  readonly divFinal?: number;
+  /** Fraction of training spent warming up. Default 0.25. */
+  readonly pctStart?: number;
+  /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
+  readonly moms?: readonly [number, number, number];
+}
+typesAgree<SameType<OneCycleOptions, OptionsOf<typeof OneCycleOptionSet>>>();
 
 /**
  * fastai's one-cycle policy: the learning rate rises then anneals while the
@@ -175,14 +188,14 @@ export type OneCycleOptions = OptionsOf<typeof OneCycleOptions>;
  * @example
  * ```ts
  * const { lr, mom } = oneCycle({ lrMax: 3e-3 });
- * lr(0); // 1.2e-4
- * lr(0.25); // 3e-3
- * mom(0.25); // 0.85
+ * console.log(lr(0)); // 0.00012
+ * console.log(lr(0.25)); // 0.003
+ * console.log(mom(0.25)); // 0.85
  * // oneCycle({ lrMax: 3e-3, pctStrat: 0.3 }) throws ConfigError: oneCycle.pctStrat: unknown option, got 0.3; did you mean pctStart? ...
  * ```
  */
 export const oneCycle = (opts: OneCycleOptions): { lr: Sched; mom: Sched } => {
-  const o = OneCycleOptions.decode(opts);
+  const o = OneCycleOptionSet.decode(opts);
   const div = o.div ?? 25, divFinal = o.divFinal ?? 1e5, pct = o.pctStart ?? 0.25;
   const [m0, m1, m2] = o.moms ?? [0.95, 0.85, 0.95];
   return {
@@ -196,7 +209,7 @@ export const oneCycle = (opts: OneCycleOptions): { lr: Sched; mom: Sched } => {
  *
  * @example
  * ```ts
- * flatCos(1e-3)(0.5); // 1e-3
+ * console.log(flatCos(1e-3)(0.5)); // 0.001
  * ```
  */
 export const flatCos = (lr: number, pctStart = 0.75): Sched => {
@@ -210,7 +223,7 @@ export const flatCos = (lr: number, pctStart = 0.75): Sched => {
  *
  * @example
  * ```ts
- * warmup(0.1, schedCos(1e-3, 0))(0.05); // 5e-4
+ * console.log(warmup(0.1, schedCos(1e-3, 0))(0.05)); // 0.0005
  * ```
  */
 export const warmup = (pct: number, after: Sched): Sched => {
@@ -226,7 +239,8 @@ export const warmup = (pct: number, after: Sched): Sched => {
  * @example
  * ```ts
  * const lr = perStep(oneCycle({ lrMax: 1e-2 }).lr, 500);
- * lr(0); // 4e-4, up to lr(499)
+ * console.log(lr(0)); // 0.0004
+ * console.log(lr(125)); // 0.01, the peak, a quarter of the way
  * ```
  */
 export const perStep = (sched: Sched, totalSteps: number): StepSchedule => {

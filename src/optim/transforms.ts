@@ -18,13 +18,23 @@ import {
   type OptionSetOf,
   type OptionsOf,
   Positive,
+  type SameType,
   showValue,
+  typesAgree,
   UnitInterval,
 } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { flattenTree, mapTree, type Tree, unflattenTree, zipTrees } from '../tree.ts';
 import { type AnyTransformation, countOf, type GradientTransformation, type Hyper, hyperAt, newCount, type OptState, tidyTransformation } from './base.ts';
 import { type AdamState, adamUpdate, described, descriptionOf, type Mask } from './fusion.ts';
+
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
+ * as private-type-ref (see src/layer.ts); `@ignore`d aliases silence just that.
+ *
+ * @ignore
+ */
+type Scalar = tf.Scalar;
 
 export type { AdamState, Mask };
 
@@ -39,7 +49,15 @@ const Rate: HyperC<typeof NonNegative> = hyper(NonNegative), Decay: HyperC<typeo
  * link of every optimizer, turning directions into descent steps.
  *
  * @example
- * chain(scaleByAdam(), scaleByLearningRate(1e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { chain, scaleByAdam, scaleByLearningRate } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1]) };
+ * const opt = chain(scaleByAdam(), scaleByLearningRate(0.5));
+ * const { updates } = opt.update({ w: tf.tensor([4]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.5]
+ * ```
  */
 export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   decodeArg('scaleByLearningRate.lr', Rate, lr);
@@ -61,7 +79,15 @@ export const scaleByLearningRate = (lr: Hyper): GradientTransformation<{ count: 
  * Multiply updates by a constant.
  *
  * @example
- * chain(scale(-0.1)) // plain SGD with lr 0.1
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { chain, scale } from 'tsnn';
+ *
+ * const sgd = chain(scale(-0.5)); // plain SGD with lr 0.5
+ * const params = { w: tf.tensor([1]) };
+ * const { updates } = sgd.update({ w: tf.tensor([2]) }, sgd.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-1]
+ * ```
  */
 export const scale = (factor: number): GradientTransformation<Record<string, never>> => {
   decodeArg('scale.factor', Finite, factor);
@@ -76,21 +102,27 @@ export const scale = (factor: number): GradientTransformation<Record<string, nev
 // Adam and RMS
 // ---------------------------------------------------------------------------
 
-/** Adam's option fields (shared with the `adam` and `adamW` aliases). */
+/** Adam's option fields (shared with the `adam` and `adamW` aliases); documented on {@link AdamOptions}. */
 export const adamFields = {
-  /** First-moment decay (a number or a schedule, e.g. fastai's cycled momentum). Default 0.9. */
   b1: Decay,
-  /** Second-moment decay. Default 0.999. */
   b2: UnitInterval,
-  /** Added to the denominator, outside the square root. Default 1e-8. */
   eps: NonNegative,
-  /** Added inside the square root. Default 0. */
   epsRoot: NonNegative,
 };
-const AdamOptions: OptionSetOf<NoFields, typeof adamFields> = optionSet('scaleByAdam', {}, adamFields);
+const AdamOptionSet: OptionSetOf<NoFields, typeof adamFields> = optionSet('scaleByAdam', {}, adamFields);
 
 /** Options of {@link scaleByAdam}. */
-export type AdamOptions = OptionsOf<typeof AdamOptions>;
+export interface AdamOptions {
+  /** First-moment decay (a number or a schedule, e.g. fastai's cycled momentum). Default 0.9. */
+  readonly b1?: Hyper;
+  /** Second-moment decay. Default 0.999. */
+  readonly b2?: number;
+  /** Added to the denominator, outside the square root. Default 1e-8. */
+  readonly eps?: number;
+  /** Added inside the square root. Default 0. */
+  readonly epsRoot?: number;
+}
+typesAgree<SameType<AdamOptions, OptionsOf<typeof AdamOptionSet>>>();
 
 const adamInit = (params: Tree): AdamState => ({ count: newCount(), mu: mapTree(params, (p) => tf.zerosLike(p)), nu: mapTree(params, (p) => tf.zerosLike(p)) });
 
@@ -99,10 +131,18 @@ const adamInit = (params: Tree): AdamState => ({ count: newCount(), mu: mapTree(
  * With a schedule for `b1`, bias correction uses the current value, as fastai does.
  *
  * @example
- * chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), scaleByLearningRate(3e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { chain, scaleByAdam, scaleByLearningRate } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1]) };
+ * const opt = chain(scaleByAdam({ b1: 0.9, b2: 0.99, eps: 1e-5 }), scaleByLearningRate(3e-3));
+ * const state = opt.init(params);
+ * console.log(Object.keys(state), Object.keys(state[0])); // [ "0", "1" ] [ "count", "mu", "nu" ]
+ * ```
  */
 export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<AdamState> => {
-  const d = AdamOptions.decode(opts);
+  const d = AdamOptionSet.decode(opts);
   const o = { b1: d.b1 ?? 0.9, b2: d.b2 ?? 0.999, eps: d.eps ?? 1e-8, epsRoot: d.epsRoot ?? 0 };
   return described(
     tidyTransformation({ name: 'scaleByAdam', init: adamInit, update: (grads, state) => adamUpdate(grads, state, o) }),
@@ -110,17 +150,21 @@ export const scaleByAdam = (opts: AdamOptions = {}): GradientTransformation<Adam
   );
 };
 
-/** RMSProp's option fields (shared with the `rmsprop` alias). */
+/** RMSProp's option fields (shared with the `rmsprop` alias); documented on {@link RmsOptions}. */
 export const rmsFields = {
-  /** Decay of the mean of squared gradients. Default 0.9. */
   decay: UnitInterval,
-  /** Added to the denominator. Default 1e-8. */
   eps: NonNegative,
 };
-const RmsOptions: OptionSetOf<NoFields, typeof rmsFields> = optionSet('scaleByRms', {}, rmsFields);
+const RmsOptionSet: OptionSetOf<NoFields, typeof rmsFields> = optionSet('scaleByRms', {}, rmsFields);
 
 /** Options of {@link scaleByRms}. */
-export type RmsOptions = OptionsOf<typeof RmsOptions>;
+export interface RmsOptions {
+  /** Decay of the mean of squared gradients. Default 0.9. */
+  readonly decay?: number;
+  /** Added to the denominator. Default 1e-8. */
+  readonly eps?: number;
+}
+typesAgree<SameType<RmsOptions, OptionsOf<typeof RmsOptionSet>>>();
 
 /** State of {@link scaleByRms}. */
 export type RmsState = { nu: Tree };
@@ -129,10 +173,18 @@ export type RmsState = { nu: Tree };
  * RMSProp's direction: `g / (sqrt(v) + eps)` with `v` a decaying mean of `g²`.
  *
  * @example
- * chain(scaleByRms({ decay: 0.9 }), scaleByLearningRate(1e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { chain, scaleByLearningRate, scaleByRms } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1]) };
+ * const opt = chain(scaleByRms({ decay: 0.75 }), scaleByLearningRate(0.5));
+ * const { updates } = opt.update({ w: tf.tensor([2]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-1]
+ * ```
  */
 export const scaleByRms = (opts: RmsOptions = {}): GradientTransformation<RmsState> => {
-  const o = RmsOptions.decode(opts);
+  const o = RmsOptionSet.decode(opts);
   const decay: number = o.decay ?? 0.9, eps: number = o.eps ?? 1e-8;
   return tidyTransformation({
     name: 'scaleByRms',
@@ -149,29 +201,41 @@ export const scaleByRms = (opts: RmsOptions = {}): GradientTransformation<RmsSta
 // Momentum
 // ---------------------------------------------------------------------------
 
-/** Momentum's option fields (shared with the `momentum` alias). */
+/** Momentum's option fields (shared with the `momentum` alias); documented on {@link TraceOptions}. */
 export const traceFields = {
-  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
   decay: Decay,
-  /** Nesterov's variant. Default false. */
   nesterov: t.boolean,
 };
-const TraceOptions: OptionSetOf<NoFields, typeof traceFields> = optionSet('trace', {}, traceFields);
+const TraceOptionSet: OptionSetOf<NoFields, typeof traceFields> = optionSet('trace', {}, traceFields);
 
 /** Options of {@link trace}. */
-export type TraceOptions = OptionsOf<typeof TraceOptions>;
+export interface TraceOptions {
+  /** The momentum, a number in [0, 1) or a schedule. Default 0.9. */
+  readonly decay?: Hyper;
+  /** Nesterov's variant. Default false. */
+  readonly nesterov?: boolean;
+}
+typesAgree<SameType<TraceOptions, OptionsOf<typeof TraceOptionSet>>>();
 
 /** State of {@link trace}. */
-export type TraceState = { count: tf.Scalar; trace: Tree };
+export type TraceState = { count: Scalar; trace: Tree };
 
 /**
  * Momentum: `t = decay · t + g`; the update is `t`, or `g + decay · t` with Nesterov.
  *
  * @example
- * chain(trace({ decay: 0.9, nesterov: true }), scaleByLearningRate(0.1))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { chain, scaleByLearningRate, trace } from 'tsnn';
+ *
+ * const params = { w: tf.tensor([1]) };
+ * const opt = chain(trace({ decay: 0.5, nesterov: true }), scaleByLearningRate(0.5));
+ * const { updates } = opt.update({ w: tf.tensor([1]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.75]
+ * ```
  */
 export const trace = (opts: TraceOptions = {}): GradientTransformation<TraceState> => {
-  const o = TraceOptions.decode(opts);
+  const o = TraceOptionSet.decode(opts);
   const decay: Hyper = o.decay ?? 0.9, nesterov = o.nesterov ?? false;
   return tidyTransformation({
     name: 'trace',
@@ -196,7 +260,16 @@ export const trace = (opts: TraceOptions = {}): GradientTransformation<TraceStat
  * Put it before `scaleByLearningRate`, so the decay scales with the rate.
  *
  * @example
- * chain(scaleByAdam(), addDecayedWeights(0.01), scaleByLearningRate(1e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { addDecayedWeights, chain, scale } from 'tsnn';
+ *
+ * // Decay alone (zero gradient): the update is -lr * wd * w.
+ * const params = { w: tf.tensor([1, 2]) };
+ * const opt = chain(addDecayedWeights(0.5), scale(-0.5));
+ * const { updates } = opt.update({ w: tf.zeros([2]) }, opt.init(params), params);
+ * console.log(Array.from((updates as { w: tf.Tensor }).w.dataSync())); // [-0.25, -0.5]
+ * ```
  */
 export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ count: tf.Scalar }> => {
   decodeArg('addDecayedWeights.weightDecay', Rate, weightDecay);
@@ -221,7 +294,16 @@ export const addDecayedWeights = (weightDecay: Hyper): GradientTransformation<{ 
  * Scale all updates down so that their global L2 norm is at most `maxNorm`.
  *
  * @example
- * chain(clipByGlobalNorm(1.0), adam(1e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { clipByGlobalNorm } from 'tsnn';
+ *
+ * const clip = clipByGlobalNorm(1.0);
+ * const g = { a: tf.tensor([3]), b: tf.tensor([4]) }; // global norm 5
+ * const { updates } = clip.update(g, clip.init(g), g);
+ * const u = updates as { a: tf.Tensor; b: tf.Tensor };
+ * console.log(u.a.dataSync()[0].toFixed(2), u.b.dataSync()[0].toFixed(2)); // 0.60 0.80
+ * ```
  */
 export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<Record<string, never>> => {
   decodeArg('clipByGlobalNorm.maxNorm', Positive, maxNorm);
@@ -241,15 +323,31 @@ export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<Record
  * dense matrices), not BatchNorm parameters or biases (fastai's `wd_bn_bias=False`).
  *
  * @example
- * weightsOnly('blocks.0.convs.0.bn.gamma', gamma) // false
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { weightsOnly } from 'tsnn';
+ *
+ * console.log(weightsOnly('blocks.0.convs.0.bn.gamma', tf.ones([8]))); // false
+ * console.log(weightsOnly('blocks.0.convs.0.conv.w', tf.ones([3, 3, 8, 8]))); // true
+ * ```
  */
-export const weightsOnly: Mask = (_path, p) => p.rank >= 2;
+export const weightsOnly: Mask = (_path: string, p: tf.Tensor): boolean => p.rank >= 2;
 
 /**
  * Apply `inner` only to the leaves that `mask` selects; the others pass through.
  *
  * @example
- * chain(scaleByAdam(), masked(addDecayedWeights(0.01), weightsOnly), scaleByLearningRate(1e-3))
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { addDecayedWeights, chain, masked, scale, weightsOnly } from 'tsnn';
+ *
+ * // Weight decay on the matrix only, not on the bias.
+ * const params = { w: tf.ones([1, 2]), b: tf.ones([2]) };
+ * const opt = chain(masked(addDecayedWeights(0.5), weightsOnly), scale(-1));
+ * const { updates } = opt.update({ w: tf.zeros([1, 2]), b: tf.zeros([2]) }, opt.init(params), params);
+ * const u = updates as { w: tf.Tensor; b: tf.Tensor };
+ * console.log(Array.from(u.w.dataSync()), Array.from(u.b.dataSync())); // [-0.5, -0.5] [-0, -0]
+ * ```
  */
 export const masked = <S extends OptState>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<S> => {
   assertTransformation('masked.inner', inner);
@@ -279,7 +377,8 @@ export const masked = <S extends OptState>(inner: GradientTransformation<S>, mas
  *
  * @example
  * ```ts
- * assertTransformation('fit.opt', scale(-0.1)); // the transformation
+ * const t = scale(-0.1);
+ * console.log(assertTransformation('fit.opt', t) === t); // true
  * // assertTransformation('fit.opt', scale) throws ConfigError: fit.opt: expected a gradient transformation {init, update}, got a function
  * ```
  */

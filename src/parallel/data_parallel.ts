@@ -20,7 +20,17 @@ import type { AnyTransformation } from '../optim/base.ts';
 import { stepParams } from '../optim/chain.ts';
 import { foldIn } from '../random.ts';
 import * as t from 'io-ts';
-import { optionSet, type OptionSetOf, type OptionsOf, type PositiveInt, positiveIntUpTo, strictRecord, type StrictRecordC } from '../config.ts';
+import {
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  type PositiveInt,
+  positiveIntUpTo,
+  type SameType,
+  strictRecord,
+  type StrictRecordC,
+  typesAgree,
+} from '../config.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
@@ -29,6 +39,8 @@ import type { StepResult, TrainState } from '../train/step.ts';
 import { disposeTree, flattenTree, type Tree, unflattenTree } from '../tree.ts';
 import {
   type FromWorker,
+  type ModelSpec,
+  type ModuleSpec,
   type Packed,
   packedLeaves,
   packedSize,
@@ -49,23 +61,23 @@ const Spec: StrictRecordC<{ module: t.StringC; export: t.StringC }, { args: t.Re
 
 const Workers: t.RefinementC<typeof PositiveInt> = positiveIntUpTo(64);
 
-const parallelRequired = {
+/** Options of {@link parallelTrainStep} and {@link dataParallel}. */
+export interface ParallelOptions {
   /** Threads in all, the calling one included (at most 64). */
-  workers: Workers,
+  readonly workers: number;
   /** How the workers rebuild the model (the same model the caller passes). */
-  spec: Spec,
-};
-const parallelOptional = {
+  readonly spec: ModelSpec;
   /**
    * How the workers rebuild the loss. Not needed for the library's own
    * `crossEntropy` and `mse`; any other loss needs one.
    */
-  lossSpec: Spec,
-};
-const ParallelOptions: OptionSetOf<typeof parallelRequired, typeof parallelOptional> = optionSet('dataParallel', parallelRequired, parallelOptional);
+  readonly lossSpec?: ModuleSpec;
+}
 
-/** Options of {@link parallelTrainStep} and {@link dataParallel}. */
-export type ParallelOptions = OptionsOf<typeof ParallelOptions>;
+const parallelRequired = { workers: Workers, spec: Spec };
+const parallelOptional = { lossSpec: Spec };
+const ParallelOptionSet: OptionSetOf<typeof parallelRequired, typeof parallelOptional> = optionSet('dataParallel', parallelRequired, parallelOptional);
+typesAgree<SameType<ParallelOptions, OptionsOf<typeof ParallelOptionSet>>>();
 
 /** A data-parallel step and the means to stop its workers. */
 export interface ParallelStep {
@@ -139,10 +151,24 @@ const meanState = (mine: Tree, theirs: readonly Packed[], weight: (shard: number
  * A training step that spreads each batch over `workers` threads.
  *
  * @example
- * const spec = { module: new URL('../mod.ts', import.meta.url).href, export: 'resNet2', args: [{ nIn: 1, nClasses: 10 }] };
- * const step = await parallelTrainStep(resNet2({ nIn: 1, nClasses: 10 }), adamW(1e-3), { workers: 2, spec });
- * const { trainState, loss } = await step(ts, batch);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adamW, dense, disposeReplacedTrainState, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { parallelTrainStep } from 'tsnn/node';
+ *
+ * // The workers rebuild the model from its spec: the same factory and arguments.
+ * const spec = { module: import.meta.resolve('tsnn'), export: 'dense', args: [{ nf: 2 }] };
+ * const model = dense({ nf: 2 }), opt = adamW(1e-3);
+ * const ts = initTrainState(model, opt, prngKey(0), [3]);
+ * const step = await parallelTrainStep(model, opt, { workers: 2, spec });
+ * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
+ * const { trainState, loss } = await step(ts, { x, y });
  * await step.close();
+ * console.log(trainState.step, Number.isFinite(loss)); // 1 true
+ * disposeReplacedTrainState(ts, trainState);
+ * disposeTrainState(trainState);
+ * tf.dispose([x, y]);
+ * ```
  */
 export const parallelTrainStep = async (
   model: AnyLayer,
@@ -150,7 +176,7 @@ export const parallelTrainStep = async (
   options: ParallelOptions & { readonly loss?: Loss },
 ): Promise<ParallelStep> => {
   const { loss: given, ...rest } = options;
-  const o = ParallelOptions.decode(rest);
+  const o = ParallelOptionSet.decode(rest);
   const loss = given ?? crossEntropy;
   const lossSpec = lossSpecOf(loss, o.lossSpec);
   const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
@@ -247,13 +273,19 @@ export const parallelTrainStep = async (
  *
  * @example
  * ```ts
- * import { dataParallel } from './data_parallel.ts';
- * const spec = { module: new URL('../../mod.ts', import.meta.url).href, export: 'resNet2', args: [{ nIn: 1, nClasses: 10 }] };
+ * import { adamW, dataLoader, dense, disposeTrainState, fit } from 'tsnn';
+ * import { dataParallel } from 'tsnn/node';
+ *
+ * // The workers rebuild the model from its spec: the same factory and arguments.
+ * const spec = { module: import.meta.resolve('tsnn'), export: 'dense', args: [{ nf: 2 }] };
+ * const ds = { x: new Float32Array(16 * 4), y: Int32Array.from({ length: 16 }, (_, i) => i % 2), shape: [4] };
  * const step = dataParallel({ workers: 2, spec });
- * // await fit(model, data, { epochs: 5, opt, step });
+ * const { trainState } = await fit(dense({ nf: 2 }), { train: dataLoader(ds, { batchSize: 8 }) }, { epochs: 1, opt: adamW(1e-3), step, observers: [] });
+ * console.log(trainState.step); // 2
+ * disposeTrainState(trainState);
  * ```
  */
 export const dataParallel = (options: ParallelOptions): StepFactory => {
-  const o = ParallelOptions.decode(options);
+  const o = ParallelOptionSet.decode(options);
   return ({ model, loss, opt }) => parallelTrainStep(model, opt, { ...o, loss });
 };

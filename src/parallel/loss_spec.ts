@@ -18,8 +18,8 @@ const builtIn = new Map<Loss, ModuleSpec>([[crossEntropy, { module: LOSSES, expo
  * @example
  * ```ts
  * import { lossSpecOf } from './loss_spec.ts';
- * import { crossEntropy } from '../train/losses.ts';
- * console.log(lossSpecOf(crossEntropy).export); // 'crossEntropy'
+ * import { crossEntropy } from 'tsnn';
+ * console.log(lossSpecOf(crossEntropy).export); // crossEntropy
  * ```
  */
 export const lossSpecOf = (loss: Loss, given?: ModuleSpec): ModuleSpec => {
@@ -38,7 +38,8 @@ export const lossSpecOf = (loss: Loss, given?: ModuleSpec): ModuleSpec => {
  * @example
  * ```ts
  * import { lossFromSpec } from './loss_spec.ts';
- * const loss = await lossFromSpec({ module: new URL('../train/losses.ts', import.meta.url).href, export: 'crossEntropyWith', args: [{ labelSmoothing: 0.1 }] });
+ * const loss = await lossFromSpec({ module: import.meta.resolve('tsnn'), export: 'crossEntropyWith', args: [{ labelSmoothing: 0.1 }] });
+ * console.log(typeof loss); // function
  * ```
  */
 export const lossFromSpec = async (spec: ModuleSpec): Promise<Loss> => {

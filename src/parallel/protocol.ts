@@ -44,7 +44,14 @@ const readInto = (x: tf.Tensor, target: Float32Array, at: number): void => {
  * Floats needed to pack a tree.
  *
  * @example
- * const buffer = sharedFloats(packedSize(params));
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { packedSize } from './protocol.ts';
+ *
+ * const params = { w: tf.zeros([3, 2]), b: tf.zeros([2]) };
+ * console.log(packedSize(params)); // 8
+ * tf.dispose([params.w, params.b]);
+ * ```
  */
 export const packedSize = (t: Tree): number => flattenTree(t).reduce((n, [, x]) => n + x.size, 0);
 
@@ -53,8 +60,15 @@ export const packedSize = (t: Tree): number => flattenTree(t).reduce((n, [, x]) 
  * of a SharedArrayBuffer, reused every step), else a new one to transfer.
  *
  * @example
- * const p = packTree(grads);
- * port.postMessage({ grads: p }, [p.data.buffer]);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { packTree } from './protocol.ts';
+ *
+ * const grads = { w: tf.tensor([[1, 2], [3, 4]]), b: tf.tensor([5, 6]) };
+ * const p = packTree(grads); // a new buffer: post it with transfer, port.postMessage({ grads: p }, [p.data.buffer])
+ * console.log(p.layout, p.data); // [ [ "b", [ 2 ] ], [ "w", [ 2, 2 ] ] ] Float32Array(6) [ 5, 6, 1, 2, 3, 4 ]
+ * tf.dispose([grads.w, grads.b]);
+ * ```
  */
 export const packTree = (t: Tree, into?: Float32Array): Packed => {
   const pairs = flattenTree(t);
@@ -73,7 +87,16 @@ export const packTree = (t: Tree, into?: Float32Array): Packed => {
  * The leaves of a packed tree as views into its buffer, in order.
  *
  * @example
- * for (const [path, shape, values] of packedLeaves(p)) console.log(path, shape, values.length);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { packedLeaves, packTree } from './protocol.ts';
+ *
+ * const grads = { w: tf.tensor([[1, 2], [3, 4]]), b: tf.tensor([5, 6]) };
+ * for (const [path, shape, values] of packedLeaves(packTree(grads))) console.log(path, shape, values);
+ * // b [ 2 ] Float32Array(2) [ 5, 6 ]
+ * // w [ 2, 2 ] Float32Array(4) [ 1, 2, 3, 4 ]
+ * tf.dispose([grads.w, grads.b]);
+ * ```
  */
 export const packedLeaves = (p: Packed): (readonly [string, readonly number[], Float32Array])[] => {
   let at = 0;
@@ -91,7 +114,15 @@ export const packedLeaves = (p: Packed): (readonly [string, readonly number[], F
  * would keep the array itself, so it gets its own copy.
  *
  * @example
- * const t = tensorFromView(view, [3, 3, 16, 32]);
+ * ```ts
+ * import { tensorFromView } from './protocol.ts';
+ *
+ * const buffer = new Float32Array([1, 2, 3, 4, 5, 6]);
+ * const t = tensorFromView(buffer.subarray(2), [2, 2]);
+ * buffer.fill(0); // the tensor holds its own copy
+ * console.log(t.arraySync()); // [ [ 3, 4 ], [ 5, 6 ] ]
+ * t.dispose();
+ * ```
  */
 export const tensorFromView = (values: Float32Array, shape: readonly number[]): tf.Tensor =>
   tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), [...shape], 'float32');
@@ -100,7 +131,17 @@ export const tensorFromView = (values: Float32Array, shape: readonly number[]): 
  * Rebuild a tree of tensors from {@link packTree}'s output.
  *
  * @example
- * const params = unpackTree(message.params);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { disposeTree } from 'tsnn';
+ * import { packTree, unpackTree } from './protocol.ts';
+ *
+ * const params = { w: tf.tensor([[1, 2], [3, 4]]), b: tf.tensor([5, 6]) };
+ * const copy = unpackTree(packTree(params)) as typeof params;
+ * console.log(copy.w.arraySync(), copy.b.arraySync()); // [ [ 1, 2 ], [ 3, 4 ] ] [ 5, 6 ]
+ * disposeTree(params);
+ * disposeTree(copy);
+ * ```
  */
 export const unpackTree = (p: Packed): Tree => unflattenTree(packedLeaves(p).map(([path, shape, v]) => [path, tensorFromView(v, shape)] as const)) as Tree;
 
@@ -108,7 +149,15 @@ export const unpackTree = (p: Packed): Tree => unflattenTree(packedLeaves(p).map
  * A Float32Array over a fresh SharedArrayBuffer.
  *
  * @example
- * const p = packTree(grads, sharedFloats(packedSize(grads))); // both threads see p.data
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { packedSize, packTree, sharedFloats } from './protocol.ts';
+ *
+ * const grads = { w: tf.ones([3, 2]), b: tf.ones([2]) };
+ * const p = packTree(grads, sharedFloats(packedSize(grads))); // posted once, both threads see p.data
+ * console.log(p.data.length, p.data.buffer instanceof SharedArrayBuffer); // 8 true
+ * tf.dispose([grads.w, grads.b]);
+ * ```
  */
 export const sharedFloats = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
 

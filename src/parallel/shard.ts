@@ -17,7 +17,22 @@ import type { Tree } from '../tree.ts';
  * so that the shards' gradients sum to the batch gradient.
  *
  * @example
- * const { value, grads, aux } = shardGradient(model, crossEntropy, params, state, x, y, key, 0.5);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { crossEntropy, dense, disposeTree, prngKey } from 'tsnn';
+ * import { shardGradient } from './shard.ts';
+ *
+ * const model = dense({ nf: 2 });
+ * const { params, state } = model.init(prngKey(0), [3]);
+ * const x = tf.zeros([2, 3]), y = tf.tensor1d([0, 1], 'int32');
+ * // Two examples of a batch of four: the shard's loss weighs 0.5.
+ * const half = shardGradient(model, crossEntropy, params, state, x, y, prngKey(1), 0.5);
+ * const whole = shardGradient(model, crossEntropy, params, state, x, y, prngKey(1), 1);
+ * console.log(half.value.dataSync()[0] / whole.value.dataSync()[0]); // 0.5
+ * for (const r of [half, whole]) disposeTree({ value: r.value, grads: r.grads });
+ * disposeTree(params);
+ * tf.dispose([x, y]);
+ * ```
  */
 export const shardGradient = (
   model: AnyLayer,

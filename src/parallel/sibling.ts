@@ -12,8 +12,8 @@
  *
  * @example
  * ```ts
- * siblingModule('./worker.ts', 'file:///pkg/dist/src/parallel/data_parallel.js').href;
- * // 'file:///pkg/dist/src/parallel/worker.js'
+ * console.log(siblingModule('./worker.ts', 'file:///pkg/dist/src/parallel/data_parallel.js').href); // file:///pkg/dist/src/parallel/worker.js
+ * console.log(siblingModule('./worker.ts', 'file:///pkg/src/parallel/data_parallel.ts').href); // file:///pkg/src/parallel/worker.ts
  * ```
  */
 export const siblingModule = (relative: string, base: string): URL =>

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
+ * import * as tf from './tf.ts';
  *
  * const dx = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, x)))(tf.tensor([1, 2]));
  * console.log(Array.from(dx.dataSync())); // [2, 4]

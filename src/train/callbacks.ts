@@ -11,8 +11,11 @@ import type { TrainState } from './step.ts';
 
 /** Where training diverged: the step that went bad, its epoch and loss, and the tensors it left non-finite. */
 export interface Divergence {
+  /** The step counter before the step that diverged. */
   readonly step: number;
+  /** Its epoch, 0-based. */
   readonly epoch: number;
+  /** Its loss, finite or not. */
   readonly loss: number;
   /** First the tensor the step made first; empty when only the loss was non-finite. */
   readonly tensors: readonly NonFinite[];

@@ -15,9 +15,13 @@ import type { TrainState } from './step.ts';
 export interface NonFinite {
   /** Its path in the train state, e.g. `state.0.bn.var` or `params.head.weight`. */
   readonly path: string;
+  /** How many of its values are NaN. */
   readonly nan: number;
+  /** How many are +Infinity. */
   readonly posInf: number;
+  /** How many are -Infinity. */
   readonly negInf: number;
+  /** How many values it holds in all. */
   readonly size: number;
 }
 
@@ -41,12 +45,15 @@ const floatLeaves = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [st
  *
  * @example
  * ```ts
- * import { adamW } from '../optim/aliases.ts';
- * import { dense } from '../layers/dense.ts';
- * import { prngKey } from '../random.ts';
- * import { initTrainState } from './step.ts';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adamW, dense, disposeTrainState, initTrainState, nonFiniteTensors, prngKey } from 'tsnn';
+ *
  * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
- * nonFiniteTensors(ts); // []
+ * console.log(nonFiniteTensors(ts)); // []
+ * const bias = tf.tensor([NaN, Infinity]);
+ * console.log(nonFiniteTensors({ ...ts, params: { bias } })); // [ { path: "params.bias", nan: 1, posInf: 1, negInf: 0, size: 2 } ]
+ * bias.dispose();
+ * disposeTrainState(ts);
  * ```
  */
 export const nonFiniteTensors = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): NonFinite[] => {
@@ -67,7 +74,7 @@ export const nonFiniteTensors = (ts: Pick<TrainState, 'params' | 'state' | 'optS
  *
  * @example
  * ```ts
- * describeNonFinite({ path: 'params.w', nan: 3, posInf: 0, negInf: 1, size: 16 }); // 'params.w holds 3 NaN and 1 -Infinity of 16 values'
+ * console.log(describeNonFinite({ path: 'params.w', nan: 3, posInf: 0, negInf: 1, size: 16 })); // params.w holds 3 NaN and 1 -Infinity of 16 values
  * ```
  */
 export const describeNonFinite = (n: NonFinite): string => {

@@ -9,13 +9,27 @@
 import { backendInfo } from '../backend_info.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { decodeArg, func, guard, NonNegative, NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import {
+  decodeArg,
+  func,
+  guard,
+  NonNegative,
+  NonNegativeInt,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  Positive,
+  PositiveInt,
+  PrngKey,
+  type SameType,
+  typesAgree,
+} from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer, FlowShape } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
-import { type AnyTransformation, Transformation } from '../optim/base.ts';
+import { type AnyTransformation, type StepSchedule, Transformation } from '../optim/base.ts';
 import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
-import { isKey, prngKey } from '../random.ts';
+import { isKey, type Key, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts';
 import { crossEntropy, type Loss } from './losses.ts';
@@ -36,7 +50,9 @@ import {
 
 /** Training and (optional) validation data. */
 export interface Data {
+  /** What `fit` trains on, a pass per epoch. */
   readonly train: Loader;
+  /** What each epoch is evaluated on; without it the epoch rows' `validLoss` and metrics are NaN. */
   readonly valid?: Loader;
 }
 
@@ -51,48 +67,59 @@ const Observers: t.ReadonlyArrayC<t.Type<Observer, Observer, unknown>> = t.reado
 const Callbacks: t.ReadonlyArrayC<t.Type<Callback, Callback, unknown>> = t.readonlyArray(record<Callback>('a callback'));
 const StepFactoryFn: t.Type<StepFactory, StepFactory, unknown> = func<StepFactory>('a step factory ({ model, loss, opt }) => step');
 
-/** The option fields that `fit` and `fitOneCycle` share. */
-const fitFields = {
-  /** Default `crossEntropy`. */
-  loss: LossFn,
-  /** Default `[accuracy]`. */
-  metrics: Metrics,
+/** Options of {@link fit}. */
+export interface FitOptions {
+  /** Passes over the training data. */
+  readonly epochs: number;
+  /** The optimizer. */
+  readonly opt: AnyTransformation;
+  /** The loss. Default `crossEntropy`. */
+  readonly loss?: Loss;
+  /** Metrics computed on the validation data. Default `[accuracy]`. */
+  readonly metrics?: readonly Metric[];
   /** Start from this state (fit takes ownership of it); else a fresh one from `key`. */
-  trainState: TrainStateCodec,
+  readonly trainState?: TrainState;
   /** Key of a fresh train state. Default `prngKey(0)`. */
-  key: PrngKey,
+  readonly key?: Key;
   /** What is reported to, as numbers. Default `[epochTable()]`. */
-  observers: Observers,
-  /** What is called with the train state, e.g. `saveCheckpoints(...)` from the checkpoint module. Default none. */
-  callbacks: Callbacks,
+  readonly observers?: readonly Observer[];
+  /** What is called with the train state, e.g. `saveCheckpoints(...)` from `tsnn/node`. Default none. */
+  readonly callbacks?: readonly Callback[];
   /** Stop after this many steps in total (the state's step counter). */
-  maxSteps: NonNegativeInt,
+  readonly maxSteps?: number;
   /**
    * Builds the step to fold from the model, loss and optimizer, e.g.
    * `dataParallel({ workers: 2, spec })`. Default: `trainStep(model, loss, opt)`
    * on the calling thread. `fit` closes the step when it is done.
    */
+  readonly step?: StepFactory;
+}
+
+/** The option fields that `fit` and `fitOneCycle` share. */
+const fitFields = {
+  loss: LossFn,
+  metrics: Metrics,
+  trainState: TrainStateCodec,
+  key: PrngKey,
+  observers: Observers,
+  callbacks: Callbacks,
+  maxSteps: NonNegativeInt,
   step: StepFactoryFn,
 };
-
-const fitRequired = {
-  /** Passes over the training data. */
-  epochs: PositiveInt,
-  /** The optimizer. */
-  opt: Transformation,
-};
-const FitOptions: OptionSetOf<typeof fitRequired, typeof fitFields> = optionSet('fit', fitRequired, fitFields);
-
-/** Options of {@link fit}. */
-export type FitOptions = OptionsOf<typeof FitOptions>;
+const fitRequired = { epochs: PositiveInt, opt: Transformation };
+const FitOptionSet: OptionSetOf<typeof fitRequired, typeof fitFields> = optionSet('fit', fitRequired, fitFields);
+typesAgree<SameType<FitOptions, OptionsOf<typeof FitOptionSet>>>();
 
 /** A training step as `fit` folds it: synchronous or awaited, with resources `fit` releases when done. */
 export type Step = ((ts: TrainState, batch: Batch) => StepResult | Promise<StepResult>) & { close?(): Promise<void> };
 
 /** What a step is built from. */
 export interface StepParts {
+  /** The model being trained. */
   readonly model: AnyLayer;
+  /** The loss, `fit`'s `loss` option or its default. */
   readonly loss: Loss;
+  /** The optimizer. */
   readonly opt: AnyTransformation;
 }
 
@@ -101,7 +128,9 @@ export type StepFactory = (parts: StepParts) => Step | Promise<Step>;
 
 /** The final train state and one row per epoch. */
 export interface FitResult {
+  /** The state after the last step; the caller owns it (dispose it with `disposeTrainState`). */
   readonly trainState: TrainState;
+  /** One row per epoch run, as the observers saw them. */
   readonly history: readonly EpochRow[];
 }
 
@@ -114,22 +143,33 @@ export interface FitResult {
  *
  * @example
  * ```ts
- * import { dataLoader } from '../data/loader.ts';
- * import { dense } from '../layers/dense.ts';
- * import { sgd } from '../optim/aliases.ts';
- * import { disposeTrainState } from './step.ts';
- * const ds = { x: Float32Array.from({ length: 16 }, (_, i) => i), y: new Int32Array(4), shape: [4] };
+ * import { dataLoader, dense, disposeTrainState, DivergenceError, fit, sgd } from 'tsnn';
+ *
+ * const ds = { x: Float32Array.from({ length: 16 }, (_, i) => i), y: Int32Array.from([0, 1, 0, 1]), shape: [4] };
  * try {
- *   await fit(dense({ nf: 2 }), { train: dataLoader(ds, { batchSize: 4 }) }, { epochs: 3, opt: sgd(1e30), observers: [] });
+ *   // A learning rate of 1e38 overflows float32 in the first update.
+ *   await fit(dense({ nf: 2 }), { train: dataLoader(ds, { batchSize: 4 }) }, { epochs: 3, opt: sgd(1e38), observers: [] });
+ *   throw new Error('expected a DivergenceError');
  * } catch (e) {
  *   if (!(e instanceof DivergenceError)) throw e;
- *   console.log(e.message); // training diverged at step 1 (epoch 1): ...
+ *   console.log(e.step, e.tensors.length > 0); // 0 true
  *   disposeTrainState(e.lastGood); // or saveCheckpoint('last-good.safetensors', e.lastGood)
  * }
  * ```
  */
 export class DivergenceError extends Error {
+  /** `'DivergenceError'`. */
   override name = 'DivergenceError';
+  /**
+   * Build the error and its message from what the step left.
+   *
+   * @param step the step counter before the step that diverged
+   * @param epoch the epoch, 0-based
+   * @param loss that step's loss
+   * @param lastGood the state before that step
+   * @param notes what callbacks added (e.g. where they saved `lastGood`)
+   * @param tensors the non-finite tensors, first the one made first
+   */
   constructor(
     readonly step: number,
     readonly epoch: number,
@@ -159,7 +199,16 @@ const tick = () => new Promise<void>((r) => setTimeout(r, 0));
  * Evaluate on a loader: mean loss and metrics, weighted by batch size.
  *
  * @example
- * const { loss, metrics } = evaluate(model, ts, valid); // metrics.accuracy
+ * ```ts
+ * import { adamW, dataLoader, dense, disposeTrainState, evaluate, initTrainState, prngKey } from 'tsnn';
+ *
+ * const model = dense({ nf: 2 });
+ * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [4]);
+ * const valid = dataLoader({ x: new Float32Array(8 * 4), y: Int32Array.from({ length: 8 }, (_, i) => i % 2), shape: [4] }, { batchSize: 4, shuffle: false });
+ * const { loss, metrics } = evaluate(model, ts, valid);
+ * console.log(loss.toFixed(4), metrics); // 0.6952 { accuracy: 0.5 }
+ * disposeTrainState(ts);
+ * ```
  */
 export const evaluate = (
   model: AnyLayer,
@@ -192,11 +241,19 @@ export const evaluate = (
  * Resuming from a state with `step > 0` continues mid-epoch exactly where it stopped.
  *
  * @example
- * const { trainState, history } = await fit(model, { train, valid }, { epochs: 5, opt: adamW(3e-3) });
+ * ```ts
+ * import { adamW, dataLoader, dense, disposeTrainState, fit } from 'tsnn';
+ *
+ * const ds = { x: Float32Array.from({ length: 16 * 4 }, (_, i) => i % 3), y: Int32Array.from({ length: 16 }, (_, i) => i % 2), shape: [4] };
+ * const train = dataLoader(ds, { batchSize: 8 }), valid = dataLoader(ds, { batchSize: 8, shuffle: false });
+ * const { trainState, history } = await fit(dense({ nf: 2 }), { train, valid }, { epochs: 2, opt: adamW(3e-3), observers: [] });
+ * console.log(trainState.step, history.map((r) => r.epoch)); // 4 [ 0, 1 ]
+ * disposeTrainState(trainState);
+ * ```
  */
 // deno-lint-ignore require-await -- async so that a bad argument rejects the promise rather than throwing synchronously
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
-  const opts = FitOptions.decode(options);
+  const opts = FitOptionSet.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
@@ -346,38 +403,50 @@ const epochs = async (run: Run, step: Step, current: () => TrainState, replace: 
 type OptFactory = (lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation;
 const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('an optimizer factory (lr, mom) => opt');
 
-const fitOneCycleRequired = {
-  /** Passes over the training data. */
-  epochs: PositiveInt,
+/** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
+export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'> {
   /** The peak learning rate. */
-  lrMax: Positive,
-};
-const fitOneCycleOptional = {
-  ...fitFields,
-  ...oneCycleFields,
+  readonly lrMax: number;
+  /** Initial lr is `lrMax / div`. Default 25. */
+  readonly div?: number;
+  /** Final lr is `lrMax / divFinal`. Default 1e5. */
+  readonly divFinal?: number;
+  /** Fraction of training spent warming up. Default 0.25. */
+  readonly pctStart?: number;
+  /** Momentum (Adam's beta1) at start, middle and end. Default (0.95, 0.85, 0.95). */
+  readonly moms?: readonly [number, number, number];
   /** Decoupled weight decay. Default 0.01 (fastai). */
-  weightDecay: NonNegative,
+  readonly weightDecay?: number;
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
-  makeOpt: OptFactoryFn,
-};
-const FitOneCycleOptions: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> = optionSet(
+  readonly makeOpt?: (lr: StepSchedule, mom: StepSchedule) => AnyTransformation;
+}
+
+const fitOneCycleRequired = { epochs: PositiveInt, lrMax: Positive };
+const fitOneCycleOptional = { ...fitFields, ...oneCycleFields, weightDecay: NonNegative, makeOpt: OptFactoryFn };
+const FitOneCycleOptionSet: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> = optionSet(
   'fitOneCycle',
   fitOneCycleRequired,
   fitOneCycleOptional,
 );
-
-/** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
-export type FitOneCycleOptions = OptionsOf<typeof FitOneCycleOptions>;
+typesAgree<SameType<FitOneCycleOptions, OptionsOf<typeof FitOneCycleOptionSet>>>();
 
 /**
  * fastai's `fit_one_cycle`: AdamW whose learning rate and beta1 follow the
  * one-cycle schedules over all the steps of training.
  *
  * @example
- * const { trainState } = await fitOneCycle(model, { train, valid }, { epochs: 5, lrMax: 3e-3 });
+ * ```ts
+ * import { dataLoader, dense, disposeTrainState, fitOneCycle } from 'tsnn';
+ *
+ * const ds = { x: Float32Array.from({ length: 16 * 4 }, (_, i) => i % 3), y: Int32Array.from({ length: 16 }, (_, i) => i % 2), shape: [4] };
+ * const train = dataLoader(ds, { batchSize: 8 });
+ * const { trainState, history } = await fitOneCycle(dense({ nf: 2 }), { train }, { epochs: 1, lrMax: 3e-3, observers: [] });
+ * console.log(trainState.step, history[0].validLoss); // 2 NaN (no validation data)
+ * disposeTrainState(trainState);
+ * ```
  */
 export const fitOneCycle = (model: AnyLayer, data: Data, options: FitOneCycleOptions): Promise<FitResult> => {
-  const opts = FitOneCycleOptions.decode(options);
+  const opts = FitOneCycleOptionSet.decode(options);
   const total = opts.epochs * data.train.length;
   const { lr, mom } = oneCycle({ lrMax: opts.lrMax, div: opts.div, divFinal: opts.divFinal, pctStart: opts.pctStart, moms: opts.moms });
   const lrAt = perStep(lr, total), momAt = perStep(mom, total);

@@ -8,7 +8,11 @@
  * `mm:ss`, as fastai prints times.
  *
  * @example
- * formatTime(75) // '01:15'
+ * ```ts
+ * import { formatTime } from './format_time.ts';
+ *
+ * console.log(formatTime(75), formatTime(3725)); // 01:15 1:02:05
+ * ```
  */
 export const formatTime = (seconds: number): string => {
   const s = Math.round(seconds);

@@ -15,12 +15,23 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, showValue, UnitInterval } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, showValue, typesAgree, UnitInterval } from '../config.ts';
 import { ConfigError, showFullShape } from '../errors.ts';
 import type { Flow } from '../layer.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports
+ * npm types named directly in a public type as private-type-ref (see
+ * `Tensor` in layer.ts); an `@ignore`d alias silences just those.
+ *
+ * @ignore
+ */
+type Tensor = tf.Tensor;
+/** @ignore */
+type Scalar = tf.Scalar;
+
 /** A loss: mean over the batch, as a scalar. */
-export type Loss = (output: Flow, target: tf.Tensor) => tf.Scalar;
+export type Loss = (output: Flow, target: Tensor) => Scalar;
 
 // ---------------------------------------------------------------------------
 // Checks
@@ -47,7 +58,8 @@ const shown = (x: unknown): string =>
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * checkClassLabels('crossEntropy', tf.zeros([2, 3]), tf.tensor1d([0, 2], 'int32')); // the logits
+ * const logits = tf.zeros([2, 3]), labels = tf.tensor1d([0, 2], 'int32');
+ * console.log(checkClassLabels('crossEntropy', logits, labels) === logits); // true
  * // with labels [0, 3]: ConfigError: crossEntropy: expected labels in 0..2 (logits [2, 3] have 3 classes), got 3 at index 1
  * ```
  */
@@ -77,7 +89,8 @@ export const checkClassLabels = (owner: string, output: Flow, target: tf.Tensor)
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * checkSameShape('mse', tf.zeros([4, 1]), tf.zeros([4, 1])); // the output
+ * const output = tf.zeros([4, 1]);
+ * console.log(checkSameShape('mse', output, tf.zeros([4, 1])) === output); // true
  * // with a target [4]: ConfigError: mse: expected a target of the output's shape [4, 1], got [4]
  * ```
  */
@@ -105,14 +118,15 @@ const Smoothing: t.Type<number, number, unknown> = new t.Type<number, number, un
   t.identity,
 );
 
-const crossEntropyOptional = {
-  /** fastai's label smoothing ε, in [0, 1). Default 0 (none). */
-  labelSmoothing: Smoothing,
-};
-const CrossEntropyOptions: OptionSetOf<NoFields, typeof crossEntropyOptional> = optionSet('crossEntropy', {}, crossEntropyOptional);
-
 /** Options of {@link crossEntropyWith}. */
-export type CrossEntropyOptions = OptionsOf<typeof CrossEntropyOptions>;
+export interface CrossEntropyOptions {
+  /** fastai's label smoothing ε, in [0, 1). Default 0 (none). */
+  readonly labelSmoothing?: number;
+}
+
+const crossEntropyOptional = { labelSmoothing: Smoothing };
+const CrossEntropyOptionSet: OptionSetOf<NoFields, typeof crossEntropyOptional> = optionSet('crossEntropy', {}, crossEntropyOptional);
+typesAgree<SameType<CrossEntropyOptions, OptionsOf<typeof CrossEntropyOptionSet>>>();
 
 /**
  * Softmax cross-entropy from logits `[b, c]` and int32 labels `[b]` in
@@ -123,12 +137,13 @@ export type CrossEntropyOptions = OptionsOf<typeof CrossEntropyOptions>;
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * const loss = crossEntropy(tf.tensor2d([[2, 0], [0, 2]]), tf.tensor1d([0, 1], 'int32')); // 0.127
+ * const logits = tf.tensor2d([[2, 0], [0, 2]]);
+ * console.log(crossEntropy(logits, tf.tensor1d([0, 1], 'int32')).dataSync()[0].toFixed(3)); // 0.127
  * // crossEntropy(logits, tf.tensor1d([0, 2], 'int32')) throws ConfigError:
  * // crossEntropy: expected labels in 0..1 (logits [2, 2] have 2 classes), got 2 at index 1
  * ```
  */
-export const crossEntropy: Loss = (output, target) => crossEntropyWith()(output, target);
+export const crossEntropy: Loss = (output: Flow, target: tf.Tensor): tf.Scalar => crossEntropyWith()(output, target);
 
 /**
  * Cross-entropy with options: label smoothing as fastai's
@@ -138,12 +153,12 @@ export const crossEntropy: Loss = (output, target) => crossEntropyWith()(output,
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * const smooth = crossEntropyWith({ labelSmoothing: 0.1 });
- * smooth(tf.tensor2d([[2, 0], [0, 2]]), tf.tensor1d([0, 1], 'int32'));
+ * console.log(smooth(tf.tensor2d([[2, 0], [0, 2]]), tf.tensor1d([0, 1], 'int32')).dataSync()[0].toFixed(3)); // 0.227
  * // crossEntropyWith({ labelSmoothing: 1 }) throws ConfigError: crossEntropy.labelSmoothing: expected a number in [0, 1), got 1
  * ```
  */
 export const crossEntropyWith = (opts: CrossEntropyOptions = {}): Loss => {
-  const eps = CrossEntropyOptions.decode(opts).labelSmoothing ?? 0;
+  const eps = CrossEntropyOptionSet.decode(opts).labelSmoothing ?? 0;
   return (output, target) => {
     // Checked before tidy and before any kernel: a refusal leaves nothing behind.
     const logits = checkClassLabels('crossEntropy', output, target);
@@ -163,11 +178,11 @@ export const crossEntropyWith = (opts: CrossEntropyOptions = {}): Loss => {
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * mse(tf.tensor([1, 2]), tf.tensor([0, 0])); // 2.5
+ * console.log(mse(tf.tensor([1, 2]), tf.tensor([0, 0])).dataSync()[0]); // 2.5
  * // mse(tf.zeros([4, 1]), tf.zeros([4])) throws ConfigError: mse: expected a target of the output's shape [4, 1], got [4]
  * ```
  */
-export const mse: Loss = (output, target) => {
+export const mse: Loss = (output: Flow, target: tf.Tensor): tf.Scalar => {
   const y = checkSameShape('mse', output, target);
   return tf.tidy(() => tf.mean(tf.square(tf.sub(y, target))) as tf.Scalar);
 };

@@ -6,15 +6,27 @@
  */
 import type { Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
-import { func, guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, PositiveInt, PrngKey } from '../config.ts';
+import {
+  func,
+  guard,
+  type NoFields,
+  optionSet,
+  type OptionSetOf,
+  type OptionsOf,
+  Positive,
+  PositiveInt,
+  PrngKey,
+  type SameType,
+  typesAgree,
+} from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import type { AnyTransformation, StepSchedule } from '../optim/base.ts';
-import { prngKey, split } from '../random.ts';
+import { type Key, prngKey, split } from '../random.ts';
 import { cloneTree } from '../tree.ts';
 import { compareTrainState } from './structure.ts';
-import { crossEntropy } from './losses.ts';
+import { crossEntropy, type Loss } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, type StepResult, type TrainState, trainStep } from './step.ts';
 
 type OptFactory = (lr: StepSchedule) => AnyTransformation;
@@ -22,31 +34,42 @@ type Start = Pick<TrainState, 'params' | 'state'>;
 const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('an optimizer factory (lr) => opt');
 const From: t.Type<Start, Start, unknown> = guard<Start>('{ params, state }', (u) => typeof u === 'object' && u !== null && 'params' in u && 'state' in u);
 
-const lrFindOptional = {
-  /** Default 1e-7. */
-  startLr: Positive,
-  /** Default 10. */
-  endLr: Positive,
+/** Options of {@link lrFind}, with fastai's defaults. */
+export interface LrFindOptions {
+  /** The first learning rate. Default 1e-7. */
+  readonly startLr?: number;
+  /** The last learning rate. Default 10. */
+  readonly endLr?: number;
   /** Steps. Default 100. */
-  numIt: PositiveInt,
+  readonly numIt?: number;
   /** Stop once the smoothed loss exceeds 4× its minimum. Default true. */
-  stopDiv: t.boolean,
-  /** Default `crossEntropy`. */
-  loss: LossFn,
+  readonly stopDiv?: boolean;
+  /** The loss. Default `crossEntropy`. */
+  readonly loss?: Loss;
   /** The optimizer for a given lr schedule. Default AdamW with fastai's defaults. */
-  makeOpt: OptFactoryFn,
+  readonly makeOpt?: (lr: StepSchedule) => AnyTransformation;
   /** Start from a copy of these params and state (left untouched); else a fresh init from `key`. */
+  readonly from?: Pick<TrainState, 'params' | 'state'>;
+  /** The random key: of a fresh init, and of the steps (dropout). Default `prngKey(0)`. */
+  readonly key?: Key;
+}
+
+const lrFindOptional = {
+  startLr: Positive,
+  endLr: Positive,
+  numIt: PositiveInt,
+  stopDiv: t.boolean,
+  loss: LossFn,
+  makeOpt: OptFactoryFn,
   from: From,
-  /** Default `prngKey(0)`. */
   key: PrngKey,
 };
-const LrFindOptions: OptionSetOf<NoFields, typeof lrFindOptional> = optionSet('lrFind', {}, lrFindOptional);
-
-/** Options of {@link lrFind}, with fastai's defaults. */
-export type LrFindOptions = OptionsOf<typeof LrFindOptions>;
+const LrFindOptionSet: OptionSetOf<NoFields, typeof lrFindOptional> = optionSet('lrFind', {}, lrFindOptional);
+typesAgree<SameType<LrFindOptions, OptionsOf<typeof LrFindOptionSet>>>();
 
 /** The curve and the suggestions, as fastai's `SuggestionMethod`s compute them. */
 export interface LrFindResult {
+  /** The learning rate of each step taken. */
   readonly lrs: readonly number[];
   /** Smoothed (exponential moving average, debiased) losses. */
   readonly losses: readonly number[];
@@ -72,7 +95,13 @@ const region = (lrs: readonly number[], losses: readonly number[], numIt: number
  * fastai's `valley`: longest decreasing subsequence, then 2/3 of a third into it.
  *
  * @example
- * valleySuggestion(lrs, losses) // an lr inside the longest descent
+ * ```ts
+ * import { valleySuggestion } from 'tsnn';
+ *
+ * const lrs = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+ * const losses = [2.3, 2.29, 2.25, 2.0, 1.5, 0.9, 1.2, 4];
+ * console.log(valleySuggestion(lrs, losses)); // 0.0001
+ * ```
  */
 export const valleySuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
   const n = losses.length;
@@ -96,7 +125,13 @@ export const valleySuggestion = (lrs: readonly number[], losses: readonly number
  * fastai's `steep`: the lr where d loss / d log lr is most negative.
  *
  * @example
- * steepSuggestion(lrs, losses)
+ * ```ts
+ * import { steepSuggestion } from 'tsnn';
+ *
+ * const lrs = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+ * const losses = [2.3, 2.29, 2.25, 2.0, 1.5, 0.9, 1.2, 4];
+ * console.log(steepSuggestion(lrs, losses)); // 0.01 (from 1e-2 to 1e-1 the loss falls most)
+ * ```
  */
 export const steepSuggestion = (lrs: readonly number[], losses: readonly number[]): number => {
   let best = 0, bestGrad = Infinity;
@@ -114,7 +149,13 @@ export const steepSuggestion = (lrs: readonly number[], losses: readonly number[
  * fastai's `minimum`: the lr at the lowest loss, divided by 10.
  *
  * @example
- * minimumSuggestion(lrs, losses)
+ * ```ts
+ * import { minimumSuggestion } from 'tsnn';
+ *
+ * const lrs = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+ * const losses = [2.3, 2.29, 2.25, 2.0, 1.5, 0.9, 1.2, 4];
+ * console.log(minimumSuggestion(lrs, losses)); // 0.01 (a tenth of the lr at the lowest loss)
+ * ```
  */
 export const minimumSuggestion = (lrs: readonly number[], losses: readonly number[]): number => lrs[losses.indexOf(Math.min(...losses))] / 10;
 
@@ -126,10 +167,16 @@ export const minimumSuggestion = (lrs: readonly number[], losses: readonly numbe
  * Run the LR finder on a copy of the state: the original is left untouched.
  *
  * @example
- * const { valley, steep } = await lrFind(model, train);
+ * ```ts
+ * import { dataLoader, dense, lrFind } from 'tsnn';
+ *
+ * const ds = { x: Float32Array.from({ length: 32 * 4 }, (_, i) => i % 3), y: Int32Array.from({ length: 32 }, (_, i) => i % 2), shape: [4] };
+ * const r = await lrFind(dense({ nf: 2 }), dataLoader(ds, { batchSize: 8 }), { numIt: 20 });
+ * console.log(r.lrs.length <= 20, r.valley > 0 && r.steep > 0); // true true
+ * ```
  */
 export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOptions = {}): Promise<LrFindResult> => {
-  const opts = LrFindOptions.decode(options);
+  const opts = LrFindOptionSet.decode(options);
   const startLr = opts.startLr ?? 1e-7, endLr = opts.endLr ?? 10, numIt = opts.numIt ?? 100;
   if (!(startLr > 0 && endLr > startLr)) throw new ConfigError([`lrFind: expected 0 < startLr < endLr, got ${startLr} and ${endLr}`]);
   if (!Number.isInteger(numIt) || numIt < 2) throw new ConfigError([`lrFind.numIt: expected an integer >= 2, got ${numIt}`]);
@@ -195,7 +242,15 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
  * The LR-finder plot as SVG: loss against log10 lr, suggestions marked.
  *
  * @example
- * fs.writeFileSync('lr.svg', lrFindSvg(result));
+ * ```ts
+ * import { lrFindSvg } from 'tsnn';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const result = { lrs: [1e-4, 1e-3, 1e-2, 1e-1], losses: [2.3, 1.9, 1.1, 3], valley: 1e-3, steep: 1e-3, minimum: 1e-3 };
+ * Deno.writeTextFileSync(`${dir}/lr.svg`, lrFindSvg(result));
+ * console.log(Deno.readTextFileSync(`${dir}/lr.svg`).startsWith('<svg')); // true
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export const lrFindSvg = (r: LrFindResult): string => {
   const W = 640, H = 400, m = { l: 60, r: 20, t: 30, b: 45 };

@@ -8,10 +8,23 @@ import { decodeArg, NonNegative } from '../config.ts';
 import type { Flow } from '../layer.ts';
 import { checkClassLabels } from './losses.ts';
 
+/**
+ * tfjs-core's tensor types under private aliases: `deno doc --lint` reports
+ * npm types named directly in a public type as private-type-ref (see
+ * `Tensor` in layer.ts); an `@ignore`d alias silences just those.
+ *
+ * @ignore
+ */
+type Tensor = tf.Tensor;
+/** @ignore */
+type Scalar = tf.Scalar;
+
 /** A metric: a scalar from model outputs and targets, averaged over the batch. */
 export interface Metric {
+  /** The column name in the epoch table and the key in `EpochRow.metrics`. */
   readonly name: string;
-  (output: Flow, target: tf.Tensor): tf.Scalar;
+  /** The metric of one batch, as a scalar. */
+  (output: Flow, target: Tensor): Scalar;
 }
 
 const metric = (name: string, f: (output: Flow, target: tf.Tensor) => tf.Scalar): Metric => Object.defineProperty(f, 'name', { value: name }) as Metric;
@@ -30,7 +43,7 @@ const hitRate = (owner: string, output: Flow, target: tf.Tensor): tf.Scalar => {
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * accuracy(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
+ * console.log(accuracy(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')).dataSync()[0]); // 0.5
  * ```
  */
 export const accuracy: Metric = metric('accuracy', (output, target) => hitRate('accuracy', output, target));
@@ -41,7 +54,7 @@ export const accuracy: Metric = metric('accuracy', (output, target) => hitRate('
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * errorRate(tf.tensor2d([[0, 1], [1, 0]]), tf.tensor1d([1, 1], 'int32')); // 0.5
+ * console.log(errorRate(tf.tensor2d([[0, 1], [3, 0]]), tf.tensor1d([1, 1], 'int32')).dataSync()[0]); // 0.5
  * ```
  */
 export const errorRate: Metric = metric('error_rate', (output, target) => tf.tidy(() => tf.sub(1, hitRate('errorRate', output, target)) as tf.Scalar));
@@ -53,7 +66,10 @@ export const errorRate: Metric = metric('error_rate', (output, target) => tf.tid
  *
  * @example
  * ```ts
- * const m = runningMean(); m.add(0.5, 64); m.add(0.3, 16); m.value; // 0.46
+ * const m = runningMean();
+ * m.add(0.5, 64); // a batch of 64 with mean 0.5
+ * m.add(0.3, 16);
+ * console.log(m.value.toFixed(2)); // 0.46
  * ```
  */
 export const runningMean = (): { add(value: number, weight: number): void; readonly value: number; readonly count: number } => {

@@ -6,7 +6,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf } from '../config.ts';
+import { guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
 import { formatTime } from './format_time.ts';
 import { type ProgressBar, progressBar, type TextOut } from './progress_bar.ts';
 
@@ -14,9 +14,13 @@ export { formatTime };
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
+  /** The epoch count training runs to (`fit`'s `epochs`). */
   readonly epochs: number;
+  /** The first epoch run, 0-based: above 0 when resuming from a saved state. */
   readonly startEpoch: number;
+  /** Batches in one pass over the training data. */
   readonly batchesPerEpoch: number;
+  /** The metric names, in the order of the table's columns. */
   readonly metricNames: readonly string[];
   /** The tfjs backend in use, and why it was chosen. */
   readonly backend: string;
@@ -24,26 +28,39 @@ export interface TrainBegin {
 
 /** Reported after every step. */
 export interface BatchEnd {
+  /** The epoch, 0-based. */
   readonly epoch: number;
+  /** The batch within the epoch, 0-based. */
   readonly batch: number;
+  /** The train state's step counter after this step. */
   readonly step: number;
+  /** This batch's training loss. */
   readonly loss: number;
 }
 
 /** One row of the epoch table. `validLoss` and metrics are NaN without validation data. */
 export interface EpochRow {
+  /** The epoch, 0-based. */
   readonly epoch: number;
+  /** Mean training loss over the epoch's batches, weighted by batch size. */
   readonly trainLoss: number;
+  /** Mean loss on the validation data after the epoch. */
   readonly validLoss: number;
+  /** Each metric on the validation data, by name. */
   readonly metrics: Readonly<Record<string, number>>;
+  /** Wall time of the epoch, validation included. */
   readonly seconds: number;
 }
 
 /** Pure callbacks that `fit` calls; they see numbers, never tensors. */
 export interface Observer {
+  /** Called once, before the first step. */
   onTrainBegin?(info: TrainBegin): void;
+  /** Called after every training step. */
   onBatchEnd?(info: BatchEnd): void;
+  /** Called after each epoch's validation. */
   onEpochEnd?(row: EpochRow): void;
+  /** Called once, after the last epoch, with every row. */
   onTrainEnd?(history: readonly EpochRow[]): void;
 }
 
@@ -51,7 +68,14 @@ export interface Observer {
  * Format rows as fastai's aligned table: `epoch  train_loss  valid_loss  accuracy  time`.
  *
  * @example
+ * ```ts
+ * import { formatEpochTable } from 'tsnn';
+ *
+ * const history = [{ epoch: 0, trainLoss: 0.52, validLoss: 0.41, metrics: { accuracy: 0.87 }, seconds: 75 }];
  * console.log(formatEpochTable(history, ['accuracy']));
+ * // epoch     train_loss  valid_loss  accuracy  time
+ * // 0         0.520000    0.410000    0.870000  01:15
+ * ```
  */
 export const formatEpochTable = (rows: readonly EpochRow[], metricNames: readonly string[]): string =>
   [tableHeader(metricNames), ...rows.map((r) => tableRow(r, metricNames))].join('\n');
@@ -82,26 +106,36 @@ const standardOut = (): TextOut => {
   };
 };
 
-const epochTableOptional = {
-  /** Where to write. Default `process.stdout` (in a browser, `console.log`). */
-  out: OutCodec,
-  /** Show a progress bar during each epoch. Default: when `out` is a TTY. */
-  progress: t.boolean,
-};
-const EpochTableOptions: OptionSetOf<NoFields, typeof epochTableOptional> = optionSet('epochTable', {}, epochTableOptional);
-
 /** Options of {@link epochTable}. */
-export type EpochTableOptions = OptionsOf<typeof EpochTableOptions>;
+export interface EpochTableOptions {
+  /** Where to write. Default `process.stdout` (in a browser, `console.log`). */
+  readonly out?: TextOut;
+  /** Show a progress bar during each epoch. Default: when `out` is a TTY. */
+  readonly progress?: boolean;
+}
+
+const epochTableOptional = { out: OutCodec, progress: t.boolean };
+const EpochTableOptionSet: OptionSetOf<NoFields, typeof epochTableOptional> = optionSet('epochTable', {}, epochTableOptional);
+typesAgree<SameType<EpochTableOptions, OptionsOf<typeof EpochTableOptionSet>>>();
 
 /**
  * Prints the backend, then fastai's epoch table one row per epoch; on a TTY a
  * progress bar shows batches done, time spent and left, and the smoothed loss.
  *
  * @example
- * await fit(model, data, { epochs: 5, opt, observers: [epochTable()] });
+ * ```ts
+ * import { adamW, dataLoader, dense, disposeTrainState, epochTable, fit } from 'tsnn';
+ *
+ * let text = '';
+ * const out = { write: (s: string) => (text += s) }; // default: process.stdout
+ * const ds = { x: new Float32Array(8 * 4), y: new Int32Array(8), shape: [4] };
+ * const { trainState } = await fit(dense({ nf: 2 }), { train: dataLoader(ds, { batchSize: 4 }) }, { epochs: 1, opt: adamW(1e-3), observers: [epochTable({ out })] });
+ * console.log(text.split('\n')[1]); // epoch     train_loss  valid_loss  accuracy  time
+ * disposeTrainState(trainState);
+ * ```
  */
 export const epochTable = (options: EpochTableOptions = {}): Observer => {
-  const opts = EpochTableOptions.decode(options);
+  const opts = EpochTableOptionSet.decode(options);
   const out: TextOut = opts.out ?? standardOut();
   const progress = opts.progress ?? Boolean(out.isTTY);
   let names: readonly string[] = [];

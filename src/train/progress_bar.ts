@@ -10,6 +10,7 @@ import { formatTime } from './format_time.ts';
 
 /** A stream to write to: anything with `write(s)`, such as `process.stdout`. */
 export interface TextOut {
+  /** Write `s` as is (it carries its own newlines). */
   write(s: string): unknown;
   /** True on a terminal: the bar is drawn only there. */
   readonly isTTY?: boolean;
@@ -19,7 +20,9 @@ export interface TextOut {
 
 /** A bar in progress: `update` redraws it, `done` erases it. */
 export interface ProgressBar {
+  /** Redraw with `done` items of the total finished, and an optional comment after the times. */
   update(done: number, comment?: string): void;
+  /** Erase the bar, leaving the line empty. */
   done(): void;
 }
 
@@ -35,8 +38,12 @@ const REDRAW_MS = 100;
  * ```ts
  * import { progressBar } from './progress_bar.ts';
  *
- * const bar = progressBar({ write: (s: string) => s.length, isTTY: true }, 3);
- * for (let i = 1; i <= 3; i++) bar.update(i, `loss ${(1 / i).toFixed(4)}`);
+ * let drawn = '', ms = 0;
+ * // A clock of our own (default performance.now), so the times shown are known: 10 s per batch.
+ * const bar = progressBar({ write: (s: string) => (drawn = s), isTTY: true }, 3, () => ms);
+ * ms += 10_000;
+ * bar.update(1, 'loss 0.5000');
+ * console.log(JSON.stringify(drawn)); // "\r|██████████--------------------| 1/3 00:10<00:20 loss 0.5000"
  * bar.done();
  * ```
  */

@@ -21,8 +21,15 @@ import type { Metric } from './metrics.ts';
  *
  * @example
  * ```ts
- * import { decodeArg } from '../config.ts';
- * // decodeArg('trainStep.loss', LossFn, 3) throws ConfigError: trainStep.loss: expected a loss function (output, target) => scalar, got 3
+ * import { crossEntropy, dense, sgd, trainStep } from 'tsnn';
+ * import { LossFn } from './step.ts';
+ *
+ * console.log(LossFn.is(crossEntropy), LossFn.is(3)); // true false
+ * try {
+ *   trainStep(dense({ nf: 2 }), 3 as never, sgd(0.1));
+ * } catch (e) {
+ *   console.log((e as Error).message); // trainStep.loss: expected a loss function (output, target) => scalar, got 3
+ * }
  * ```
  */
 export const LossFn: t.Type<Loss, Loss, unknown> = func<Loss>('a loss function (output, target) => scalar');
@@ -32,16 +39,21 @@ export const LossFn: t.Type<Loss, Loss, unknown> = func<Loss>('a loss function (
  *
  * @example
  * ```ts
- * import { accuracy } from './metrics.ts';
- * Metrics.is([accuracy]); // true
+ * import { accuracy } from 'tsnn';
+ * import { Metrics } from './step.ts';
+ *
+ * console.log(Metrics.is([accuracy]), Metrics.is([0.5])); // true false
  * ```
  */
 export const Metrics: t.ReadonlyArrayC<t.Type<Metric, Metric, unknown>> = t.readonlyArray(func<Metric>('a metric function'), 'a list of metric functions');
 
 /** Everything training threads from step to step: a plain record. */
 export interface TrainState {
+  /** The model's parameters, what the optimizer updates. */
   readonly params: Tree;
+  /** The model's non-trained state, e.g. BatchNorm's running statistics. */
   readonly state: Tree;
+  /** The optimizer's state, e.g. Adam's moments. */
   readonly optState: OptState;
   /** Steps taken so far. */
   readonly step: number;
@@ -53,7 +65,13 @@ export interface TrainState {
  * A fresh train state: params and state from `model.init`, optimizer state from `opt.init`.
  *
  * @example
- * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [28, 28, 1]);
+ * ```ts
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ *
+ * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
+ * console.log(ts.step, Object.keys(ts.params)); // 0 [ "weight", "bias" ]
+ * disposeTrainState(ts);
+ * ```
  */
 export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key, inShape: Shape): TrainState =>
   initTrainStateAndShape(model, opt, key, inShape).trainState;
@@ -64,10 +82,11 @@ export const initTrainState = (model: AnyLayer, opt: AnyTransformation, key: Key
  *
  * @example
  * ```ts
- * import { adamW } from '../optim/aliases.ts';
- * import { dense } from '../layers/dense.ts';
- * import { prngKey } from '../random.ts';
- * const { trainState, outShape } = initTrainStateAndShape(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]); // outShape [2]
+ * import { adamW, dense, disposeTrainState, prngKey } from 'tsnn';
+ * import { initTrainStateAndShape } from './step.ts';
+ *
+ * const { trainState, outShape } = initTrainStateAndShape(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
+ * console.log(outShape); // [ 2 ]
  * disposeTrainState(trainState);
  * ```
  */
@@ -88,7 +107,15 @@ export const initTrainStateAndShape = (
  * Dispose every tensor of a train state.
  *
  * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ *
+ * const before = tf.memory().numTensors;
+ * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
  * disposeTrainState(ts);
+ * console.log(tf.memory().numTensors === before); // true
+ * ```
  */
 export const disposeTrainState = (ts: TrainState): void => {
   disposeTree(ts.params);
@@ -100,7 +127,21 @@ export const disposeTrainState = (ts: TrainState): void => {
  * Dispose the tensors of `old` that `next` does not share.
  *
  * @example
- * disposeReplacedTrainState(ts, next); ts = next;
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { crossEntropy, dense, disposeReplacedTrainState, disposeTrainState, initTrainState, prngKey, sgd, trainStep } from 'tsnn';
+ *
+ * const model = dense({ nf: 2 }), opt = sgd(0.1);
+ * let ts = initTrainState(model, opt, prngKey(0), [3]);
+ * const x = tf.ones([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
+ * const next = trainStep(model, crossEntropy, opt)(ts, { x, y }).trainState;
+ * // The step shares what it did not change (the empty state); only the replaced tensors go.
+ * disposeReplacedTrainState(ts, next);
+ * ts = next;
+ * console.log(ts.step); // 1
+ * disposeTrainState(ts);
+ * tf.dispose([x, y]);
+ * ```
  */
 export const disposeReplacedTrainState = (old: TrainState, next: TrainState): void => {
   disposeReplaced(old.params, next.params);
@@ -110,7 +151,9 @@ export const disposeReplacedTrainState = (old: TrainState, next: TrainState): vo
 
 /** What one step returns: the new state (all new tensors) and the batch loss. */
 export interface StepResult {
+  /** The state after the step. */
   readonly trainState: TrainState;
+  /** The batch's loss, before the update. */
   readonly loss: number;
 }
 
@@ -120,9 +163,20 @@ export interface StepResult {
  * disposes its arguments; the caller owns both the old and the new state.
  *
  * @example
- * const step = trainStep(model, crossEntropy, adamW(1e-3));
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { crossEntropy, dense, disposeReplacedTrainState, disposeTrainState, initTrainState, prngKey, sgd, trainStep } from 'tsnn';
+ *
+ * const model = dense({ nf: 2 }), opt = sgd(0.1);
+ * const ts = initTrainState(model, opt, prngKey(0), [3]);
+ * const step = trainStep(model, crossEntropy, opt);
+ * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
  * const { trainState: next, loss } = step(ts, { x, y });
+ * console.log(loss.toFixed(4), next.step); // 0.6959 1
  * disposeReplacedTrainState(ts, next);
+ * disposeTrainState(next);
+ * tf.dispose([x, y]);
+ * ```
  */
 export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): (ts: TrainState, batch: Batch) => StepResult => {
   decodeArg('trainStep.loss', LossFn, loss);
@@ -147,7 +201,18 @@ export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): 
  * The model's output in evaluation mode, inside `tf.tidy`.
  *
  * @example
- * const logits = predict(model, ts, x);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { adamW, dense, disposeTrainState, initTrainState, predict, prngKey } from 'tsnn';
+ *
+ * const model = dense({ nf: 2 });
+ * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [3]);
+ * const x = tf.ones([4, 3]);
+ * const logits = predict(model, ts, x) as tf.Tensor;
+ * console.log(logits.shape); // [ 4, 2 ]
+ * tf.dispose([x, logits]);
+ * disposeTrainState(ts);
+ * ```
  */
 export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'>, x: tf.Tensor): Flow =>
   tf.tidy(() => model.apply(ts.params, ts.state, x, { training: false }).y as tf.Tensor);
@@ -156,7 +221,18 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
  * Loss and metrics of one batch in evaluation mode, as numbers.
  *
  * @example
- * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, batch);
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { accuracy, adamW, crossEntropy, dense, disposeTrainState, evalStep, initTrainState, prngKey } from 'tsnn';
+ *
+ * const model = dense({ nf: 2 });
+ * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [3]);
+ * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
+ * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, { x, y });
+ * console.log(loss.toFixed(4), metrics); // 0.6959 [ 0.5 ]
+ * tf.dispose([x, y]);
+ * disposeTrainState(ts);
+ * ```
  */
 export const evalStep = (
   model: AnyLayer,

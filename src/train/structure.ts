@@ -21,7 +21,9 @@ import { disposeTrainState, initTrainStateAndShape, type TrainState } from './st
  *
  * @example
  * ```ts
- * classCountProblems([3], { train: 10 }); // ['train: the model gives 3 outputs per example, the data has 10 classes']
+ * import { classCountProblems } from './structure.ts';
+ *
+ * console.log(classCountProblems([3], { train: 10, valid: 3 })); // [ "train: the model gives 3 outputs per example, the data has 10 classes" ]
  * ```
  */
 export const classCountProblems = (outShape: FlowShape, nClasses: Record<string, number | undefined>): string[] => {
@@ -41,11 +43,13 @@ const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
  *
  * @example
  * ```ts
- * import { adamW } from '../optim/aliases.ts';
- * import { dense } from '../layers/dense.ts';
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { compareTrainState } from './structure.ts';
+ *
  * const opt = adamW(1e-3);
  * const ts = initTrainState(dense({ nf: 2 }), opt, prngKey(0), [3]);
- * compareTrainState(dense({ nf: 4 }), opt, [3], ts).problems; // ['params.weight: expected shape [3, 4], got [3, 2]', ...]
+ * console.log(compareTrainState(dense({ nf: 4 }), opt, [3], ts).problems[0]); // params.bias: expected shape [4], got [2]
+ * disposeTrainState(ts);
  * ```
  */
 export const compareTrainState = (
