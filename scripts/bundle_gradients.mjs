@@ -68,14 +68,16 @@ const publicApi = {
   setup(b) {
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
       const file = resolveCore(args.importer, args.path);
-      return privateOps.test(file) ? { path: file } : { path: file, namespace: 'public' };
+      // A virtual module's path is written into the output as a comment: relative, so the file is the same in every clone.
+      return privateOps.test(file) ? { path: file } : { path: path.relative(dist, file), namespace: 'public' };
     });
-    b.onLoad({ filter: /.*/, namespace: 'public' }, (args) => ({ contents: reexport(args.path), loader: 'js', resolveDir: dist }));
+    b.onLoad({ filter: /.*/, namespace: 'public' }, (args) => ({ contents: reexport(path.join(dist, args.path)), loader: 'js', resolveDir: dist }));
   },
 };
 
 const result = await build({
   entryPoints: [path.join(dist, 'register_all_gradients.js')],
+  absWorkingDir: new URL('..', import.meta.url).pathname, // source comments are relative to it
   bundle: true,
   write: false,
   format: 'esm',

@@ -9,7 +9,7 @@
  *
  * @module
  */
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/kernel_names.js
+// public:kernel_names.js
 import * as tf from "@tensorflow/tfjs-core";
 var Abs2 = tf.Abs;
 var Acos2 = tf.Acos;
@@ -128,15 +128,15 @@ var UnsortedSegmentSum2 = tf.UnsortedSegmentSum;
 var ZerosLike2 = tf.ZerosLike;
 var Step2 = tf.Step;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/cast.js
+// public:ops/cast.js
 import * as tf2 from "@tensorflow/tfjs-core";
 var cast2 = tf2.cast;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/mul.js
+// public:ops/mul.js
 import * as tf3 from "@tensorflow/tfjs-core";
 var mul2 = tf3.mul;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/step.js
+// public:ops/step.js
 import * as tf4 from "@tensorflow/tfjs-core";
 var step2 = tf4.step;
 
@@ -150,27 +150,27 @@ var absGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/div.js
+// public:ops/div.js
 import * as tf5 from "@tensorflow/tfjs-core";
 var div2 = tf5.div;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/neg.js
+// public:ops/neg.js
 import * as tf6 from "@tensorflow/tfjs-core";
 var neg2 = tf6.neg;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/scalar.js
+// public:ops/scalar.js
 import * as tf7 from "@tensorflow/tfjs-core";
 var scalar2 = tf7.scalar;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sqrt.js
+// public:ops/sqrt.js
 import * as tf8 from "@tensorflow/tfjs-core";
 var sqrt2 = tf8.sqrt;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/square.js
+// public:ops/square.js
 import * as tf9 from "@tensorflow/tfjs-core";
 var square2 = tf9.square;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sub.js
+// public:ops/sub.js
 import * as tf10 from "@tensorflow/tfjs-core";
 var sub2 = tf10.sub;
 
@@ -205,17 +205,17 @@ var acoshGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/broadcast_util.js
+// public:ops/broadcast_util.js
 import * as tf11 from "@tensorflow/tfjs-core";
 var getBroadcastDims = tf11.backend_util.getBroadcastDims;
 var getReductionAxes = tf11.backend_util.getReductionAxes;
 var assertAndGetBroadcastShape = tf11.backend_util.assertAndGetBroadcastShape;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/reshape.js
+// public:ops/reshape.js
 import * as tf12 from "@tensorflow/tfjs-core";
 var reshape2 = tf12.reshape;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sum.js
+// public:ops/sum.js
 import * as tf13 from "@tensorflow/tfjs-core";
 var sum2 = tf13.sum;
 
@@ -259,7 +259,7 @@ var addNGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/zeros_like.js
+// public:ops/zeros_like.js
 import * as tf14 from "@tensorflow/tfjs-core";
 var zerosLike2 = tf14.zerosLike;
 
@@ -293,7 +293,7 @@ var asinGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/add.js
+// public:ops/add.js
 import * as tf15 from "@tensorflow/tfjs-core";
 var add2 = tf15.add;
 
@@ -361,15 +361,15 @@ var atanhGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/engine.js
+// public:engine.js
 import * as tf16 from "@tensorflow/tfjs-core";
 var ENGINE = tf16.engine();
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/environment.js
+// public:environment.js
 import * as tf17 from "@tensorflow/tfjs-core";
 var env2 = tf17.env;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/tensor.js
+// public:tensor.js
 import * as tf18 from "@tensorflow/tfjs-core";
 var getGlobalTensorClass = () => tf18.Tensor;
 
@@ -419,7 +419,7 @@ function isWebGPUData(values) {
   return typeof GPUBuffer !== "undefined" && values != null && typeof values === "object" && "buffer" in values && values.buffer instanceof GPUBuffer;
 }
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/util.js
+// public:util.js
 import * as tf19 from "@tensorflow/tfjs-core";
 var createScalarValue = tf19.util.createScalarValue;
 var toTypedArray = tf19.util.toTypedArray;
@@ -477,7 +477,7 @@ var isPromise = tf19.util.isPromise;
 var hexToLong = tf19.util.hexToLong;
 var fingerPrint64 = tf19.util.fingerPrint64;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/util_base.js
+// public:util_base.js
 import * as tf20 from "@tensorflow/tfjs-core";
 var shuffle2 = tf20.util.shuffle;
 var shuffleCombo2 = tf20.util.shuffleCombo;
@@ -597,7 +597,7 @@ function convertToTensor(x, argName, functionName, parseAsDtype = "numeric") {
   return ENGINE.makeTensor(values, inferredShape, inferredDtype);
 }
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/conv_util.js
+// public:ops/conv_util.js
 import * as tf21 from "@tensorflow/tfjs-core";
 var computeDilation2DInfo = tf21.backend_util.computeDilation2DInfo;
 var computePool2DInfo = tf21.backend_util.computePool2DInfo;
@@ -611,7 +611,7 @@ var stridesOrDilationsArePositive = tf21.backend_util.stridesOrDilationsArePosit
 var convertConv2DDataFormat = tf21.backend_util.convertConv2DDataFormat;
 var checkPadOnDimRoundingMode = tf21.backend_util.checkPadOnDimRoundingMode;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/operation.js
+// public:ops/operation.js
 import * as tf22 from "@tensorflow/tfjs-core";
 var op2 = tf22.op;
 
@@ -695,7 +695,7 @@ var avgPoolGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/mat_mul.js
+// public:ops/mat_mul.js
 import * as tf23 from "@tensorflow/tfjs-core";
 var matMul2 = tf23.matMul;
 
@@ -730,7 +730,7 @@ var batchMatMulGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/space_to_batch_nd.js
+// public:ops/space_to_batch_nd.js
 import * as tf24 from "@tensorflow/tfjs-core";
 var spaceToBatchND2 = tf24.spaceToBatchND;
 
@@ -789,19 +789,19 @@ var ceilGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/greater_equal.js
+// public:ops/greater_equal.js
 import * as tf25 from "@tensorflow/tfjs-core";
 var greaterEqual2 = tf25.greaterEqual;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/less_equal.js
+// public:ops/less_equal.js
 import * as tf26 from "@tensorflow/tfjs-core";
 var lessEqual2 = tf26.lessEqual;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/logical_and.js
+// public:ops/logical_and.js
 import * as tf27 from "@tensorflow/tfjs-core";
 var logicalAnd2 = tf27.logicalAnd;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/where.js
+// public:ops/where.js
 import * as tf28 from "@tensorflow/tfjs-core";
 var where2 = tf28.where;
 
@@ -825,7 +825,7 @@ var complexAbsGradConfig = {
   gradFunc: absGradConfig.gradFunc
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/split.js
+// public:ops/split.js
 import * as tf29 from "@tensorflow/tfjs-core";
 var split2 = tf29.split;
 
@@ -911,7 +911,7 @@ var conv2DGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/conv2d.js
+// public:ops/conv2d.js
 import * as tf30 from "@tensorflow/tfjs-core";
 var conv2d2 = tf30.conv2d;
 
@@ -993,7 +993,7 @@ var conv3DGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sin.js
+// public:ops/sin.js
 import * as tf31 from "@tensorflow/tfjs-core";
 var sin2 = tf31.sin;
 
@@ -1007,7 +1007,7 @@ var cosGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sinh.js
+// public:ops/sinh.js
 import * as tf32 from "@tensorflow/tfjs-core";
 var sinh2 = tf32.sinh;
 
@@ -1021,7 +1021,7 @@ var coshGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/axis_util.js
+// public:ops/axis_util.js
 import * as tf33 from "@tensorflow/tfjs-core";
 var axesAreInnerMostDims = tf33.backend_util.axesAreInnerMostDims;
 var combineLocations = tf33.backend_util.combineLocations;
@@ -1032,11 +1032,11 @@ var getAxesPermutation = tf33.backend_util.getAxesPermutation;
 var getUndoAxesPermutation = tf33.backend_util.getUndoAxesPermutation;
 var getInnerMostAxes = tf33.backend_util.getInnerMostAxes;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/cumsum.js
+// public:ops/cumsum.js
 import * as tf34 from "@tensorflow/tfjs-core";
 var cumsum2 = tf34.cumsum;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/transpose.js
+// public:ops/transpose.js
 import * as tf35 from "@tensorflow/tfjs-core";
 var transpose2 = tf35.transpose;
 
@@ -1144,7 +1144,7 @@ var eluGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/exp.js
+// public:ops/exp.js
 import * as tf36 from "@tensorflow/tfjs-core";
 var exp2 = tf36.exp;
 
@@ -1225,11 +1225,11 @@ var floorDivGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/rsqrt.js
+// public:ops/rsqrt.js
 import * as tf37 from "@tensorflow/tfjs-core";
 var rsqrt2 = tf37.rsqrt;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/tile.js
+// public:ops/tile.js
 import * as tf38 from "@tensorflow/tfjs-core";
 var tile2 = tf38.tile;
 
@@ -1299,11 +1299,11 @@ var fusedBatchNormGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/stack.js
+// public:ops/stack.js
 import * as tf39 from "@tensorflow/tfjs-core";
 var stack2 = tf39.stack;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/unsorted_segment_sum.js
+// public:ops/unsorted_segment_sum.js
 import * as tf40 from "@tensorflow/tfjs-core";
 var unsortedSegmentSum2 = tf40.unsortedSegmentSum;
 
@@ -1414,7 +1414,7 @@ var isNanGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/greater.js
+// public:ops/greater.js
 import * as tf41 from "@tensorflow/tfjs-core";
 var greater2 = tf41.greater;
 
@@ -1490,7 +1490,7 @@ var lrnGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/equal.js
+// public:ops/equal.js
 import * as tf42 from "@tensorflow/tfjs-core";
 var equal2 = tf42.equal;
 
@@ -1530,7 +1530,7 @@ var maxGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/less.js
+// public:ops/less.js
 import * as tf43 from "@tensorflow/tfjs-core";
 var less2 = tf43.less;
 
@@ -1630,7 +1630,7 @@ var maxPoolGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/ones.js
+// public:ops/ones.js
 import * as tf44 from "@tensorflow/tfjs-core";
 var ones2 = tf44.ones;
 
@@ -1689,7 +1689,7 @@ var minimumGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/slice.js
+// public:ops/slice.js
 import * as tf45 from "@tensorflow/tfjs-core";
 var slice2 = tf45.slice;
 
@@ -1705,7 +1705,7 @@ var mirrorPadGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/floor.js
+// public:ops/floor.js
 import * as tf46 from "@tensorflow/tfjs-core";
 var floor2 = tf46.floor;
 
@@ -1770,7 +1770,7 @@ var negGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/zeros.js
+// public:ops/zeros.js
 import * as tf47 from "@tensorflow/tfjs-core";
 var zeros2 = tf47.zeros;
 
@@ -1792,7 +1792,7 @@ var onesLikeGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/unstack.js
+// public:ops/unstack.js
 import * as tf48 from "@tensorflow/tfjs-core";
 var unstack2 = tf48.unstack;
 
@@ -1819,11 +1819,11 @@ var padV2GradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/log.js
+// public:ops/log.js
 import * as tf49 from "@tensorflow/tfjs-core";
 var log2 = tf49.log;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/pow.js
+// public:ops/pow.js
 import * as tf50 from "@tensorflow/tfjs-core";
 var pow2 = tf50.pow;
 
@@ -1881,11 +1881,11 @@ var preluGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/base.js
+// public:base.js
 import * as tf51 from "@tensorflow/tfjs-core";
 var backend_util5 = tf51.backend_util;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/cumprod.js
+// public:ops/cumprod.js
 import * as tf52 from "@tensorflow/tfjs-core";
 var cumprod3 = tf52.cumprod;
 
@@ -2037,7 +2037,7 @@ var resizeNearestNeighborGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/reverse.js
+// public:ops/reverse.js
 import * as tf53 from "@tensorflow/tfjs-core";
 var reverse3 = tf53.reverse;
 
@@ -2069,7 +2069,7 @@ var rsqrtGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/logical_not.js
+// public:ops/logical_not.js
 import * as tf54 from "@tensorflow/tfjs-core";
 var logicalNot3 = tf54.logicalNot;
 
@@ -2089,7 +2089,7 @@ var selectGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/selu_util.js
+// public:ops/selu_util.js
 import * as tf55 from "@tensorflow/tfjs-core";
 var SELU_SCALEALPHA = tf55.backend_util.SELU_SCALEALPHA;
 var SELU_SCALE = tf55.backend_util.SELU_SCALE;
@@ -2131,7 +2131,7 @@ var signGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/cos.js
+// public:ops/cos.js
 import * as tf56 from "@tensorflow/tfjs-core";
 var cos3 = tf56.cos;
 
@@ -2145,7 +2145,7 @@ var sinGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/cosh.js
+// public:ops/cosh.js
 import * as tf57 from "@tensorflow/tfjs-core";
 var cosh3 = tf57.cosh;
 
@@ -2159,11 +2159,11 @@ var sinhGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/pad.js
+// public:ops/pad.js
 import * as tf58 from "@tensorflow/tfjs-core";
 var pad3 = tf58.pad;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/slice_util.js
+// public:ops/slice_util.js
 import * as tf59 from "@tensorflow/tfjs-core";
 var assertParamsValid = tf59.slice_util.assertParamsValid;
 var maskToAxes = tf59.slice_util.maskToAxes;
@@ -2212,7 +2212,7 @@ var softmaxGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/sigmoid.js
+// public:ops/sigmoid.js
 import * as tf60 from "@tensorflow/tfjs-core";
 var sigmoid3 = tf60.sigmoid;
 
@@ -2226,7 +2226,7 @@ var softplusGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/batch_to_space_nd.js
+// public:ops/batch_to_space_nd.js
 import * as tf61 from "@tensorflow/tfjs-core";
 var batchToSpaceND3 = tf61.batchToSpaceND;
 
@@ -2239,7 +2239,7 @@ var spaceToBatchNDGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/concat.js
+// public:ops/concat.js
 import * as tf62 from "@tensorflow/tfjs-core";
 var concat3 = tf62.concat;
 
@@ -2433,15 +2433,15 @@ var unpackGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/expand_dims.js
+// public:ops/expand_dims.js
 import * as tf63 from "@tensorflow/tfjs-core";
 var expandDims3 = tf63.expandDims;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/gather.js
+// public:ops/gather.js
 import * as tf64 from "@tensorflow/tfjs-core";
 var gather3 = tf64.gather;
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/ops/maximum.js
+// public:ops/maximum.js
 import * as tf65 from "@tensorflow/tfjs-core";
 var maximum3 = tf65.maximum;
 
@@ -2478,7 +2478,7 @@ var zerosLikeGradConfig = {
   }
 };
 
-// public:/work/main/node_modules/@tensorflow/tfjs-core/dist/kernel_registry.js
+// public:kernel_registry.js
 import * as tf66 from "@tensorflow/tfjs-core";
 var registerGradient3 = tf66.registerGradient;
 
