@@ -23,9 +23,21 @@ const coreVersion = JSON.parse(readFileSync(corePackage, 'utf8')).version;
 const dist = path.join(path.dirname(corePackage), 'dist');
 const target = new URL('../src/tfjs/gradients.ts', import.meta.url);
 
-// Public namespaces searched, in order, for a module's exports.
-const namespaces = ['', 'backend_util', 'util', 'slice_util', 'broadcast_util', 'tensor_util'];
-const publicPath = (name) => namespaces.find((ns) => (ns === '' ? tf : tf[ns])?.[name] !== undefined);
+// Where the public API exports each module's names: a module named like a
+// public namespace (slice_util, broadcast_util) there, util and util_base in
+// util, the other *_util helpers (axis_util, conv_util, ...) in backend_util,
+// everything else (ops, kernel names, engine) at the top. Names are never
+// matched across namespaces: util.sum is not the sum op, and backend_util's
+// computeOutShape is not slice_util's.
+const namespaceOf = (ns) => (ns === '' ? tf : tf[ns]);
+const preferred = (file) => {
+  const base = path.basename(file, '.js');
+  if (base !== 'util' && typeof tf[base] === 'object') return [base, 'backend_util'];
+  if (base === 'util' || base === 'util_base') return ['util'];
+  return base.endsWith('_util') ? ['backend_util'] : [''];
+};
+const publicPath = (name, file) => preferred(file).find((ns) => namespaceOf(ns)?.[name] !== undefined);
+
 // Singletons the public API reaches through a function rather than a name.
 const special = {
   ENGINE: 'tf.engine()',
@@ -52,7 +64,7 @@ const privateOps = /[\\/](?:gradients[\\/].*|register_all_gradients|tensor_util_
 const reexport = (file) => {
   const lines = exportNames(file).flatMap((name) => {
     if (special[name]) return [`export const ${name} = ${special[name]};`];
-    const ns = publicPath(name);
+    const ns = publicPath(name, file);
     return ns === undefined ? [] : [`export const ${name} = tf${ns ? `.${ns}` : ''}.${name};`];
   });
   return `import * as tf from '@tensorflow/tfjs-core';\n${lines.join('\n')}\n`;

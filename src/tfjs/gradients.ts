@@ -207,9 +207,9 @@ var acoshGradConfig = {
 
 // public:ops/broadcast_util.js
 import * as tf11 from "@tensorflow/tfjs-core";
-var getBroadcastDims = tf11.backend_util.getBroadcastDims;
-var getReductionAxes = tf11.backend_util.getReductionAxes;
-var assertAndGetBroadcastShape = tf11.backend_util.assertAndGetBroadcastShape;
+var getBroadcastDims = tf11.broadcast_util.getBroadcastDims;
+var getReductionAxes = tf11.broadcast_util.getReductionAxes;
+var assertAndGetBroadcastShape = tf11.broadcast_util.assertAndGetBroadcastShape;
 
 // public:ops/reshape.js
 import * as tf12 from "@tensorflow/tfjs-core";
@@ -434,6 +434,7 @@ var shuffleCombo = tf19.util.shuffleCombo;
 var clamp = tf19.util.clamp;
 var nearestLargerEven = tf19.util.nearestLargerEven;
 var swap = tf19.util.swap;
+var sum3 = tf19.util.sum;
 var randUniform = tf19.util.randUniform;
 var distSquared = tf19.util.distSquared;
 var assert = tf19.util.assert;
@@ -444,6 +445,7 @@ var isScalarShape = tf19.util.isScalarShape;
 var arraysEqualWithNull = tf19.util.arraysEqualWithNull;
 var arraysEqual = tf19.util.arraysEqual;
 var isInt = tf19.util.isInt;
+var tanh = tf19.util.tanh;
 var sizeToSquarishShape = tf19.util.sizeToSquarishShape;
 var createShuffledIndices = tf19.util.createShuffledIndices;
 var rightPad = tf19.util.rightPad;
@@ -484,6 +486,7 @@ var shuffleCombo2 = tf20.util.shuffleCombo;
 var clamp2 = tf20.util.clamp;
 var nearestLargerEven2 = tf20.util.nearestLargerEven;
 var swap2 = tf20.util.swap;
+var sum4 = tf20.util.sum;
 var randUniform2 = tf20.util.randUniform;
 var distSquared2 = tf20.util.distSquared;
 var assert2 = tf20.util.assert;
@@ -494,6 +497,7 @@ var isScalarShape2 = tf20.util.isScalarShape;
 var arraysEqualWithNull2 = tf20.util.arraysEqualWithNull;
 var arraysEqual2 = tf20.util.arraysEqual;
 var isInt2 = tf20.util.isInt;
+var tanh2 = tf20.util.tanh;
 var sizeToSquarishShape2 = tf20.util.sizeToSquarishShape;
 var createShuffledIndices2 = tf20.util.createShuffledIndices;
 var rightPad2 = tf20.util.rightPad;
@@ -1883,7 +1887,7 @@ var preluGradConfig = {
 
 // public:base.js
 import * as tf51 from "@tensorflow/tfjs-core";
-var backend_util5 = tf51.backend_util;
+var backend_util4 = tf51.backend_util;
 
 // public:ops/cumprod.js
 import * as tf52 from "@tensorflow/tfjs-core";
@@ -1902,7 +1906,7 @@ function prodGradFn_(x, dy, axis) {
 function prodsGradFn_(x, dy, axis) {
   const xRank = x.shape.length;
   const finalProdAxis = xRank - axis.length;
-  const xPermutation = backend_util5.getAxesPermutation(axis, xRank);
+  const xPermutation = backend_util4.getAxesPermutation(axis, xRank);
   let permutedX = x;
   if (xPermutation != null) {
     permutedX = transpose2(x, xPermutation);
@@ -1915,7 +1919,7 @@ function prodsGradFn_(x, dy, axis) {
   let prodGrad = prodGradFn_(reshapedPermutedX, dy, finalProdAxis);
   prodGrad = prodGrad.reshape(permutedX.shape);
   if (xPermutation != null) {
-    const undoPermutation = backend_util5.getUndoAxesPermutation(xPermutation);
+    const undoPermutation = backend_util4.getUndoAxesPermutation(xPermutation);
     prodGrad = transpose2(prodGrad, undoPermutation);
   }
   return prodGrad;
@@ -2167,7 +2171,7 @@ var pad3 = tf58.pad;
 import * as tf59 from "@tensorflow/tfjs-core";
 var assertParamsValid = tf59.slice_util.assertParamsValid;
 var maskToAxes = tf59.slice_util.maskToAxes;
-var computeOutShape = tf59.backend_util.computeOutShape;
+var computeOutShape = tf59.slice_util.computeOutShape;
 var stridesWithElidedDims = tf59.slice_util.stridesWithElidedDims;
 var getNormalizedAxes = tf59.slice_util.getNormalizedAxes;
 var startIndicesWithElidedDims = tf59.slice_util.startIndicesWithElidedDims;
