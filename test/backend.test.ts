@@ -29,6 +29,7 @@ import {
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 import * as laws from '../laws.ts';
+import { installEngine } from '../src/backend/install.ts';
 import { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from '../src/backend/conv_grad.ts';
 import { installMatMulGradient } from '../src/backend/matmul_grad.ts';
 import { adamStep as adamMoments } from '../src/ops/adam.ts';
@@ -104,6 +105,35 @@ describe('backend selection', () => {
     } finally {
       await tf.setBackend(before);
     }
+  });
+});
+
+describe('selectBackend options', () => {
+  test('a misspelt or ill-typed option is a ConfigError naming it, and nothing is selected', async () => {
+    const before = tf.getBackend();
+    await assert.rejects(selectBackend({ wasmPath: '/w/' } as never), /selectBackend\.wasmPath: unknown option, got "\/w\/"; did you mean wasmPaths\?/);
+    await assert.rejects(selectBackend({ wasmPaths: 'wasm' }), /selectBackend\.wasmPaths: expected a URL prefix ending in '\/', got "wasm"/);
+    await assert.rejects(selectBackend({ nativePackages: 'tfjs-node' } as never), /selectBackend\.nativePackages: expected a list of package names/);
+    assert.equal(tf.getBackend(), before);
+  });
+});
+
+describe('gradient rewrites survive a re-registration', () => {
+  test('installEngine wraps the gradient again after something (a native engine loading the tfjs umbrella) registers it anew', () => {
+    installEngine();
+    const ours = tf.getGradient('BatchMatMul')!;
+    // What the umbrella does on import: register a gradient for the kernel, replacing the rewrite.
+    const registeredAgain: tf.GradFunc = (dy, saved, attrs) => ours.gradFunc(dy, saved, attrs);
+    tf.registerGradient({ ...ours, gradFunc: registeredAgain });
+    installEngine();
+    const now = tf.getGradient('BatchMatMul')!.gradFunc;
+    assert.notEqual(now, registeredAgain, 'the rewrite was not installed again');
+    installEngine();
+    assert.equal(tf.getGradient('BatchMatMul')!.gradFunc, now, 'a second installEngine re-wrapped an installed rewrite');
+    const [a, b] = [tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]])];
+    const [da] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D)))([a, b]);
+    assertClose(Array.from(da!.dataSync()), [11, 15, 11, 15], 1e-6);
+    tf.dispose([a, b, da!]);
   });
 });
 

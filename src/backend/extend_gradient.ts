@@ -7,7 +7,7 @@
 import * as tf from '../tfjs/tf.ts';
 
 /**
- * An idempotent installer that registers `make(stock)` as `kernelName`'s
+ * An idempotent installer (again after tfjs's own gradient is registered anew) that registers `make(stock)` as `kernelName`'s
  * gradient, where `stock` is tfjs's gradient function for that kernel
  * (`outputsToSave` as in tfjs's gradient configs: `[true]` saves the output).
  *
@@ -28,12 +28,14 @@ export const extendGradient = (
   make: (stock: tf.GradFunc) => tf.GradFunc,
   outputsToSave?: boolean[],
 ): () => void => {
-  let installed = false;
+  let ours: tf.GradFunc | undefined;
   return () => {
-    if (installed) return;
-    const stock = tf.getGradient(kernelName);
-    if (!stock) throw new Error(`extendGradient: tfjs has no ${kernelName} gradient to extend`);
-    tf.registerGradient({ kernelName, inputsToSave, ...(outputsToSave && { outputsToSave }), gradFunc: make(stock.gradFunc) });
-    installed = true;
+    // Installed unless something registered tfjs's gradient again since (the
+    // tfjs umbrella does when a native engine loads it): then wrap that anew.
+    const current = tf.getGradient(kernelName);
+    if (ours !== undefined && current?.gradFunc === ours) return;
+    if (!current) throw new Error(`extendGradient: tfjs has no ${kernelName} gradient to extend`);
+    ours = make(current.gradFunc);
+    tf.registerGradient({ kernelName, inputsToSave, ...(outputsToSave && { outputsToSave }), gradFunc: ours });
   };
 };

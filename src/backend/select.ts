@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
-import { showValue } from '../config.ts';
+import * as t from 'io-ts';
+import { func, guard, optionSet, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
@@ -35,6 +36,14 @@ export interface SelectOptions {
   readonly wasmPaths?: string;
 }
 
+// Checks names and types (a misspelt option is an error, not ignored); `backend` keeps its own message below.
+const SelectOptionSet = optionSet('selectBackend', {}, {
+  backend: t.unknown,
+  warn: func<(line: string) => void>('a function (line) => void'),
+  nativePackages: t.readonlyArray(t.string, 'a list of package names'),
+  wasmPaths: guard<string>("a URL prefix ending in '/'", (u) => typeof u === 'string' && u.endsWith('/')),
+});
+
 declare const process: { versions?: { node?: string }; env?: Record<string, string | undefined> } | undefined;
 
 /** Node or Deno (whose `process` global has Node's `versions.node`), where a native tfjs package can load. */
@@ -45,7 +54,7 @@ const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')
 /** Try the native TensorFlow binding from `pkg`; null when it works, else why not. */
 const tryNative = async (pkg: string): Promise<string | null> => {
   try {
-    await import(pkg);
+    await import(/* webpackIgnore: true */ /* @vite-ignore */ pkg); // never reached in a browser
   } catch (e) {
     const msg = firstLine(e);
     if (/tfjs_binding|napi/.test(msg)) return `broken install: its native binding is missing (${msg}); reinstall it where libtensorflow can be downloaded`;
@@ -108,6 +117,7 @@ const useWasm = async (wasmPaths?: string): Promise<string | null> => {
  * ```
  */
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
+  SelectOptionSet.decode(opts);
   installEngine();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
   const env = typeof process !== 'undefined' ? process.env?.NN_BACKEND : undefined;
@@ -135,6 +145,7 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
   for (const pkg of natives) {
     const why = await tryNative(pkg);
     if (why === null) {
+      installEngine(); // again: the native package's tfjs umbrella re-registers tfjs's stock gradients
       setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`);
       return backendInfo();
     }
