@@ -127,6 +127,9 @@ describe('fit', () => {
     notTty.update(4, 'x');
     notTty.done();
     assert.equal(plain, '');
+    assert.throws(() => progressBar(tty, -1), /progressBar\.total: expected non-negative integer, got -1/);
+    assert.throws(() => progressBar({} as never, 4), /progressBar\.out: expected a stream \{ write\(s\) \}/);
+    assert.throws(() => progressBar(tty, 4).update(1.5), /progressBar\.update\.done: expected non-negative integer, got 1\.5/);
   });
 
   test('jsonLog writes one JSON line per epoch', () =>

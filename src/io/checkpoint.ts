@@ -82,11 +82,11 @@ export interface Loaded {
 // Save
 // ---------------------------------------------------------------------------
 
-const stored = (t: tf.Tensor): StoredTensor => {
+const stored = (owner: string, t: tf.Tensor): StoredTensor => {
   if (t.dtype === 'float32') return { dtype: 'F32', shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) };
   if (t.dtype === 'int32') return { dtype: 'I32', shape: t.shape, data: Int32Array.from(t.dataSync() as Int32Array) };
   if (t.dtype === 'bool') return { dtype: 'U8', shape: t.shape, data: Uint8Array.from(t.dataSync() as Uint8Array) };
-  throw new Error(`saveCheckpoint: cannot store dtype ${t.dtype}`);
+  throw new Error(`${owner}: cannot store dtype ${t.dtype}`);
 };
 
 /**
@@ -103,18 +103,21 @@ const stored = (t: tf.Tensor): StoredTensor => {
  * disposeTrainState(ts);
  * ```
  */
-export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => {
-  decodeArg('saveCheckpoint.config', JsonValue, config);
+export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => encodeCheckpointFor('encodeCheckpoint', ts, config);
+
+/** {@link encodeCheckpoint}, its errors naming `owner` (`saveCheckpoint` for the file writer). */
+export const encodeCheckpointFor = (owner: string, ts: TrainState, config: unknown): Uint8Array => {
+  decodeArg(`${owner}.config`, JsonValue, config);
   if (!(Number.isSafeInteger(ts.step) && ts.step >= 0)) {
-    throw new ConfigError([`saveCheckpoint.trainState.step: expected non-negative integer, got ${ts.step}`]);
+    throw new ConfigError([`${owner}.trainState.step: expected non-negative integer, got ${ts.step}`]);
   }
   const tensors: [string, StoredTensor][] = [];
   for (const [prefix, field] of GROUPS) {
-    for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(t)]);
+    for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(owner, t)]);
   }
   // What loading would refuse is never written: an atomic save of it would replace a good file with one that cannot load.
   const bad = tensors.map(([name, st]) => valueProblem(name, st.data, st.dtype === 'F32', false)).filter((p) => p !== undefined);
-  if (bad.length) throw new ConfigError(listedProblems(bad.map((p) => `saveCheckpoint.trainState: ${p}`)));
+  if (bad.length) throw new ConfigError(listedProblems(bad.map((p) => `${owner}.trainState: ${p}`)));
   return stampChecksum(encodeSafetensors(tensors, {
     format: FORMAT,
     version: VERSION,

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { type Either, isLeft, left } from 'fp-ts/lib/Either.js';
 import type { TrainState } from '../train/step.ts';
 import { writeFileAtomic } from './atomic_write.ts';
-import { CheckpointError, type CheckpointTemplate, decodeFrom, encodeCheckpoint, type Loaded, type Source } from './checkpoint.ts';
+import { CheckpointError, type CheckpointTemplate, decodeFrom, encodeCheckpointFor, type Loaded, type Source } from './checkpoint.ts';
 
 /**
  * Save a train state and the model's configuration as safetensors, atomically.
@@ -29,7 +29,8 @@ import { CheckpointError, type CheckpointTemplate, decodeFrom, encodeCheckpoint,
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void => writeFileAtomic(file, encodeCheckpoint(ts, config));
+export const saveCheckpoint = (file: string, ts: TrainState, config: unknown = null): void =>
+  writeFileAtomic(file, encodeCheckpointFor('saveCheckpoint', ts, config));
 
 /** A failed read of the file, as opposed to a bug, which is not caught. */
 class ReadFailure extends Error {}

@@ -10,8 +10,6 @@ import { guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, type
 import { formatTime } from './format_time.ts';
 import { type ProgressBar, progressBar, type TextOut } from './progress_bar.ts';
 
-export { formatTime };
-
 /** Reported once, before the first step. */
 export interface TrainBegin {
   /** The epoch count training runs to (`fit`'s `epochs`). */
@@ -163,6 +161,11 @@ export const epochTable = (options: EpochTableOptions = {}): Observer => {
       bar?.done();
       bar = undefined;
       out.write(`${tableRow(row, names)}\n`);
+    },
+    // A run stopped mid-epoch (maxSteps) has no epoch end: erase the bar here too.
+    onTrainEnd() {
+      bar?.done();
+      bar = undefined;
     },
   };
 };

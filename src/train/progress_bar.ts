@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { decodeArg, func, guard, NonNegativeInt } from '../config.ts';
 import { formatTime } from './format_time.ts';
 
 /** A stream to write to: anything with `write(s)`, such as `process.stdout`. */
@@ -48,6 +49,9 @@ const REDRAW_MS = 100;
  * ```
  */
 export const progressBar = (out: TextOut, total: number, now: () => number = () => performance.now()): ProgressBar => {
+  decodeArg('progressBar.out', guard<TextOut>('a stream { write(s) }', (u) => typeof (u as TextOut)?.write === 'function'), out);
+  decodeArg('progressBar.total', NonNegativeInt, total);
+  decodeArg('progressBar.now', func<() => number>('a clock () => milliseconds'), now);
   if (!out.isTTY) return { update: () => {}, done: () => {} };
   const start = now();
   let last = -Infinity, drawn = 0;
@@ -65,6 +69,8 @@ export const progressBar = (out: TextOut, total: number, now: () => number = () 
   };
   return {
     update(done, comment = '') {
+      decodeArg('progressBar.update.done', NonNegativeInt, done);
+      done = Math.min(done, total);
       const t = now();
       if (done < total && t - last < REDRAW_MS) return;
       last = t;
