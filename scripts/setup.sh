@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
-if [ "${1:-}" = --test ] && ! command -v chromium > /dev/null; then packages+=(chromium); fi
+has_chromium() { [ -n "${CHROMIUM:-}" ] || command -v chromium || command -v chromium-browser || command -v google-chrome; } > /dev/null
+if [ "${1:-}" = --test ] && ! has_chromium; then packages+=(chromium); fi
 if [ ${#packages[@]} -gt 0 ] && command -v apt-get > /dev/null; then
   as_root=$([ "$(id -u)" = 0 ] && echo "" || (command -v sudo > /dev/null && echo sudo) || echo none)
   if [ "$as_root" = none ]; then

@@ -30,7 +30,7 @@ export const setBackendReason = (why: string): void => {
  * import * as tf from '@tensorflow/tfjs-core';
  * import { backendInfo } from 'tsnn';
  *
- * // Importing tsnn registers tfjs's pure-JS cpu backend; selectBackend (tsnn/node) picks a faster one.
+ * // Importing tsnn registers tfjs's pure-JS cpu backend; selectBackend picks a faster one.
  * await tf.ready(); // tfjs starts its backend lazily: before this, the name is 'none'
  * console.log(backendInfo()); // { name: "cpu", reason: "set directly with tf.setBackend" }
  * ```

@@ -95,7 +95,7 @@ export const schedExp = (start: number, end: number): Sched => {
 
 /**
  * Join schedules: the i-th runs over a fraction `pcts[i]` of training.
- * Fractions must be positive and sum to 1.
+ * Fractions must be non-negative and sum to 1; a zero fraction's schedule never runs.
  *
  * @example
  * ```ts

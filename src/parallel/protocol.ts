@@ -9,7 +9,12 @@
  * loss): an ES module, the export to call, and its arguments.
  */
 export interface ModuleSpec {
-  /** URL (or absolute path) of the module, e.g. `new URL('../mod.ts', import.meta.url).href`. */
+  /**
+   * The module, as `import()` in the worker takes it: a package name such as
+   * `'tsnn'` (resolved from the worker's file, inside the tsnn package, so use
+   * it for tsnn's own factories), or a file URL for a module of yours, e.g.
+   * `new URL('./model.ts', import.meta.url).href` (`import.meta.resolve` gives one).
+   */
   readonly module: string;
   /** The factory to call, e.g. `'resNet2'`; for a loss spec without `args`, the loss itself. */
   readonly export: string;

@@ -5,7 +5,8 @@
  * backend's binaries, load it in headless Chromium, and check the losses the
  * page posts back. Any `node:` import in the main entry fails the bundle.
  *
- * Chromium is Debian's `chromium` (`npm run setup` installs it), or $CHROMIUM.
+ * Chromium is $CHROMIUM, or the first of chromium, chromium-browser and google-chrome on
+ * the PATH (`npm run setup:test` installs Debian's chromium).
  * Without one this exits 1, saying so; NN_SKIP_BROWSER=1 skips it instead, with
  * that reason printed.
  *
@@ -17,11 +18,12 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const chromium = process.env.CHROMIUM ?? ['chromium', 'chromium-browser', 'google-chrome'].find((c) => spawnSync('which', [c]).status === 0);
 if (!chromium) {
-  const why = "no Chromium found (install Debian's chromium, as npm run setup does, or set CHROMIUM)";
+  const why = "no Chromium found (install Debian's chromium, as npm run setup:test does, or set CHROMIUM)";
   if (process.env.NN_SKIP_BROWSER === '1') {
     console.log(`browser test skipped: ${why}`);
     process.exit(0);
@@ -40,7 +42,8 @@ try {
   const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('npm run build failed');
   const bundle = await build({
-    entryPoints: [new URL('./app.ts', import.meta.url).pathname],
+    entryPoints: [fileURLToPath(new URL('./app.ts', import.meta.url))],
+    absWorkingDir: root, // metafile paths (dist/...) are relative to it
     bundle: true,
     platform: 'browser',
     format: 'esm',

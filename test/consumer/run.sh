@@ -7,7 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsnn-consumer-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-version() { node -p "require('$root/node_modules/$1/package.json').version"; }
 
 step() { printf '\n== %s\n' "$*"; }
 
