@@ -108,6 +108,27 @@ describe('backend selection', () => {
   });
 });
 
+describe('strided gradients pad nothing above rank 4 (tfjs-webgpu miscompiles rank-5 and rank-6 pads)', () => {
+  test('conv2d (strides 2 and [2, 3]), maxPool and avgPool gradients: every Pad input is rank 4', async () => {
+    installEngine();
+    const x = tf.randomNormal([2, 7, 7, 3], 0, 1, 'float32', 1) as tf.Tensor4D, w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const cases: [string, (v: tf.Tensor) => tf.Tensor][] = [
+      ['conv stride 2', (v) => tf.conv2d(v as tf.Tensor4D, w, 2, 'same')],
+      ['conv stride [2, 3]', (v) => tf.conv2d(v as tf.Tensor4D, w, [2, 3], 'valid')],
+      ['maxPool 2/2', (v) => tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid')],
+      ['avgPool 2/2', (v) => tf.avgPool(v as tf.Tensor4D, 2, 2, 'valid')],
+    ];
+    for (const [name, f] of cases) {
+      const info = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.sum(tf.square(f(v))))(x));
+      const pads = info.kernels.filter((k) => k.name === 'PadV2' || k.name === 'Pad').map((k) => k.inputShapes[0]?.length);
+      if (name.startsWith('conv')) assert.ok(pads.length > 0, `${name}: the gradient pads (the check reads the profile)`);
+      assert.deepEqual(pads.filter((r) => r !== 4), [], `${name}: pads of rank ${pads}`);
+      tf.dispose(info.result as tf.Tensor);
+    }
+    tf.dispose([x, w]);
+  });
+});
+
 describe('selectBackend options', () => {
   test('a misspelt or ill-typed option is a ConfigError naming it, and nothing is selected', async () => {
     const before = tf.getBackend();

@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
+import { zeroInterleave } from './zero_interleave.ts';
 import { extendGradient } from './extend_gradient.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NON_FINITE_AS_STOCK } from './nan_windows.ts';
@@ -18,24 +19,6 @@ import { NON_FINITE_AS_STOCK } from './nan_windows.ts';
 type Pads = { top: number; bottom: number; left: number; right: number };
 
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
-
-/**
- * Zero-insert `s - 1` rows/columns after each row/column of `dy` ([n, h, w, c]):
- * the stride-dilated `dy` followed by `s - 1` zero rows and columns, [n, h·s, w·s, c],
- * in one pad (callers absorb the trailing zeros into their own padding).
- *
- * @example
- * ```ts
- * // Internal: conv2dInputGrad dilates dy with it for strided convs.
- * // spread(dy, 2, 2) of dy [n, h, w, c] has shape [n, 2h, 2w, c].
- * ```
- */
-const spread = (dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D => {
-  if (sh === 1 && sw === 1) return dy;
-  const [n, h, w, c] = dy.shape;
-  const spaced = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.reshape(spaced, [n, h * sh, w * sw, c]);
-};
 
 type ExplicitPads = [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -138,7 +121,8 @@ export const conv2dInputGrad = (
     const [, h, wd] = xShape;
     const [, oh, ow] = dy.shape;
     const rot = rotate180(w);
-    const d = spread(dy, sh, sw);
+    // dy zero-interleaved; its trailing zeros are absorbed into the conv's padding.
+    const d = zeroInterleave(dy, sh, sw);
     // Pads such that a stride-1 correlation gives exactly [h, w]; a negative pad crops. The
     // spread already ends in s - 1 zero rows and columns.
     const top = kh - 1 - p.top, left = kw - 1 - p.left;

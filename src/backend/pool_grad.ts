@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
+import { zeroInterleave } from './zero_interleave.ts';
 import { extendGradient } from './extend_gradient.ts';
 
 interface PoolAttrs {
@@ -34,10 +35,7 @@ const squareValid = (a: PoolAttrs): { size: number; stride: number } | undefined
 /** Scatter `t` ([n, oh, ow, c]) to rows `di + i·s`, columns `dj + j·s` of an [n, h, w, c] zero tensor. */
 const scatterStrided = (t: tf.Tensor4D, di: number, dj: number, s: number, h: number, w: number): tf.Tensor4D => {
   const [n, oh, ow, c] = t.shape;
-  const spread = s === 1 ? t : tf.reshape(
-    tf.pad(tf.reshape(t, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]),
-    [n, oh * s, ow * s, c],
-  );
+  const spread = zeroInterleave(t, s, s);
   const rows = Math.min(oh * s, h - di), cols = Math.min(ow * s, w - dj);
   const cut = tf.slice(spread, [0, 0, 0, 0], [n, rows, cols, c]);
   return tf.pad(cut, [[0, 0], [di, h - di - rows], [dj, w - dj - cols], [0, 0]]) as tf.Tensor4D;
