@@ -6,9 +6,9 @@
  * @module
  */
 import * as t from 'io-ts';
-import { guard, type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
+import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
 import { formatTime } from './format_time.ts';
-import { type ProgressBar, progressBar, type TextOut } from './progress_bar.ts';
+import { type ProgressBar, progressBar, type TextOut, TextOutCodec } from './progress_bar.ts';
 
 /** Reported once, before the first step. */
 export interface TrainBegin {
@@ -84,8 +84,6 @@ const tableHeader = (names: readonly string[]) => pad(columns(names), names);
 const tableRow = (r: EpochRow, names: readonly string[]) =>
   pad([String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...names.map((n) => (r.metrics[n] ?? NaN).toFixed(6)), formatTime(r.seconds)], names);
 
-const OutCodec: t.Type<TextOut, TextOut, unknown> = guard<TextOut>('a stream { write(s) }', (u) => typeof (u as TextOut)?.write === 'function');
-
 declare const process: { stdout?: TextOut } | undefined;
 
 /**
@@ -112,7 +110,7 @@ export interface EpochTableOptions {
   readonly progress?: boolean;
 }
 
-const epochTableOptional = { out: OutCodec, progress: t.boolean };
+const epochTableOptional = { out: TextOutCodec, progress: t.boolean };
 const EpochTableOptionSet: OptionSetOf<NoFields, typeof epochTableOptional> = optionSet('epochTable', {}, epochTableOptional);
 typesAgree<SameType<EpochTableOptions, OptionsOf<typeof EpochTableOptionSet>>>();
 

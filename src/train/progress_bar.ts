@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type * as t from 'io-ts';
 import { decodeArg, func, guard, NonNegativeInt } from '../config.ts';
 import { formatTime } from './format_time.ts';
 
@@ -18,6 +19,9 @@ export interface TextOut {
   /** The terminal's width in characters, when known. */
   readonly columns?: number;
 }
+
+/** The check of a {@link TextOut}, for option sets that take one. */
+export const TextOutCodec: t.Type<TextOut, TextOut, unknown> = guard<TextOut>('a stream { write(s) }', (u) => typeof (u as TextOut)?.write === 'function');
 
 /** A bar in progress: `update` redraws it, `done` erases it. */
 export interface ProgressBar {
@@ -49,7 +53,7 @@ const REDRAW_MS = 100;
  * ```
  */
 export const progressBar = (out: TextOut, total: number, now: () => number = () => performance.now()): ProgressBar => {
-  decodeArg('progressBar.out', guard<TextOut>('a stream { write(s) }', (u) => typeof (u as TextOut)?.write === 'function'), out);
+  decodeArg('progressBar.out', TextOutCodec, out);
   decodeArg('progressBar.total', NonNegativeInt, total);
   decodeArg('progressBar.now', func<() => number>('a clock () => milliseconds'), now);
   if (!out.isTTY) return { update: () => {}, done: () => {} };
