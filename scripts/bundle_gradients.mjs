@@ -32,8 +32,8 @@ const target = new URL('../src/tfjs/gradients.ts', import.meta.url);
 const namespaceOf = (ns) => (ns === '' ? tf : tf[ns]);
 const preferred = (file) => {
   const base = path.basename(file, '.js');
-  if (base !== 'util' && typeof tf[base] === 'object') return [base, 'backend_util'];
   if (base === 'util' || base === 'util_base') return ['util'];
+  if (typeof tf[base] === 'object') return [base, 'backend_util'];
   return base.endsWith('_util') ? ['backend_util'] : [''];
 };
 const publicPath = (name, file) => preferred(file).find((ns) => namespaceOf(ns)?.[name] !== undefined);
