@@ -53,7 +53,7 @@ export {
   type RunningStats,
 } from './src/ops/batchnorm.ts';
 export { adamStep, type AdamStepHypers, type AdamStepImpl, adamStepSlot } from './src/ops/adam.ts';
-export { allFinite, type AllFiniteImpl, allFiniteSlot } from './src/ops/finite.ts';
+export { allFinite, type AllFiniteImpl, allFiniteSlot, finiteCheck } from './src/ops/finite.ts';
 export {
   type ConvBatchNormGeometry,
   type ConvBatchNormImpl,

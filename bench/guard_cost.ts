@@ -40,9 +40,9 @@ const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.random
 const stepMs: number[] = [], checkMs: number[] = [];
 for (let i = 0; i < Number(a.rounds) + 3; i++) {
   const t0 = performance.now();
-  const r = step(ts, { x, y });
+  const r = await step(ts, { x, y });
   const t1 = performance.now();
-  const bad = nonFiniteTensors(r.trainState);
+  const bad = await nonFiniteTensors(r.trainState);
   const t2 = performance.now();
   if (bad.length) throw new Error(`diverged: ${bad[0].path}`);
   disposeReplacedTrainState(ts, r.trainState);

@@ -51,7 +51,7 @@ const step = workers > 1
 const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 1), y = tf.randomUniform([batch], 0, 10, 'int32', 2);
 const timing = await timeSteps(async () => {
   const r = await step(ts, { x, y });
-  if (nonFiniteTensors(r.trainState).length) throw new Error(`diverged at step ${ts.step}`);
+  if ((await nonFiniteTensors(r.trainState)).length) throw new Error(`diverged at step ${ts.step}`);
   disposeReplacedTrainState(ts, r.trainState);
   ts = r.trainState;
 }, { batch, warmup: Number(a.warmup), steps: Number(a.steps), runs: Number(a.runs) });

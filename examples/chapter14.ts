@@ -101,7 +101,7 @@ for (const name of models) {
     callbacks: [saveCheckpoints({ path: checkpoint, config, mode: 'best' })],
     ...(workers > 1 ? { step: dataParallel({ workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } }) } : {}),
   });
-  const final = evaluate(model, trainState, valid);
+  const final = await evaluate(model, trainState, valid);
   results.push({
     model: name,
     params: countParams(trainState.params),

@@ -22,6 +22,6 @@ const loaded = loadCheckpoint(file, { model, opt: adamW(1e-3), inShape: [28, 28,
 if (isLeft(loaded)) throw loaded.left;
 const data = await fashionMnistOrExit();
 const test = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize: channelStats(data.train) });
-const r = evaluate(model, loaded.right.trainState, test);
+const r = await evaluate(model, loaded.right.trainState, test);
 console.log(`${name} (step ${loaded.right.trainState.step}): test accuracy ${r.metrics.accuracy.toFixed(4)}, loss ${r.loss.toFixed(4)}`);
 disposeTrainState(loaded.right.trainState);

@@ -54,6 +54,6 @@ disposeTrainState(trainState);
 
 // The checkpoint holds params, BatchNorm statistics, optimizer state, step and key.
 const { trainState: loaded } = loadCheckpointOrThrow('small.safetensors', { model, opt: adamW(1e-3), inShape: [28, 28, 1] });
-const { loss, metrics } = evaluate(model, loaded, validDl);
+const { loss, metrics } = await evaluate(model, loaded, validDl);
 console.log(`reloaded from small.safetensors (step ${loaded.step}): valid loss ${loss.toFixed(4)}, accuracy ${metrics.accuracy.toFixed(4)}`);
 disposeTrainState(loaded);

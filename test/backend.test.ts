@@ -480,7 +480,7 @@ describe('training on wasm', () => {
         const losses: number[] = [];
         for (let epoch = 0; epoch < 4; epoch++) {
           for (const b of toyData().train.batches(epoch)) {
-            const r = step(ts, b);
+            const r = await step(ts, b);
             b.x.dispose();
             b.y.dispose();
             disposeTrainState({ ...ts, params: ts.params, state: ts.state, optState: ts.optState });

@@ -69,7 +69,7 @@ const expectDivergence = (data: { train: ReturnType<typeof dataLoader> }, opt = 
     );
     assert.ok(caught instanceof DivergenceError, `expected a DivergenceError, got ${caught}`);
     const e = caught as DivergenceError;
-    assert.deepEqual(nonFiniteTensors(e.lastGood), [], 'the last good state holds non-finite values');
+    assert.deepEqual(await nonFiniteTensors(e.lastGood), [], 'the last good state holds non-finite values');
     const loaded = loadCheckpoint(file, { model, opt, inShape });
     assert.ok(isRight(loaded), `the last good checkpoint does not load: ${!isRight(loaded) && loaded.left.message}`);
     disposeTrainState(loaded.right.trainState);
@@ -160,7 +160,7 @@ describe('failing paths leave no tensors behind', () => {
     const ts = initTrainState(model, opt, prngKey(0), inShape);
     const step = trainStep(model, refuse, opt);
     const batch = { x: tf.ones([2, ...inShape]), y: tf.tensor1d([0, 1], 'int32') };
-    await flat('trainStep', () => assert.throws(() => step(ts, batch), /refused/));
+    await flat('trainStep', () => assert.rejects(step(ts, batch), /refused/));
     tf.dispose([batch.x, batch.y]);
     disposeTrainState(ts);
   });
@@ -184,7 +184,7 @@ describe('failing paths leave no tensors behind', () => {
     const model = toyModel(), opt = adamW(1e-3);
     const ts = initTrainState(model, opt, prngKey(0), inShape);
     const bad = Object.defineProperty(refuse, 'name', { value: 'bad' }) as unknown as Metric;
-    await flat('evaluate', () => assert.throws(() => evaluate(model, ts, toyData().valid, crossEntropy, [bad]), /refused/));
+    await flat('evaluate', () => assert.rejects(evaluate(model, ts, toyData().valid, crossEntropy, [bad]), /refused/));
     disposeTrainState(ts);
   });
 });
@@ -245,11 +245,11 @@ describe('the all-finite check', () => {
     test(`on ${backend}: agrees with a plain check, in the SIMD body and the tail, for every kind of non-finite value`, async () => {
       await selectBackend({ backend });
       try {
-        fc.assert(
-          fc.property(
+        await fc.assert(
+          fc.asyncProperty(
             fc.array(fc.integer({ min: 0, max: 41 }), { minLength: 1, maxLength: 5 }),
             fc.option(fc.record({ tensor: fc.nat(), at: fc.nat(), value: fc.constantFrom(NaN, NEGATIVE_NAN, Infinity, -Infinity) })),
-            (sizes, poison) => {
+            async (sizes, poison) => {
               const arrays = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j) * 1e30));
               if (poison) {
                 const k = poison.tensor % arrays.length;
@@ -257,7 +257,7 @@ describe('the all-finite check', () => {
               }
               const ts = [...arrays.map((a) => tf.tensor1d(a)), tf.tensor1d([1, 2], 'int32')];
               const expected = arrays.every((a) => a.every(Number.isFinite));
-              const got = allFinite(ts);
+              const got = await allFinite(ts);
               tf.dispose(ts);
               assert.equal(got, expected, `sizes ${sizes}, poison ${JSON.stringify(poison)}`);
             },
@@ -274,7 +274,7 @@ describe('the all-finite check', () => {
     const t = tf.tensor1d([1, NaN, 3]); // on cpu
     try {
       await selectBackend({ backend: 'wasm' });
-      assert.equal(allFinite([t]), false);
+      assert.equal(await allFinite([t]), false);
     } finally {
       await tf.setBackend('cpu');
       t.dispose();

@@ -150,14 +150,14 @@ describe('losses and metrics refuse labels they cannot score', () => {
     [w, x, y].forEach((t) => t.dispose());
   });
 
-  test('a training step on a batch with an out-of-range label throws the ConfigError and leaks nothing', () => {
+  test('a training step on a batch with an out-of-range label throws the ConfigError and leaks nothing', async () => {
     const model = toyModel(), opt = adamW(1e-3);
     const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
     const step = trainStep(model, crossEntropy, opt);
     const batch = { x: tf.zeros([2, 8, 8, 1]), y: int([0, 3]) };
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
-      assert.throws(() => step(ts, batch), /crossEntropy: expected labels in 0\.\.2 \(logits \[2, 3\] have 3 classes\), got 3 at index 1/);
+      await assert.rejects(step(ts, batch), /crossEntropy: expected labels in 0\.\.2 \(logits \[2, 3\] have 3 classes\), got 3 at index 1/);
     }
     assert.equal(tf.memory().numTensors, before);
     batch.x.dispose();

@@ -44,12 +44,12 @@ interface Real {
   y: tf.Tensor;
 }
 
-class Steps implements fc.Command<Model, Real> {
+class Steps implements fc.AsyncCommand<Model, Real> {
   constructor(readonly n: number) {}
   check = () => true;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     for (let i = 0; i < this.n; i++) {
-      const out = step(r.ts, { x: r.x, y: r.y });
+      const out = await step(r.ts, { x: r.x, y: r.y });
       disposeReplacedTrainState(r.ts, out.trainState);
       r.ts = out.trainState;
       m.expected -= C * lrAt(m.steps);
@@ -60,9 +60,10 @@ class Steps implements fc.Command<Model, Real> {
   toString = () => `Steps(${this.n})`;
 }
 
-class SaveLoad implements fc.Command<Model, Real> {
+class SaveLoad implements fc.AsyncCommand<Model, Real> {
   check = () => true;
-  run(m: Model, r: Real) {
+  // deno-lint-ignore require-await -- fast-check's async model runs only async commands
+  async run(m: Model, r: Real) {
     const loaded = decodeCheckpoint('mem', encodeCheckpoint(r.ts), { model: linear, opt, inShape: [1] });
     assert.ok(isRight(loaded));
     disposeTrainState(r.ts);
@@ -72,24 +73,24 @@ class SaveLoad implements fc.Command<Model, Real> {
   toString = () => 'SaveLoad';
 }
 
-class Check implements fc.Command<Model, Real> {
+class Check implements fc.AsyncCommand<Model, Real> {
   check = () => true;
-  run(m: Model, r: Real) {
-    const p = (r.ts.params as { p: tf.Tensor }).p.dataSync()[0];
+  async run(m: Model, r: Real) {
+    const p = (await (r.ts.params as { p: tf.Tensor }).p.data())[0];
     assert.ok(Math.abs(p - m.expected) < 1e-5, `after ${m.steps} steps p = ${p}, expected ${m.expected}`);
   }
   toString = () => 'Check';
 }
 
 describe('the training loop, model-based', () => {
-  test('steps, checkpoint round trips and checks in any order agree with the model', () => {
+  test('steps, checkpoint round trips and checks in any order agree with the model', async () => {
     const commands = [fc.integer({ min: 1, max: 5 }).map((n) => new Steps(n)), fc.constant(new SaveLoad()), fc.constant(new Check())];
-    fc.assert(
-      fc.property(fc.commands(commands, { maxCommands: 25 }), (cmds) => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), async (cmds) => {
         const before = tf.memory().numTensors;
         const real: Real = { ts: initTrainState(linear, opt, prngKey(0), [1]), x: tf.fill([1, 1], C), y: tf.zeros([1]) };
-        fc.modelRun(() => ({ model: { steps: 0, expected: P0 }, real }), cmds);
-        new Check().run({ steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) }, real);
+        await fc.asyncModelRun(() => ({ model: { steps: 0, expected: P0 }, real }), cmds);
+        await new Check().run({ steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) }, real);
         disposeTrainState(real.ts);
         real.x.dispose();
         real.y.dispose();

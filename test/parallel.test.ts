@@ -27,7 +27,7 @@ describe('data-parallel training on worker threads', () => {
     const model = toyModelNoBn(), opt = sgd(0.1);
     const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
     const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
-    const whole = trainStep(model, crossEntropy, opt)(ts, batch);
+    const whole = await trainStep(model, crossEntropy, opt)(ts, batch);
     const step = await parallelTrainStep(model, opt, { workers: 2, spec: toySpec('toyModelNoBn') });
     try {
       const split = await step(ts, batch);
@@ -50,8 +50,8 @@ describe('data-parallel training on worker threads', () => {
     const ts0 = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
     const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
     // One whole-batch step first: its params come out of the update marked finite.
-    const warm = trainStep(model, crossEntropy, opt)(ts0, batch).trainState;
-    const whole = trainStep(model, crossEntropy, opt)(warm, batch);
+    const warm = (await trainStep(model, crossEntropy, opt)(ts0, batch)).trainState;
+    const whole = await trainStep(model, crossEntropy, opt)(warm, batch);
     const w = (warm.params as { conv: { weight: tf.Tensor } }).conv.weight;
     const poisoned = {
       ...warm,
@@ -86,14 +86,14 @@ describe('data-parallel training on worker threads', () => {
     const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
     const half = batch.x.shape[0] / 2;
     // Each shard alone: the state its own step would give.
-    const shardStates = [0, 1].map((i) => {
+    const shardStates = await Promise.all([0, 1].map(async (i) => {
       const part = { x: tf.slice(batch.x, i * half, half), y: tf.slice(batch.y, i * half, half) };
-      const r = trainStep(model, crossEntropy, opt)(ts, part);
+      const r = await trainStep(model, crossEntropy, opt)(ts, part);
       const states = flattenTree(r.trainState.state).map(([p, t]) => [p, Array.from(t.dataSync())] as const);
       disposeTrainState(r.trainState);
       [part.x, part.y].forEach((t) => t.dispose());
       return states;
-    });
+    }));
     const step = await parallelTrainStep(model, opt, { workers: 2, spec: toySpec('toyModel') });
     try {
       const split = await step(ts, batch);

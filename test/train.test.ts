@@ -31,13 +31,14 @@ const sink = (isTTY = false) => {
 };
 
 describe('trainStep', () => {
-  test('is pure: inputs intact, equal calls give equal states, only new tensors returned', () => {
+  test('is pure: inputs intact, equal calls give equal states, only new tensors returned', async () => {
     const model = toyModel(), opt = adamW(1e-2);
     const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
     const step = trainStep(model, crossEntropy, opt);
     const batch = toyData().train.batches(0)[Symbol.iterator]().next().value!;
     const before = tf.memory().numTensors;
-    const a = step(ts, batch), b = step(ts, batch);
+    const a = await step(ts, batch), b = await step(ts, batch);
+    assert.equal(a.finite, true, 'the step did not report its state finite');
     assert.ok(treesEqual(a.trainState.params, b.trainState.params) && treesEqual(a.trainState.optState, b.trainState.optState));
     assert.equal(a.loss, b.loss);
     assert.equal(a.trainState.step, 1);
@@ -81,7 +82,7 @@ describe('fit', () => {
     assert.match(lines[7], /^5\s+\d\.\d{6}\s+\d\.\d{6}\s+\d\.\d{6}\s+\d\d:\d\d$/);
     assert.ok(history[5].trainLoss < history[0].trainLoss, 'train loss did not fall');
     assert.ok(history[5].metrics.accuracy > 0.9, `accuracy ${history[5].metrics.accuracy}`);
-    const again = evaluate(toyModel(), trainState, data.valid);
+    const again = await evaluate(toyModel(), trainState, data.valid);
     assert.equal(again.metrics.accuracy, history[5].metrics.accuracy);
     disposeTrainState(trainState);
   });

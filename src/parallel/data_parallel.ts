@@ -31,6 +31,7 @@ import {
   type StrictRecordC,
   typesAgree,
 } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import type { StepFactory } from '../train/fit.ts';
 import { crossEntropy, type Loss } from '../train/losses.ts';
 import { lossSpecOf } from './loss_spec.ts';
@@ -179,8 +180,11 @@ export const parallelTrainStep = async (
   const o = ParallelOptionSet.decode(rest);
   const loss = given ?? crossEntropy;
   const lossSpec = lossSpecOf(loss, o.lossSpec);
-  const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
   const backend = tf.getBackend();
+  if (backend === 'webgpu') {
+    throw new ConfigError([`dataParallel: its shards run on CPU threads, and the backend is webgpu; on a GPU, use fit's own step (leave out the step option)`]);
+  }
+  const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
   try {
     await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, lossSpec, backend })));
   } catch (e) {

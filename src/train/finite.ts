@@ -34,14 +34,27 @@ const groups = (
   ts: Pick<TrainState, 'params' | 'state' | 'optState'>,
 ): [string, Tree][] => [['state', ts.state], ['params', ts.params], ['optState', ts.optState as Tree]];
 
-const floatLeaves = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [string, tf.Tensor][] =>
+/**
+ * The float32 tensors of a train state with their paths, in the order a step makes them: what the divergence guard checks.
+ *
+ * @example
+ * ```ts
+ * import { adamW, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { floatLeaves } from './finite.ts';
+ *
+ * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
+ * console.log(floatLeaves(ts).map(([path]) => path)); // [ "params.weight", "params.bias", "optState.0.mu.weight", "optState.0.mu.bias", "optState.0.nu.weight", "optState.0.nu.bias" ]
+ * disposeTrainState(ts);
+ * ```
+ */
+export const floatLeaves = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [string, tf.Tensor][] =>
   groups(ts).flatMap(([name, tree]) => flattenTree(tree, name)).filter(([, t]) => t.dtype === 'float32' && t.size > 0);
 
 /**
  * The non-finite tensors of a train state, in the order a step makes them
  * (state, params, optimizer state; each in model order); empty when all are
  * finite. One pass (`allFinite`) decides the common case; the counts are
- * taken only when it finds something.
+ * taken only when it finds something, all in one read (`data()`, so that it works on WebGPU).
  *
  * @example
  * ```ts
@@ -49,24 +62,29 @@ const floatLeaves = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): [st
  * import { adamW, dense, disposeTrainState, initTrainState, nonFiniteTensors, prngKey } from 'tsnn';
  *
  * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
- * console.log(nonFiniteTensors(ts)); // []
+ * console.log(await nonFiniteTensors(ts)); // []
  * const bias = tf.tensor([NaN, Infinity]);
- * console.log(nonFiniteTensors({ ...ts, params: { bias } })); // [ { path: "params.bias", nan: 1, posInf: 1, negInf: 0, size: 2 } ]
+ * console.log(await nonFiniteTensors({ ...ts, params: { bias } })); // [ { path: "params.bias", nan: 1, posInf: 1, negInf: 0, size: 2 } ]
  * bias.dispose();
  * disposeTrainState(ts);
  * ```
  */
-export const nonFiniteTensors = (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): NonFinite[] => {
+export const nonFiniteTensors = async (ts: Pick<TrainState, 'params' | 'state' | 'optState'>): Promise<NonFinite[]> => {
   const leaves = floatLeaves(ts);
-  if (allFinite(leaves.map(([, t]) => t))) return [];
-  const found: NonFinite[] = [];
-  for (const [path, t] of leaves) {
-    const counts = tf.tidy(() => tf.stack([tf.isNaN(t), tf.equal(t, Infinity), tf.equal(t, -Infinity)].map((m) => tf.sum(tf.cast(m, 'int32')))));
-    const [nan, posInf, negInf] = counts.dataSync();
+  if (await allFinite(leaves.map(([, t]) => t))) return [];
+  const counts = tf.tidy(() =>
+    tf.stack(leaves.map(([, t]) => tf.stack([tf.isNaN(t), tf.equal(t, Infinity), tf.equal(t, -Infinity)].map((m) => tf.sum(tf.cast(m, 'int32'))))))
+  );
+  let values: ArrayLike<number>;
+  try {
+    values = await counts.data();
+  } finally {
     counts.dispose();
-    if (nan + posInf + negInf > 0) found.push({ path, nan, posInf, negInf, size: t.size });
   }
-  return found;
+  return leaves.flatMap(([path, t], i) => {
+    const [nan, posInf, negInf] = [values[3 * i], values[3 * i + 1], values[3 * i + 2]];
+    return nan + posInf + negInf > 0 ? [{ path, nan, posInf, negInf, size: t.size }] : [];
+  });
 };
 
 /**

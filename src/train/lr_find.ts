@@ -202,7 +202,7 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
         const i = ts.step;
         let r: StepResult;
         try {
-          r = step(ts, batch);
+          r = await step(ts, batch);
         } finally {
           batch.x.dispose();
           batch.y.dispose();

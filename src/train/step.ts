@@ -15,6 +15,8 @@ import { disposeReplaced, disposeTree, type Tree } from '../tree.ts';
 import type { Batch } from '../data/loader.ts';
 import type { Loss } from './losses.ts';
 import type { Metric } from './metrics.ts';
+import { finiteCheck } from '../ops/finite.ts';
+import { floatLeaves } from './finite.ts';
 
 /**
  * The codec of a loss given as an argument.
@@ -155,12 +157,22 @@ export interface StepResult {
   readonly trainState: TrainState;
   /** The batch's loss, before the update. */
   readonly loss: number;
+  /**
+   * Whether every float of the new state is finite, when the step found out
+   * in the same read as its loss (`trainStep` does). Without it, `fit` checks
+   * the state itself, at the cost of one more wait on the device.
+   */
+  readonly finite?: boolean;
 }
 
 /**
  * A pure training step: forward in training mode, gradients of the loss with
  * respect to every param, one optimizer update. It neither mutates nor
  * disposes its arguments; the caller owns both the old and the new state.
+ *
+ * The step waits on the device once: it reads the loss, and whether the new
+ * state is all finite, together with `data()` (never `dataSync()`, which
+ * WebGPU cannot do), so the same step runs on every backend.
  *
  * @example
  * ```ts
@@ -171,17 +183,18 @@ export interface StepResult {
  * const ts = initTrainState(model, opt, prngKey(0), [3]);
  * const step = trainStep(model, crossEntropy, opt);
  * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
- * const { trainState: next, loss } = step(ts, { x, y });
- * console.log(loss.toFixed(4), next.step); // 0.6959 1
+ * const { trainState: next, loss, finite } = await step(ts, { x, y });
+ * console.log(loss.toFixed(4), next.step, finite); // 0.6959 1 true
  * disposeReplacedTrainState(ts, next);
  * disposeTrainState(next);
  * tf.dispose([x, y]);
  * ```
  */
-export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): (ts: TrainState, batch: Batch) => StepResult => {
+export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): (ts: TrainState, batch: Batch) => Promise<StepResult> => {
   decodeArg('trainStep.loss', LossFn, loss);
   decodeArg('trainStep.opt', Transformation, opt);
-  return (ts: TrainState, batch: Batch): StepResult => {
+  // deno-lint-ignore require-await -- async so that an error in the forward pass rejects, as a failed read does
+  return async (ts: TrainState, batch: Batch): Promise<StepResult> => {
     const key = foldIn(ts.key, ts.step);
     const out = tf.tidy(() => {
       const vg = valueAndGrad((p: Tree) => {
@@ -191,10 +204,27 @@ export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): 
       const { params, state: optState } = stepParams(opt, vg.grads, ts.optState, ts.params);
       return { params, state: vg.aux ?? {}, optState, loss: vg.value };
     }) as unknown as { params: Tree; state: Tree; optState: OptState; loss: tf.Scalar };
-    const value = out.loss.dataSync()[0];
-    out.loss.dispose();
-    return { trainState: { params: out.params, state: out.state, optState: out.optState, step: ts.step + 1, key: ts.key }, loss: value };
+    const next: TrainState = { params: out.params, state: out.state, optState: out.optState, step: ts.step + 1, key: ts.key };
+    return readStep(ts, next, out.loss);
   };
+};
+
+/** The step's one read: its loss and, unless the engine answered at once, the finite check of the new state. */
+const readStep = async (old: TrainState, next: TrainState, loss: tf.Scalar): Promise<StepResult> => {
+  let read: tf.Tensor = loss, finite: boolean | undefined;
+  try {
+    const check = finiteCheck(floatLeaves(next).map(([, t]) => t));
+    if (typeof check === 'boolean') finite = check;
+    else read = tf.tidy(() => tf.stack([loss, check])), check.dispose();
+    const values = await read.data();
+    return { trainState: next, loss: values[0], finite: finite ?? values[1] === 0 };
+  } catch (e) {
+    disposeReplacedTrainState(next, old);
+    throw e;
+  } finally {
+    loss.dispose();
+    read.dispose();
+  }
 };
 
 /**
@@ -218,7 +248,41 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
   tf.tidy(() => model.apply(ts.params, ts.state, x, { training: false }).y as tf.Tensor);
 
 /**
- * Loss and metrics of one batch in evaluation mode, as numbers.
+ * Loss and metrics of one batch in evaluation mode, stacked in one tensor
+ * `[loss, ...metrics]` that the caller reads (and disposes) when it likes:
+ * `evaluate` reads many batches at once.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { accuracy, adamW, crossEntropy, dense, disposeTrainState, initTrainState, prngKey } from 'tsnn';
+ * import { evalValues } from './step.ts';
+ *
+ * const model = dense({ nf: 2 });
+ * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [3]);
+ * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
+ * const values = evalValues(model, crossEntropy, [accuracy])(ts, { x, y });
+ * console.log(values.shape); // [ 2 ]
+ * tf.dispose([x, y, values]);
+ * disposeTrainState(ts);
+ * ```
+ */
+export const evalValues = (
+  model: AnyLayer,
+  loss: Loss,
+  metrics: readonly Metric[],
+): (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => tf.Tensor1D => {
+  decodeArg('evalStep.loss', LossFn, loss);
+  decodeArg('evalStep.metrics', Metrics, metrics);
+  return (ts, batch) =>
+    tf.tidy(() => {
+      const y = model.apply(ts.params, ts.state, batch.x, { training: false }).y;
+      return tf.stack([loss(y, batch.y), ...metrics.map((m) => m(y, batch.y))]) as tf.Tensor1D;
+    });
+};
+
+/**
+ * Loss and metrics of one batch in evaluation mode, as numbers (one read, with `data()`).
  *
  * @example
  * ```ts
@@ -228,7 +292,7 @@ export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'
  * const model = dense({ nf: 2 });
  * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [3]);
  * const x = tf.zeros([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
- * const { loss, metrics } = evalStep(model, crossEntropy, [accuracy])(ts, { x, y });
+ * const { loss, metrics } = await evalStep(model, crossEntropy, [accuracy])(ts, { x, y });
  * console.log(loss.toFixed(4), metrics); // 0.6959 [ 0.5 ]
  * tf.dispose([x, y]);
  * disposeTrainState(ts);
@@ -238,16 +302,15 @@ export const evalStep = (
   model: AnyLayer,
   loss: Loss,
   metrics: readonly Metric[],
-): (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => { loss: number; metrics: number[] } => {
-  decodeArg('evalStep.loss', LossFn, loss);
-  decodeArg('evalStep.metrics', Metrics, metrics);
-  return (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch): { loss: number; metrics: number[] } => {
-    const values = tf.tidy(() => {
-      const y = model.apply(ts.params, ts.state, batch.x, { training: false }).y;
-      return tf.stack([loss(y, batch.y), ...metrics.map((m) => m(y, batch.y))]);
-    });
-    const v = Array.from(values.dataSync());
-    values.dispose();
-    return { loss: v[0], metrics: v.slice(1) };
+): (ts: Pick<TrainState, 'params' | 'state'>, batch: Batch) => Promise<{ loss: number; metrics: number[] }> => {
+  const values = evalValues(model, loss, metrics);
+  return async (ts, batch) => {
+    const t = values(ts, batch);
+    try {
+      const v = Array.from(await t.data());
+      return { loss: v[0], metrics: v.slice(1) };
+    } finally {
+      t.dispose();
+    }
   };
 };
