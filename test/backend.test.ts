@@ -28,7 +28,8 @@ import {
   valueAndGrad,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
-import * as laws from '../laws.ts';
+import { assertTwinGradients, on, twinFamilies } from './fixtures/gradient_twins.ts';
+import { describeAdapter } from '../src/backend/webgpu.ts';
 import { installEngine } from '../src/backend/install.ts';
 import { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from '../src/backend/conv_grad.ts';
 import { installMatMulGradient } from '../src/backend/matmul_grad.ts';
@@ -36,38 +37,6 @@ import { adamStep as adamMoments } from '../src/ops/adam.ts';
 import { batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels } from '../src/backend/batchnorm_kernels.ts';
 
 installConvGradients();
-
-/** Run `f` on a backend and bring its numbers back as plain arrays. */
-const on = async <T>(backend: string, f: () => T): Promise<T> => {
-  const before = tf.getBackend();
-  await tf.setBackend(backend);
-  try {
-    return f();
-  } finally {
-    await tf.setBackend(before);
-  }
-};
-
-/** Loss and every gradient (params and input) of one case, as numbers. */
-const gradsOf = (c: laws.LayerCase): { loss: number; grads: [string, Float32Array][] } => {
-  const key = prngKey(c.seed);
-  const { params, state } = c.layer.init(key, c.inShape);
-  const shape = [c.batch, ...(c.inShape as number[])];
-  const x = tf.tensor(normal(prngKey(c.seed + 1), shape.reduce((a, b) => a * b, 1)), shape);
-  const proj = tf.tidy(() => {
-    const y = c.layer.apply(params, state, x, { training: true, key }).y as tf.Tensor;
-    return tf.tensor(normal(prngKey(c.seed + 2), y.size), y.shape);
-  });
-  const vg = valueAndGrad((t: Tree) => {
-    const { p, x: xi } = t as { p: Tree; x: tf.Tensor };
-    const y = c.layer.apply(p, state, xi, { training: true, key }).y as tf.Tensor;
-    return { loss: tf.sum(tf.mul(y, proj)) as tf.Scalar };
-  })({ p: params, x } as Tree);
-  const out = { loss: vg.value.dataSync()[0], grads: flattenTree(vg.grads).map(([p, g]) => [p, Float32Array.from(g.dataSync())] as [string, Float32Array]) };
-  [params, state, vg.grads].forEach(disposeTree);
-  [x, proj, vg.value].forEach((t) => t.dispose());
-  return out;
-};
 
 describe('backend selection', () => {
   test('an explicit option or NN_BACKEND chooses, and the reason is reported', async () => {
@@ -80,7 +49,7 @@ describe('backend selection', () => {
       try {
         assert.deepEqual(await selectBackend(), { name: 'wasm', reason: 'requested by NN_BACKEND' });
         process.env.NN_BACKEND = 'tpu';
-        await assert.rejects(selectBackend(), /NN_BACKEND: expected one of tensorflow, wasm, cpu, got "tpu"/);
+        await assert.rejects(selectBackend(), /NN_BACKEND: expected one of tensorflow, webgpu, wasm, cpu, got "tpu"/);
       } finally {
         if (saved === undefined) delete process.env.NN_BACKEND;
         else process.env.NN_BACKEND = saved;
@@ -126,6 +95,31 @@ describe('strided gradients pad nothing above rank 4 (tfjs-webgpu miscompiles ra
       tf.dispose(info.result as tf.Tensor);
     }
     tf.dispose([x, w]);
+  });
+});
+
+describe('judging a WebGPU adapter', () => {
+  test('a fallback adapter, or a CPU rasteriser by name, is software; a GPU is not', () => {
+    const cases: [Parameters<typeof describeAdapter>[0], boolean, string][] = [
+      // Deno on lavapipe: PCI ids for vendor and device, the fallback flag set.
+      [{ vendor: '65541', device: '0', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true }, true, 'llvmpipe (LLVM 15.0.6, 256 bits)'],
+      // Dawn on OpenGL names the GL version, and the renderer as the device, and calls it no fallback.
+      [
+        { device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version 4.5 (Core Profile) Mesa 22.3.6', isFallbackAdapter: false },
+        true,
+        'OpenGL version 4.5 (Core Profile) Mesa 22.3.6, llvmpipe-llvm-15-0-6-256-bits-',
+      ],
+      [{ vendor: 'google', architecture: 'swiftshader', description: '' }, true, 'swiftshader, google'],
+      [{ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' }, true, 'Microsoft Basic Render Driver, microsoft'],
+      [{ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }, false, 'NVIDIA H200, hopper'],
+      [{ vendor: 'apple', architecture: 'metal-3', description: '' }, false, 'metal-3, apple'],
+      [{}, false, 'an adapter with no description'],
+    ];
+    for (const [info, software, description] of cases) {
+      assert.deepEqual(describeAdapter(info, 'the runtime'), { description, software, via: 'the runtime' }, JSON.stringify(info));
+    }
+    // Where the runtime flags the adapter itself (adapter.isFallbackAdapter, the older spelling).
+    assert.equal(describeAdapter({ description: 'Some GPU' }, 'the runtime', true).software, true);
   });
 });
 
@@ -232,30 +226,11 @@ describe('gradients on wasm match the cpu reference', () => {
     );
   });
 
-  const families: [string, () => fc.Arbitrary<laws.LayerCase>, number][] = [
-    ['conv2d', laws.arbConv2dCase, 30],
-    ['dense', laws.arbDenseCase, 10],
-    ['batchNorm', laws.arbBatchNormCase, 15],
-    ['pooling', laws.arbPoolCase, 20],
-    ['parameter-free layers', laws.arbSimpleCase, 15],
-    ['combinators', laws.arbCombinatorCase, 15],
-    ['convLayer', laws.arbConvLayerCase, 15],
-    ['resBlock', laws.arbResBlockCase, 20],
-    ['chapter-14 models', laws.arbModelCase, 4],
-  ];
-  for (const [name, arb, n] of families) {
+  for (const [name, arb, n] of twinFamilies) {
     test(`${name}: wasm gradients equal cpu gradients`, async () => {
       await selectBackend({ backend: 'wasm' });
       await tf.setBackend('cpu');
-      const cases = fc.sample(arb(), { numRuns: n, seed: 42 });
-      for (const c of cases) {
-        const cpu = gradsOf(c);
-        const wasm = await on('wasm', () => gradsOf(c));
-        assert.deepEqual(wasm.grads.map(([p]) => p), cpu.grads.map(([p]) => p));
-        const scale = Math.max(1, ...cpu.grads.flatMap(([, g]) => Array.from(g, Math.abs)));
-        assertClose([wasm.loss], [cpu.loss], 1e-4 * Math.max(1, Math.abs(cpu.loss)), `${c.label} loss`);
-        wasm.grads.forEach(([p, g], i) => assertClose(g, cpu.grads[i][1], 2e-4 * scale, `${c.label} d/d ${p}`));
-      }
+      await assertTwinGradients('wasm', arb, n);
     });
   }
 });

@@ -14,11 +14,12 @@ import { installMatMulGradient } from './matmul_grad.ts';
 import { installNanKernels } from './nan_kernels.ts';
 import { installAvgPoolGradient, installMaxPoolGradient } from './pool_grad.ts';
 import { installWasmZeroCopy } from './wasm_kernels.ts';
+import { installWebGpuAddN } from './webgpu_kernels.ts';
 
 /**
  * Install every kernel, op implementation and gradient rewrite of the
- * library (idempotent). The kernels register for the wasm and cpu backends;
- * the gradients apply on every backend.
+ * library (idempotent). The kernels register for the wasm and cpu backends
+ * (and mend the webgpu backend's AddN); the gradients apply on every backend.
  *
  * @example
  * ```ts
@@ -37,4 +38,5 @@ export const installEngine = (): void => {
   installWasmZeroCopy();
   installNanKernels();
   installFiniteCheck();
+  installWebGpuAddN();
 };

@@ -1,7 +1,8 @@
 /**
  * Backend selection: an explicit option, else `NN_BACKEND`, else the best
- * that loads: tfjs-node-gpu, tfjs-node, wasm, cpu. The choice and its reason
- * are recorded for `backendInfo()` and the epoch table's header.
+ * that loads: tfjs-node-gpu, tfjs-node, webgpu on a hardware adapter, wasm,
+ * cpu. The choice and its reason are recorded for `backendInfo()` and the
+ * epoch table's header.
  *
  * @module
  */
@@ -11,11 +12,12 @@ import { func, guard, optionSet, showValue } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
+import { findGpu, type GpuAdapterReport, useGpu } from './webgpu.ts';
 
 /** The backends this library can run on. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-const NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** Options of {@link selectBackend}. */
 export interface SelectOptions {
@@ -102,6 +104,15 @@ const useWasm = async (wasmPaths?: string): Promise<string | null> => {
   }
 };
 
+const adapterWords = (r: GpuAdapterReport) => `adapter "${r.description}" via ${r.via}${r.software ? ' (a software adapter: it runs on the CPU)' : ''}`;
+
+/** The webgpu backend on the adapter found: null and the adapter in words, or why it could not be had. */
+const webgpu = async (): Promise<{ why: string | null; adapter?: GpuAdapterReport }> => {
+  const found = await findGpu();
+  if ('why' in found) return { why: found.why };
+  return { why: await useGpu(found.adapter), adapter: found.report };
+};
+
 /**
  * Choose and initialise the backend, and install the library's engine code
  * (`installEngine`: kernels, fused ops, gradient rewrites), which the wasm
@@ -111,7 +122,7 @@ const useWasm = async (wasmPaths?: string): Promise<string | null> => {
  * ```ts
  * import { selectBackend } from 'tsnn';
  *
- * // With no options: tfjs-node where installed, else wasm, else cpu (NN_BACKEND overrides).
+ * // With no options: tfjs-node where installed, else webgpu on a hardware GPU, else wasm, else cpu (NN_BACKEND overrides).
  * const { name, reason } = await selectBackend({ backend: 'cpu' });
  * console.log(name, reason); // cpu requested by option
  * ```
@@ -130,6 +141,13 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
   if (requested === 'cpu') {
     await tf.setBackend('cpu');
     setBackendReason(`requested by ${source}`);
+    return backendInfo();
+  }
+  if (requested === 'webgpu') {
+    const r = await webgpu();
+    if (r.why !== null) throw new Error(`backend webgpu (requested by ${source}) is unavailable: ${r.why}${r.adapter ? ` (${adapterWords(r.adapter)})` : ''}`);
+    installEngine(); // again, now that the webgpu kernels are registered
+    setBackendReason(`requested by ${source}; ${adapterWords(r.adapter!)}`);
     return backendInfo();
   }
   if (requested === 'wasm') {
@@ -155,6 +173,21 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     }
   }
   if (requested === 'tensorflow') throw new Error(`backend tensorflow (requested by ${source}) is unavailable: ${skipped.join('; ')}`);
+  const gpu = await findGpu();
+  if ('why' in gpu) skipped.push(`webgpu: ${gpu.why}`);
+  else if (gpu.report.software) skipped.push(`webgpu: ${adapterWords(gpu.report)}, slower than wasm (ask for backend 'webgpu' to use it)`);
+  else {
+    const r = await webgpu();
+    if (r.why === null) {
+      installEngine();
+      setBackendReason(`default: ${[...skipped, `webgpu on ${adapterWords(gpu.report)}`].join('; ')}`);
+      return backendInfo();
+    }
+    skipped.push(`webgpu: ${r.why}`);
+    if (!r.why.endsWith('is not installed')) {
+      warn(`tsnn: WebGPU has a GPU adapter ("${gpu.report.description}") but it is unusable (${r.why}); falling back to wasm.`);
+    }
+  }
   const wasmWhy = await useWasm(opts.wasmPaths);
   if (wasmWhy === null) {
     setBackendReason(`default: ${skipped.join('; ')}`);

@@ -48,6 +48,15 @@ const shown = (x: unknown): string =>
     ? `a list of ${x.length} tensors`
     : showValue(x);
 
+// A label tensor's values, read once: tensors are immutable, and on WebGPU the values leave the CPU once a
+// kernel has used them, so a second check (a metric after the loss) would otherwise wait on the GPU.
+const labelsRead = new WeakMap<tf.Tensor, ArrayLike<number>>();
+const labelValues = (target: tf.Tensor): ArrayLike<number> => {
+  let v = labelsRead.get(target);
+  if (v === undefined) labelsRead.set(target, v = target.dataSync());
+  return v;
+};
+
 /**
  * Check logits `[b, c]` and class labels `[b]` on behalf of `owner` (a loss
  * or a metric), and return the logits. Labels must be an int32 tensor, one
@@ -73,7 +82,7 @@ export const checkClassLabels = (owner: string, output: Flow, target: tf.Tensor)
   if (target.dtype !== 'int32') {
     refuse(`${owner}: expected int32 labels, got a ${target.dtype} tensor ${showFullShape(target.shape)} (cast integer labels with tf.cast(labels, 'int32'))`);
   }
-  const labels = target.dataSync();
+  const labels = labelValues(target);
   for (let i = 0; i < labels.length; i++) {
     if (!(labels[i] >= 0 && labels[i] < c)) {
       refuse(`${owner}: expected labels in 0..${c - 1} (logits ${showFullShape([b, c])} have ${c} classes), got ${labels[i]} at index ${i}`);
