@@ -10,7 +10,7 @@
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.shapeProperty(laws.arbSimpleCase()), { numRuns: 5, seed: 1 });
+ * await fc.assert(laws.shapeProperty(laws.arbSimpleCase()), { numRuns: 5, seed: 1 });
  * ```
  *
  * @module

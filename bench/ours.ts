@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import {
   adamW,
+  type BackendName,
   chapter14Models,
   crossEntropy,
   disposeReplacedTrainState,
@@ -33,7 +34,7 @@ const { values: a } = parseArgs({
     workers: { type: 'string', default: '1' },
   },
 });
-const info = await selectBackend({ backend: a.backend as 'wasm' | 'cpu', warn: () => {} });
+const info = await selectBackend({ backend: a.backend as BackendName, warn: () => {} });
 const opts = { nIn: 1, nClasses: 10 };
 const name = a.model as keyof typeof chapter14Models;
 const model = chapter14Models[name](opts);

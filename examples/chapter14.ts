@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   backendInfo,
+  type BackendName,
   channelStats,
   chapter14Models,
   countParams,
@@ -52,7 +53,7 @@ const models = args.models!.split(',') as (keyof typeof chapter14Models)[];
 for (const m of models) if (!(m in chapter14Models)) throw new Error(`--models: unknown model '${m}' (known: ${Object.keys(chapter14Models).join(', ')})`);
 fs.mkdirSync(args.out!, { recursive: true });
 
-await selectBackend(args.backend ? { backend: args.backend as 'cpu' | 'wasm' | 'tensorflow' } : {});
+await selectBackend(args.backend ? { backend: args.backend as BackendName } : {});
 const data = await fashionMnistOrExit();
 const stats = channelStats(data.train);
 const limit = quick ? { train: 6400, test: 2000 } : { train: data.train.y.length, test: data.test.y.length };

@@ -13,7 +13,7 @@ const myBlock = (ni: number, nf: number, stride: number) => {
 
 const cases = fc.record({ h: fc.integer({ min: 1, max: 9 }), s: fc.constantFrom(1, 2), seed: fc.nat() })
   .map(({ h, s, seed }) => ({ layer: myBlock(3, 8, s), inShape: [h, h, 3], batch: 2, seed }));
-fc.assert(laws.shapeProperty(cases), { numRuns: 20 }); // apply's shape == init's outShape
-fc.assert(laws.gradientProperty(cases), { numRuns: 10 }); // autodiff == finite differences
+await fc.assert(laws.shapeProperty(cases), { numRuns: 20 }); // apply's shape == init's outShape
+await fc.assert(laws.gradientProperty(cases), { numRuns: 10 }); // autodiff == finite differences
 // fastai's residual invariants: output shape, relu(shortcut(x)) at init, relu(x) for ni == nf, the shortcut is used.
-fc.assert(laws.residualProperty(myBlock), { numRuns: 10 });
+await fc.assert(laws.residualProperty(myBlock), { numRuns: 10 });

@@ -7,6 +7,8 @@ import { layerFamilies } from './fixtures/families.ts';
 import { add, avgPool, conv2d, convLayer, identity, relu, resBlock, serial, withKind, withLabel } from '../mod.ts';
 
 // Every general law over every family of built-in layers, combinators and blocks.
+// The laws are async (they read values with `await t.data()`, as WebGPU needs):
+// each test returns or awaits its `fc.assert`, or it could never fail.
 const families = layerFamilies;
 
 describe('laws hold for every layer, combinator and block', () => {
@@ -57,10 +59,10 @@ describe('residual laws', () => {
     test(`${name}: at init equals relu(shortcut(x))`, () => fc.assert(laws.residualAtInitProperty(subject), runs(20)));
     test(`${name}: with ni == nf and stride 1 equals relu(x) at init`, () => fc.assert(laws.residualIdentityProperty(subject), runs(15)));
     test(`${name}: uses its shortcut`, () => fc.assert(laws.residualShortcutProperty(subject), runs(20)));
-    test(`${name}: every residual law, and the general laws`, () => {
-      fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(10));
+    test(`${name}: every residual law, and the general laws`, async () => {
+      await fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(10));
       const block = typeof subject === 'function' ? subject : subject.block;
-      fc.assert(
+      await fc.assert(
         laws.allProperty(
           laws.arbResBlockParams({ maxSize: 6 }).map((c) => ({ layer: block(c.ni, c.nf, c.stride), inShape: [c.h, c.w, c.ni], batch: c.batch, seed: c.seed })),
         ),
@@ -69,29 +71,29 @@ describe('residual laws', () => {
     });
   }
 
-  test("a bare factory means fastai's layout: a block laid out otherwise is told to say where its shortcut is", () => {
+  test("a bare factory means fastai's layout: a block laid out otherwise is told to say where its shortcut is", async () => {
     const c = { ni: 2, nf: 3, stride: 2, h: 4, w: 4, batch: 2, seed: 0 };
-    assert.throws(
-      () => laws.checkResidualAtInit(skipBlock, c),
+    await assert.rejects(
+      laws.checkResidualAtInit(skipBlock, c),
       (e: unknown) =>
         e instanceof laws.LawError &&
         /residual at-init law fails for skipBlock\(2, 3, 2\).*params at '1' are \[\] but its shortcut's are \[.*idconv.*\].*shortcutPath/.test(e.message),
     );
-    assert.doesNotThrow(() => laws.checkResidualAtInit(skipSubject, c));
+    await laws.checkResidualAtInit(skipSubject, c);
   });
 
-  test('the residual laws leave no tensors behind', () => {
+  test('the residual laws leave no tensors behind', async () => {
     const before = tf.memory().numTensors;
     for (const subject of [resBlock, myBlock, skipSubject]) {
-      fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(5));
-      laws.checkResidual(subject, { ni: 3, nf: 3, stride: 1, h: 3, w: 3, batch: 2, seed: 5 });
+      await fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(5));
+      await laws.checkResidual(subject, { ni: 3, nf: 3, stride: 1, h: 3, w: 3, batch: 2, seed: 5 });
     }
     assert.equal(tf.memory().numTensors, before);
   });
 
-  test('the laws leave no tensors behind', () => {
+  test('the laws leave no tensors behind', async () => {
     const before = tf.memory().numTensors;
-    fc.assert(laws.allProperty(laws.arbAnyCase()), runs(10));
+    await fc.assert(laws.allProperty(laws.arbAnyCase()), runs(10));
     assert.equal(tf.memory().numTensors, before);
   });
 });

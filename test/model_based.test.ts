@@ -90,7 +90,10 @@ describe('the training loop, model-based', () => {
         const before = tf.memory().numTensors;
         const real: Real = { ts: initTrainState(linear, opt, prngKey(0), [1]), x: tf.fill([1, 1], C), y: tf.zeros([1]) };
         await fc.asyncModelRun(() => ({ model: { steps: 0, expected: P0 }, real }), cmds);
-        await new Check().run({ steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) }, real);
+        await new Check().run(
+          { steps: real.ts.step, expected: P0 - C * Array.from({ length: real.ts.step }, (_, s) => lrAt(s)).reduce((a, b) => a + b, 0) },
+          real,
+        );
         disposeTrainState(real.ts);
         real.x.dispose();
         real.y.dispose();

@@ -46,7 +46,7 @@ const mkCase = (label: string, layer: AnyLayer, inShape: Shape | Shape[], batch:
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(fc.property(laws.arbConv2dCase(), (c) => laws.checkShape(c)), { numRuns: 5, seed: 1 });
+ * await fc.assert(fc.asyncProperty(laws.arbConv2dCase(), (c) => laws.checkShape(c)), { numRuns: 5, seed: 1 });
  * ```
  */
 export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -84,7 +84,7 @@ export const arbConv2dCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.gradientProperty(laws.arbDenseCase()), { numRuns: 5, seed: 1 });
+ * await fc.assert(laws.gradientProperty(laws.arbDenseCase()), { numRuns: 5, seed: 1 });
  * ```
  */
 export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -107,7 +107,7 @@ export const arbDenseCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerC
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.purityProperty(laws.arbBatchNormCase()), { numRuns: 5, seed: 1 });
+ * await fc.assert(laws.purityProperty(laws.arbBatchNormCase()), { numRuns: 5, seed: 1 });
  * ```
  */
 export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -131,7 +131,7 @@ export const arbBatchNormCase = (constraints?: CaseConstraints): fc.Arbitrary<La
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.shapeProperty(laws.arbPoolCase({ maxSize: 9 })), { numRuns: 10, seed: 1 });
+ * await fc.assert(laws.shapeProperty(laws.arbPoolCase({ maxSize: 9 })), { numRuns: 10, seed: 1 });
  * ```
  */
 export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -164,7 +164,7 @@ export const arbPoolCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCa
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.noLeakProperty(laws.arbSimpleCase()), { numRuns: 10, seed: 1 });
+ * await fc.assert(laws.noLeakProperty(laws.arbSimpleCase()), { numRuns: 10, seed: 1 });
  * ```
  */
 export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -199,7 +199,7 @@ export const arbSimpleCase = (constraints?: CaseConstraints): fc.Arbitrary<Layer
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.shapeProperty(laws.arbCombinatorCase()), { numRuns: 10, seed: 1 });
+ * await fc.assert(laws.shapeProperty(laws.arbCombinatorCase()), { numRuns: 10, seed: 1 });
  * ```
  */
 export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -235,7 +235,7 @@ export const arbCombinatorCase = (constraints?: CaseConstraints): fc.Arbitrary<L
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.gradientProperty(laws.arbConvLayerCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(laws.gradientProperty(laws.arbConvLayerCase()), { numRuns: 3, seed: 1 });
  * ```
  */
 export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> => {
@@ -270,7 +270,7 @@ export const arbConvLayerCase = (constraints?: CaseConstraints): fc.Arbitrary<La
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(fc.property(laws.arbResBlockParams(), (c) => laws.checkResBlockShape(c)), { numRuns: 3, seed: 1 });
+ * await fc.assert(fc.asyncProperty(laws.arbResBlockParams(), (c) => laws.checkResBlockShape(c)), { numRuns: 3, seed: 1 });
  * ```
  */
 export const arbResBlockParams = (
@@ -298,7 +298,7 @@ export const arbResBlockParams = (
  * import { installEngine } from 'tsnn/backend';
  *
  * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
- * fc.assert(laws.allProperty(laws.arbResBlockCase()), { numRuns: 2, seed: 1 });
+ * await fc.assert(laws.allProperty(laws.arbResBlockCase()), { numRuns: 2, seed: 1 });
  * ```
  */
 export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
@@ -314,7 +314,7 @@ export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<Lay
  * import fc from 'fast-check';
  * import * as laws from 'tsnn/laws';
  *
- * fc.assert(laws.shapeProperty(laws.arbModelCase()), { numRuns: 2, seed: 1 });
+ * await fc.assert(laws.shapeProperty(laws.arbModelCase()), { numRuns: 2, seed: 1 });
  * ```
  */
 export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
@@ -340,7 +340,7 @@ export const arbModelCase = (): fc.Arbitrary<LayerCase> =>
  * import { installEngine } from 'tsnn/backend';
  *
  * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
- * fc.assert(laws.allProperty(laws.arbAnyCase()), { numRuns: 5, seed: 1 });
+ * await fc.assert(laws.allProperty(laws.arbAnyCase()), { numRuns: 5, seed: 1 });
  * ```
  */
 export const arbAnyCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>

@@ -1,7 +1,10 @@
 /**
- * The laws every layer must obey, as plain checks on one case. Each returns
- * normally when the law holds and throws a `LawError` saying how it failed.
- * `mod.ts` in this folder lifts them to fast-check properties (`shapeProperty`, ...).
+ * The laws every layer must obey, as plain checks on one case. Each is async:
+ * it resolves when the law holds and rejects with a `LawError` saying how it
+ * failed. They are async because they read tensor values, and on a GPU
+ * backend (WebGPU) values can only be read with `await t.data()`: a
+ * synchronous `dataSync()` is unavailable there. `mod.ts` in this folder lifts
+ * them to fast-check async properties (`shapeProperty`, ...).
  *
  * @module
  */
@@ -10,7 +13,7 @@ import { valueAndGrad } from '../autodiff.ts';
 import { forward } from '../apply.ts';
 import type { AnyLayer, Ctx, Flow, FlowShape, Shape } from '../layer.ts';
 import { foldIn, type Key, normal, prngKey, randomBits } from '../random.ts';
-import { disposeTree, flattenTree, leaves, mapTree, type Tree, treesEqual, unflattenTree } from '../tree.ts';
+import { disposeTree, flattenTree, leaves, mapTree, type Tree, unflattenTree } from '../tree.ts';
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -41,7 +44,7 @@ export interface LayerCase {
  * // A layer whose init promises one output shape and whose apply returns its input.
  * const liar: Layer<Empty, Empty> = { name: 'liar', init: () => ({ params: {}, state: {}, outShape: [3] }), apply: (_p, s, x) => ({ y: x, state: s }) };
  * try {
- *   laws.checkShape({ layer: liar, inShape: [4], batch: 2, seed: 0 });
+ *   await laws.checkShape({ layer: liar, inShape: [4], batch: 2, seed: 0 });
  * } catch (e) {
  *   if (e instanceof laws.LawError) console.log(e.name); // LawError
  * }
@@ -88,13 +91,18 @@ const disposeNew = (made: readonly tf.Tensor[], inputs: readonly tf.Tensor[]): v
   for (const t of made) if (!spare.has(t) && !t.isDisposed) t.dispose();
 };
 
-/** Run `f` with a fresh init of the case and clean up everything afterwards. */
-const withInit = <T>(c: LayerCase, f: (p: Tree, s: Tree, x: Flow, outShape: FlowShape) => T): T => {
+/**
+ * Run `f` with a fresh init of the case and clean up everything afterwards,
+ * once `f` has settled (resolved or rejected).
+ */
+const withInit = async <T>(c: LayerCase, f: (p: Tree, s: Tree, x: Flow, outShape: FlowShape) => T | Promise<T>): Promise<T> => {
   const key = prngKey(c.seed);
   const { params, state, outShape } = c.layer.init(foldIn(key, 0), c.inShape);
-  const x = caseInput(c, foldIn(key, 1));
+  let x: Flow = [];
   try {
-    return f(params, state, x, outShape);
+    x = caseInput(c, foldIn(key, 1));
+    // `return await`, not `return`: the finally must wait for `f` to finish with the tensors.
+    return await f(params, state, x, outShape);
   } finally {
     disposeTree(params);
     disposeTree(state);
@@ -106,6 +114,57 @@ const ctxs = (c: LayerCase): [string, Ctx][] => [
   ['eval', { training: false }],
   ['training', { training: true, key: foldIn(prngKey(c.seed), 2) }],
 ];
+
+// ---------------------------------------------------------------------------
+// Reading values: only `await t.data()`, the one read a GPU backend allows
+// ---------------------------------------------------------------------------
+
+/** The values of a numeric tensor (the laws read no string tensors). */
+type Values = Float32Array | Int32Array | Uint8Array;
+
+/** Copies of the tensors' values, read together (a backend may hand out its own buffer, which a later op could change). */
+const read = (ts: readonly tf.Tensor[]): Promise<Values[]> => Promise.all(ts.map(async (t) => ((await t.data()) as Values).slice()));
+
+/**
+ * `Promise.all` that lets every promise settle before it rejects, so that no
+ * evaluation still holding tensors outlives the check (and its clean-up).
+ */
+const awaitAll = async <T>(ps: readonly Promise<T>[]): Promise<T[]> => {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+};
+
+/** The scalars `f` computes, stacked in a tidy and read at once. */
+const scalars = async (f: () => tf.Tensor[]): Promise<number[]> => {
+  const t = tf.tidy(() => tf.stack(f()));
+  try {
+    return Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
+};
+
+const sameArray = (u: Values, v: Values): boolean => {
+  if (u.length !== v.length) return false;
+  for (let j = 0; j < u.length; j++) if (!Object.is(u[j], v[j])) return false;
+  return true;
+};
+
+/** Equal shapes and values, `Object.is` per value (NaN equals NaN, 0 differs from -0). */
+const sameValues = async (a: readonly tf.Tensor[], b: readonly tf.Tensor[]): Promise<boolean> => {
+  if (a.length !== b.length || a.some((t, i) => t.shape.join() !== b[i].shape.join())) return false;
+  const [u, v] = await Promise.all([read(a), read(b)]);
+  return u.every((x, i) => sameArray(x, v[i]));
+};
+
+/** `treesEqual` of `tree.ts`, reading asynchronously: the same paths, dtypes, shapes and values. */
+const sameTrees = (a: Tree, b: Tree): Promise<boolean> => {
+  const fa = flattenTree(a), fb = flattenTree(b);
+  if (fa.length !== fb.length || fa.some(([p, t], i) => p !== fb[i][0] || t.dtype !== fb[i][1].dtype)) return Promise.resolve(false);
+  return sameValues(fa.map(([, t]) => t), fb.map(([, t]) => t));
+};
 
 // ---------------------------------------------------------------------------
 // Shape
@@ -120,11 +179,11 @@ const ctxs = (c: LayerCase): [string, Ctx][] => [
  * import { resBlock } from 'tsnn';
  * import { checkShape } from 'tsnn/laws';
  *
- * checkShape({ layer: resBlock(8, 16, 2), inShape: [7, 7, 8], batch: 2, seed: 0 }); // throws LawError if broken
+ * await checkShape({ layer: resBlock(8, 16, 2), inShape: [7, 7, 8], batch: 2, seed: 0 }); // rejects with a LawError if broken
  * ```
  */
-export const checkShape = (c: LayerCase): void =>
-  withInit(c, (params, state, x, outShape) => {
+export const checkShape = async (c: LayerCase): Promise<void> =>
+  await withInit(c, (params, state, x, outShape) => {
     const expected = (isMulti(outShape) ? outShape : [outShape as Shape]).map((s) => [c.batch, ...s]);
     for (const [mode, ctx] of ctxs(c)) {
       const r = forward(c.layer, params, state, x, ctx);
@@ -140,15 +199,6 @@ export const checkShape = (c: LayerCase): void =>
 // Purity
 // ---------------------------------------------------------------------------
 
-const snapshot = (ts: readonly tf.Tensor[]): Float32Array[] => ts.map((t) => Float32Array.from(t.dataSync()));
-
-const sameValues = (a: readonly tf.Tensor[], b: readonly tf.Tensor[]): boolean =>
-  a.length === b.length && a.every((t, i) => {
-    if (t.shape.join() !== b[i].shape.join()) return false;
-    const u = t.dataSync(), v = b[i].dataSync();
-    return u.every((x, j) => Object.is(x, v[j]));
-  });
-
 /**
  * Purity law: `apply` neither mutates nor disposes its inputs; equal calls
  * give equal results; in eval mode the state comes back unchanged.
@@ -158,13 +208,13 @@ const sameValues = (a: readonly tf.Tensor[], b: readonly tf.Tensor[]): boolean =
  * import { batchNorm } from 'tsnn';
  * import { checkPurity } from 'tsnn/laws';
  *
- * checkPurity({ layer: batchNorm(), inShape: [4, 4, 3], batch: 3, seed: 1 }); // throws LawError if broken
+ * await checkPurity({ layer: batchNorm(), inShape: [4, 4, 3], batch: 3, seed: 1 }); // rejects with a LawError if broken
  * ```
  */
-export const checkPurity = (c: LayerCase): void =>
-  withInit(c, (params, state, x) => {
+export const checkPurity = async (c: LayerCase): Promise<void> =>
+  await withInit(c, async (params, state, x) => {
     const inputs = [...flowTensors(x), ...leaves(params), ...leaves(state)];
-    const before = snapshot(inputs);
+    const before = await read(inputs);
     for (const [mode, ctx] of ctxs(c)) {
       const r1 = forward(c.layer, params, state, x, ctx);
       const out1 = [...flowTensors(r1.y), ...leaves(r1.state)];
@@ -176,10 +226,11 @@ export const checkPurity = (c: LayerCase): void =>
       const r2 = forward(c.layer, params, state, x, ctx);
       const out2 = [...flowTensors(r2.y), ...leaves(r2.state)];
       try {
-        const changed = inputs.findIndex((t, i) => !t.dataSync().every((v, j) => Object.is(v, before[i][j])));
+        const [now, same] = await Promise.all([read(inputs), sameValues(out1, out2)]);
+        const changed = now.findIndex((v, i) => !sameArray(v, before[i]));
         if (changed >= 0) fail(c, 'purity', `${mode} apply changed input tensor #${changed}`);
-        if (!sameValues(out1, out2)) fail(c, 'purity', `two ${mode} calls with equal arguments gave different results`);
-        if (!ctx.training && !treesEqual(r1.state, state)) fail(c, 'purity', 'eval apply changed the state');
+        if (!same) fail(c, 'purity', `two ${mode} calls with equal arguments gave different results`);
+        if (!ctx.training && !(await sameTrees(r1.state, state))) fail(c, 'purity', 'eval apply changed the state');
       } finally {
         disposeNew([...out1, ...out2], inputs);
       }
@@ -190,11 +241,6 @@ export const checkPurity = (c: LayerCase): void =>
 // Determinism
 // ---------------------------------------------------------------------------
 
-const isConstant = (t: tf.Tensor): boolean => {
-  const v = t.dataSync();
-  return v.every((x) => x === v[0]);
-};
-
 /**
  * Determinism law: the same key gives equal params and state; a different
  * key gives different params, when the layer draws any at random.
@@ -204,18 +250,28 @@ const isConstant = (t: tf.Tensor): boolean => {
  * import { conv2d } from 'tsnn';
  * import { checkDeterminism } from 'tsnn/laws';
  *
- * checkDeterminism({ layer: conv2d({ nf: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 }); // throws LawError if broken
+ * await checkDeterminism({ layer: conv2d({ nf: 4 }), inShape: [5, 5, 2], batch: 1, seed: 7 }); // rejects with a LawError if broken
  * ```
  */
-export const checkDeterminism = (c: LayerCase): void => {
-  const k1 = prngKey(c.seed), k2 = prngKey(c.seed + 1);
-  const a = c.layer.init(k1, c.inShape), b = c.layer.init(k1, c.inShape), d = c.layer.init(k2, c.inShape);
+export const checkDeterminism = async (c: LayerCase): Promise<void> => {
+  const made: { params: Tree; state: Tree }[] = [];
+  const init = (seed: number) => {
+    made.push(c.layer.init(prngKey(seed), c.inShape));
+    return made[made.length - 1];
+  };
   try {
-    if (!treesEqual(a.params, b.params) || !treesEqual(a.state, b.state)) fail(c, 'determinism', 'the same key gave different params');
-    const random = leaves(a.params).some((t) => t.size > 1 && !isConstant(t));
-    if (random && treesEqual(a.params, d.params)) fail(c, 'determinism', 'different keys gave equal params');
+    const a = init(c.seed), b = init(c.seed), d = init(c.seed + 1);
+    const [sameParams, sameState, values, sameAcrossKeys] = await Promise.all([
+      sameTrees(a.params, b.params),
+      sameTrees(a.state, b.state),
+      read(leaves(a.params)),
+      sameTrees(a.params, d.params),
+    ]);
+    if (!sameParams || !sameState) fail(c, 'determinism', 'the same key gave different params');
+    const random = values.some((v) => v.length > 1 && v.some((x) => x !== v[0]));
+    if (random && sameAcrossKeys) fail(c, 'determinism', 'different keys gave equal params');
   } finally {
-    [a, b, d].forEach((r) => (disposeTree(r.params), disposeTree(r.state)));
+    made.forEach((r) => (disposeTree(r.params), disposeTree(r.state)));
   }
 };
 
@@ -260,14 +316,14 @@ export interface GradientOptions {
  * import { dense } from 'tsnn';
  * import { checkGradient } from 'tsnn/laws';
  *
- * checkGradient({ layer: dense({ nf: 3 }), inShape: [4], batch: 2, seed: 0 }); // throws LawError if broken
+ * await checkGradient({ layer: dense({ nf: 3 }), inShape: [4], batch: 2, seed: 0 }); // rejects with a LawError if broken
  * ```
  */
-export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void => {
+export const checkGradient = async (c: LayerCase, opts: GradientOptions = {}): Promise<void> => {
   const h = opts.h ?? 1e-3, rtol = opts.rtol ?? 5e-2, atol = opts.atol ?? 2e-2, coords = opts.coords ?? 3;
   const ctx: Ctx = { training: opts.training ?? true, key: foldIn(prngKey(c.seed), 3) };
   const jitter = opts.jitter ?? 0.3;
-  withInit(c, (initParams, state, x) => {
+  await withInit(c, async (initParams, state, x) => {
     const params = tf.tidy(() =>
       mapTree(initParams, (t, path) => tf.add(t, tf.tensor(normal(foldIn(prngKey(c.seed), hashPath(path)), t.size, jitter), t.shape, 'float32')))
     );
@@ -278,89 +334,95 @@ export const checkGradient = (c: LayerCase, opts: GradientOptions = {}): void =>
       const ins = (t as { inputs: Record<string, tf.Tensor> }).inputs;
       return Array.isArray(x) ? xs.map((_, i) => ins[String(i)]) : ins['0'];
     };
-    const proj = tf.tidy(() => {
-      const y = c.layer.apply(params, state, x, ctx).y;
-      return flowTensors(y).map((t, i) => tf.tensor(normal(foldIn(prngKey(c.seed), 100 + i), t.size), t.shape, 'float32'));
-    });
+    let proj: tf.Tensor[] = []; // the fixed random `r` of sum(y · r), one per output
     const objective = (t: Tree): tf.Scalar => {
       const y = flowTensors(c.layer.apply((t as { params: Tree }).params, state, toFlow(t), ctx).y);
       return y.reduce((acc: tf.Scalar, yi, i) => tf.add(acc, tf.sum(tf.mul(yi, proj[i]))) as tf.Scalar, tf.scalar(0));
     };
-    const evalAt = (t: Tree): number => tf.tidy(() => objective(t).dataSync()[0]);
+    const evalAt = async (t: Tree): Promise<number> => (await scalars(() => [objective(t)]))[0];
     try {
+      proj = tf.tidy(() => {
+        const y = c.layer.apply(params, state, x, ctx).y;
+        return flowTensors(y).map((t, i) => tf.tensor(normal(foldIn(prngKey(c.seed), 100 + i), t.size), t.shape, 'float32'));
+      });
       const { value, grads } = valueAndGrad((t: Tree) => ({ loss: objective(t) }))(all);
       value.dispose();
-      const gradPairs = flattenTree(grads);
-      const scale = Math.max(1, ...gradPairs.map(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0])));
-      const pairs = flattenTree(all);
-      let checked = 0, skipped = 0;
-      pairs.forEach(([path, leaf], li) => {
-        const g = gradPairs[li][1].dataSync();
-        const base = leaf.dataSync();
-        for (let k = 0; k < Math.min(coords, leaf.size); k++) {
-          const idx = randomBits(foldIn(prngKey(c.seed + li), k), 1)[0] % leaf.size;
-          const at = (delta: number): number => {
-            const moved = Float32Array.from(base);
-            moved[idx] += delta;
-            const t = tf.tensor(moved, leaf.shape, 'float32');
-            const tree = unflattenTree(pairs.map(([p, l]) => [p, p === path ? t : l] as const)) as Tree;
-            try {
-              return evalAt(tree);
-            } finally {
-              t.dispose();
+      try {
+        const gradPairs = flattenTree(grads);
+        const pairs = flattenTree(all);
+        const scale = Math.max(1, ...(await scalars(() => gradPairs.map(([, g]) => tf.max(tf.abs(g))))));
+        const [gs, bases] = await Promise.all([read(gradPairs.map(([, g]) => g)), read(pairs.map(([, l]) => l))]);
+        let checked = 0, skipped = 0;
+        for (const [li, [path, leaf]] of pairs.entries()) {
+          const g = gs[li], base = bases[li];
+          for (let k = 0; k < Math.min(coords, leaf.size); k++) {
+            const idx = randomBits(foldIn(prngKey(c.seed + li), k), 1)[0] % leaf.size;
+            const at = async (delta: number): Promise<number> => {
+              const moved = Float32Array.from(base);
+              moved[idx] += delta;
+              const t = tf.tensor(moved, leaf.shape, 'float32');
+              const tree = unflattenTree(pairs.map(([p, l]) => [p, p === path ? t : l] as const)) as Tree;
+              try {
+                return await evalAt(tree);
+              } finally {
+                t.dispose();
+              }
+            };
+            const f0 = await at(0);
+            // The central difference with step `step`, and the one-sided slopes.
+            const differences = async (step: number) => {
+              // Actual steps taken, after float32 rounding of the moved value.
+              const up = Math.fround(base[idx] + step) - base[idx], down = base[idx] - Math.fround(base[idx] - step);
+              const [fUp, fDown] = await awaitAll([at(step), at(-step)]);
+              return { d1: (fUp - fDown) / (up + down), forward: (fUp - f0) / up, backward: (f0 - fDown) / down };
+            };
+            const tolFor = (d1: number) => atol * scale + rtol * Math.max(Math.abs(g[idx]), Math.abs(d1));
+            // A kink (ReLU at 0, a max switching) within the step makes the
+            // one-sided slopes disagree. Kinks at distance d hide from steps
+            // below d, so shrink the step (h/4 .. h/256) until the slopes agree:
+            // two inputs of a max pool 4e-4 apart are smooth at h/4. Only a
+            // coordinate that is a kink at every step is skipped.
+            const steps = [h, h / 4, h / 16, h / 64, h / 256];
+            const tried: Awaited<ReturnType<typeof differences>>[] = [];
+            const isSmooth = (d: Awaited<ReturnType<typeof differences>>) => Math.abs(d.forward - d.backward) <= 2 * tolFor(d.d1);
+            while (tried.length < steps.length && (tried.length === 0 || !isSmooth(tried[tried.length - 1]))) {
+              tried.push(await differences(steps[tried.length]));
             }
-          };
-          const f0 = at(0);
-          // The central difference with step `step`, and the one-sided slopes.
-          const differences = (step: number) => {
-            // Actual steps taken, after float32 rounding of the moved value.
-            const up = Math.fround(base[idx] + step) - base[idx], down = base[idx] - Math.fround(base[idx] - step);
-            const fUp = at(step), fDown = at(-step);
-            return { d1: (fUp - fDown) / (up + down), forward: (fUp - f0) / up, backward: (f0 - fDown) / down };
-          };
-          const tolFor = (d1: number) => atol * scale + rtol * Math.max(Math.abs(g[idx]), Math.abs(d1));
-          // A kink (ReLU at 0, a max switching) within the step makes the
-          // one-sided slopes disagree. Kinks at distance d hide from steps
-          // below d, so shrink the step (h/4 .. h/256) until the slopes agree:
-          // two inputs of a max pool 4e-4 apart are smooth at h/4. Only a
-          // coordinate that is a kink at every step is skipped.
-          const steps = [h, h / 4, h / 16, h / 64, h / 256];
-          const tried: ReturnType<typeof differences>[] = [];
-          const isSmooth = (d: ReturnType<typeof differences>) => Math.abs(d.forward - d.backward) <= 2 * tolFor(d.d1);
-          while (tried.length < steps.length && (tried.length === 0 || !isSmooth(tried[tried.length - 1]))) tried.push(differences(steps[tried.length]));
-          const smoothAt = tried.findIndex(isSmooth);
-          if (smoothAt < 0) {
-            skipped++;
-            continue;
+            const smoothAt = tried.findIndex(isSmooth);
+            if (smoothAt < 0) {
+              skipped++;
+              continue;
+            }
+            checked++;
+            // Kinks on both sides can hide from the slope test; a true derivative
+            // is approached as the step shrinks, so accept if the central
+            // difference at this step or any smaller one agrees. The objective is
+            // evaluated in float32, so the rounding error of a central difference
+            // grows as the step shrinks, roughly |f| * 2^-24 / step: about
+            // 6e-5 * |f| at the default h = 1e-3 and 1.5e-2 * |f| at h/256. The
+            // smallest steps can only rescue coordinates where that stays below
+            // the tolerance; they never make the law stricter. Seen: a BatchNorm
+            // weight near zero put many ReLU kinks within h/16 of the point; a
+            // smaller step matched autodiff.
+            const first = tried[smoothAt];
+            if (Math.abs(g[idx] - first.d1) <= tolFor(first.d1)) continue;
+            const smaller = await awaitAll(steps.slice(smoothAt + 1).map(differences));
+            if (smaller.some((d) => Math.abs(g[idx] - d.d1) <= tolFor(d.d1))) continue;
+            fail(
+              c,
+              'gradient',
+              `d/d ${path}[${idx}]: autodiff ${g[idx].toExponential(4)}, finite difference ${first.d1.toExponential(4)} at step ${
+                steps[smoothAt].toExponential(1)
+              } (tolerance ${tolFor(first.d1).toExponential(2)}; smaller steps down to h/256 gave ${
+                smaller.map((d) => d.d1.toExponential(4)).join(', ') || 'none left'
+              })`,
+            );
           }
-          checked++;
-          // Kinks on both sides can hide from the slope test; a true derivative
-          // is approached as the step shrinks, so accept if the central
-          // difference at this step or any smaller one agrees. The objective is
-          // evaluated in float32, so the rounding error of a central difference
-          // grows as the step shrinks, roughly |f| * 2^-24 / step: about
-          // 6e-5 * |f| at the default h = 1e-3 and 1.5e-2 * |f| at h/256. The
-          // smallest steps can only rescue coordinates where that stays below
-          // the tolerance; they never make the law stricter. Seen: a BatchNorm
-          // weight near zero put many ReLU kinks within h/16 of the point; a
-          // smaller step matched autodiff.
-          const first = tried[smoothAt];
-          if (Math.abs(g[idx] - first.d1) <= tolFor(first.d1)) continue;
-          const smaller = steps.slice(smoothAt + 1).map(differences);
-          if (smaller.some((d) => Math.abs(g[idx] - d.d1) <= tolFor(d.d1))) continue;
-          fail(
-            c,
-            'gradient',
-            `d/d ${path}[${idx}]: autodiff ${g[idx].toExponential(4)}, finite difference ${first.d1.toExponential(4)} at step ${
-              steps[smoothAt].toExponential(1)
-            } (tolerance ${tolFor(first.d1).toExponential(2)}; smaller steps down to h/256 gave ${
-              smaller.map((d) => d.d1.toExponential(4)).join(', ') || 'none left'
-            })`,
-          );
         }
-      });
-      if (skipped > checked) fail(c, 'gradient', `too few smooth coordinates: ${checked} checked, ${skipped} skipped as non-smooth`);
-      disposeTree(grads);
+        if (skipped > checked) fail(c, 'gradient', `too few smooth coordinates: ${checked} checked, ${skipped} skipped as non-smooth`);
+      } finally {
+        disposeTree(grads);
+      }
     } finally {
       proj.forEach((t) => t.dispose());
       disposeTree(params);
@@ -388,11 +450,12 @@ const hashPath = (path: string): number => {
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkNoLeak({ layer: resBlock(4, 4), inShape: [6, 6, 4], batch: 2, seed: 3 });
+ * await checkNoLeak({ layer: resBlock(4, 4), inShape: [6, 6, 4], batch: 2, seed: 3 });
  * ```
  */
-export const checkNoLeak = (c: LayerCase): void =>
-  withInit(c, (params, state, x) => {
+export const checkNoLeak = async (c: LayerCase): Promise<void> =>
+  await withInit(c, (params, state, x) => {
+    // Synchronous on purpose: no await falls between two tensor counts, so nothing else runs in between.
     const inputs = [...flowTensors(x), ...leaves(params), ...leaves(state)];
     const before = tf.memory().numTensors;
     const check = (how: string) => {
@@ -434,16 +497,16 @@ const NAN_PROBE = 1e3;
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkNanPropagation({ layer: resBlock(4, 8, 2), inShape: [6, 6, 4], batch: 2, seed: 1 });
+ * await checkNanPropagation({ layer: resBlock(4, 8, 2), inShape: [6, 6, 4], batch: 2, seed: 1 });
  * ```
  */
-export const checkNanPropagation = (c: LayerCase): void =>
-  withInit(c, (params, state, x) => {
+export const checkNanPropagation = async (c: LayerCase): Promise<void> =>
+  await withInit(c, async (params, state, x) => {
     const first = flowTensors(x)[0];
     const at = randomBits(foldIn(prngKey(c.seed), 3), 1)[0] % first.size;
-    const values = first.dataSync();
+    const [values] = await read([first]);
     for (const [mode, ctx] of ctxs(c)) {
-      const run = (v: number): Float32Array[] => {
+      const run = async (v: number): Promise<Values[]> => {
         const poked = Float32Array.from(values);
         poked[at] = v;
         const x0 = tf.tensor(poked, first.shape, 'float32');
@@ -451,17 +514,19 @@ export const checkNanPropagation = (c: LayerCase): void =>
         try {
           const r = forward(c.layer, params, state, xs, ctx);
           const outs = [...flowTensors(r.y), ...leaves(r.state)];
-          const read = outs.map((t) => Float32Array.from(t.dataSync()));
-          disposeNew(outs, [...flowTensors(xs), ...leaves(state), ...leaves(params)]);
-          return read;
+          try {
+            return await read(outs);
+          } finally {
+            disposeNew(outs, [...flowTensors(xs), ...leaves(state), ...leaves(params)]);
+          }
         } finally {
           x0.dispose();
         }
       };
-      const high = run(NAN_PROBE), low = run(-NAN_PROBE);
-      for (const [name, nan] of [['NaN', NaN], ['NaN with the sign bit set', NEGATIVE_NAN]] as const) {
-        const got = run(nan);
-        got.forEach((out, k) => {
+      const nans = [['NaN', NaN], ['NaN with the sign bit set', NEGATIVE_NAN]] as const;
+      const [high, low, ...gots] = await awaitAll([run(NAN_PROBE), run(-NAN_PROBE), ...nans.map(([, nan]) => run(nan))]);
+      nans.forEach(([name], n) => {
+        gots[n].forEach((out, k) => {
           for (let j = 0; j < out.length; j++) {
             if (!Number.isFinite(out[j]) || (high[k][j] === low[k][j] && out[j] === high[k][j])) continue;
             fail(
@@ -472,7 +537,7 @@ export const checkNanPropagation = (c: LayerCase): void =>
             );
           }
         });
-      }
+      });
     }
   });
 
@@ -486,14 +551,14 @@ export const checkNanPropagation = (c: LayerCase): void =>
  * import { checkAll } from 'tsnn/laws';
  *
  * installEngine(); // the NaN law needs the engine's NaN-propagating kernels
- * checkAll({ layer: resBlock(4, 8, 2), inShape: [7, 7, 4], batch: 2, seed: 0 }); // throws LawError if broken
+ * await checkAll({ layer: resBlock(4, 8, 2), inShape: [7, 7, 4], batch: 2, seed: 0 }); // rejects with a LawError if broken
  * ```
  */
-export const checkAll = (c: LayerCase, gradient: GradientOptions = {}): void => {
-  checkShape(c);
-  checkPurity(c);
-  checkDeterminism(c);
-  checkGradient(c, gradient);
-  checkNoLeak(c);
-  checkNanPropagation(c);
+export const checkAll = async (c: LayerCase, gradient: GradientOptions = {}): Promise<void> => {
+  await checkShape(c);
+  await checkPurity(c);
+  await checkDeterminism(c);
+  await checkGradient(c, gradient);
+  await checkNoLeak(c);
+  await checkNanPropagation(c);
 };

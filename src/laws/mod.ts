@@ -1,9 +1,12 @@
 /**
  * The laws of layers, exported so users can check their own blocks.
  *
- * Each `check*` function checks one case and throws a `LawError` when the
- * law fails; each `*Property` wraps one in a fast-check property over an
- * arbitrary of cases.
+ * Each `check*` function checks one case and is async: it rejects with a
+ * `LawError` when the law fails (it reads values with `await t.data()`, the
+ * only read a WebGPU backend allows). Each `*Property` wraps one in a
+ * fast-check async property over an arbitrary of cases, so `fc.assert`
+ * returns a promise: `await fc.assert(laws.shapeProperty(arb))`. A property
+ * asserted without `await` can never fail.
  *
  * The residual laws take any block factory `(ni, nf, stride) => Layer`, and
  * where its shortcut lives (see `ResidualBlock` in `residual.ts`).
@@ -13,8 +16,8 @@
  * import fc from 'fast-check';
  * import { arbResBlockCase } from 'tsnn/laws';
  * import { resBlock } from 'tsnn';
- * fc.assert(shapeProperty(arbResBlockCase()), { numRuns: 5, seed: 1 });
- * fc.assert(residualProperty(resBlock), { numRuns: 5, seed: 1 });
+ * await fc.assert(shapeProperty(arbResBlockCase()), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualProperty(resBlock), { numRuns: 5, seed: 1 });
  * ```
  *
  * @module
@@ -54,10 +57,10 @@ export * from './arbitraries.ts';
  * ```ts
  * import fc from 'fast-check';
  * import { arbConv2dCase } from 'tsnn/laws';
- * fc.assert(shapeProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(shapeProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const shapeProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkShape(c));
+export const shapeProperty = (arb: fc.Arbitrary<LayerCase>): fc.IAsyncPropertyWithHooks<[LayerCase]> => fc.asyncProperty(arb, (c) => checkShape(c));
 /**
  * The purity law over an arbitrary of cases.
  *
@@ -65,10 +68,10 @@ export const shapeProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHoo
  * ```ts
  * import fc from 'fast-check';
  * import { arbConv2dCase } from 'tsnn/laws';
- * fc.assert(purityProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(purityProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const purityProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkPurity(c));
+export const purityProperty = (arb: fc.Arbitrary<LayerCase>): fc.IAsyncPropertyWithHooks<[LayerCase]> => fc.asyncProperty(arb, (c) => checkPurity(c));
 /**
  * The determinism law over an arbitrary of cases.
  *
@@ -76,10 +79,10 @@ export const purityProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHo
  * ```ts
  * import fc from 'fast-check';
  * import { arbConv2dCase } from 'tsnn/laws';
- * fc.assert(determinismProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(determinismProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const determinismProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkDeterminism(c));
+export const determinismProperty = (arb: fc.Arbitrary<LayerCase>): fc.IAsyncPropertyWithHooks<[LayerCase]> => fc.asyncProperty(arb, (c) => checkDeterminism(c));
 /**
  * The gradient law over an arbitrary of cases.
  *
@@ -87,11 +90,11 @@ export const determinismProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyW
  * ```ts
  * import fc from 'fast-check';
  * import { arbConv2dCase } from 'tsnn/laws';
- * fc.assert(gradientProperty(arbConv2dCase(), { training: false }), { numRuns: 3, seed: 1 });
+ * await fc.assert(gradientProperty(arbConv2dCase(), { training: false }), { numRuns: 3, seed: 1 });
  * ```
  */
-export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IPropertyWithHooks<[LayerCase]> =>
-  fc.property(arb, (c) => checkGradient(c, opts));
+export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IAsyncPropertyWithHooks<[LayerCase]> =>
+  fc.asyncProperty(arb, (c) => checkGradient(c, opts));
 /**
  * The no-leak law over an arbitrary of cases.
  *
@@ -99,10 +102,10 @@ export const gradientProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOp
  * ```ts
  * import fc from 'fast-check';
  * import { arbConv2dCase } from 'tsnn/laws';
- * fc.assert(noLeakProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(noLeakProperty(arbConv2dCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkNoLeak(c));
+export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>): fc.IAsyncPropertyWithHooks<[LayerCase]> => fc.asyncProperty(arb, (c) => checkNoLeak(c));
 /**
  * The NaN law over an arbitrary of cases.
  *
@@ -113,10 +116,11 @@ export const noLeakProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHo
  * import { arbPoolCase } from 'tsnn/laws';
  *
  * installEngine(); // stock tfjs cpu pooling skips NaN; the engine's kernels propagate it
- * fc.assert(nanPropagationProperty(arbPoolCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(nanPropagationProperty(arbPoolCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>): fc.IPropertyWithHooks<[LayerCase]> => fc.property(arb, (c) => checkNanPropagation(c));
+export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>): fc.IAsyncPropertyWithHooks<[LayerCase]> =>
+  fc.asyncProperty(arb, (c) => checkNanPropagation(c));
 
 /**
  * All general laws over an arbitrary of cases.
@@ -125,11 +129,11 @@ export const nanPropagationProperty = (arb: fc.Arbitrary<LayerCase>): fc.IProper
  * ```ts
  * import fc from 'fast-check';
  * import { arbDenseCase } from 'tsnn/laws';
- * fc.assert(allProperty(arbDenseCase()), { numRuns: 3, seed: 1 });
+ * await fc.assert(allProperty(arbDenseCase()), { numRuns: 3, seed: 1 });
  * ```
  */
-export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IPropertyWithHooks<[LayerCase]> =>
-  fc.property(arb, (c) => checkAll(c, opts));
+export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions): fc.IAsyncPropertyWithHooks<[LayerCase]> =>
+  fc.asyncProperty(arb, (c) => checkAll(c, opts));
 
 // ---------------------------------------------------------------------------
 // Residual laws over any block factory
@@ -144,13 +148,13 @@ export const allProperty = (arb: fc.Arbitrary<LayerCase>, opts?: GradientOptions
  * import fc from 'fast-check';
  * import { arbResBlockParams } from 'tsnn/laws';
  * import { resBlock } from 'tsnn';
- * fc.assert(residualShapeProperty(resBlock, arbResBlockParams({ maxSize: 9 })), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualShapeProperty(resBlock, arbResBlockParams({ maxSize: 9 })), { numRuns: 5, seed: 1 });
  * ```
  */
 export const residualShapeProperty = (
   subject: ResidualSubject,
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualShape(subject, c));
+): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualShape(subject, c));
 /**
  * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x))`.
  *
@@ -158,13 +162,13 @@ export const residualShapeProperty = (
  * ```ts
  * import fc from 'fast-check';
  * import { resBlock } from 'tsnn';
- * fc.assert(residualAtInitProperty(resBlock), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualAtInitProperty(resBlock), { numRuns: 5, seed: 1 });
  * ```
  */
 export const residualAtInitProperty = (
   subject: ResidualSubject,
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualAtInit(subject, c));
+): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualAtInit(subject, c));
 /**
  * The residual identity law ({@link checkResidualIdentity}): each case is
  * taken with `nf = ni` and stride 1, where at init the block is `relu(x)`.
@@ -173,13 +177,13 @@ export const residualAtInitProperty = (
  * ```ts
  * import fc from 'fast-check';
  * import { resBlock } from 'tsnn';
- * fc.assert(residualIdentityProperty(resBlock), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualIdentityProperty(resBlock), { numRuns: 5, seed: 1 });
  * ```
  */
 export const residualIdentityProperty = (
   subject: ResidualSubject,
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
+): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualIdentity(subject, { ...c, nf: c.ni, stride: 1 }));
 /**
  * The residual shortcut law ({@link checkResidualShortcut}): the block uses its shortcut.
  *
@@ -187,13 +191,13 @@ export const residualIdentityProperty = (
  * ```ts
  * import fc from 'fast-check';
  * import { resBlock } from 'tsnn';
- * fc.assert(residualShortcutProperty(resBlock), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualShortcutProperty(resBlock), { numRuns: 5, seed: 1 });
  * ```
  */
 export const residualShortcutProperty = (
   subject: ResidualSubject,
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidualShortcut(subject, c));
+): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualShortcut(subject, c));
 /**
  * Every residual law ({@link checkResidual}) for a block factory: pass a
  * bare factory for fastai's layout (`relu(add(convs, serial(pool, idconv)))`),
@@ -203,15 +207,15 @@ export const residualShortcutProperty = (
  * ```ts
  * import fc from 'fast-check';
  * import { resBlock } from 'tsnn';
- * fc.assert(residualProperty(resBlock), { numRuns: 5, seed: 1 });
+ * await fc.assert(residualProperty(resBlock), { numRuns: 5, seed: 1 });
  * // Your own block, its shortcut under the label 'skip':
- * // fc.assert(residualProperty({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }));
+ * // await fc.assert(residualProperty({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }));
  * ```
  */
 export const residualProperty = (
   subject: ResidualSubject,
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
-): fc.IPropertyWithHooks<[ResBlockCase]> => fc.property(arb, (c) => checkResidual(subject, c));
+): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidual(subject, c));
 
 /**
  * ResBlock output shape `[b, ceil(h/s), ceil(w/s), nf]`: {@link residualShapeProperty} for `resBlock`.
@@ -220,10 +224,10 @@ export const residualProperty = (
  * ```ts
  * import fc from 'fast-check';
  * import { arbResBlockParams } from 'tsnn/laws';
- * fc.assert(resBlockShapeProperty(arbResBlockParams({ maxSize: 9 })), { numRuns: 5, seed: 1 });
+ * await fc.assert(resBlockShapeProperty(arbResBlockParams({ maxSize: 9 })), { numRuns: 5, seed: 1 });
  * ```
  */
-export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualShapeProperty(resBlock, arb);
+export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => residualShapeProperty(resBlock, arb);
 /**
  * ResBlock at init equals `relu(idconv(pool(x)))`: {@link residualAtInitProperty} for `resBlock`.
  *
@@ -231,10 +235,10 @@ export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IProp
  * ```ts
  * import fc from 'fast-check';
  * import { arbResBlockParams } from 'tsnn/laws';
- * fc.assert(resBlockAtInitProperty(arbResBlockParams()), { numRuns: 5, seed: 1 });
+ * await fc.assert(resBlockAtInitProperty(arbResBlockParams()), { numRuns: 5, seed: 1 });
  * ```
  */
-export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualAtInitProperty(resBlock, arb);
+export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => residualAtInitProperty(resBlock, arb);
 /**
  * ResBlock with `ni == nf`, stride 1, at init equals `relu(x)`: {@link residualIdentityProperty} for `resBlock`.
  *
@@ -242,7 +246,8 @@ export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPro
  * ```ts
  * import fc from 'fast-check';
  * import { arbResBlockParams } from 'tsnn/laws';
- * fc.assert(resBlockIdentityProperty(arbResBlockParams({ sameChannels: true, stride: 1 })), { numRuns: 5, seed: 1 });
+ * await fc.assert(resBlockIdentityProperty(arbResBlockParams({ sameChannels: true, stride: 1 })), { numRuns: 5, seed: 1 });
  * ```
  */
-export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IPropertyWithHooks<[ResBlockCase]> => residualIdentityProperty(resBlock, arb);
+export const resBlockIdentityProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyncPropertyWithHooks<[ResBlockCase]> =>
+  residualIdentityProperty(resBlock, arb);

@@ -10,6 +10,10 @@
  * - identity: with `ni === nf` and stride 1, it equals `relu(x)` at init;
  * - shortcut: the shortcut is used (perturbing its params changes the output).
  *
+ * Like the general laws in `checks.ts`, each check is async (it reads values
+ * with `await t.data()`, the only read WebGPU offers): it resolves when the
+ * law holds and rejects with a `LawError` when it fails.
+ *
  * The laws find the shortcut through a {@link ResidualBlock}: a factory that
  * rebuilds the shortcut as a layer, and the dotted path of its params and
  * state inside the block's. The defaults describe fastai's block,
@@ -153,22 +157,40 @@ const layout = (t: Tree | undefined): string[] => (t === undefined ? [] : flatte
 const single = (r: Resolved, c: ResBlockCase, law: string, y: Flow): tf.Tensor =>
   y instanceof tf.Tensor ? y : fail(r, c, law, `apply gives ${y.length} outputs, expected one tensor`);
 
-/** Largest |a - b| relative to max(1, max |b|). */
-const relDiff = (a: tf.Tensor, b: tf.Tensor): number =>
-  tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1, tf.max(tf.abs(b)).dataSync()[0]));
+/** The values of `t`, read with `await t.data()` (WebGPU reads no other way); `t` is disposed. */
+const take = async (t: tf.Tensor): Promise<number[]> => {
+  try {
+    return Array.from(await t.data() as Float32Array);
+  } finally {
+    t.dispose();
+  }
+};
+
+/**
+ * `[max |a - b|, max |b|]` as one tensor, built inside a `tf.tidy` (which
+ * cannot await) and read afterwards by {@link relDiff}.
+ */
+const diffStats = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]);
+
+/** Largest |a - b| relative to max(1, max |b|), from {@link diffStats}. */
+const relDiff = async (stats: tf.Tensor): Promise<number> => {
+  const [d, m] = await take(stats);
+  return d / Math.max(1, m);
+};
 
 const sameShape = (a: tf.Tensor, b: tf.Tensor): boolean => a.shape.join() === b.shape.join();
 
 /**
- * Init the block for the case and run `f`; disposes everything made, and
- * turns an error thrown by the block into a `LawError` naming the case.
+ * Init the block for the case and run `f`; once `f` has settled, disposes
+ * everything made, and turns an error thrown by the block into a `LawError`
+ * naming the case.
  */
-const withBlock = <T>(
+const withBlock = async <T>(
   r: Resolved,
   c: ResBlockCase,
   law: string,
-  f: (layer: AnyLayer, params: Tree, state: Tree, x: tf.Tensor, outShape: FlowShape) => T,
-): T => {
+  f: (layer: AnyLayer, params: Tree, state: Tree, x: tf.Tensor, outShape: FlowShape) => T | Promise<T>,
+): Promise<T> => {
   const made: Tree[] = [];
   try {
     const layer = r.block(c.ni, c.nf, c.stride);
@@ -177,7 +199,8 @@ const withBlock = <T>(
     const shape = [c.batch, c.h, c.w, c.ni];
     const x = tf.tensor(normal(foldIn(prngKey(c.seed), 1), shape.reduce((a, b) => a * b)), shape, 'float32');
     made.push(x);
-    return f(layer, params, state, x, outShape);
+    // `return await`: the catch and the finally must see `f` settle.
+    return await f(layer, params, state, x, outShape);
   } catch (e) {
     if (e instanceof LawError) throw e;
     return fail(r, c, law, `the block threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
@@ -221,13 +244,13 @@ const shortcutOf = (r: Resolved, c: ResBlockCase, law: string, params: Tree, sta
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkResidualShape(resBlock, { ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
+ * await checkResidualShape(resBlock, { ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
  * ```
  */
-export const checkResidualShape = (subject: ResidualSubject, c: ResBlockCase): void => {
+export const checkResidualShape = async (subject: ResidualSubject, c: ResBlockCase): Promise<void> => {
   const r = resolve(subject);
   const expected = [Math.ceil(c.h / c.stride), Math.ceil(c.w / c.stride), c.nf];
-  withBlock(r, c, 'shape', (layer, params, state, x, outShape) => {
+  await withBlock(r, c, 'shape', (layer, params, state, x, outShape) => {
     if (JSON.stringify(outShape) !== JSON.stringify(expected)) {
       fail(r, c, 'shape', `init gives ${JSON.stringify(outShape)}, expected ${JSON.stringify(expected)}`);
     }
@@ -250,29 +273,36 @@ export const checkResidualShape = (subject: ResidualSubject, c: ResBlockCase): v
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkResidualAtInit(resBlock, { ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
+ * await checkResidualAtInit(resBlock, { ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
  * // A block of your own, with its shortcut labelled 'skip':
- * // checkResidualAtInit({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }, c);
+ * // await checkResidualAtInit({ block: myBlock, shortcut: myShortcut, shortcutPath: 'skip' }, c);
  * ```
  */
-export const checkResidualAtInit = (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): void => {
+export const checkResidualAtInit = async (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): Promise<void> => {
   const r = resolve(subject);
-  withBlock(r, c, 'at-init', (layer, params, state, x) => {
+  await withBlock(r, c, 'at-init', async (layer, params, state, x) => {
     const sc = shortcutOf(r, c, 'at-init', params, state);
     const shortcut = r.shortcut(c.ni, c.nf, c.stride);
     for (const [mode, ctx] of ctxs(c)) {
-      const detail = tf.tidy(() => {
+      // A shape mismatch (a message), or the statistics to read.
+      const stats = tf.tidy(() => {
         const y = single(r, c, 'at-init', layer.apply(params, state, x, ctx).y);
         const ref = tf.relu(single(r, c, 'at-init', shortcut.apply(sc.params, sc.state, x, ctx).y));
         if (!sameShape(y, ref)) return `${mode} apply gives [${y.shape.join(', ')}] but relu(shortcut(x)) gives [${ref.shape.join(', ')}]`;
-        const d = relDiff(y, ref);
-        return d <= tol
-          ? undefined
-          : `${mode} output differs from relu(shortcut(x)) by ${
-            d.toExponential(3)
-          } (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`;
+        return diffStats(y, ref);
       });
-      if (detail !== undefined) fail(r, c, 'at-init', detail);
+      if (typeof stats === 'string') fail(r, c, 'at-init', stats);
+      const d = await relDiff(stats as tf.Tensor);
+      if (!(d <= tol)) {
+        fail(
+          r,
+          c,
+          'at-init',
+          `${mode} output differs from relu(shortcut(x)) by ${
+            d.toExponential(3)
+          } (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`,
+        );
+      }
     }
   });
 };
@@ -284,21 +314,23 @@ export const checkResidualAtInit = (subject: ResidualSubject, c: ResBlockCase, t
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkResidualIdentity(resBlock, { ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
+ * await checkResidualIdentity(resBlock, { ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
  * ```
  */
-export const checkResidualIdentity = (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): void => {
+export const checkResidualIdentity = async (subject: ResidualSubject, c: ResBlockCase, tol = 1e-6): Promise<void> => {
   const r = resolve(subject);
   if (c.ni !== c.nf || c.stride !== 1) throw new RangeError(`the identity law needs ni === nf and stride 1, got ${describeCase(r, c)}`);
-  withBlock(r, c, 'identity', (layer, params, state, x) => {
+  await withBlock(r, c, 'identity', async (layer, params, state, x) => {
     for (const [mode, ctx] of ctxs(c)) {
-      const detail = tf.tidy(() => {
+      // A shape mismatch (a message), or the statistics to read.
+      const stats = tf.tidy(() => {
         const y = single(r, c, 'identity', layer.apply(params, state, x, ctx).y);
         if (!sameShape(y, x)) return `${mode} apply gives [${y.shape.join(', ')}], expected the input's [${x.shape.join(', ')}]`;
-        const d = relDiff(y, tf.relu(x));
-        return d <= tol ? undefined : `${mode} output differs from relu(x) by ${d.toExponential(3)} (relative; tolerance ${tol})`;
+        return diffStats(y, tf.relu(x));
       });
-      if (detail !== undefined) fail(r, c, 'identity', detail);
+      if (typeof stats === 'string') fail(r, c, 'identity', stats);
+      const d = await relDiff(stats as tf.Tensor);
+      if (!(d <= tol)) fail(r, c, 'identity', `${mode} output differs from relu(x) by ${d.toExponential(3)} (relative; tolerance ${tol})`);
     }
   });
 };
@@ -319,17 +351,18 @@ export const checkResidualIdentity = (subject: ResidualSubject, c: ResBlockCase,
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkResidualShortcut(resBlock, { ni: 3, nf: 6, stride: 2, h: 5, w: 4, batch: 2, seed: 3 });
+ * await checkResidualShortcut(resBlock, { ni: 3, nf: 6, stride: 2, h: 5, w: 4, batch: 2, seed: 3 });
  * ```
  */
-export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase): void => {
+export const checkResidualShortcut = async (subject: ResidualSubject, c: ResBlockCase): Promise<void> => {
   const r = resolve(subject);
-  withBlock(r, c, 'shortcut', (layer, params, state, x) => {
+  await withBlock(r, c, 'shortcut', async (layer, params, state, x) => {
     const sc = shortcutOf(r, c, 'shortcut', params, state);
     const hasParams = flattenTree(sc.params).length > 0;
-    const maxDiff = (a: Flow, b: Flow): number => {
+    /** max |a - b| as a scalar tensor to read, or Infinity when the shapes differ. */
+    const maxDiff = (a: Flow, b: Flow): tf.Tensor | number => {
       const u = single(r, c, 'shortcut', a), v = single(r, c, 'shortcut', b);
-      return sameShape(u, v) ? tf.max(tf.abs(tf.sub(u, v))).dataSync()[0] : Infinity;
+      return sameShape(u, v) ? tf.max(tf.abs(tf.sub(u, v))) : Infinity;
     };
     const noisy = (t: tf.Tensor, k: number, sign: number) => tf.add(t, tf.mul(sign, tf.tensor(normal(foldIn(prngKey(c.seed), k), t.size), t.shape, 'float32')));
     for (const [mode, ctx] of ctxs(c)) {
@@ -339,19 +372,28 @@ export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase)
       // followed by one that pushes it up. It fails only when none of them
       // changes the output. (Seen with three one-sided draws: a 1x1 shortcut with
       // a negative bias and one output channel hid in a soak of the suite.)
-      const changed = tf.tidy(() =>
-        [x, tf.neg(x)].some((xi, j) => {
-          const y = layer.apply(params, state, xi, ctx).y;
-          if (!hasParams) return j === 0 && maxDiff(y, layer.apply(params, state, tf.neg(x), ctx).y) > 0;
-          return [0, 1, 2, 3].some((draw) =>
-            [1, -1].some((sign) => {
+      // Each probe is a tidy giving the change to read; they are read one at a
+      // time, and the first change found ends the search.
+      const apply = (p: Tree, sign: number) => layer.apply(p, state, sign > 0 ? x : tf.neg(x), ctx).y;
+      const probes: (() => tf.Tensor | number)[] = !hasParams
+        ? [() => maxDiff(apply(params, 1), apply(params, -1))]
+        : [1, -1].flatMap((xSign) =>
+          [0, 1, 2, 3].flatMap((draw) =>
+            [1, -1].map((sign) => () => {
               let leaf = 0;
               const moved = replaceAt(params, r.path, mapTree(sc.params, (t) => noisy(t, 1000 * draw + leaf++, sign)));
-              return maxDiff(y, layer.apply(moved, state, xi, ctx).y) > 0;
+              return maxDiff(apply(params, xSign), apply(moved, xSign));
             })
-          );
-        })
-      );
+          )
+        );
+      let changed = false;
+      for (const probe of probes) {
+        const d = tf.tidy(probe);
+        if ((typeof d === 'number' ? d : (await take(d))[0]) > 0) {
+          changed = true;
+          break;
+        }
+      }
       if (!changed) {
         fail(
           r,
@@ -373,14 +415,14 @@ export const checkResidualShortcut = (subject: ResidualSubject, c: ResBlockCase)
  * @example
  * ```ts
  * import { resBlock } from 'tsnn';
- * checkResidual(resBlock, { ni: 4, nf: 4, stride: 1, h: 3, w: 3, batch: 2, seed: 4 });
+ * await checkResidual(resBlock, { ni: 4, nf: 4, stride: 1, h: 3, w: 3, batch: 2, seed: 4 });
  * ```
  */
-export const checkResidual = (subject: ResidualSubject, c: ResBlockCase): void => {
-  checkResidualShape(subject, c);
-  checkResidualAtInit(subject, c);
-  checkResidualShortcut(subject, c);
-  if (c.ni === c.nf && c.stride === 1) checkResidualIdentity(subject, c);
+export const checkResidual = async (subject: ResidualSubject, c: ResBlockCase): Promise<void> => {
+  await checkResidualShape(subject, c);
+  await checkResidualAtInit(subject, c);
+  await checkResidualShortcut(subject, c);
+  if (c.ni === c.nf && c.stride === 1) await checkResidualIdentity(subject, c);
 };
 
 // ---------------------------------------------------------------------------
@@ -392,27 +434,27 @@ export const checkResidual = (subject: ResidualSubject, c: ResBlockCase): void =
  *
  * @example
  * ```ts
- * checkResBlockShape({ ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
+ * await checkResBlockShape({ ni: 3, nf: 5, stride: 2, h: 7, w: 6, batch: 2, seed: 0 });
  * ```
  */
-export const checkResBlockShape = (c: ResBlockCase): void => checkResidualShape(resBlock, c);
+export const checkResBlockShape = (c: ResBlockCase): Promise<void> => checkResidualShape(resBlock, c);
 
 /**
  * {@link checkResidualAtInit} for `resBlock`: at init it equals `relu(idconv(pool(x)))`.
  *
  * @example
  * ```ts
- * checkResBlockAtInit({ ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
+ * await checkResBlockAtInit({ ni: 4, nf: 8, stride: 2, h: 5, w: 5, batch: 2, seed: 1 });
  * ```
  */
-export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): void => checkResidualAtInit(resBlock, c, tol);
+export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): Promise<void> => checkResidualAtInit(resBlock, c, tol);
 
 /**
  * {@link checkResidualIdentity} for `resBlock`: with `ni === nf` and stride 1, at init it is `relu(x)`.
  *
  * @example
  * ```ts
- * checkResBlockIdentity({ ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
+ * await checkResBlockIdentity({ ni: 4, nf: 4, stride: 1, h: 5, w: 5, batch: 2, seed: 2 });
  * ```
  */
-export const checkResBlockIdentity = (c: ResBlockCase): void => checkResidualIdentity(resBlock, c);
+export const checkResBlockIdentity = (c: ResBlockCase): Promise<void> => checkResidualIdentity(resBlock, c);

@@ -16,7 +16,7 @@ try {
     for (let j = 0; j < 144; j++) x[i * 144 + j] = y[i] * 60 + (j % 12) * 3;
   }
   const model = serial(resBlock(1, 8, 2), globalAvgPool, dense({ nf: 4 }));
-  checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
+  await checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
   const before = tf.memory().numTensors;
   const result = await fit(model, { train: dataLoader({ x, y, shape }, { batchSize: 8, key: prngKey(1), nClasses: 4 }) }, {
     epochs: 3,

@@ -16,7 +16,7 @@ for (let i = 0; i < n; i++) {
 }
 const ds = { x, y, shape };
 const model = resNet({ nIn: 1, nClasses: 10 });
-checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
+await checkShape({ layer: model, inShape: shape, batch: 2, seed: 0 });
 
 const init = model.init(prngKey(0), shape);
 const tf = await import('@tensorflow/tfjs-core');

@@ -10,7 +10,7 @@ export const run = async (): Promise<FitResult> => {
   installEngine();
   const model: AnyLayer = resNet({ nIn: 1, nClasses: 10 });
   const c: LayerCase = { layer: model, inShape: [28, 28, 1], batch: 2, seed: 0 };
-  checkShape(c);
+  await checkShape(c);
   const ds = { x: new Uint8Array(16 * 784), y: new Int32Array(16), shape: [28, 28, 1] };
   const spec: ModelSpec = { module: 'tsnn', export: 'resNet', args: [{ nIn: 1, nClasses: 10 }] };
   return fit(model, { train: dataLoader(ds, { batchSize: 8, key: prngKey(1) }) }, {
