@@ -136,7 +136,7 @@ export const disposeTrainState = (ts: TrainState): void => {
  * const model = dense({ nf: 2 }), opt = sgd(0.1);
  * let ts = initTrainState(model, opt, prngKey(0), [3]);
  * const x = tf.ones([4, 3]), y = tf.tensor1d([0, 1, 0, 1], 'int32');
- * const next = trainStep(model, crossEntropy, opt)(ts, { x, y }).trainState;
+ * const next = (await trainStep(model, crossEntropy, opt)(ts, { x, y })).trainState;
  * // The step shares what it did not change (the empty state); only the replaced tensors go.
  * disposeReplacedTrainState(ts, next);
  * ts = next;
