@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
 import { findGpu, type GpuAdapterReport, useGpu } from './webgpu.ts';
+import { firstLine, importOptional } from './optional_import.ts';
 
 /** The backends this library can run on. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -51,18 +52,13 @@ declare const process: { versions?: { node?: string }; env?: Record<string, stri
 /** Node or Deno (whose `process` global has Node's `versions.node`), where a native tfjs package can load. */
 const serverRuntime = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
-
 /** Try the native TensorFlow binding from `pkg`; null when it works, else why not. */
 const tryNative = async (pkg: string): Promise<string | null> => {
-  try {
-    await import(/* webpackIgnore: true */ /* @vite-ignore */ pkg); // never reached in a browser
-  } catch (e) {
-    const msg = firstLine(e);
+  const loaded = await importOptional(pkg); // never tried in a browser
+  if (!('module' in loaded)) {
+    const msg = loaded.message;
     if (/tfjs_binding|napi/.test(msg)) return `broken install: its native binding is missing (${msg}); reinstall it where libtensorflow can be downloaded`;
-    // Node says "Cannot find package"; Deno says the import is "not a dependency".
-    const missing = /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not (find|resolve)|not a dependency|not in import map/;
-    return missing.test(msg) && msg.includes(pkg) ? 'not installed' : `broken install: ${msg}`;
+    return loaded.missing ? 'not installed' : `broken install: ${msg}`;
   }
   try {
     if (!(await tf.setBackend('tensorflow'))) return 'its backend failed to initialise';
@@ -177,15 +173,15 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
   if ('why' in gpu) skipped.push(`webgpu: ${gpu.why}`);
   else if (gpu.report.software) skipped.push(`webgpu: ${adapterWords(gpu.report)}, slower than wasm (ask for backend 'webgpu' to use it)`);
   else {
-    const r = await webgpu();
-    if (r.why === null) {
+    const why = await useGpu(gpu.adapter);
+    if (why === null) {
       installEngine();
       setBackendReason(`default: ${[...skipped, `webgpu on ${adapterWords(gpu.report)}`].join('; ')}`);
       return backendInfo();
     }
-    skipped.push(`webgpu: ${r.why}`);
-    if (!r.why.endsWith('is not installed')) {
-      warn(`tsnn: WebGPU has a GPU adapter ("${gpu.report.description}") but it is unusable (${r.why}); falling back to wasm.`);
+    skipped.push(`webgpu: ${why}`);
+    if (!why.endsWith('is not installed')) {
+      warn(`tsnn: WebGPU has a GPU adapter ("${gpu.report.description}") but it is unusable (${why}); falling back to wasm.`);
     }
   }
   const wasmWhy = await useWasm(opts.wasmPaths);

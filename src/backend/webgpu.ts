@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
+import { firstLine, importOptional } from './optional_import.ts';
 
 /** What selection learnt about a WebGPU adapter. */
 export interface GpuAdapterReport {
@@ -72,22 +73,15 @@ export const describeAdapter = (info: AdapterInfo, via: string, fallback = false
   };
 };
 
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 const navigatorGpu = (): Gpu | undefined => (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
-const missing = /Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not (find|resolve)|not a dependency|not in import map/;
 
 /** The `webgpu` package's adapter on Node: its default backends first, then OpenGL (compatibility mode, no display). */
 const dawnAdapter = async (): Promise<{ gpu: Gpu; adapter: Adapter; via: string } | string> => {
-  let dawn: DawnModule;
-  const pkg = 'webgpu';
-  try {
-    dawn = await import(/* webpackIgnore: true */ /* @vite-ignore */ pkg) as DawnModule;
-  } catch (e) {
-    const msg = firstLine(e);
-    return missing.test(msg) && msg.includes(pkg)
-      ? "no WebGPU in this runtime (on Node, install the 'webgpu' package)"
-      : `the webgpu package is broken: ${msg}`;
+  const loaded = await importOptional<DawnModule>('webgpu');
+  if (!('module' in loaded)) {
+    return loaded.missing ? "no WebGPU in this runtime (on Node, install the 'webgpu' package)" : `the webgpu package is broken: ${loaded.message}`;
   }
+  const dawn = loaded.module;
   // tfjs-backend-webgpu reads the GPUBufferUsage and GPUMapMode constants as globals.
   Object.assign(globalThis, dawn.globals);
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
@@ -172,16 +166,14 @@ const deviceFor = (adapter: Adapter): Promise<unknown> => {
  * ```
  */
 export const useGpu = async (adapter: Adapter): Promise<string | null> => {
-  let WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend;
   const pkg = '@tensorflow/tfjs-backend-webgpu';
-  try {
-    ({ WebGPUBackend } = await import(/* webpackIgnore: true */ /* @vite-ignore */ pkg));
-  } catch (e) {
+  const loaded = await importOptional<{ WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend }>(pkg);
+  if (!('module' in loaded)) {
     // A browser bundle that imported the package itself has its backend registered: use that.
     if (tf.findBackendFactory('webgpu')) return (await tf.setBackend('webgpu')) ? null : 'the webgpu backend failed to initialise';
-    const msg = firstLine(e);
-    return missing.test(msg) && msg.includes(pkg) ? `${pkg} is not installed` : `${pkg} failed to load: ${msg}`;
+    return loaded.missing ? `${pkg} is not installed` : `${pkg} failed to load: ${loaded.message}`;
   }
+  const { WebGPUBackend } = loaded.module;
   try {
     // (Not tf.findBackend: it would start whichever factory is registered, tfjs's own included.)
     if (current !== adapter) {
