@@ -28,7 +28,7 @@ import {
   valueAndGrad,
 } from '../mod.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
-import { assertTwinGradients, on, twinFamilies } from './fixtures/gradient_twins.ts';
+import { arbConvGradCase, arbMatMulCase, assertTwinGradients, convPad, on, twinFamilies } from './fixtures/gradient_twins.ts';
 import { describeAdapter } from '../src/backend/webgpu.ts';
 import { installEngine } from '../src/backend/install.ts';
 import { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from '../src/backend/conv_grad.ts';
@@ -156,22 +156,10 @@ describe('gradients on wasm match the cpu reference', () => {
   test('conv2d gradients as forward convs equal tfjs kernels (strides 1-3, odd sizes, same/valid/explicit, 1x1)', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          ks: fc.constantFrom(1, 2, 3, 5),
-          s: fc.integer({ min: 1, max: 3 }),
-          h: fc.integer({ min: 1, max: 9 }),
-          w: fc.integer({ min: 1, max: 9 }),
-          ci: fc.integer({ min: 1, max: 3 }),
-          co: fc.integer({ min: 1, max: 3 }),
-          n: fc.integer({ min: 1, max: 2 }),
-          pad: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })),
-          seed: fc.nat(),
-        }).filter((r) => r.pad === 'same' || (r.h + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks && r.w + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks)),
+        arbConvGradCase(),
         (r) =>
           tf.tidy(() => {
-            const pad = typeof r.pad === 'number'
-              ? [[0, 0], [r.pad, r.pad], [r.pad, r.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]
-              : r.pad;
+            const pad = convPad(r.pad);
             const x = tf.tensor4d(normal(prngKey(r.seed), r.n * r.h * r.w * r.ci), [r.n, r.h, r.w, r.ci]);
             const f = tf.tensor4d(normal(prngKey(r.seed + 1), r.ks * r.ks * r.ci * r.co), [r.ks, r.ks, r.ci, r.co]);
             const y = tf.conv2d(x, f, r.s, pad);
@@ -201,14 +189,7 @@ describe('gradients on wasm match the cpu reference', () => {
     installMatMulGradient();
     fc.assert(
       fc.property(
-        fc.record({
-          m: fc.integer({ min: 1, max: 5 }),
-          k: fc.integer({ min: 1, max: 5 }),
-          n: fc.integer({ min: 1, max: 5 }),
-          ta: fc.boolean(),
-          tb: fc.boolean(),
-          seed: fc.nat(),
-        }),
+        arbMatMulCase(),
         (r) =>
           tf.tidy(() => {
             const a = tf.tensor2d(normal(prngKey(r.seed), r.m * r.k), r.ta ? [r.k, r.m] : [r.m, r.k]);

@@ -17,7 +17,7 @@ import { installEngine } from '../src/backend/install.ts';
 import { findGpu } from '../src/backend/webgpu.ts';
 import { normal } from '../src/random.ts';
 import { flattenTree } from '../src/tree.ts';
-import { assertTwinGradients, on, twinFamilies } from './fixtures/gradient_twins.ts';
+import { arbConvGradCase, arbMatMulCase, assertTwinGradients, convPad, on, twinFamilies } from './fixtures/gradient_twins.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 
 let why: string | undefined, requestedReason = '';
@@ -108,21 +108,9 @@ describe('gradients on webgpu match the cpu reference', () => {
   gpuTest('conv2d gradients (strides 1-3, odd sizes, same/valid/explicit, 1x1) equal tfjs cpu kernels', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          ks: fc.constantFrom(1, 2, 3, 5),
-          s: fc.integer({ min: 1, max: 3 }),
-          h: fc.integer({ min: 1, max: 9 }),
-          w: fc.integer({ min: 1, max: 9 }),
-          ci: fc.integer({ min: 1, max: 3 }),
-          co: fc.integer({ min: 1, max: 3 }),
-          n: fc.integer({ min: 1, max: 2 }),
-          pad: fc.oneof(fc.constantFrom('same' as const, 'valid' as const), fc.integer({ min: 0, max: 2 })),
-          seed: fc.nat(),
-        }).filter((r) => r.pad === 'same' || (r.h + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks && r.w + 2 * (r.pad === 'valid' ? 0 : r.pad) >= r.ks)),
+        arbConvGradCase(),
         async (r) => {
-          const pad = typeof r.pad === 'number'
-            ? [[0, 0], [r.pad, r.pad], [r.pad, r.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]
-            : r.pad;
+          const pad = convPad(r.pad);
           const xs = normal(prngKey(r.seed), r.n * r.h * r.w * r.ci), fs = normal(prngKey(r.seed + 1), r.ks * r.ks * r.ci * r.co);
           const ours = await on('webgpu', async () => {
             const x = tf.tensor4d(xs, [r.n, r.h, r.w, r.ci]), f = tf.tensor4d(fs, [r.ks, r.ks, r.ci, r.co]);
@@ -164,14 +152,7 @@ describe('gradients on webgpu match the cpu reference', () => {
   gpuTest('the flag-free matMul gradient equals the closed form for every transpose flag', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          m: fc.integer({ min: 1, max: 5 }),
-          k: fc.integer({ min: 1, max: 5 }),
-          n: fc.integer({ min: 1, max: 5 }),
-          ta: fc.boolean(),
-          tb: fc.boolean(),
-          seed: fc.nat(),
-        }),
+        arbMatMulCase(),
         async (r) =>
           await on('webgpu', async () => {
             const a = tf.tensor2d(normal(prngKey(r.seed), r.m * r.k), r.ta ? [r.k, r.m] : [r.m, r.k]);
