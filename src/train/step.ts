@@ -211,17 +211,19 @@ export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): 
 
 /** The step's one read: its loss and, unless the engine answered at once, the finite check of the new state. */
 const readStep = async (old: TrainState, next: TrainState, loss: tf.Scalar): Promise<StepResult> => {
-  let read: tf.Tensor = loss, finite: boolean | undefined;
+  let read: tf.Tensor = loss, check: boolean | tf.Scalar = true;
   try {
-    const check = finiteCheck(floatLeaves(next).map(([, t]) => t));
-    if (typeof check === 'boolean') finite = check;
-    else read = tf.tidy(() => tf.stack([loss, check])), check.dispose();
+    check = finiteCheck(floatLeaves(next).map(([, t]) => t));
+    if (typeof check !== 'boolean') read = tf.tidy(() => tf.stack([loss, check as tf.Scalar]));
     const values = await read.data();
+    const finite = typeof check === 'boolean' ? check : undefined;
     return { trainState: next, loss: values[0], finite: finite ?? values[1] === 0 };
   } catch (e) {
     disposeReplacedTrainState(next, old);
     throw e;
   } finally {
+    // Also when the stack or the read fails.
+    if (typeof check !== 'boolean') check.dispose();
     loss.dispose();
     read.dispose();
   }
