@@ -149,6 +149,30 @@ describe('gradients on webgpu match the cpu reference', () => {
     );
   });
 
+  gpuTest('a conv whose window reads only padding has zero weight gradient, and binds no empty buffer', async () => {
+    await on('webgpu', async () => {
+      const device = (tf.backend() as unknown as { device: EventTarget }).device;
+      const errors: string[] = [];
+      const listen = (e: Event) => errors.push(String((e as unknown as { error: { message: string } }).error.message).split('\n')[0]);
+      device.addEventListener('uncapturederror', listen);
+      try {
+        // 1×1 input, padding 1, stride 3: the one output position lies in the padding (found by the property above).
+        const pad = convPad(1);
+        const x = tf.tensor4d([0.5, -1.5], [2, 1, 1, 1]), f = tf.tensor4d([2], [1, 1, 1, 1]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 3, pad)))([x, f]);
+        // A later result in the same command buffer: stale if the GPU dropped it.
+        const after = tf.add(tf.fill([2000], 1), 1);
+        assert.deepEqual([Array.from(await dx.data()), Array.from(await dw.data())], [[0, 0], [0]]);
+        assert.ok((await after.data()).every((v) => v === 2), 'a later result came back stale');
+        await new Promise((r) => setTimeout(r, 50)); // uncaptured errors arrive as events
+        assert.deepEqual(errors, []);
+        tf.dispose([x, f, dx, dw, after]);
+      } finally {
+        device.removeEventListener('uncapturederror', listen);
+      }
+    });
+  });
+
   gpuTest('the flag-free matMul gradient equals the closed form for every transpose flag', async () => {
     await fc.assert(
       fc.asyncProperty(

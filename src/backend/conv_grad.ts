@@ -87,11 +87,15 @@ export const rotate180 = (w: tf.Tensor4D): tf.Tensor4D =>
 
 /** A stride-1 NHWC convolution for a gradient: tf.conv2d, with NaN windows left to the stock kernel (see the attr). */
 const gradientConv = (x: tf.Tensor4D, filter: tf.Tensor4D, pad: ExplicitPads, dilations: number | [number, number] = 1): tf.Tensor4D =>
-  tf.engine().runKernel(
-    'Conv2D',
-    { x, filter },
-    { strides: 1, pad, dataFormat: 'NHWC', dilations, [NON_FINITE_AS_STOCK]: true } as unknown as tf.NamedAttrMap,
-  ) as tf.Tensor4D;
+  // A window that lies wholly in the padding leaves nothing to read, and the sum is 0; WebGPU cannot even bind
+  // the empty input (it drops the whole command buffer), so the zeros are made here.
+  x.size === 0
+    ? tf.zeros(tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, dilations, pad, undefined, false, 'channelsLast').outShape)
+    : tf.engine().runKernel(
+      'Conv2D',
+      { x, filter },
+      { strides: 1, pad, dataFormat: 'NHWC', dilations, [NON_FINITE_AS_STOCK]: true } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor4D;
 
 /**
  * Gradient of `conv2d(x, w, strides, pads)` with respect to `x`, as a forward conv.
