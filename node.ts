@@ -13,7 +13,7 @@
  * const model = dense({ nf: 2 }), opt = adamW(1e-3);
  * const dir = Deno.makeTempDirSync(), file = `${dir}/tiny.safetensors`;
  * const ts = initTrainState(model, opt, prngKey(0), [3]);
- * saveCheckpoint(file, ts, { model: 'tiny' });
+ * await saveCheckpoint(file, ts, { model: 'tiny' });
  * const loaded = loadCheckpointOrThrow(file, { model, opt, inShape: [3] });
  * console.log(loaded.config); // { model: "tiny" }
  * disposeTrainState(loaded.trainState);

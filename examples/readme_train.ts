@@ -15,4 +15,4 @@ const found = await lrFind(model, data.train);
 writeFileSync('lr_find.svg', lrFindSvg(found));
 const { valley } = found;
 const { trainState } = await fitOneCycle(model, data, { epochs: 5, lrMax: valley });
-saveCheckpoint('resnet.safetensors', trainState, { model: 'resnet' });
+await saveCheckpoint('resnet.safetensors', trainState, { model: 'resnet' });

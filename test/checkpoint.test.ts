@@ -241,9 +241,9 @@ describe('safetensors, read as the reference implementation reads it', () => {
 describe('checkpoints', () => {
   const model = toyModel(), opt = adamW(1e-2), inShape = [8, 8, 1];
   const template = { model, opt, inShape };
-  const freshBytes = (config: unknown = null) => {
+  const freshBytes = async (config: unknown = null) => {
     const ts = initTrainState(model, opt, prngKey(0), inShape);
-    const bytes = encodeCheckpoint(ts, config);
+    const bytes = await encodeCheckpoint(ts, config);
     disposeTrainState(ts);
     return bytes;
   };
@@ -252,7 +252,7 @@ describe('checkpoints', () => {
     withDir(async (dir) => {
       const file = path.join(dir, 'ck.safetensors');
       const { trainState } = await fit(model, toyData(), { epochs: 1, opt, observers: [] });
-      saveCheckpoint(file, trainState, { model: 'toy', lrMax: 0.01 });
+      await saveCheckpoint(file, trainState, { model: 'toy', lrMax: 0.01 });
       const loaded = loadCheckpointOrThrow(file, template);
       for (const field of ['params', 'state', 'optState'] as const) assert.ok(treesEqual(loaded.trainState[field], trainState[field]), field);
       assert.equal(loaded.trainState.step, trainState.step);
@@ -262,8 +262,8 @@ describe('checkpoints', () => {
       disposeTrainState(trainState);
     }));
 
-  test('bytes in a Node Buffer at any offset decode to copies, not views of it', () => {
-    const bytes = freshBytes();
+  test('bytes in a Node Buffer at any offset decode to copies, not views of it', async () => {
+    const bytes = await freshBytes();
     const ref = decodeCheckpoint('aligned', bytes, template);
     assert.ok(isRight(ref));
     for (const shift of [1, 2, 3]) {
@@ -282,7 +282,7 @@ describe('checkpoints', () => {
   });
 
   test('a checkpoint of another model lists every offending path', () =>
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'other.safetensors');
       const other = serial(
         withLabel('body', convLayer(1, 6, { stride: 2 })),
@@ -291,7 +291,7 @@ describe('checkpoints', () => {
         withLabel('extra', dense({ nf: 2 })),
       );
       const ts = initTrainState(other, opt, prngKey(0), inShape);
-      saveCheckpoint(file, ts);
+      await saveCheckpoint(file, ts);
       disposeTrainState(ts);
       const e = refused(() => loadCheckpoint(file, template), file, /params\.body\.conv\.weight: expected shape \[3, 3, 1, 4\], got \[3, 3, 1, 6\]/);
       assert.match(e.message, /state\.body\.bn\.mean: expected shape \[4\], got \[6\]/);
@@ -301,8 +301,8 @@ describe('checkpoints', () => {
     }));
 
   test('missing tensors, wrong dtypes, non-finite values and unreadable files are reported', () =>
-    withDir((dir) => {
-      const bytes = freshBytes();
+    withDir(async (dir) => {
+      const bytes = await freshBytes();
       // Drop one tensor, retype another, fill a third with NaN (the checksum is re-stamped: only these edits are wrong).
       const edited = rewrite(bytes, (h, data) => {
         const { data_offsets: [b, e] } = h['params.head.bias'];
@@ -339,10 +339,10 @@ describe('checkpoints', () => {
     }));
 
   test('a state that loading would refuse is not saved, and the file already there is kept', () =>
-    withDir((dir) => {
+    withDir(async (dir) => {
       const file = path.join(dir, 'ck.safetensors');
       const ts = initTrainState(model, opt, prngKey(0), [8, 8, 1]);
-      saveCheckpoint(file, ts);
+      await saveCheckpoint(file, ts);
       const good = fs.readFileSync(file);
       const state = ts.state as { body: { bn: { var: tf.Tensor; mean: tf.Tensor } } };
       const cases: [string, Record<string, unknown>, RegExp][] = [
@@ -361,7 +361,7 @@ describe('checkpoints', () => {
       ];
       for (const [what, change, pattern] of cases) {
         const bad = { ...ts, ...change } as typeof ts;
-        assert.throws(() => saveCheckpoint(file, bad, what === 'a config with NaN' ? { lr: NaN } : null), (e: unknown) =>
+        await assert.rejects(() => saveCheckpoint(file, bad, what === 'a config with NaN' ? { lr: NaN } : null), (e: unknown) =>
           e instanceof ConfigError && pattern.test(e.message), what);
         assert.deepEqual(fs.readFileSync(file), good, `${what}: the saved file changed`);
         assert.deepEqual(temps(dir), [], `${what}: a temporary file was left`);
@@ -376,8 +376,8 @@ describe('checkpoints', () => {
     }));
 
   test('every flipped data byte is refused: a checksum covers the file', () =>
-    withDir((dir) => {
-      const bytes = freshBytes();
+    withDir(async (dir) => {
+      const bytes = await freshBytes();
       const dataStart = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
       const file = path.join(dir, 'flipped.safetensors');
       for (let k = 0; k < 15; k++) {
@@ -389,8 +389,8 @@ describe('checkpoints', () => {
     }));
 
   test('a header flip that turns "relu" into "belu" in the config is refused', () =>
-    withDir((dir) => {
-      const bytes = freshBytes({ act: 'relu' });
+    withDir(async (dir) => {
+      const bytes = await freshBytes({ act: 'relu' });
       const at = Buffer.from(bytes).indexOf('relu');
       assert.ok(at > 0);
       bytes[at] ^= 0x10; // 'r' -> 'b'
@@ -400,9 +400,9 @@ describe('checkpoints', () => {
       refused(() => loadCheckpoint(file, template), file, /checksum mismatch/);
     }));
 
-  test('a flip in the header padding, a key name, the checksum digits or the length prefix is refused', () => {
+  test('a flip in the header padding, a key name, the checksum digits or the length prefix is refused', async () => {
     // A config whose header needs padding, so that there are spaces to flip.
-    const bytes = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => freshBytes({ pad: 'x'.repeat(k) })).find((b) => {
+    const bytes = (await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((k) => freshBytes({ pad: 'x'.repeat(k) })))).find((b) => {
       const n = Number(new DataView(b.buffer).getBigUint64(0, true));
       return b[8 + n - 1] === 0x20;
     })!;
@@ -429,8 +429,8 @@ describe('checkpoints', () => {
     }
   });
 
-  test('values outside their domain are refused even in an intact file: variance < 0, count < 0, second moment < 0', () => {
-    const bytes = freshBytes();
+  test('values outside their domain are refused even in an intact file: variance < 0, count < 0, second moment < 0', async () => {
+    const bytes = await freshBytes();
     const cases: [string, (v: DataView) => void, RegExp][] = [
       ['state.body.bn.var', (v) => v.setFloat32(8, -5, true), /state\.body\.bn\.var: expected a running variance, ≥ 0, got -5 at index 2/],
       ['opt.0.count', (v) => v.setInt32(0, -7, true), /opt\.0\.count: expected a step count, ≥ 0, got -7 at index 0/],
@@ -444,8 +444,8 @@ describe('checkpoints', () => {
     }
   });
 
-  test('metadata.step must be a non-negative integer in canonical decimal: "" is not step 0', () => {
-    const bytes = freshBytes();
+  test('metadata.step must be a non-negative integer in canonical decimal: "" is not step 0', async () => {
+    const bytes = await freshBytes();
     for (const step of ['', ' 1', '1 ', '1e3', '-0', '-1', '01', '1.5', '0x10', '9007199254740993']) {
       const b = rewrite(bytes, (h) => {
         h.__metadata__.step = step;
@@ -466,8 +466,8 @@ describe('checkpoints', () => {
     }
   });
 
-  test('the format version is checked; version-1 files (no checksum) still load; a checksum, if present, is always verified', () => {
-    const bytes = freshBytes({ model: 'toy' });
+  test('the format version is checked; version-1 files (no checksum) still load; a checksum, if present, is always verified', async () => {
+    const bytes = await freshBytes({ model: 'toy' });
     for (const version of ['3', '0', '', '2.0']) {
       const b = rewrite(bytes, (h) => {
         h.__metadata__.version = version;
@@ -718,7 +718,7 @@ describe('checkpoints', () => {
       const full = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [] });
       const half = await fitOneCycle(model, data, { epochs, lrMax: 1e-2, observers: [], maxSteps: 13 });
       assert.equal(half.trainState.step, 13);
-      saveCheckpoint(path.join(dir, 'half.safetensors'), half.trainState);
+      await saveCheckpoint(path.join(dir, 'half.safetensors'), half.trainState);
       disposeTrainState(half.trainState);
       const r = runScript(here('./fixtures/resume.ts'), [path.join(dir, 'half.safetensors'), path.join(dir, 'end.safetensors'), String(epochs)]);
       assert.equal(r.status, 0, `resume process failed:\n${r.stderr}`);

@@ -16,11 +16,11 @@ const model = toyModel(), opt = adamW(1e-2), inShape = [8, 8, 1];
 const template = { model, opt, inShape };
 
 /** A checkpoint whose header ends in padding, so that the padding is fuzzed too. */
-const checkpoint = (): Uint8Array => {
+const checkpoint = async (): Promise<Uint8Array> => {
   const ts = initTrainState(model, opt, prngKey(7), inShape);
   try {
     for (let k = 0;; k++) {
-      const bytes = encodeCheckpoint(ts, { model: 'toy', act: 'relu', pad: 'x'.repeat(k) });
+      const bytes = await encodeCheckpoint(ts, { model: 'toy', act: 'relu', pad: 'x'.repeat(k) });
       const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
       if (bytes[8 + n - 1] === 0x20) return bytes;
     }
@@ -47,8 +47,8 @@ const verdict = (what: string, bytes: Uint8Array): string | undefined => {
 
 const MASKS = [0x01, 0x02, 0x20, 0x80, 0xff];
 
-test('fuzz: a byte flipped at every offset (5 masks) or a cut at every length is always a CheckpointError', () => {
-  const bytes = checkpoint();
+test('fuzz: a byte flipped at every offset (5 masks) or a cut at every length is always a CheckpointError', async () => {
+  const bytes = await checkpoint();
   const intact = decodeCheckpoint('intact', bytes, template);
   assert.ok(isRight(intact), 'the unmutated checkpoint loads');
   disposeTrainState(intact.right.trainState);

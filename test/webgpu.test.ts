@@ -8,16 +8,20 @@
  * the tests say why and are skipped; with NN_REQUIRE_WEBGPU=1 (set by
  * .ci/run) they fail instead.
  */
-import { assertClose, runs, tf } from './helpers.ts';
+import { assertClose, runs, tf, withTempDir } from './helpers.ts';
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { adamW, disposeTrainState, evaluate, fit, lrFind, prngKey, selectBackend } from '../mod.ts';
+import * as path from 'node:path';
+import * as laws from '../laws.ts';
+import { adamW, disposeTrainState, evaluate, fit, lrFind, prngKey, selectBackend, type Tree } from '../mod.ts';
+import { loadCheckpointOrThrow, saveCheckpoints } from '../node.ts';
 import { installEngine } from '../src/backend/install.ts';
 import { findGpu } from '../src/backend/webgpu.ts';
 import { normal } from '../src/random.ts';
 import { flattenTree } from '../src/tree.ts';
 import { arbConvGradCase, arbMatMulCase, assertTwinGradients, convPad, on, twinFamilies } from './fixtures/gradient_twins.ts';
+import { layerFamilies } from './fixtures/families.ts';
 import { toyData, toyModel } from './fixtures/toy.ts';
 
 let why: string | undefined, requestedReason = '';
@@ -222,6 +226,60 @@ describe('gradients on webgpu match the cpu reference', () => {
 });
 
 /** Fail on any synchronous read of a tensor that lives on the GPU (values already on the CPU are no wait). */
+/** A NaN with the sign bit set, as x86 makes of 0·∞. */
+const NEGATIVE_NAN = new Float32Array(new Uint32Array([0xffc00000]).buffer)[0];
+
+describe('NaN stays NaN on webgpu', () => {
+  gpuTest('relu and maxPool keep NaN of either sign, as PyTorch does; a window of -Infinity pools to -Infinity', () =>
+    on('webgpu', async () => {
+      // Above tfjs-webgpu's CPU hand-off size (1000 values), so that the GPU kernels run.
+      const n = 1200, xs = Float32Array.from({ length: n }, (_, i) => (i % 3) - 1);
+      xs[5] = NaN, xs[6] = NEGATIVE_NAN;
+      const r = await tf.relu(tf.tensor1d(xs)).data();
+      assert.ok(Number.isNaN(r[5]) && Number.isNaN(r[6]), `relu(NaN) gave ${r[5]}, ${r[6]}`);
+      assert.deepEqual([r[0], r[1], r[2], r[3]], [0, 0, 1, 0]);
+      // [2, 20, 30, 2]: a NaN in one window (stride 2 'same', 3×3) and, through batch 1 and a whole-image
+      // window, the path where stock tfjs uses a Max reduction.
+      const img = Float32Array.from({ length: 2 * 20 * 30 * 2 }, (_, i) => Math.sin(i));
+      img[(0 * 20 * 30 + 4 * 30 + 7) * 2 + 1] = NEGATIVE_NAN; // batch 0, row 4, column 7, channel 1
+      const x = tf.tensor4d(img, [2, 20, 30, 2]);
+      const pooled = await tf.maxPool(x, 3, 2, 'same').data();
+      const at = (b: number, i: number, j: number, c: number) => pooled[((b * 10 + i) * 15 + j) * 2 + c];
+      // 'same' pads only below and right here, so output (i, j) reads rows 2i..2i+2 and columns 2j..2j+2: row 4, column 7 is in (1, 3) and (2, 3).
+      for (let i = 0; i < 10; i++) {
+        for (let j = 0; j < 15; j++) {
+          const inWindow = (i === 1 || i === 2) && j === 3;
+          assert.equal(Number.isNaN(at(0, i, j, 1)), inWindow, `window (${i}, ${j}) gave ${at(0, i, j, 1)}`);
+          assert.ok(!Number.isNaN(at(0, i, j, 0)) && !Number.isNaN(at(1, i, j, 1)), 'the NaN spread to another channel or image');
+        }
+      }
+      const whole = await tf.maxPool(tf.slice(x, [0, 0, 0, 0], [1, 20, 30, 2]), [20, 30], 1, 'valid').data();
+      assert.ok(Number.isNaN(whole[1]) && !Number.isNaN(whole[0]), `a whole-image window gave ${Array.from(whole)}`);
+      const low = await tf.maxPool(tf.fill([1, 40, 40, 1], -Infinity) as tf.Tensor4D, 2, 2, 'valid').data();
+      assert.ok(low.every((v) => v === -Infinity), `a window of -Infinity gave ${low[0]}`);
+    }));
+});
+
+describe('laws hold on webgpu', () => {
+  // Fewer cases than the cpu suite's (the laws themselves are the same): the GPU here is a CPU driver.
+  for (const [name, arb, n] of layerFamilies) {
+    const k = Math.max(1, Math.floor(n / 5));
+    gpuTest(`${name}: shape, purity, determinism, gradient (training and eval), no leak, NaN (${k} cases each)`, () =>
+      on('webgpu', async () => {
+        const properties = [
+          laws.shapeProperty(arb()),
+          laws.purityProperty(arb()),
+          laws.determinismProperty(arb()),
+          laws.gradientProperty(arb()),
+          laws.gradientProperty(arb(), { training: false }),
+          laws.noLeakProperty(arb()),
+          laws.nanPropagationProperty(arb()),
+        ];
+        for (const p of properties) await fc.assert(p, runs(k));
+      }));
+  }
+});
+
 const withoutSyncReads = async <T>(f: () => Promise<T>): Promise<T> => {
   const backend = tf.backend() as unknown as { readSync(id: object): unknown; tensorMap: { get(id: object): { values?: unknown } | undefined } };
   const readSync = backend.readSync;
@@ -270,4 +328,27 @@ describe('training on webgpu', () => {
     gpu.params.forEach(([p, v], i) => assertClose(v, cpu.params[i][1], 1e-4, p));
     assertClose(gpu.sweep.losses, cpu.sweep.losses, 1e-4, 'lrFind losses');
   });
+
+  gpuTest(
+    'saveCheckpoints writes the state fit trained on webgpu, reading nothing synchronously, and it loads back exactly',
+    () =>
+      withTempDir('webgpu', (dir) =>
+        on('webgpu', async () => {
+          const file = path.join(dir, 'toy.safetensors'), opt = adamW(3e-3);
+          const before = tf.memory().numTensors;
+          const { trainState } = await withoutSyncReads(() =>
+            fit(toyModel(), toyData(32, 8), { epochs: 1, opt, observers: [], callbacks: [saveCheckpoints({ path: file, config: { model: 'toy' } })] })
+          );
+          const loaded = loadCheckpointOrThrow(file, { model: toyModel(), opt, inShape: [8, 8, 1] });
+          assert.deepEqual(loaded.config, { model: 'toy' });
+          assert.equal(loaded.trainState.step, trainState.step);
+          const values = (tree: Tree) => Promise.all(flattenTree(tree).map(async ([p, t]) => [p, Array.from(await t.data())]));
+          for (const field of ['params', 'state', 'optState'] as const) {
+            assert.deepEqual(await values(loaded.trainState[field]), await values(trainState[field]), field);
+          }
+          disposeTrainState(loaded.trainState);
+          disposeTrainState(trainState);
+          assert.equal(tf.memory().numTensors, before, 'saving on webgpu left tensors behind');
+        })),
+  );
 });

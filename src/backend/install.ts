@@ -15,11 +15,12 @@ import { installNanKernels } from './nan_kernels.ts';
 import { installAvgPoolGradient, installMaxPoolGradient } from './pool_grad.ts';
 import { installWasmZeroCopy } from './wasm_kernels.ts';
 import { installWebGpuAddN } from './webgpu_kernels.ts';
+import { installWebGpuNanKernels } from './webgpu_nan_kernels.ts';
 
 /**
  * Install every kernel, op implementation and gradient rewrite of the
  * library (idempotent). The kernels register for the wasm and cpu backends
- * (and mend the webgpu backend's AddN); the gradients apply on every backend.
+ * (and mend the webgpu backend's AddN, Relu and MaxPool); the gradients apply on every backend.
  *
  * @example
  * ```ts
@@ -39,4 +40,5 @@ export const installEngine = (): void => {
   installNanKernels();
   installFiniteCheck();
   installWebGpuAddN();
+  installWebGpuNanKernels();
 };

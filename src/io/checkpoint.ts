@@ -82,39 +82,43 @@ export interface Loaded {
 // Save
 // ---------------------------------------------------------------------------
 
-const stored = (owner: string, t: tf.Tensor): StoredTensor => {
-  if (t.dtype === 'float32') return { dtype: 'F32', shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) };
-  if (t.dtype === 'int32') return { dtype: 'I32', shape: t.shape, data: Int32Array.from(t.dataSync() as Int32Array) };
-  if (t.dtype === 'bool') return { dtype: 'U8', shape: t.shape, data: Uint8Array.from(t.dataSync() as Uint8Array) };
+/** `t` as stored, its values given (a backend may hand back its own array, or another dtype's for bool: each is copied as stored). */
+const stored = (owner: string, t: tf.Tensor, values: tf.TypedArray): StoredTensor => {
+  if (t.dtype === 'float32') return { dtype: 'F32', shape: t.shape, data: Float32Array.from(values as Float32Array) };
+  if (t.dtype === 'int32') return { dtype: 'I32', shape: t.shape, data: Int32Array.from(values as Int32Array) };
+  if (t.dtype === 'bool') return { dtype: 'U8', shape: t.shape, data: Uint8Array.from(values as Uint8Array) };
   throw new Error(`${owner}: cannot store dtype ${t.dtype}`);
 };
 
 /**
  * The checkpoint's bytes: tensors under `params.*`, `state.*`, `opt.*`; step,
- * key, config and the checksum in metadata.
+ * key, config and the checksum in metadata. Async because the values are
+ * read with `data()`, as on WebGPU, where a synchronous read is impossible:
+ * all of them in one wait.
  *
  * @example
  * ```ts
  * import { adamW, dense, disposeTrainState, encodeCheckpoint, initTrainState, prngKey } from 'tsnn';
  *
  * const ts = initTrainState(dense({ nf: 2 }), adamW(1e-3), prngKey(0), [3]);
- * const bytes = encodeCheckpoint(ts, { model: 'tiny' });
+ * const bytes = await encodeCheckpoint(ts, { model: 'tiny' });
  * console.log(bytes instanceof Uint8Array, bytes.length > 0); // true true
  * disposeTrainState(ts);
  * ```
  */
-export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Uint8Array => encodeCheckpointFor('encodeCheckpoint', ts, config);
+export const encodeCheckpoint = (ts: TrainState, config: unknown = null): Promise<Uint8Array> => encodeCheckpointFor('encodeCheckpoint', ts, config);
 
 /** {@link encodeCheckpoint}, its errors naming `owner` (`saveCheckpoint` for the file writer). */
-export const encodeCheckpointFor = (owner: string, ts: TrainState, config: unknown): Uint8Array => {
+export const encodeCheckpointFor = async (owner: string, ts: TrainState, config: unknown): Promise<Uint8Array> => {
   decodeArg(`${owner}.config`, JsonValue, config);
   if (!(Number.isSafeInteger(ts.step) && ts.step >= 0)) {
     throw new ConfigError([`${owner}.trainState.step: expected non-negative integer, got ${ts.step}`]);
   }
-  const tensors: [string, StoredTensor][] = [];
-  for (const [prefix, field] of GROUPS) {
-    for (const [path, t] of flattenTree(ts[field])) tensors.push([path ? `${prefix}.${path}` : prefix, stored(owner, t)]);
-  }
+  const named: [string, tf.Tensor][] = GROUPS.flatMap(([prefix, field]) =>
+    flattenTree(ts[field]).map(([path, t]): [string, tf.Tensor] => [path ? `${prefix}.${path}` : prefix, t])
+  );
+  const values = await Promise.all(named.map(([, t]) => t.data()));
+  const tensors = named.map(([name, t], i): [string, StoredTensor] => [name, stored(owner, t, values[i])]);
   // What loading would refuse is never written: an atomic save of it would replace a good file with one that cannot load.
   const bad = tensors.map(([name, st]) => valueProblem(name, st.data, st.dtype === 'F32', false)).filter((p) => p !== undefined);
   if (bad.length) throw new ConfigError(listedProblems(bad.map((p) => `${owner}.trainState: ${p}`)));
@@ -291,7 +295,7 @@ const copyOf = (bytes: Uint8Array, pos: number, length: number): Uint8Array => {
  *
  * const model = dense({ nf: 2 }), opt = adamW(1e-3);
  * const ts = initTrainState(model, opt, prngKey(0), [3]);
- * const r = decodeCheckpoint('in memory', encodeCheckpoint(ts, { lr: 1e-3 }), { model, opt, inShape: [3] });
+ * const r = decodeCheckpoint('in memory', await encodeCheckpoint(ts, { lr: 1e-3 }), { model, opt, inShape: [3] });
  * if (r._tag === 'Right') {
  *   console.log(r.right.trainState.step, r.right.config); // 0 { lr: 0.001 }
  *   disposeTrainState(r.right.trainState);

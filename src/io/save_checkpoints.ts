@@ -75,13 +75,13 @@ export const saveCheckpoints = (options: SaveCheckpointsOptions): Callback => {
   const mode = opts.mode ?? 'last';
   let best = -Infinity;
   return {
-    onEpochEnd(row, ts) {
+    async onEpochEnd(row, ts) {
       const score = scoreOf(row, opts.monitor);
-      if (mode === 'last' || score > best) saveCheckpoint(opts.path, ts, opts.config);
+      if (mode === 'last' || score > best) await saveCheckpoint(opts.path, ts, opts.config);
       best = Math.max(best, score);
     },
-    onDivergence(lastGood) {
-      saveCheckpoint(opts.path, lastGood, opts.config);
+    async onDivergence(lastGood) {
+      await saveCheckpoint(opts.path, lastGood, opts.config);
       return `it was saved to '${opts.path}'`;
     },
   };

@@ -154,7 +154,7 @@ export interface FitResult {
  * } catch (e) {
  *   if (!(e instanceof DivergenceError)) throw e;
  *   console.log(e.step, e.tensors.length > 0); // 0 true
- *   disposeTrainState(e.lastGood); // or saveCheckpoint('last-good.safetensors', e.lastGood), from tsnn/node
+ *   disposeTrainState(e.lastGood); // or await saveCheckpoint('last-good.safetensors', e.lastGood), from tsnn/node
  * }
  * ```
  */
