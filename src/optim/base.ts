@@ -125,6 +125,9 @@ export const hyperAt = (h: Hyper, step: number): number => {
  * console.log(countOf(first.count)); // 1
  * ```
  */
+// A synchronous read that never waits on a GPU: every count is made from a JS number (newCount, or a
+// checkpoint's values) and no kernel consumes it, so on WebGPU its values stay on the CPU. The webgpu
+// suite trains under a trap that fails any synchronous read of GPU-held values.
 export const countOf = (count: tf.Tensor): number => count.dataSync()[0];
 
 /**
