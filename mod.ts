@@ -62,19 +62,20 @@ export { ConfigError, LayerError, ShapeError } from './src/errors.ts';
 // ---------------------------------------------------------------------------
 // Layers (channels are `ni` in, `nf` out throughout, fastai's names)
 // ---------------------------------------------------------------------------
-export { conv2d, type Conv2dOptions, type Conv2dParams } from './src/layers/conv.ts';
+export { conv2d, type Conv2dOptions, type Conv2dParams, type ConvInit } from './src/layers/conv.ts';
 export { dense, type DenseOptions, type DenseParams, linear } from './src/layers/dense.ts';
 export { BATCH_NORM_EPS, batchNorm, type BatchNormOptions, type BatchNormParams, type BatchNormState } from './src/layers/batchnorm.ts';
 export { gelu, leakyRelu, type Pointwise, pointwise, relu, sigmoid, silu, tanh } from './src/layers/activations.ts';
 export { avgPool, globalAvgPool, maxPool, type PoolOptions } from './src/layers/pooling.ts';
 export { dropout, type DropoutOptions, flatten, identity } from './src/layers/shape_ops.ts';
-export { kaimingNormal, lecunUniform } from './src/layers/init.ts';
+export { kaimingNormal, kaimingUniform, torchDefaultUniform, xavierUniform } from './src/layers/init.ts';
 
 // ---------------------------------------------------------------------------
 // Combinators and fastai's blocks
 // ---------------------------------------------------------------------------
 export { add, type Children, fanInConcat, fanInSum, fanOut, parallel, serial, withKind } from './src/combinators.ts';
 export { type Act, chapter14Models, convLayer, type ConvLayerOptions, type ModelOptions, plainNet, resBlock, resNet, resNet2 } from './src/blocks.ts';
+export { bottleneckBlock, resnet18, resnet34, resnet50, resNetArch, type ResNetArchOptions, resnetStem } from './src/resnet_arch.ts';
 
 // ---------------------------------------------------------------------------
 // Running and differentiating
@@ -116,6 +117,7 @@ export {
   type TraceState,
   weightsOnly,
 } from './src/optim/transforms.ts';
+export { freeze, type Labeler, multiTransform, setToZero } from './src/optim/partition.ts';
 export {
   adam,
   type AdamAliasOptions,
@@ -147,19 +149,12 @@ export {
 // ---------------------------------------------------------------------------
 export { crossEntropy, type CrossEntropyOptions, crossEntropyWith, type Loss, mse } from './src/train/losses.ts';
 export { accuracy, errorRate, type Metric, runningMean } from './src/train/metrics.ts';
-export {
-  disposeReplacedTrainState,
-  disposeTrainState,
-  evalStep,
-  initTrainState,
-  predict,
-  type StepResult,
-  type TrainState,
-  trainStep,
-} from './src/train/step.ts';
+export { disposeReplacedTrainState, disposeTrainState, evalStep, initTrainState, type StepResult, type TrainState, trainStep } from './src/train/step.ts';
 export { type BatchEnd, type EpochRow, epochTable, type EpochTableOptions, formatEpochTable, type Observer, type TrainBegin } from './src/train/observers.ts';
 export { type ProgressBar, progressBar, type TextOut } from './src/train/progress_bar.ts';
-export type { Callback, Divergence } from './src/train/callbacks.ts';
+export type { Callback, Divergence, StopTraining } from './src/train/callbacks.ts';
+export { earlyStopping, type EarlyStoppingOptions } from './src/train/early_stopping.ts';
+export type { Better } from './src/train/tracker.ts';
 export { describeNonFinite, type NonFinite, nonFiniteTensors } from './src/train/finite.ts';
 export {
   type Data,
@@ -174,6 +169,11 @@ export {
   type StepFactory,
   type StepParts,
 } from './src/train/fit.ts';
+export { fineTune, type FineTuneOptions, type FineTuneResult } from './src/train/fine_tune.ts';
+export { predict, type Predictions, type PredictOptions, type Preprocess } from './src/train/predict.ts';
+export { type ConfusionMatrix, confusionMatrix, confusionMatrixSvg, mostConfused, type TopLoss, topLosses, topLossesSvg } from './src/train/interpretation.ts';
+export { lossPlotSvg, type Recorded, recorder } from './src/train/recorder.ts';
+export { evenMults, groupLrs, type LrSlice, lrSlice } from './src/train/param_groups.ts';
 export { lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSuggestion, steepSuggestion, valleySuggestion } from './src/train/lr_find.ts';
 
 // ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ export {
   loadFashionMnistOrThrow,
   readFashionMnist,
 } from './src/data/fashion_mnist.ts';
-export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folder.ts';
+export { type ImageFolderOptions, loadImageFolder, readImages } from './src/data/image_folder.ts';
 
 // ---------------------------------------------------------------------------
 // Checkpoint files, and a training log
@@ -45,6 +45,8 @@ export { type ImageFolderOptions, loadImageFolder } from './src/data/image_folde
 export { loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint } from './src/io/checkpoint_file.ts';
 export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
 export { jsonLog, type JsonLogOptions } from './src/io/json_log.ts';
+export { csvLogger, type CsvLoggerOptions } from './src/io/csv_logger.ts';
+export { type LoadedModel, loadModel, MODEL_BUILDERS, type ModelBuilder } from './src/io/load_model.ts';
 
 // ---------------------------------------------------------------------------
 // Threads

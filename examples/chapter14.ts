@@ -17,17 +17,27 @@ import {
   type BackendName,
   channelStats,
   chapter14Models,
+  confusionMatrix,
+  confusionMatrixSvg,
   countParams,
   dataLoader,
   disposeTrainState,
+  disposeTree,
+  epochTable,
   evaluate,
   fitOneCycle,
+  lossPlotSvg,
   lrFind,
   lrFindSvg,
+  mostConfused,
+  predict,
   prngKey,
+  recorder,
   selectBackend,
+  topLosses,
+  topLossesSvg,
 } from '../mod.ts';
-import { dataParallel, saveCheckpoints } from '../node.ts';
+import { dataParallel, FASHION_MNIST_CLASSES, loadModel, saveCheckpoints } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
 
 const { values: args } = parseArgs({
@@ -62,7 +72,7 @@ const train = dataLoader(data.train, { batchSize, key, normalize: stats, limit: 
 const valid = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize: stats, limit: limit.test });
 console.log(`Fashion-MNIST from ${data.dir}: ${train.size} train, ${valid.size} test images; mean ${stats.mean[0].toFixed(3)}, std ${stats.std[0].toFixed(3)}`);
 console.log(
-  `backend: ${backendInfo().name} (${backendInfo().reason}); ${epochs} epochs, batch ${batchSize}, first stride ${firstStride}${quick ? ', quick run' : ''}\n`,
+  `run: ${epochs} epochs, batch ${batchSize}, first stride ${firstStride}${quick ? ', quick run' : ''}\n`,
 );
 
 interface Result {
@@ -77,12 +87,14 @@ interface Result {
 const results: Result[] = [];
 for (const name of models) {
   const opts = { nIn: 1, nClasses: 10, firstStride };
-  const config = { model: name, ...opts };
+  // What loadModel needs to rebuild the model and preprocess its inputs (examples/evaluate.ts, examples/predict.ts).
+  const config = { model: name, ...opts, inShape: [28, 28, 1], preprocess: { normalize: stats }, classes: FASHION_MNIST_CLASSES };
   const model = chapter14Models[name](opts);
   let lr = Number(args.lr);
   if (!args.lr) {
     const found = await lrFind(model, train, { key });
     fs.writeFileSync(path.join(args.out!, `lr_find_${name}.svg`), lrFindSvg(found));
+    fs.writeFileSync(path.join(args.out!, `lr_find_${name}.json`), JSON.stringify(found));
     lr = found.valley;
     console.log(
       `== ${name}: lrFind suggests valley ${found.valley.toExponential(2)}, steep ${found.steep.toExponential(2)}, minimum ${
@@ -95,10 +107,12 @@ for (const name of models) {
   const workers = Number(args.workers);
   // The factory's own name is its export name in mod.ts.
   const exportName = chapter14Models[name].name;
+  const rec = recorder();
   const { trainState, history } = await fitOneCycle(model, { train, valid }, {
     epochs,
     lrMax: lr,
     key,
+    observers: [epochTable(), rec],
     callbacks: [saveCheckpoints({ path: checkpoint, config, mode: 'best' })],
     ...(workers > 1 ? { step: dataParallel({ workers, spec: { module: new URL('../mod.ts', import.meta.url).href, export: exportName, args: [opts] } }) } : {}),
   });
@@ -113,7 +127,8 @@ for (const name of models) {
     checkpoint,
   });
   disposeTrainState(trainState);
-  console.log();
+  fs.writeFileSync(path.join(args.out!, `loss_${name}.svg`), lossPlotSvg(rec));
+  console.log(`loss plot: ${path.join(args.out!, `loss_${name}.svg`)}\n`);
 }
 
 console.log('model     params     lr        accuracy  valid_loss  time/epoch');
@@ -145,5 +160,21 @@ fs.writeFileSync(
     2,
   ),
 );
+// The best model, reloaded for inference as a user would: its confusion matrix, most confused pairs and top losses.
+const best = results.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), results[0]);
+if (best) {
+  const m = loadModel(best.checkpoint);
+  const n = valid.size, images = { x: data.test.x.subarray(0, n * 784), shape: [28, 28, 1] };
+  const actual = data.test.y.subarray(0, n);
+  const p = await predict(m.model, m, images, m.preprocess);
+  const cm = confusionMatrix(p, actual), classes = [...FASHION_MNIST_CLASSES];
+  const files = [`confusion_${best.model}.svg`, `top_losses_${best.model}.svg`].map((f) => path.join(args.out!, f));
+  fs.writeFileSync(files[0], confusionMatrixSvg(cm, classes));
+  fs.writeFileSync(files[1], topLossesSvg({ x: data.test.x as Uint8Array, shape: [28, 28, 1] }, topLosses(p, actual, 9), classes));
+  console.log(`\n${best.model} (best), most confused (actual, predicted, count):`);
+  for (const [a, b, count] of mostConfused(cm, classes).slice(0, 5)) console.log(`  ${a} → ${b}: ${count}`);
+  console.log(`confusion matrix: ${files[0]}; top losses: ${files[1]}`);
+  disposeTree({ params: m.params, state: m.state });
+}
 console.log(`\nresults: ${out}; best checkpoints: ${results.map((r) => r.checkpoint).join(', ')}`);
 console.log(`evaluate one: node --import tsx examples/evaluate.ts ${results[0]?.checkpoint ?? ''}`);

@@ -1,27 +1,31 @@
 /**
- * Load a chapter-14 checkpoint and evaluate it on the Fashion-MNIST test set.
+ * Load a chapter-14 checkpoint and evaluate it on the Fashion-MNIST test set,
+ * with the normalisation saved in it.
  *
  *   node --import tsx examples/evaluate.ts runs/resnet.best.safetensors
  */
-import { isLeft } from 'fp-ts/lib/Either.js';
-import { adamW, channelStats, chapter14Models, dataLoader, decodeSafetensors, disposeTrainState, evaluate, selectBackend } from '../mod.ts';
-import { loadCheckpoint } from '../node.ts';
+import { channelStats, CheckpointError, dataLoader, disposeTree, evaluate, selectBackend } from '../mod.ts';
+import { loadModel } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
-import * as fs from 'node:fs';
 
-const file = process.argv[process.argv.length - 1];
-if (!file.endsWith('.safetensors')) throw new Error('usage: evaluate.ts <checkpoint.safetensors>');
+const file = process.argv[2];
+if (!file || process.argv.length > 3) {
+  console.error('usage: node --import tsx examples/evaluate.ts <checkpoint.safetensors>');
+  process.exit(2);
+}
 await selectBackend();
-// The model's configuration travels in the checkpoint's metadata.
-const header = decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
-if (isLeft(header)) throw header.left;
-const { model: name, ...config } = JSON.parse(header.right.metadata.config);
-const model = chapter14Models[name as keyof typeof chapter14Models](config);
-// fitOneCycle trains with adamW, so the optimizer state has adamW's structure.
-const loaded = loadCheckpoint(file, { model, opt: adamW(1e-3), inShape: [28, 28, 1] });
-if (isLeft(loaded)) throw loaded.left;
+let m;
+try {
+  m = loadModel(file);
+} catch (e) {
+  if (!(e instanceof CheckpointError)) throw e;
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+}
 const data = await fashionMnistOrExit();
-const test = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize: channelStats(data.train) });
-const r = await evaluate(model, loaded.right.trainState, test);
-console.log(`${name} (step ${loaded.right.trainState.step}): test accuracy ${r.metrics.accuracy.toFixed(4)}, loss ${r.loss.toFixed(4)}`);
-disposeTrainState(loaded.right.trainState);
+// Checkpoints saved before the preprocessing was stored in them: the training set's statistics, as training used.
+const normalize = m.preprocess.normalize ?? channelStats(data.train);
+const test = dataLoader(data.test, { batchSize: 500, shuffle: false, normalize });
+const r = await evaluate(m.model, m, test);
+console.log(`${m.config.model} (step ${m.step}): test accuracy ${r.metrics.accuracy.toFixed(4)}, loss ${r.loss.toFixed(4)}`);
+disposeTree({ params: m.params, state: m.state });

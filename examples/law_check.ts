@@ -15,5 +15,5 @@ const cases = fc.record({ h: fc.integer({ min: 1, max: 9 }), s: fc.constantFrom(
   .map(({ h, s, seed }) => ({ layer: myBlock(3, 8, s), inShape: [h, h, 3], batch: 2, seed }));
 await fc.assert(laws.shapeProperty(cases), { numRuns: 20 }); // apply's shape == init's outShape
 await fc.assert(laws.gradientProperty(cases), { numRuns: 10 }); // autodiff == finite differences
-// fastai's residual invariants: output shape, relu(shortcut(x)) at init, relu(x) for ni == nf, the shortcut is used.
+// fastai's residual invariants: output shape, relu(shortcut(x) + b) at init (b: the last BatchNorm's bias), relu(x + b) for ni == nf, the shortcut is used.
 await fc.assert(laws.residualProperty(myBlock), { numRuns: 10 });

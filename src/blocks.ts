@@ -12,7 +12,7 @@ import { ConfigError } from './errors.ts';
 import { type AnyLayer, type Layer, tidyApply, withLabel } from './layer.ts';
 import { BATCH_NORM_EPS, batchNorm } from './layers/batchnorm.ts';
 import { gelu, leakyRelu, type Pointwise, relu, sigmoid, silu, tanh } from './layers/activations.ts';
-import { conv2d } from './layers/conv.ts';
+import { conv2d, type ConvInit, ConvInitCodec } from './layers/conv.ts';
 import { dense } from './layers/dense.ts';
 import { avgPool, globalAvgPool } from './layers/pooling.ts';
 import { flatten, identity } from './layers/shape_ops.ts';
@@ -40,6 +40,7 @@ const convLayerOptional = {
   stride: PositiveInt,
   act: ActCodec,
   bnInit: BnInit,
+  init: t.union([t.literal('auto'), ConvInitCodec], "'auto' | 'torchDefault' | 'kaimingUniform' | 'kaimingNormal' | 'xavierUniform'"),
 };
 const ConvLayerOptionSet: OptionSetOf<NoFields, typeof convLayerOptional> = optionSet('convLayer', {}, convLayerOptional);
 
@@ -53,6 +54,13 @@ export interface ConvLayerOptions {
   readonly act?: Act;
   /** BatchNorm weight init: `'zero'` is fastai's BatchZero. Default `'one'`. */
   readonly bnInit?: 'one' | 'zero';
+  /**
+   * The conv weight's init. `'auto'` (the default) is fastai's `init='auto'`:
+   * `'kaimingUniform'` before relu, leakyRelu or silu, `'xavierUniform'`
+   * before sigmoid or tanh, and PyTorch's `'torchDefault'` otherwise (no
+   * activation, gelu, or an activation of your own). See `conv2d`'s `init`.
+   */
+  readonly init?: 'auto' | ConvInit;
 }
 typesAgree<SameType<ConvLayerOptions, OptionsOf<typeof ConvLayerOptionSet>>>();
 
@@ -60,8 +68,27 @@ const resolveAct = (act: Act | undefined): Pointwise | null =>
   act === undefined ? relu : act === 'none' ? null : typeof act === 'function' ? act : ACTIVATIONS[act];
 
 /**
+ * fastai's `init_linear(conv, act, init='auto')`: the initialiser its layers.py
+ * attaches to the activation (`__default_init__`), matched here by the
+ * activation's name; a conv with none keeps PyTorch's default.
+ */
+const autoInit = (act: Pointwise | null): ConvInit => {
+  if (act === null) return 'torchDefault';
+  if (['relu', 'leakyRelu', 'silu'].includes(act.name)) return 'kaimingUniform';
+  if (['sigmoid', 'tanh'].includes(act.name)) return 'xavierUniform';
+  return 'torchDefault';
+};
+
+/** fastai's `BatchNorm(nf)` starts its bias at 1e-3 (`_get_norm`: `bn.bias.data.fill_(1e-3)`). */
+const FASTAI_BN_BETA = 1e-3;
+
+/**
  * fastai's ConvLayer: conv (padding ks//2, no bias) → batchNorm → activation.
- * Params are `{ conv: { weight }, bn: { gamma, beta } }`.
+ * Params are `{ conv: { weight }, bn: { gamma, beta } }`, initialised as
+ * fastai does: the conv weight by the activation (see
+ * {@link ConvLayerOptions.init}: U(±√(6/fanIn)) before relu, U(±1/√fanIn)
+ * with no activation), BatchNorm's gamma at 1 (0 with `bnInit: 'zero'`,
+ * fastai's BatchZero) and its beta at 1e-3.
  *
  * @example
  * ```ts
@@ -82,8 +109,19 @@ export const convLayer = (ni: number, nf: number, opts: ConvLayerOptions = {}): 
   const ks = o.ks ?? 3;
   const a = resolveAct(o.act);
   const body = serial(
-    withLabel('conv', conv2d({ ni, nf, ks, stride: o.stride ?? 1, padding: Math.floor(ks / 2), bias: false })),
-    withLabel('bn', batchNorm({ init: o.bnInit ?? 'one' })),
+    withLabel(
+      'conv',
+      conv2d({
+        ni,
+        nf,
+        ks,
+        stride: o.stride ?? 1,
+        padding: Math.floor(ks / 2),
+        bias: false,
+        init: o.init === undefined || o.init === 'auto' ? autoInit(a) : o.init,
+      }),
+    ),
+    withLabel('bn', batchNorm({ init: o.bnInit ?? 'one', betaInit: FASTAI_BN_BETA })),
   );
   const layer = a ? a(body) : body;
   return withKind('convLayer', a === null || a === relu ? foldedInference(layer, o.stride ?? 1, Math.floor(ks / 2), a === relu) : layer);
@@ -126,7 +164,7 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
  *
  * - `convs`: two ConvLayers; the first carries the stride, the second has no
  *   activation and a zero-initialised BatchNorm weight, so the block starts
- *   as `relu(idconv(pool(x)))`.
+ *   as `relu(idconv(pool(x)) + 1e-3)` (1e-3 is fastai's BatchNorm bias).
  * - `idconv`: identity when `ni === nf`, else a 1×1 ConvLayer without activation.
  * - `pool`: identity when `stride === 1`, else `AvgPool(stride, ceil_mode=True)`,
  *   as fastai's library has it (the book's `AvgPool(2)` at its stride 2), so
@@ -146,10 +184,18 @@ const foldedInference = (layer: Layer<Children, Children>, stride: number, pad: 
  */
 export const resBlock = (ni: number, nf: number, stride = 1): Layer<Children, Children> => {
   for (const [field, v] of [['ni', ni], ['nf', nf], ['stride', stride]] as const) decodeArg(`resBlock.${field}`, PositiveInt, v);
-  const convs = withLabel('convs', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })));
+  return residualBlock('resBlock', serial(convLayer(ni, nf, { stride }), convLayer(nf, nf, { act: 'none', bnInit: 'zero' })), ni, nf, stride);
+};
+
+/**
+ * fastai's residual layout around a branch `convs` (ni → nf channels at
+ * `stride`): `relu(convs(x) + idconv(pool(x)))`, the shortcut as in
+ * {@link resBlock}. Shared by `resBlock` and the bottleneck block.
+ */
+export const residualBlock = (kind: string, convs: AnyLayer, ni: number, nf: number, stride: number): Layer<Children, Children> => {
   const idconv = withLabel('idconv', ni === nf ? identity : convLayer(ni, nf, { ks: 1, act: 'none' }));
   const pool = withLabel('pool', stride === 1 ? identity : avgPool({ size: stride, ceilMode: true }));
-  return withKind('resBlock', relu(add(convs, serial(pool, idconv))));
+  return withKind(kind, relu(add(withLabel('convs', convs), serial(pool, idconv))));
 };
 
 // ---------------------------------------------------------------------------

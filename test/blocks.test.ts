@@ -96,12 +96,12 @@ describe('blocks', () => {
   });
 
   test('a strided resBlock averages the shortcut over 2x2 windows in ceil mode', () => {
-    // ni == nf, stride 2: shortcut is avgPool only; at init the block is relu(avgPool(x)).
+    // ni == nf, stride 2: shortcut is avgPool only; at init the block is relu(avgPool(x) + 1e-3), 1e-3 the BatchZero's bias (fastai's).
     const block = resBlock(1, 1, 2);
     const { params, state } = block.init(prngKey(0), [3, 3, 1]);
     const x = tf.tensor([1, -2, 3, 4, 5, -6, 7, 8, 9], [1, 3, 3, 1]);
     const y = block.apply(params, state, x, evalCtx).y as tf.Tensor;
-    assertClose(y.dataSync(), [2, 0, 7.5, 9]);
+    assertClose(y.dataSync(), [2 + 1e-3, 0, 7.5 + 1e-3, 9 + 1e-3]);
     [x, y].forEach((t) => t.dispose());
     disposeTree(params);
     disposeTree(state);

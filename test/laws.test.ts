@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as laws from '../laws.ts';
 import { layerFamilies } from './fixtures/families.ts';
-import { add, avgPool, conv2d, convLayer, identity, relu, resBlock, serial, withKind, withLabel } from '../mod.ts';
+import { add, avgPool, bottleneckBlock, conv2d, convLayer, identity, relu, resBlock, serial, withKind, withLabel } from '../mod.ts';
 
 // Every general law over every family of built-in layers, combinators and blocks.
 // The laws are async (they read values with `await t.data()`, as WebGPU needs):
@@ -44,8 +44,8 @@ const skipSubject: laws.ResidualBlock = { block: skipBlock, shortcut: skip, shor
 describe('residual laws', () => {
   test('resBlock(ni, nf, s) maps [b, h, w, ni] to [b, ceil(h/s), ceil(w/s), nf]', () =>
     fc.assert(laws.resBlockShapeProperty(laws.arbResBlockParams({ maxSize: 9 })), runs(40)));
-  test('at init a resBlock equals relu(idconv(pool(x)))', () => fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()), runs(40)));
-  test('with ni == nf and stride 1 a resBlock at init equals relu(x)', () =>
+  test('at init a resBlock equals relu(idconv(pool(x)) + b)', () => fc.assert(laws.resBlockAtInitProperty(laws.arbResBlockParams()), runs(40)));
+  test('with ni == nf and stride 1 a resBlock at init equals relu(x + b)', () =>
     fc.assert(laws.resBlockIdentityProperty(laws.arbResBlockParams({ sameChannels: true, stride: 1 })), runs(30)));
   test('resBlock uses its shortcut', () => fc.assert(laws.residualShortcutProperty(resBlock), runs(30)));
 
@@ -56,8 +56,8 @@ describe('residual laws', () => {
     ]] as const
   ) {
     test(`${name}: shape`, () => fc.assert(laws.residualShapeProperty(subject, laws.arbResBlockParams({ maxSize: 9 })), runs(20)));
-    test(`${name}: at init equals relu(shortcut(x))`, () => fc.assert(laws.residualAtInitProperty(subject), runs(20)));
-    test(`${name}: with ni == nf and stride 1 equals relu(x) at init`, () => fc.assert(laws.residualIdentityProperty(subject), runs(15)));
+    test(`${name}: at init equals relu(shortcut(x) + b)`, () => fc.assert(laws.residualAtInitProperty(subject), runs(20)));
+    test(`${name}: with ni == nf and stride 1 equals relu(x + b) at init`, () => fc.assert(laws.residualIdentityProperty(subject), runs(15)));
     test(`${name}: uses its shortcut`, () => fc.assert(laws.residualShortcutProperty(subject), runs(20)));
     test(`${name}: every residual law, and the general laws`, async () => {
       await fc.assert(laws.residualProperty(subject, laws.arbResBlockParams({ maxSize: 6 })), runs(10));
@@ -96,4 +96,14 @@ describe('residual laws', () => {
     await fc.assert(laws.allProperty(laws.arbAnyCase()), runs(10));
     assert.equal(tf.memory().numTensors, before);
   });
+});
+
+describe('residual laws for the bottleneck block', () => {
+  // Its middle conv has nf/4 channels: cases with ni, nf ≥ 4 (sameChannels is kept, ni and nf moving together).
+  const wide = (o?: Parameters<typeof laws.arbResBlockParams>[0]) => laws.arbResBlockParams(o).map((r) => ({ ...r, ni: r.ni + 3, nf: r.nf + 3 }));
+  test('shape', () => fc.assert(laws.residualShapeProperty(bottleneckBlock, wide({ maxSize: 9 })), runs(15)));
+  test('at init equals relu(shortcut(x) + b)', () => fc.assert(laws.residualAtInitProperty(bottleneckBlock, wide()), runs(15)));
+  test('with ni == nf and stride 1 equals relu(x + b) at init', () =>
+    fc.assert(laws.residualIdentityProperty(bottleneckBlock, wide({ sameChannels: true, stride: 1 })), runs(10)));
+  test('uses its shortcut', () => fc.assert(laws.residualShortcutProperty(bottleneckBlock, wide()), runs(15)));
 });

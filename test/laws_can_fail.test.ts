@@ -121,7 +121,7 @@ describe('every law catches a broken layer', () => {
 // A user's block in fastai's layout, with a switch per way to break it.
 interface Breakage {
   readonly ignoreStride?: boolean; // the residual branch and the shortcut both ignore the stride: wrong output shape
-  readonly noBatchZero?: boolean; // the last BatchNorm starts at gamma = 1: not relu(shortcut(x)) at init
+  readonly noBatchZero?: boolean; // the last BatchNorm starts at gamma = 1: not relu(shortcut(x) + b) at init
   readonly noFinalRelu?: boolean; // convs + shortcut, no relu at the end: not relu(x) at init
   readonly addTwice?: boolean; // relu(convs + 2 shortcut): not relu(x) at init
   readonly ignoreShortcut?: boolean; // the shortcut's output is multiplied by zero
@@ -165,7 +165,7 @@ describe('every residual law catches a broken user block', () => {
     await assert.doesNotReject(() => laws.checkResidualShape(broken, strided));
     await expectLaw(
       () => laws.checkResidualAtInit(broken, strided),
-      /residual at-init law fails for noBatchZero\(3, 4, 2\).*eval output differs from relu\(shortcut\(x\)\).*zero-initialised/,
+      /residual at-init law fails for noBatchZero\(3, 4, 2\).*eval output differs from relu\(shortcut\(x\) \+ b\).*zero-initialised/,
     );
     await assert.rejects(() => fc.assert(laws.residualAtInitProperty(broken, residualCases), { numRuns: 5 }));
   });
@@ -176,7 +176,7 @@ describe('every residual law catches a broken user block', () => {
       await assert.doesNotReject(() => laws.checkResidualShape(broken, same));
       await expectLaw(
         () => laws.checkResidualIdentity(broken, same),
-        new RegExp(`residual identity law fails for ${name}\\(3, 3, 1\\).*eval output differs from relu\\(x\\)`),
+        new RegExp(`residual identity law fails for ${name}\\(3, 3, 1\\).*eval output differs from relu\\(x \\+ b\\)`),
       );
       await assert.rejects(() => fc.assert(laws.residualIdentityProperty(broken, residualCases), { numRuns: 5 }));
     }

@@ -141,8 +141,8 @@ describe('layers', () => {
     y.dispose();
   });
 
-  test('conv2d weights are kaiming-normal: std sqrt(2 / fanIn)', () => {
-    const { params } = conv2d({ nf: 64, ks: 3, bias: false }).init(prngKey(0), [8, 8, 32]);
+  test("conv2d with init 'kaimingNormal' draws std sqrt(2 / fanIn)", () => {
+    const { params } = conv2d({ nf: 64, ks: 3, bias: false, init: 'kaimingNormal' }).init(prngKey(0), [8, 8, 32]);
     const v = params.weight.dataSync();
     const std = Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
     assert.ok(Math.abs(std - Math.sqrt(2 / (9 * 32))) < 0.01 * Math.sqrt(2 / 288) * 10, `std ${std}`);

@@ -59,8 +59,8 @@ import {
   identity,
   initTrainState,
   kaimingNormal,
+  kaimingUniform,
   leakyRelu,
-  lecunUniform,
   linear,
   lrFind,
   masked,
@@ -92,6 +92,7 @@ import {
   sgd,
   split,
   tidyTransformation,
+  torchDefaultUniform,
   trace,
   trainCtx,
   trainStep,
@@ -99,6 +100,7 @@ import {
   warmup,
   withKind,
   withLabel,
+  xavierUniform,
 } from '../mod.ts';
 import { dataParallel, DatasetError, encodeIdx, jsonLog, loadFashionMnist, loadImageFolder, parseIdx, readFashionMnist, saveCheckpoints } from '../node.ts';
 import { showValue } from '../src/config.ts';
@@ -309,14 +311,22 @@ const layerRows: Row[] = [
   }),
   opt('trainCtx.key', D.never, (v) => trainCtx(v as never)),
   // Initialisers and keys (a key is never a hostile value).
-  ...(['kaimingNormal', 'lecunUniform'] as const).flatMap((name): Row[] => {
-    const f = { kaimingNormal, lecunUniform }[name];
+  ...(['kaimingNormal', 'kaimingUniform', 'torchDefaultUniform', 'xavierUniform'] as const).flatMap((name): Row[] => {
+    const f = {
+      kaimingNormal,
+      kaimingUniform,
+      torchDefaultUniform,
+      xavierUniform: (k: Parameters<typeof xavierUniform>[0], s: readonly number[], n: number) => xavierUniform(k, s, n, 4),
+    }[name];
     return [
       row(`${name}.fanIn`, D.positive, (v) => f(prngKey(0), [2, 2], v as number), { use: (t: tf.Tensor) => (finiteAll(t, name), t.dispose()) }),
       row(`${name}.shape.0`, D.nonNegInt, (v) => f(prngKey(0), [v as number, 2], 4), { use: (t: tf.Tensor) => (finiteAll(t, name), t.dispose()) }),
       row(`${name}.shape`, D.never, (v) => f(prngKey(0), v as never, 4)),
       row(`${name}.key`, D.never, (v) => f(v as never, [2], 4)),
     ];
+  }),
+  row('xavierUniform.fanOut', D.positive, (v) => xavierUniform(prngKey(0), [2, 2], 4, v as number), {
+    use: (t: tf.Tensor) => (finiteAll(t, 'xavierUniform'), t.dispose()),
   }),
   row('prngKey.seed', D.safeInt, (v) => prngKey(v as number)),
   row('split.key', D.never, (v) => split(v as never, 2)),

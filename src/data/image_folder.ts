@@ -78,14 +78,38 @@ const readSplit = async (dir: string, classes: readonly string[], o: Required<Im
     if (label < 0) throw new DatasetError(nodePath.join(dir, cls), `class '${cls}' is not among the training classes [${classes.join(', ')}]`);
     for (const f of fs.readdirSync(nodePath.join(dir, cls)).filter((f) => IMAGE.test(f)).sort()) files.push([nodePath.join(dir, cls, f), label]);
   }
+  const x = await readImages(files.map(([f]) => f), [h, w], c as 1 | 3);
+  return { x, y: Int32Array.from(files, ([, label]) => label), shape: [h, w, c], classes };
+};
+
+/**
+ * Decode image files (PNG, JPEG) with jimp, resized to `size` ([height,
+ * width]), as `[n, h, w, channels]` bytes: RGB, or luma (0.299 R + 0.587 G +
+ * 0.114 B) for 1 channel. A file that is missing or will not decode is a
+ * DatasetError naming it.
+ *
+ * @example
+ * ```ts
+ * import { Jimp } from 'jimp';
+ * import { readImages } from 'tsnn/node';
+ *
+ * const dir = Deno.makeTempDirSync();
+ * Deno.writeFileSync(`${dir}/red.png`, await new Jimp({ width: 4, height: 4, color: 0xff0000ff }).getBuffer('image/png'));
+ * const x = await readImages([`${dir}/red.png`], [2, 2], 3);
+ * console.log(x.length, Array.from(x.subarray(0, 3))); // 12 [ 255, 0, 0 ]
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export const readImages = async (files: readonly string[], size: readonly [number, number], channels: 1 | 3): Promise<Uint8Array> => {
+  const [h, w] = size, c = channels;
   const { Jimp } = await loadJimp();
-  const x = new Uint8Array(files.length * h * w * c), y = new Int32Array(files.length);
-  for (const [i, [file, label]] of files.entries()) {
+  const x = new Uint8Array(files.length * h * w * c);
+  for (const [i, file] of files.entries()) {
     let img;
     try {
       img = await Jimp.read(file);
     } catch (e) {
-      throw new DatasetError(file, `cannot decode image: ${(e as Error).message}`);
+      throw new DatasetError(file, `cannot decode image: ${(e as Error).message.split('\n')[0]}`);
     }
     img.resize({ w, h });
     const rgba = img.bitmap.data;
@@ -94,9 +118,8 @@ const readSplit = async (dir: string, classes: readonly string[], o: Required<Im
       if (c === 3) x.set([r, g, b], (i * h * w + p) * 3);
       else x[i * h * w + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
     }
-    y[i] = label;
   }
-  return { x, y, shape: [h, w, c], classes };
+  return x;
 };
 
 /**

@@ -140,8 +140,12 @@ export const encodeCheckpointFor = async (owner: string, ts: TrainState, config:
 export interface CheckpointTemplate {
   /** The model the checkpoint's params and state must fit. */
   readonly model: AnyLayer;
-  /** The optimizer the checkpoint's optimizer state must fit. */
-  readonly opt: AnyTransformation;
+  /**
+   * The optimizer the checkpoint's optimizer state must fit. Without one,
+   * the optimizer state is not loaded (its bytes still count in the checksum),
+   * and `optState` comes back empty: for inference.
+   */
+  readonly opt?: AnyTransformation;
   /** The input shape, batch excluded, the model is initialised at. */
   readonly inShape: Shape;
 }
@@ -165,7 +169,9 @@ interface Expected {
 const expectedOf = (template: CheckpointTemplate): Map<string, Expected> => {
   const expected = new Map<string, Expected>();
   tf.tidy(() => {
-    const reference = initTrainState(template.model, template.opt, prngKey(0), template.inShape);
+    const reference: TrainState = template.opt
+      ? initTrainState(template.model, template.opt, prngKey(0), template.inShape)
+      : { ...template.model.init(prngKey(0), template.inShape), optState: {}, step: 0, key: prngKey(0) };
     try {
       for (const [prefix, field] of GROUPS) {
         for (const [path, t] of flattenTree(reference[field])) {
@@ -243,18 +249,22 @@ export const decodeFrom = (file: string, src: Source, template: CheckpointTempla
     else if (got.dtype !== e.dtype && !(e.dtype === 'U8' && got.dtype === 'BOOL')) problems.push(`${name}: expected dtype ${e.dtype}, got ${got.dtype}`);
     else matched.add(name);
   }
-  for (const [name] of infos) if (!expected.has(name)) problems.push(`${name}: unexpected (not in the model)`);
+  // Without an optimizer its tensors are read for the checksum alone.
+  const unused = (name: string) => template.opt === undefined && (name === 'opt' || name.startsWith('opt.'));
+  for (const [name] of infos) if (!expected.has(name) && !unused(name)) problems.push(`${name}: unexpected (not in the model)`);
   // 5. The data, each tensor once, in file order, which the checksum continues over. A file already
   // refused has only its matching tensors read, for their values: never more bytes than the model's own.
   const whole = problems.length === 0;
-  const data = new Map<string, StoredTensor>();
+  const data = new Map<string, StoredTensor>(), summed: Uint8Array[] = [];
   for (const [name, info] of infos) {
-    if (!matched.has(name)) continue;
+    if (!matched.has(name) && !(whole && unused(name))) continue;
     const raw = src.read(dataStart + info.begin, info.end - info.begin);
+    summed.push(raw);
+    if (!matched.has(name)) continue;
     data.set(name, { dtype: info.dtype === 'BOOL' ? 'U8' : info.dtype as StoredTensor['dtype'], shape: info.shape, data: typed(raw, info.dtype) });
   }
   if (whole && at !== undefined) {
-    const sum = checksumOf(head, at, [...data.values()].map((st) => new Uint8Array(st.data.buffer, st.data.byteOffset, st.data.byteLength)));
+    const sum = checksumOf(head, at, summed);
     if (sum !== metadata[CHECKSUM_FIELD]) {
       problems.push(
         `checksum mismatch: the file says ${metadata[CHECKSUM_FIELD]}, its bytes give ${sum} (the file is corrupt: changed or damaged after it was written)`,

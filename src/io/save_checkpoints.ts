@@ -6,9 +6,8 @@
  */
 import * as t from 'io-ts';
 import { JsonValue, nonEmptyString, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
-import { ConfigError } from '../errors.ts';
 import type { Callback } from '../train/callbacks.ts';
-import type { EpochRow } from '../train/observers.ts';
+import { type Better, type Tracker, tracker, trackerFields } from '../train/tracker.ts';
 import { saveCheckpoint } from './checkpoint_file.ts';
 
 const Path: t.Type<string, string, unknown> = nonEmptyString('a file path');
@@ -23,32 +22,24 @@ export interface SaveCheckpointsOptions {
   /** `'last'`: after every epoch. `'best'`: when the monitored figure improves. Default `'last'`. */
   readonly mode?: 'last' | 'best';
   /**
-   * For `'best'`: a metric's name (higher is better), or `'validLoss'` (lower
-   * is better). Default: the first metric, else `'validLoss'`.
+   * For `'best'`: `'validLoss'`, `'trainLoss'` or a metric's name. Default:
+   * the first metric, else `'validLoss'`.
    */
   readonly monitor?: string;
+  /** For `'best'`: which way is better. Default `'lower'` when the name holds "loss" or "error", else `'higher'` (fastai's rule). */
+  readonly better?: Better;
+  /** For `'best'`: an epoch improves only by more than this. Default 0. */
+  readonly minDelta?: number;
 }
 
 const saveCheckpointsRequired = { path: Path };
-const saveCheckpointsOptional = { config: JsonValue, mode: Mode, monitor: t.string };
+const saveCheckpointsOptional = { config: JsonValue, mode: Mode, ...trackerFields };
 const SaveCheckpointsOptionSet: OptionSetOf<typeof saveCheckpointsRequired, typeof saveCheckpointsOptional> = optionSet(
   'saveCheckpoints',
   saveCheckpointsRequired,
   saveCheckpointsOptional,
 );
 typesAgree<SameType<SaveCheckpointsOptions, OptionsOf<typeof SaveCheckpointsOptionSet>>>();
-
-/** The monitored figure of a row, higher is better. */
-const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
-  const name = monitor ?? Object.keys(row.metrics)[0] ?? 'validLoss';
-  if (name === 'validLoss') return -row.validLoss;
-  if (!(name in row.metrics)) {
-    throw new ConfigError([
-      `saveCheckpoints.monitor: expected 'validLoss' or one of the metrics (${Object.keys(row.metrics).join(', ')}), got ${JSON.stringify(name)}`,
-    ]);
-  }
-  return row.metrics[name];
-};
 
 /**
  * A callback for `fit` that saves checkpoints to `path`; on divergence it saves the last good state there.
@@ -73,12 +64,16 @@ const scoreOf = (row: EpochRow, monitor: string | undefined): number => {
 export const saveCheckpoints = (options: SaveCheckpointsOptions): Callback => {
   const opts = SaveCheckpointsOptionSet.decode(options);
   const mode = opts.mode ?? 'last';
-  let best = -Infinity;
+  let watch: Tracker | undefined;
   return {
+    onTrainBegin() {
+      watch = undefined; // each fit starts afresh (fastai's reset_on_fit)
+    },
     async onEpochEnd(row, ts) {
-      const score = scoreOf(row, opts.monitor);
-      if (mode === 'last' || score > best) await saveCheckpoint(opts.path, ts, opts.config);
-      best = Math.max(best, score);
+      if (mode === 'last') return await saveCheckpoint(opts.path, ts, opts.config);
+      const monitor = opts.monitor ?? Object.keys(row.metrics)[0] ?? 'validLoss';
+      watch ??= tracker('saveCheckpoints', { monitor, ...(opts.better ? { better: opts.better } : {}), minDelta: opts.minDelta ?? 0 });
+      if (watch.improved(row)) await saveCheckpoint(opts.path, ts, opts.config);
     },
     async onDivergence(lastGood) {
       await saveCheckpoint(opts.path, lastGood, opts.config);

@@ -14,6 +14,7 @@ import { conv2d } from '../layers/conv.ts';
 import { dense } from '../layers/dense.ts';
 import { avgPool, globalAvgPool, maxPool, poolOutSize } from '../layers/pooling.ts';
 import { dropout, flatten, identity } from '../layers/shape_ops.ts';
+import { bottleneckBlock, resNetArch } from '../resnet_arch.ts';
 import type { LayerCase } from './checks.ts';
 import type { ResBlockCase } from './residual.ts';
 
@@ -307,6 +308,49 @@ export const arbResBlockCase = (constraints?: CaseConstraints): fc.Arbitrary<Lay
   );
 
 /**
+ * Bottleneck blocks (1×1 → 3×3 → 1×1, ResNet-50's), with nf from 4 up (the
+ * middle conv has nf/4 channels), odd sizes and both strides.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * await fc.assert(laws.shapeProperty(laws.arbBottleneckCase()), { numRuns: 3, seed: 1 });
+ * ```
+ */
+export const arbBottleneckCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCase> =>
+  arbResBlockParams(constraints).map((r) => {
+    const nf = r.nf + 3;
+    return mkCase(`bottleneckBlock(${r.ni}, ${nf}, ${r.stride})`, bottleneckBlock(r.ni, nf, r.stride), [r.h, r.w, r.ni], r.batch, r.seed);
+  });
+
+/**
+ * The end-of-chapter ResNet (`resNetArch`): a small stem, one or two stages of
+ * one block, ResBlocks or bottleneck blocks.
+ *
+ * @example
+ * ```ts
+ * import fc from 'fast-check';
+ * import * as laws from 'tsnn/laws';
+ *
+ * await fc.assert(laws.shapeProperty(laws.arbResNetArchCase()), { numRuns: 2, seed: 1 });
+ * ```
+ */
+export const arbResNetArchCase = (): fc.Arbitrary<LayerCase> =>
+  fc.record({
+    stages: fc.integer({ min: 1, max: 2 }),
+    expansion: fc.constantFrom(1, 4),
+    size: fc.integer({ min: 5, max: 12 }),
+    batch: fc.integer({ min: 2, max: 3 }),
+    seed,
+  }).map((r) => {
+    const layers = new Array(r.stages).fill(1);
+    const layer = resNetArch(3, layers, { nIn: 1, stem: [2, 4], expansion: r.expansion });
+    return mkCase(`resNetArch(3, [${layers}], { expansion: ${r.expansion} })`, layer, [r.size, r.size, 1], r.batch, r.seed);
+  });
+
+/**
  * The three chapter-14 models, with tiny channel counts.
  *
  * @example
@@ -353,4 +397,5 @@ export const arbAnyCase = (constraints?: CaseConstraints): fc.Arbitrary<LayerCas
     arbCombinatorCase(constraints),
     arbConvLayerCase(constraints),
     arbResBlockCase(constraints),
+    arbBottleneckCase(constraints),
   );

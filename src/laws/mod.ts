@@ -156,7 +156,7 @@ export const residualShapeProperty = (
   arb: fc.Arbitrary<ResBlockCase> = arbResBlockParams(),
 ): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualShape(subject, c));
 /**
- * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x))`.
+ * The residual at-init law ({@link checkResidualAtInit}): at init the block equals `relu(shortcut(x) + b)`, b a small per-channel constant (the residual branch's last BatchNorm bias).
  *
  * @example
  * ```ts
@@ -171,7 +171,7 @@ export const residualAtInitProperty = (
 ): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => fc.asyncProperty(arb, (c) => checkResidualAtInit(subject, c));
 /**
  * The residual identity law ({@link checkResidualIdentity}): each case is
- * taken with `nf = ni` and stride 1, where at init the block is `relu(x)`.
+ * taken with `nf = ni` and stride 1, where at init the block is `relu(x + b)`.
  *
  * @example
  * ```ts
@@ -229,7 +229,7 @@ export const residualProperty = (
  */
 export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => residualShapeProperty(resBlock, arb);
 /**
- * ResBlock at init equals `relu(idconv(pool(x)))`: {@link residualAtInitProperty} for `resBlock`.
+ * ResBlock at init equals `relu(idconv(pool(x)) + 1e-3)`: {@link residualAtInitProperty} for `resBlock`.
  *
  * @example
  * ```ts
@@ -240,7 +240,7 @@ export const resBlockShapeProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyn
  */
 export const resBlockAtInitProperty = (arb: fc.Arbitrary<ResBlockCase>): fc.IAsyncPropertyWithHooks<[ResBlockCase]> => residualAtInitProperty(resBlock, arb);
 /**
- * ResBlock with `ni == nf`, stride 1, at init equals `relu(x)`: {@link residualIdentityProperty} for `resBlock`.
+ * ResBlock with `ni == nf`, stride 1, at init equals `relu(x + b)`: {@link residualIdentityProperty} for `resBlock`.
  *
  * @example
  * ```ts

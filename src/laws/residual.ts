@@ -6,8 +6,9 @@
  * ending in a BatchNorm initialised to zero (BatchZero). The laws:
  *
  * - shape: `[b, h, w, ni]` maps to `[b, ceil(h/s), ceil(w/s), nf]`, in `init` and `apply`;
- * - at init: the block equals `relu(shortcut(x))`;
- * - identity: with `ni === nf` and stride 1, it equals `relu(x)` at init;
+ * - at init: the block equals `relu(shortcut(x) + b)`, b a per-channel
+ *   constant of at most 0.01 (the residual branch's last BatchNorm bias);
+ * - identity: with `ni === nf` and stride 1, it equals `relu(x + b)` at init;
  * - shortcut: the shortcut is used (perturbing its params changes the output).
  *
  * Like the general laws in `checks.ts`, each check is async (it reads values
@@ -166,19 +167,60 @@ const take = async (t: tf.Tensor): Promise<number[]> => {
   }
 };
 
-/**
- * `[max |a - b|, max |b|]` as one tensor, built inside a `tf.tidy` (which
- * cannot await) and read afterwards by {@link relDiff}.
- */
-const diffStats = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]);
+const sameShape = (a: tf.Tensor, b: tf.Tensor): boolean => a.shape.join() === b.shape.join();
 
-/** Largest |a - b| relative to max(1, max |b|), from {@link diffStats}. */
-const relDiff = async (stats: tf.Tensor): Promise<number> => {
-  const [d, m] = await take(stats);
-  return d / Math.max(1, m);
+/**
+ * The largest offset a zero-initialised residual branch may start with: its
+ * last BatchNorm's bias, 0 in PyTorch and 1e-3 in fastai (`_get_norm`).
+ */
+const MAX_START_OFFSET = 1e-2;
+
+/**
+ * How far `y` is from `relu(s + b)` for the best per-channel constant `b`
+ * (channels last), relative to max(1, max |s|), and the largest |b|. Where
+ * `y > 0`, `y = s + b` exactly, so `b` is read there (the median, against
+ * rounding); a channel with no such value takes b = 0.
+ */
+const offsetMisfit = async (y: tf.Tensor, s: tf.Tensor): Promise<{ misfit: number; offset: number }> => {
+  const [yv, sv] = await Promise.all([y.data(), s.data()]);
+  const channels = y.shape[y.shape.length - 1] ?? 1;
+  const offsets = Array.from({ length: channels }, (_, c) => {
+    const d: number[] = [];
+    for (let i = c; i < yv.length; i += channels) if (yv[i] > 0) d.push(yv[i] - sv[i]);
+    return d.length ? d.sort((a, b) => a - b)[d.length >> 1] : 0;
+  });
+  let misfit = 0, scale = 1;
+  for (let i = 0; i < yv.length; i++) {
+    misfit = Math.max(misfit, Math.abs(yv[i] - Math.max(0, sv[i] + offsets[i % channels])));
+    scale = Math.max(scale, Math.abs(sv[i]));
+  }
+  return { misfit: misfit / scale, offset: Math.max(...offsets.map(Math.abs)) };
 };
 
-const sameShape = (a: tf.Tensor, b: tf.Tensor): boolean => a.shape.join() === b.shape.join();
+/** Check `y` against `relu(s + b)` (see {@link offsetMisfit}), failing the law with `what` naming `s`. */
+const checkOffset = async (r: Resolved, c: ResBlockCase, law: string, mode: string, y: tf.Tensor, s: tf.Tensor, what: string, tol: number) => {
+  const { misfit, offset } = await offsetMisfit(y, s);
+  if (!(misfit <= tol)) {
+    fail(
+      r,
+      c,
+      law,
+      `${mode} output differs from relu(${what} + b) by ${
+        misfit.toExponential(3)
+      } (relative; tolerance ${tol}) for any per-channel constant b; is the residual branch's last BatchNorm zero-initialised?`,
+    );
+  }
+  if (!(offset <= MAX_START_OFFSET)) {
+    fail(
+      r,
+      c,
+      law,
+      `${mode} output is relu(${what} + b) with |b| up to ${
+        offset.toExponential(3)
+      }; expected at most ${MAX_START_OFFSET} (the residual branch's last BatchNorm bias)`,
+    );
+  }
+};
 
 /**
  * Init the block for the case and run `f`; once `f` has settled, disposes
@@ -264,11 +306,12 @@ export const checkResidualShape = async (subject: ResidualSubject, c: ResBlockCa
 };
 
 /**
- * At-init law: with BatchZero on the residual branch, the block at
- * initialisation equals `relu(shortcut(x))`, in eval and training mode. The
- * shortcut is rebuilt with the subject's `shortcut` factory and applied with
- * the block's own params and state at `shortcutPath`. `tol` is relative to
- * `max(1, max |relu(shortcut(x))|)`.
+ * At-init law: with BatchZero on the residual branch, that branch starts as
+ * a per-channel constant `b` (its last BatchNorm's bias: 0 in PyTorch, 1e-3
+ * in fastai), so the block at initialisation equals `relu(shortcut(x) + b)`,
+ * in eval and training mode, with |b| ≤ 0.01. The shortcut is rebuilt with
+ * the subject's `shortcut` factory and applied with the block's own params
+ * and state at `shortcutPath`. `tol` is relative to `max(1, max |shortcut(x)|)`.
  *
  * @example
  * ```ts
@@ -284,24 +327,16 @@ export const checkResidualAtInit = async (subject: ResidualSubject, c: ResBlockC
     const sc = shortcutOf(r, c, 'at-init', params, state);
     const shortcut = r.shortcut(c.ni, c.nf, c.stride);
     for (const [mode, ctx] of ctxs(c)) {
-      // A shape mismatch (a message), or the statistics to read.
-      const stats = tf.tidy(() => {
-        const y = single(r, c, 'at-init', layer.apply(params, state, x, ctx).y);
-        const ref = tf.relu(single(r, c, 'at-init', shortcut.apply(sc.params, sc.state, x, ctx).y));
-        if (!sameShape(y, ref)) return `${mode} apply gives [${y.shape.join(', ')}] but relu(shortcut(x)) gives [${ref.shape.join(', ')}]`;
-        return diffStats(y, ref);
-      });
-      if (typeof stats === 'string') fail(r, c, 'at-init', stats);
-      const d = await relDiff(stats as tf.Tensor);
-      if (!(d <= tol)) {
-        fail(
-          r,
-          c,
-          'at-init',
-          `${mode} output differs from relu(shortcut(x)) by ${
-            d.toExponential(3)
-          } (relative; tolerance ${tol}); is the residual branch's last BatchNorm zero-initialised?`,
-        );
+      // In a tidy: a block that gives no single tensor fails there, leaving nothing behind.
+      const [y, s] = tf.tidy(() => [
+        single(r, c, 'at-init', layer.apply(params, state, x, ctx).y),
+        single(r, c, 'at-init', shortcut.apply(sc.params, sc.state, x, ctx).y),
+      ]);
+      try {
+        if (!sameShape(y, s)) fail(r, c, 'at-init', `${mode} apply gives [${y.shape.join(', ')}] but shortcut(x) gives [${s.shape.join(', ')}]`);
+        await checkOffset(r, c, 'at-init', mode, y, s, 'shortcut(x)', tol);
+      } finally {
+        tf.dispose([y, s].filter((t) => t !== x)); // an identity shortcut gives x itself, which withBlock owns
       }
     }
   });
@@ -309,7 +344,8 @@ export const checkResidualAtInit = async (subject: ResidualSubject, c: ResBlockC
 
 /**
  * Identity law: with `ni === nf` and stride 1, the block at initialisation
- * is `relu(x)`, in eval and training mode. Other cases are a `RangeError`.
+ * is `relu(x + b)` for a per-channel constant |b| ≤ 0.01 (see
+ * {@link checkResidualAtInit}), in eval and training mode. Other cases are a `RangeError`.
  *
  * @example
  * ```ts
@@ -322,15 +358,13 @@ export const checkResidualIdentity = async (subject: ResidualSubject, c: ResBloc
   if (c.ni !== c.nf || c.stride !== 1) throw new RangeError(`the identity law needs ni === nf and stride 1, got ${describeCase(r, c)}`);
   await withBlock(r, c, 'identity', async (layer, params, state, x) => {
     for (const [mode, ctx] of ctxs(c)) {
-      // A shape mismatch (a message), or the statistics to read.
-      const stats = tf.tidy(() => {
-        const y = single(r, c, 'identity', layer.apply(params, state, x, ctx).y);
-        if (!sameShape(y, x)) return `${mode} apply gives [${y.shape.join(', ')}], expected the input's [${x.shape.join(', ')}]`;
-        return diffStats(y, tf.relu(x));
-      });
-      if (typeof stats === 'string') fail(r, c, 'identity', stats);
-      const d = await relDiff(stats as tf.Tensor);
-      if (!(d <= tol)) fail(r, c, 'identity', `${mode} output differs from relu(x) by ${d.toExponential(3)} (relative; tolerance ${tol})`);
+      const y = tf.tidy(() => single(r, c, 'identity', layer.apply(params, state, x, ctx).y));
+      try {
+        if (!sameShape(y, x)) fail(r, c, 'identity', `${mode} apply gives [${y.shape.join(', ')}], expected the input's [${x.shape.join(', ')}]`);
+        await checkOffset(r, c, 'identity', mode, y, x, 'x', tol);
+      } finally {
+        if (y !== x) y.dispose();
+      }
     }
   });
 };
@@ -440,7 +474,7 @@ export const checkResidual = async (subject: ResidualSubject, c: ResBlockCase): 
 export const checkResBlockShape = (c: ResBlockCase): Promise<void> => checkResidualShape(resBlock, c);
 
 /**
- * {@link checkResidualAtInit} for `resBlock`: at init it equals `relu(idconv(pool(x)))`.
+ * {@link checkResidualAtInit} for `resBlock`: at init it equals `relu(idconv(pool(x)) + b)`.
  *
  * @example
  * ```ts
@@ -450,7 +484,7 @@ export const checkResBlockShape = (c: ResBlockCase): Promise<void> => checkResid
 export const checkResBlockAtInit = (c: ResBlockCase, tol = 1e-6): Promise<void> => checkResidualAtInit(resBlock, c, tol);
 
 /**
- * {@link checkResidualIdentity} for `resBlock`: with `ni === nf` and stride 1, at init it is `relu(x)`.
+ * {@link checkResidualIdentity} for `resBlock`: with `ni === nf` and stride 1, at init it is `relu(x + b)`.
  *
  * @example
  * ```ts

@@ -5,7 +5,7 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import * as t from 'io-ts';
-import { type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, type SameType, typesAgree, UnitInterval } from '../config.ts';
+import { Finite, type NoFields, optionSet, type OptionSetOf, type OptionsOf, Positive, type SameType, typesAgree, UnitInterval } from '../config.ts';
 import { ShapeError, showFullShape, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { batchNormRunningStats, batchNormTrain } from '../ops/batchnorm.ts';
@@ -23,6 +23,7 @@ const batchNormOptional = {
   eps: Positive,
   momentum: UnitInterval,
   init: Init,
+  betaInit: Finite,
 };
 const BatchNormOptionSet: OptionSetOf<NoFields, typeof batchNormOptional> = optionSet('batchNorm', {}, batchNormOptional);
 
@@ -34,6 +35,8 @@ export interface BatchNormOptions {
   readonly momentum?: number;
   /** Initial `gamma`: `'one'`, or `'zero'` for fastai's BatchZero. Default `'one'`. */
   readonly init?: 'one' | 'zero';
+  /** Initial `beta`. Default 0, PyTorch's; fastai's `BatchNorm` (and so `convLayer`) uses 1e-3. */
+  readonly betaInit?: number;
 }
 typesAgree<SameType<BatchNormOptions, OptionsOf<typeof BatchNormOptionSet>>>();
 
@@ -86,7 +89,7 @@ export const batchNorm = (opts: BatchNormOptions = {}): Layer<BatchNormParams, B
       }
       const c = s[s.length - 1];
       return {
-        params: { gamma: gammaInit === 'one' ? tf.ones([c]) : tf.zeros([c]), beta: tf.zeros([c]) },
+        params: { gamma: gammaInit === 'one' ? tf.ones([c]) : tf.zeros([c]), beta: tf.fill([c], o.betaInit ?? 0) as Tensor1D },
         state: { mean: tf.zeros([c]), var: tf.ones([c]) },
         outShape: s,
       };

@@ -19,9 +19,9 @@ import {
 } from '../config.ts';
 import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
-import { split } from '../random.ts';
+import { type Key, split } from '../random.ts';
 import type { Empty } from '../tree.ts';
-import { kaimingNormal, lecunUniform } from './init.ts';
+import { kaimingNormal, kaimingUniform, torchDefaultUniform, xavierUniform } from './init.ts';
 
 /**
  * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
@@ -49,6 +49,29 @@ const Padding: t.UnionC<[
   tupleOf([NonNegativeInt, NonNegativeInt], '[top/bottom, left/right]'),
 ], "'same' | 'valid' | non-negative integer | [top/bottom, left/right]");
 
+/** How a conv's weight is drawn: see {@link Conv2dOptions.init}. */
+export type ConvInit = 'torchDefault' | 'kaimingUniform' | 'kaimingNormal' | 'xavierUniform';
+/** The codec of {@link ConvInit}. */
+export const ConvInitCodec: t.KeyofC<Record<ConvInit, null>> = t.keyof(
+  { torchDefault: null, kaimingUniform: null, kaimingNormal: null, xavierUniform: null },
+  "'torchDefault' | 'kaimingUniform' | 'kaimingNormal' | 'xavierUniform'",
+);
+
+/** A conv weight `[ks, ks, ni, nf]` drawn by `init` (fan-in ks·ks·ni, fan-out ks·ks·nf, as PyTorch counts them). */
+export const convWeight = (init: ConvInit, key: Key, shape: readonly [number, number, number, number]): tf.Tensor4D => {
+  const [kh, kw, ni, nf] = shape, fanIn = kh * kw * ni;
+  switch (init) {
+    case 'torchDefault':
+      return torchDefaultUniform(key, shape, fanIn) as tf.Tensor4D;
+    case 'kaimingUniform':
+      return kaimingUniform(key, shape, fanIn) as tf.Tensor4D;
+    case 'kaimingNormal':
+      return kaimingNormal(key, shape, fanIn) as tf.Tensor4D;
+    case 'xavierUniform':
+      return xavierUniform(key, shape, fanIn, kh * kw * nf) as tf.Tensor4D;
+  }
+};
+
 const conv2dRequired = {
   nf: PositiveInt,
 };
@@ -58,6 +81,7 @@ const conv2dOptional = {
   stride: PositiveInt,
   padding: Padding,
   bias: t.boolean,
+  init: ConvInitCodec,
 };
 const Conv2dOptionSet: OptionSetOf<typeof conv2dRequired, typeof conv2dOptional> = optionSet('conv2d', conv2dRequired, conv2dOptional);
 
@@ -78,6 +102,13 @@ export interface Conv2dOptions {
   readonly padding?: 'same' | 'valid' | number | readonly [number, number];
   /** Add a bias. Default true. */
   readonly bias?: boolean;
+  /**
+   * How the weight is drawn. `'torchDefault'`: U(±1/√fanIn), PyTorch's
+   * `nn.Conv2d` default; `'kaimingUniform'`: U(±√(6/fanIn)); `'kaimingNormal'`:
+   * N(0, 2/fanIn); `'xavierUniform'`: U(±√(6/(fanIn + fanOut))). The bias is
+   * always U(±1/√fanIn), as in PyTorch. Default `'torchDefault'`.
+   */
+  readonly init?: ConvInit;
 }
 typesAgree<SameType<Conv2dOptions, OptionsOf<typeof Conv2dOptionSet>>>();
 
@@ -175,8 +206,8 @@ export const conv2d = (opts: Conv2dOptions): Layer<Conv2dParams, Empty> => {
       checkWeightSize('conv2d', [ks, ks, c, o.nf], weightFields(c));
       const [kw, kb] = split(key, 2);
       const fanIn = ks * ks * c;
-      const weight = kaimingNormal(kw, [ks, ks, c, o.nf], fanIn) as tf.Tensor4D;
-      const params: Conv2dParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], fanIn) as tf.Tensor1D } : { weight };
+      const weight = convWeight(o.init ?? 'torchDefault', kw, [ks, ks, c, o.nf]);
+      const params: Conv2dParams = bias ? { weight, bias: torchDefaultUniform(kb, [o.nf], fanIn) as tf.Tensor1D } : { weight };
       return { params, state: {}, outShape: [oh, ow, o.nf] };
     },
     apply: tidyApply((params, state, x) => {

@@ -10,7 +10,7 @@ import { ShapeError, showShape } from '../errors.ts';
 import { expectInput, type Layer, paramTensor, singleInput, singleShape, tidyApply } from '../layer.ts';
 import { split } from '../random.ts';
 import type { Empty } from '../tree.ts';
-import { lecunUniform } from './init.ts';
+import { torchDefaultUniform } from './init.ts';
 
 /**
  * tfjs-core's tensor types under private aliases: `deno doc --lint` reports npm types named in a public type
@@ -72,8 +72,8 @@ export const dense = (opts: DenseOptions): Layer<DenseParams, Empty> => {
       }
       checkWeightSize('dense', [s[0], o.nf], weightFields(s[0]));
       const [kw, kb] = split(key, 2);
-      const weight = lecunUniform(kw, [s[0], o.nf], s[0]) as tf.Tensor2D;
-      const params: DenseParams = bias ? { weight, bias: lecunUniform(kb, [o.nf], s[0]) as tf.Tensor1D } : { weight };
+      const weight = torchDefaultUniform(kw, [s[0], o.nf], s[0]) as tf.Tensor2D;
+      const params: DenseParams = bias ? { weight, bias: torchDefaultUniform(kb, [o.nf], s[0]) as tf.Tensor1D } : { weight };
       return { params, state: {}, outShape: [o.nf] };
     },
     apply: tidyApply((params, state, x) => {

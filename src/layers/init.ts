@@ -44,21 +44,64 @@ const checked = (owner: string, key: Key, shape: readonly number[], fanIn: numbe
 export const kaimingNormal = (key: Key, shape: readonly number[], fanIn: number): tf.Tensor =>
   tf.tensor(normal(key, checked('kaimingNormal', key, shape, fanIn), Math.sqrt(2 / fanIn)), [...shape], 'float32');
 
+/** Uniform in ±bound, checked on behalf of `owner`. */
+const uniformIn = (owner: string, key: Key, shape: readonly number[], fanIn: number, bound: (fanIn: number) => number): tf.Tensor => {
+  const size = checked(owner, key, shape, fanIn);
+  const b = bound(fanIn);
+  return tf.tensor(uniform(key, size, -b, b), [...shape], 'float32');
+};
+
 /**
- * Uniform in ±1/sqrt(fanIn): PyTorch's default for `nn.Linear` weights and
- * biases. `key`, `shape` and `fanIn` are checked as {@link kaimingNormal} checks them.
+ * Kaiming (He) uniform: U(±√(6 / fanIn)), std √(2 / fanIn), PyTorch's
+ * `kaiming_uniform_` with its defaults (a = 0, fan-in). fastai's ConvLayer
+ * gives it to a conv followed by ReLU, leaky ReLU or swish. Arguments are
+ * checked as {@link kaimingNormal} checks them.
  *
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
- * import { lecunUniform, prngKey } from 'tsnn';
+ * import { kaimingUniform, prngKey } from 'tsnn';
  *
- * const w = lecunUniform(prngKey(0), [256, 10], 256); // in ±√(3 / 256)
- * console.log(w.shape, tf.max(tf.abs(w)).dataSync()[0] <= Math.sqrt(3 / 256)); // [256, 10] true
+ * const w = kaimingUniform(prngKey(0), [3, 3, 16, 32], 3 * 3 * 16); // in ±√(6 / 144)
+ * console.log(tf.max(tf.abs(w)).dataSync()[0] <= Math.sqrt(6 / 144), tf.moments(w).variance.dataSync()[0].toFixed(3)); // true 0.014
  * ```
  */
-export const lecunUniform = (key: Key, shape: readonly number[], fanIn: number): tf.Tensor => {
-  const size = checked('lecunUniform', key, shape, fanIn);
-  const bound = 1 / Math.sqrt(fanIn);
-  return tf.tensor(uniform(key, size, -bound, bound), [...shape], 'float32');
+export const kaimingUniform = (key: Key, shape: readonly number[], fanIn: number): tf.Tensor =>
+  uniformIn('kaimingUniform', key, shape, fanIn, (n) => Math.sqrt(6 / n));
+
+/**
+ * Glorot (Xavier) uniform: U(±√(6 / (fanIn + fanOut))), PyTorch's
+ * `xavier_uniform_`. fastai's ConvLayer gives it to a conv followed by
+ * sigmoid or tanh. `fanOut` is checked as `fanIn` is.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { prngKey, xavierUniform } from 'tsnn';
+ *
+ * const w = xavierUniform(prngKey(0), [3, 3, 16, 32], 3 * 3 * 16, 3 * 3 * 32); // in ±√(6 / 432)
+ * console.log(tf.max(tf.abs(w)).dataSync()[0] <= Math.sqrt(6 / 432)); // true
+ * ```
+ */
+export const xavierUniform = (key: Key, shape: readonly number[], fanIn: number, fanOut: number): tf.Tensor => {
+  decodeArg('xavierUniform.fanOut', Positive, fanOut);
+  return uniformIn('xavierUniform', key, shape, fanIn, (n) => Math.sqrt(6 / (n + fanOut)));
 };
+
+/**
+ * Uniform in ±1/√fanIn (std 1/√(3·fanIn)): PyTorch's default for `nn.Linear`
+ * and `nn.Conv2d` weights and biases (`kaiming_uniform_` with a = √5). It is
+ * what a conv with no activation keeps in fastai's ConvLayer. Arguments are
+ * checked as {@link kaimingNormal} checks them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { prngKey, torchDefaultUniform } from 'tsnn';
+ *
+ * const w = torchDefaultUniform(prngKey(0), [256, 10], 256); // in ±1/√256
+ * console.log(w.shape, tf.max(tf.abs(w)).dataSync()[0] <= 1 / 16); // [256, 10] true
+ * ```
+ */
+export const torchDefaultUniform = (key: Key, shape: readonly number[], fanIn: number): tf.Tensor =>
+  uniformIn('torchDefaultUniform', key, shape, fanIn, (n) => 1 / Math.sqrt(n));

@@ -21,10 +21,21 @@ export interface Divergence {
   readonly tensors: readonly NonFinite[];
 }
 
+/** What a callback may ask of `fit` after an epoch: to stop, with the reason `fit` reports. */
+export interface StopTraining {
+  /** Why, e.g. `No improvement in validLoss since epoch 3: early stopping`. */
+  readonly stop: string;
+}
+
 /** Hooks that `fit` calls with the train state. */
 export interface Callback {
-  /** After each epoch's evaluation, with the state after it. */
-  onEpochEnd?(row: EpochRow, trainState: TrainState): void | Promise<void>;
+  /** Once, before the first step (state kept across fits is reset here). */
+  onTrainBegin?(): void;
+  /**
+   * After each epoch's evaluation, with the state after it. Returning
+   * `{ stop }` ends `fit` after this epoch (every callback still sees it).
+   */
+  onEpochEnd?(row: EpochRow, trainState: TrainState): void | StopTraining | Promise<void | StopTraining>;
   /**
    * When a step diverges (a non-finite loss, or a NaN or infinity left in
    * the state), with the last good state. A returned

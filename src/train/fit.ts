@@ -29,7 +29,9 @@ import { ConfigError } from '../errors.ts';
 import type { AnyLayer, FlowShape } from '../layer.ts';
 import { adamW } from '../optim/aliases.ts';
 import { type AnyTransformation, type StepSchedule, Transformation } from '../optim/base.ts';
+import { freeze } from '../optim/partition.ts';
 import { oneCycle, oneCycleFields, perStep } from '../optim/schedules.ts';
+import { groupedOpt, groupLrs, type LrSlice, LrSliceCodec } from './param_groups.ts';
 import { isKey, type Key, prngKey } from '../random.ts';
 import type { Callback } from './callbacks.ts';
 import { describeNonFinite, type NonFinite, nonFiniteTensors } from './finite.ts';
@@ -133,6 +135,8 @@ export interface FitResult {
   readonly trainState: TrainState;
   /** One row per epoch run, as the observers saw them. */
   readonly history: readonly EpochRow[];
+  /** Why training ended before `epochs`, when a callback stopped it (see `earlyStopping`). */
+  readonly stopped?: string;
 }
 
 /**
@@ -200,6 +204,8 @@ const tick = () => new Promise<void>((r) => setTimeout(r, 0));
  * Evaluate on a loader: mean loss and metrics, weighted by batch size. It
  * reads the values with `data()`, 32 batches at a time, so a GPU is waited on
  * once per 32 batches rather than once per batch.
+ * `onBatch(done, total)`, if given, is called after each batch (`fit`
+ * reports it to observers as `onValidBatchEnd`, for the table's progress bar).
  *
  * @example
  * ```ts
@@ -219,6 +225,7 @@ export const evaluate = async (
   loader: Loader,
   loss: Loss = crossEntropy,
   metrics: readonly Metric[] = [accuracy],
+  onBatch?: (done: number, total: number) => void,
 ): Promise<{ loss: number; metrics: Record<string, number> }> => {
   decodeArg('evaluate.loss', LossFn, loss);
   decodeArg('evaluate.metrics', Metrics, metrics);
@@ -241,6 +248,7 @@ export const evaluate = async (
       all.dispose();
     }
   };
+  let done = 0;
   try {
     for (const batch of loader.batches(0)) {
       try {
@@ -249,6 +257,8 @@ export const evaluate = async (
         disposeBatch(batch);
       }
       if (pending.length >= READ_EVERY) await drain();
+      done++;
+      onBatch?.(done, loader.length);
     }
     if (pending.length) await drain();
   } finally {
@@ -324,8 +334,8 @@ const fold = async (run: Run, build: StepFactory): Promise<FitResult> => {
     // The step is built after the checks: a data-parallel one starts worker threads.
     const step = await build({ model, loss: run.loss, opt: opts.opt });
     try {
-      const history = await epochs(run, step, () => ts, (next) => (ts = next));
-      return { trainState: ts, history };
+      const { history, stopped } = await epochs(run, step, () => ts, (next) => (ts = next));
+      return stopped === undefined ? { trainState: ts, history } : { trainState: ts, history, stopped };
     } finally {
       await step.close?.();
     }
@@ -339,7 +349,12 @@ const fold = async (run: Run, build: StepFactory): Promise<FitResult> => {
 
 const DONE: IteratorResult<Batch> = { done: true, value: undefined };
 
-const epochs = async (run: Run, step: Step, current: () => TrainState, replace: (next: TrainState) => void): Promise<EpochRow[]> => {
+const epochs = async (
+  run: Run,
+  step: Step,
+  current: () => TrainState,
+  replace: (next: TrainState) => void,
+): Promise<{ history: EpochRow[]; stopped?: string }> => {
   const { model, data, opts, loss, metrics, observers, callbacks } = run;
   const perEpoch = data.train.length;
   const startEpoch = Math.floor(current().step / perEpoch);
@@ -353,8 +368,10 @@ const epochs = async (run: Run, step: Step, current: () => TrainState, replace: 
       backend: `${info.name} (${info.reason})`,
     })
   );
+  callbacks.forEach((c) => c.onTrainBegin?.());
   const history: EpochRow[] = [];
-  for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+  let stopped: string | undefined;
+  for (let epoch = startEpoch; epoch < opts.epochs && stopped === undefined; epoch++) {
     const t0 = performance.now();
     const trainLoss = runningMean();
     let b = 0;
@@ -416,14 +433,20 @@ const epochs = async (run: Run, step: Step, current: () => TrainState, replace: 
     }
     const ts = current();
     if (opts.maxSteps !== undefined && ts.step >= opts.maxSteps && b < perEpoch) break;
-    const v = data.valid ? await evaluate(model, ts, data.valid, loss, metrics) : { loss: NaN, metrics: Object.fromEntries(metrics.map((m) => [m.name, NaN])) };
+    const onValid = (batch: number, batches: number) => observers.forEach((o) => o.onValidBatchEnd?.({ epoch, batch, batches }));
+    const v = data.valid
+      ? await evaluate(model, ts, data.valid, loss, metrics, onValid)
+      : { loss: NaN, metrics: Object.fromEntries(metrics.map((m) => [m.name, NaN])) };
     const row: EpochRow = { epoch, trainLoss: trainLoss.value, validLoss: v.loss, metrics: v.metrics, seconds: (performance.now() - t0) / 1000 };
     history.push(row);
     observers.forEach((o) => o.onEpochEnd?.(row));
-    for (const c of callbacks) await c.onEpochEnd?.(row, ts);
+    for (const c of callbacks) {
+      const verdict = await c.onEpochEnd?.(row, ts);
+      if (verdict && stopped === undefined) stopped = verdict.stop;
+    }
   }
-  observers.forEach((o) => o.onTrainEnd?.(history));
-  return history;
+  observers.forEach((o) => o.onTrainEnd?.(history, stopped));
+  return stopped === undefined ? { history } : { history, stopped };
 };
 
 type OptFactory = (lr: (step: number) => number, mom: (step: number) => number) => AnyTransformation;
@@ -431,8 +454,11 @@ const OptFactoryFn: t.Type<OptFactory, OptFactory, unknown> = func<OptFactory>('
 
 /** Options of {@link fitOneCycle}: fit's, less `opt`, plus the one-cycle ones. */
 export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'> {
-  /** The peak learning rate. */
-  readonly lrMax: number;
+  /**
+   * The peak learning rate, or one per parameter group as fastai's
+   * `slice(lo, hi)` spreads them (see `groupLrs`).
+   */
+  readonly lrMax: number | LrSlice;
   /** Initial lr is `lrMax / div`. Default 25. */
   readonly div?: number;
   /** Final lr is `lrMax / divFinal`. Default 1e5. */
@@ -445,11 +471,30 @@ export interface FitOneCycleOptions extends Omit<FitOptions, 'opt'> {
   readonly weightDecay?: number;
   /** Build the optimizer from the lr and momentum schedules. Default AdamW, fastai's defaults. */
   readonly makeOpt?: (lr: StepSchedule, mom: StepSchedule) => AnyTransformation;
+  /**
+   * Parameter groups, each a list of path prefixes (`[['stem', 'stages'],
+   * ['head']]`); each group has its own optimizer and its own rate from
+   * `lrMax`. Every param must fall in one. Default one group of everything.
+   */
+  readonly groups?: readonly (readonly string[])[];
+  /** Path prefixes whose params do not train (see `freeze`): no update, no decay, no state. Default none. */
+  readonly frozen?: readonly string[];
+  /** BatchNorm params under `frozen` still train (fastai's `train_bn`). Default true. */
+  readonly trainBn?: boolean;
 }
 
-const fitOneCycleRequired = { epochs: PositiveInt, lrMax: Positive };
-const fitOneCycleOptional = { ...fitFields, ...oneCycleFields, weightDecay: NonNegative, makeOpt: OptFactoryFn };
-const FitOneCycleOptionSet: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> = optionSet(
+const Prefixes = t.readonlyArray(t.string, 'path prefixes');
+const fitOneCycleRequired = { epochs: PositiveInt, lrMax: t.union([Positive, LrSliceCodec], 'a positive number or an lr slice { lo?, hi }') };
+const fitOneCycleOptional = {
+  ...fitFields,
+  ...oneCycleFields,
+  weightDecay: NonNegative,
+  makeOpt: OptFactoryFn,
+  groups: t.readonlyArray(Prefixes, 'groups of path prefixes'),
+  frozen: Prefixes,
+  trainBn: t.boolean,
+};
+export const FitOneCycleOptionSet: OptionSetOf<typeof fitOneCycleRequired, typeof fitOneCycleOptional> = optionSet(
   'fitOneCycle',
   fitOneCycleRequired,
   fitOneCycleOptional,
@@ -473,10 +518,20 @@ typesAgree<SameType<FitOneCycleOptions, OptionsOf<typeof FitOneCycleOptionSet>>>
  */
 export const fitOneCycle = (model: AnyLayer, data: Data, options: FitOneCycleOptions): Promise<FitResult> => {
   const opts = FitOneCycleOptionSet.decode(options);
-  const total = opts.epochs * data.train.length;
-  const { lr, mom } = oneCycle({ lrMax: opts.lrMax, div: opts.div, divFinal: opts.divFinal, pctStart: opts.pctStart, moms: opts.moms });
-  const lrAt = perStep(lr, total), momAt = perStep(mom, total);
-  const opt = opts.makeOpt ? opts.makeOpt(lrAt, momAt) : adamW(lrAt, { b1: momAt, weightDecay: opts.weightDecay ?? 0.01 });
-  const { lrMax: _lr, div: _d, divFinal: _f, pctStart: _p, moms: _m, weightDecay: _w, makeOpt: _o, ...rest } = opts;
+  const opt = oneCycleOpt(opts, opts.epochs * data.train.length);
+  const { lrMax: _lr, div: _d, divFinal: _f, pctStart: _p, moms: _m, weightDecay: _w, makeOpt: _o, groups: _g, frozen: _z, trainBn: _b, ...rest } = opts;
   return fit(model, data, { ...rest, opt });
+};
+
+/** The optimizer `fitOneCycle` trains with over `total` steps: per group, one-cycle schedules at that group's rate; frozen params apart. */
+export const oneCycleOpt = (opts: Omit<FitOneCycleOptions, 'epochs'>, total: number): AnyTransformation => {
+  const groups = opts.groups ?? [['']];
+  if (groups.length === 0) throw new ConfigError(['fitOneCycle.groups: expected at least one group, got []']);
+  const lrs = groupLrs(opts.lrMax, groups.length);
+  const grouped = groupedOpt('fitOneCycle', groups, (i) => {
+    const { lr, mom } = oneCycle({ lrMax: lrs[i], div: opts.div, divFinal: opts.divFinal, pctStart: opts.pctStart, moms: opts.moms });
+    const lrAt = perStep(lr, total), momAt = perStep(mom, total);
+    return opts.makeOpt ? opts.makeOpt(lrAt, momAt) : adamW(lrAt, { b1: momAt, weightDecay: opts.weightDecay ?? 0.01 });
+  });
+  return opts.frozen?.length ? freeze(grouped, opts.frozen, { trainBn: opts.trainBn ?? true }) : grouped;
 };

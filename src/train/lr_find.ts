@@ -28,6 +28,9 @@ import { cloneTree } from '../tree.ts';
 import { compareTrainState } from './structure.ts';
 import { crossEntropy, type Loss } from './losses.ts';
 import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, type StepResult, type TrainState, trainStep } from './step.ts';
+import { standardOut } from './observers.ts';
+import { niceTicks, plotFrame } from './svg_axes.ts';
+import { progressBar, type TextOut, TextOutCodec } from './progress_bar.ts';
 
 type OptFactory = (lr: StepSchedule) => AnyTransformation;
 type Start = Pick<TrainState, 'params' | 'state'>;
@@ -52,6 +55,8 @@ export interface LrFindOptions {
   readonly from?: Pick<TrainState, 'params' | 'state'>;
   /** The random key: of a fresh init, and of the steps (dropout). Default `prngKey(0)`. */
   readonly key?: Key;
+  /** Where the progress bar is drawn, when it is a TTY. Default `process.stdout` (nothing in a browser). */
+  readonly out?: TextOut;
 }
 
 const lrFindOptional = {
@@ -63,6 +68,7 @@ const lrFindOptional = {
   makeOpt: OptFactoryFn,
   from: From,
   key: PrngKey,
+  out: TextOutCodec,
 };
 const LrFindOptionSet: OptionSetOf<NoFields, typeof lrFindOptional> = optionSet('lrFind', {}, lrFindOptional);
 typesAgree<SameType<LrFindOptions, OptionsOf<typeof LrFindOptionSet>>>();
@@ -195,6 +201,7 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
   const step = trainStep(model, opts.loss ?? crossEntropy, opt);
   const lrs: number[] = [], losses: number[] = [];
   let avg = 0, best = Infinity;
+  const bar = progressBar(opts.out ?? standardOut(), numIt);
   try {
     outer:
     for (let epoch = 0;; epoch++) {
@@ -214,11 +221,13 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
         lrs.push(lrAt(i));
         losses.push(smooth);
         best = Math.min(best, smooth);
+        bar.update(Math.min(ts.step, numIt), `lr ${lrAt(i).toExponential(2)}  loss ${smooth.toFixed(4)}`);
         if (!Number.isFinite(smooth) || ((opts.stopDiv ?? true) && smooth > 4 * best) || ts.step >= numIt) break outer;
         await new Promise((res) => setTimeout(res, 0));
       }
     }
   } finally {
+    bar.done();
     // The sweep's own copy, also when a step throws.
     disposeTrainState(ts);
   }
@@ -253,14 +262,21 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
  * ```
  */
 export const lrFindSvg = (r: LrFindResult): string => {
-  const W = 640, H = 400, m = { l: 60, r: 20, t: 30, b: 45 };
   const pts = r.lrs.map((lr, i) => [Math.log10(lr), r.losses[i]] as const).filter(([, l]) => Number.isFinite(l));
   const xs = pts.map(([x]) => x), ys = pts.map(([, y]) => y);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs);
-  const y0 = Math.min(...ys), y1 = Math.min(Math.max(...ys), y0 + 4 * (ys[0] - y0 || 1));
-  const sx = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
-  const sy = (y: number) => m.t + (1 - (Math.min(y, y1) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
-  const path = pts.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+  const y0 = Math.min(...ys);
+  // The y range stops at 4× the initial drop above the minimum, as fastai's plot does; the diverging tail
+  // leaves the frame (clipped) rather than being drawn flat along its top.
+  const y1 = Math.min(Math.max(...ys), y0 + 4 * (ys[0] - y0 || 1));
+  const xTicks = [];
+  for (let e = Math.floor(Math.min(...xs)); e <= Math.ceil(Math.max(...xs)); e++) xTicks.push(e);
+  const frame = plotFrame({
+    x: { ticks: xTicks, label: 'learning rate (log scale)', format: (e) => `1e${e}` },
+    y: { ticks: niceTicks(y0, y1, 6), label: 'loss (smoothed)' },
+  });
+  const line = `<polyline points="${
+    pts.map(([x, y]) => `${frame.x(x).toFixed(1)},${frame.y(y).toFixed(1)}`).join(' ')
+  }" fill="none" stroke="#1f77b4" stroke-width="2"/>`;
   const lossAt = (lr: number) => {
     let k = 0;
     r.lrs.forEach((v, i) => (Math.abs(Math.log(v / lr)) < Math.abs(Math.log(r.lrs[k] / lr)) ? (k = i) : 0));
@@ -268,26 +284,9 @@ export const lrFindSvg = (r: LrFindResult): string => {
   };
   const marks = ([['valley', r.valley, '#d62728'], ['steep', r.steep, '#2ca02c'], ['minimum', r.minimum, '#9467bd']] as const)
     .map(([name, lr, color], i) => {
-      const cx = sx(Math.log10(lr)), cy = sy(lossAt(lr));
+      const cx = frame.x(Math.log10(lr)), cy = frame.y(lossAt(lr));
       return `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="5" fill="${color}"/>` +
-        `<text x="${W - m.r - 150}" y="${m.t + 16 * (i + 1)}" fill="${color}" font-size="12">${name}: ${lr.toExponential(2)}</text>`;
+        `<text x="${frame.right - 150}" y="${frame.top + 16 * (i + 1)}" fill="${color}" font-size="12">${name}: ${lr.toExponential(2)}</text>`;
     }).join('');
-  const ticks = [];
-  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
-    ticks.push(
-      `<line x1="${sx(e)}" x2="${sx(e)}" y1="${H - m.b}" y2="${H - m.b + 5}" stroke="#333"/><text x="${sx(e)}" y="${
-        H - m.b + 18
-      }" font-size="11" text-anchor="middle">1e${e}</text>`,
-    );
-  }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">` +
-    `<rect width="100%" height="100%" fill="white"/>` +
-    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${
-      H - m.b
-    }" stroke="#333"/>` +
-    ticks.join('') +
-    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">learning rate (log scale)</text>` +
-    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle" font-size="12">loss</text>` +
-    `<text x="${m.l}" y="${m.t - 10}" font-size="11">${y0.toFixed(3)} – ${y1.toFixed(3)}</text>` +
-    `<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>${marks}</svg>\n`;
+  return frame.svg(line + marks);
 };

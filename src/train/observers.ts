@@ -56,10 +56,12 @@ export interface Observer {
   onTrainBegin?(info: TrainBegin): void;
   /** Called after every training step. */
   onBatchEnd?(info: BatchEnd): void;
+  /** Called after each validation batch: `batch` of `batches` done (1-based), in `epoch`. */
+  onValidBatchEnd?(info: { readonly epoch: number; readonly batch: number; readonly batches: number }): void;
   /** Called after each epoch's validation. */
   onEpochEnd?(row: EpochRow): void;
-  /** Called once, after the last epoch, with every row. */
-  onTrainEnd?(history: readonly EpochRow[]): void;
+  /** Called once, after the last epoch, with every row, and why training stopped early if a callback stopped it. */
+  onTrainEnd?(history: readonly EpochRow[], stopped?: string): void;
 }
 
 /**
@@ -90,7 +92,7 @@ declare const process: { stdout?: TextOut } | undefined;
  * Node's and Deno's stdout where there is one; elsewhere (a browser) lines go
  * to `console.log`, one call per line.
  */
-const standardOut = (): TextOut => {
+export const standardOut = (): TextOut => {
   if (typeof process !== 'undefined' && process.stdout) return process.stdout;
   let pending = '';
   return {
@@ -101,6 +103,9 @@ const standardOut = (): TextOut => {
     },
   };
 };
+
+/** The backend line last written to each output: a run of several fits names its backend once. */
+const announced = new WeakMap<TextOut, string>();
 
 /** Options of {@link epochTable}. */
 export interface EpochTableOptions {
@@ -115,8 +120,10 @@ const EpochTableOptionSet: OptionSetOf<NoFields, typeof epochTableOptional> = op
 typesAgree<SameType<EpochTableOptions, OptionsOf<typeof EpochTableOptionSet>>>();
 
 /**
- * Prints the backend, then fastai's epoch table one row per epoch; on a TTY a
- * progress bar shows batches done, time spent and left, and the smoothed loss.
+ * Prints the backend (once per output: a run of several fits on one backend
+ * names it above the first table only), then fastai's epoch table one row per
+ * epoch; on a TTY a progress bar shows batches done, time spent and left, and
+ * the smoothed loss. A fit stopped early ends with the reason.
  *
  * @example
  * ```ts
@@ -141,7 +148,9 @@ export const epochTable = (options: EpochTableOptions = {}): Observer => {
     onTrainBegin(info) {
       names = info.metricNames;
       perEpoch = info.batchesPerEpoch;
-      out.write(`backend: ${info.backend}\n${tableHeader(names)}\n`);
+      const line = `backend: ${info.backend}\n`;
+      out.write(`${announced.get(out) === line ? '' : line}${tableHeader(names)}\n`);
+      announced.set(out, line);
     },
     onBatchEnd(info) {
       if (!progress) return;
@@ -155,15 +164,24 @@ export const epochTable = (options: EpochTableOptions = {}): Observer => {
       running = running * 0.98 + info.loss * 0.02;
       bar.update(info.batch + 1, `loss ${(running / (1 - 0.98 ** seen)).toFixed(4)}`);
     },
+    onValidBatchEnd(info) {
+      if (!progress) return;
+      if (info.batch === 1) {
+        bar?.done();
+        bar = progressBar({ write: (s) => out.write(s), isTTY: true, columns: out.columns }, info.batches);
+      }
+      bar?.update(info.batch, 'validating');
+    },
     onEpochEnd(row) {
       bar?.done();
       bar = undefined;
       out.write(`${tableRow(row, names)}\n`);
     },
     // A run stopped mid-epoch (maxSteps) has no epoch end: erase the bar here too.
-    onTrainEnd() {
+    onTrainEnd(_history, stopped) {
       bar?.done();
       bar = undefined;
+      if (stopped) out.write(`${stopped}\n`);
     },
   };
 };

@@ -5,7 +5,7 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import { valueAndGrad } from '../autodiff.ts';
-import type { AnyLayer, Flow, FlowShape, Shape } from '../layer.ts';
+import type { AnyLayer, FlowShape, Shape } from '../layer.ts';
 import * as t from 'io-ts';
 import { decodeArg, func, PrngKey } from '../config.ts';
 import { type AnyTransformation, type OptState, Transformation } from '../optim/base.ts';
@@ -228,26 +228,6 @@ const readStep = async (old: TrainState, next: TrainState, loss: tf.Scalar): Pro
     read.dispose();
   }
 };
-
-/**
- * The model's output in evaluation mode, inside `tf.tidy`.
- *
- * @example
- * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
- * import { adamW, dense, disposeTrainState, initTrainState, predict, prngKey } from 'tsnn';
- *
- * const model = dense({ nf: 2 });
- * const ts = initTrainState(model, adamW(1e-3), prngKey(0), [3]);
- * const x = tf.ones([4, 3]);
- * const logits = predict(model, ts, x) as tf.Tensor;
- * console.log(logits.shape); // [ 4, 2 ]
- * tf.dispose([x, logits]);
- * disposeTrainState(ts);
- * ```
- */
-export const predict = (model: AnyLayer, ts: Pick<TrainState, 'params' | 'state'>, x: tf.Tensor): Flow =>
-  tf.tidy(() => model.apply(ts.params, ts.state, x, { training: false }).y as tf.Tensor);
 
 /**
  * Loss and metrics of one batch in evaluation mode, stacked in one tensor
