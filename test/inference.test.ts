@@ -96,11 +96,21 @@ describe('loadModel', () => {
   test('examples/predict.ts and examples/evaluate.ts say in one line that a checkpoint is missing, and exit 1', () => {
     for (const script of ['examples/predict.ts', 'examples/evaluate.ts']) {
       const args = script.endsWith('predict.ts') ? ['no/such.safetensors', 'x.png'] : ['no/such.safetensors'];
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: { ...process.env, NN_BACKEND: 'cpu' } });
+      // The runtime running this test runs the script: `deno run` under Deno, Node with tsx otherwise.
+      const runtime = 'Deno' in globalThis ? ['run', '-A', script, ...args] : ['--import', 'tsx', script, ...args];
+      const r = spawnSync(process.execPath, runtime, { encoding: 'utf8', env: { ...process.env, NN_BACKEND: 'cpu', NO_COLOR: '1' } });
       assert.equal(r.status, 1, r.stderr);
       const lines = r.stderr.split('\n').filter((l) => l.trim() && !/TensorFlow\.js|tfjs-node|=====|^Hi,/.test(l));
       assert.deepEqual(lines.length, 1, r.stderr);
       assert.match(lines[0], /^error: checkpoint 'no\/such\.safetensors': cannot read: ENOENT/);
     }
   });
+});
+
+test('importing the library and training on its cpu backend prints no tfjs banner (its advice to install tfjs-node)', () => {
+  const script = "import { selectBackend, dense, prngKey } from './mod.ts'; await selectBackend({ backend: 'cpu' }); dense({ nf: 2 }).init(prngKey(0), [3]);";
+  const runtime = 'Deno' in globalThis ? ['eval', '--ext=ts', script] : ['--import', 'tsx', '--input-type=module', '-e', script];
+  const r = spawnSync(process.execPath, runtime, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /looks like you are running TensorFlow\.js/);
 });

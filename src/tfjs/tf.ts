@@ -15,7 +15,16 @@
  *
  * @module
  */
-import '@tensorflow/tfjs-backend-cpu';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { engine, registerBackend, removeBackend } from '@tensorflow/tfjs-core';
 import './gradients.ts';
 
 export * from '@tensorflow/tfjs-core';
+
+// tfjs's cpu backend greets its first tensor under Node with advice to install tfjs-node, which the
+// library chooses (or not) itself, in selectBackend, and reports in backendInfo(). Its factory is
+// replaced by one whose backend has already "greeted", unless an instance exists (the user's own).
+if (!(engine().registry as Record<string, unknown>).cpu) {
+  removeBackend('cpu');
+  registerBackend('cpu', () => Object.assign(new MathBackendCPU(), { firstUse: false }), 1);
+}
