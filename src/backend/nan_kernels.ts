@@ -21,6 +21,7 @@ import * as tf from '../tfjs/tf.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NAN_WINDOW_KERNELS, poolInfo } from './nan_windows.ts';
+import { replaceKernel } from './replace_kernel.ts';
 import { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 interface Simd {
@@ -244,17 +245,6 @@ const maxPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   },
 });
 
-const installed = new Set<string>();
-
-/** Replace the stock kernel `name` on `backend` by `make(stock)`, once. */
-const replace = (name: string, backend: string, make: (stock: tf.KernelConfig) => tf.KernelConfig): void => {
-  const stock = tf.getKernel(name, backend);
-  if (!stock || installed.has(`${name}/${backend}`)) return; // the backend is not loaded, or done already
-  tf.unregisterKernel(name, backend);
-  tf.registerKernel(make(stock));
-  installed.add(`${name}/${backend}`);
-};
-
 /**
  * Install the NaN-keeping kernels on the backends that are loaded
  * (idempotent; call again after loading the wasm backend).
@@ -268,8 +258,8 @@ const replace = (name: string, backend: string, make: (stock: tf.KernelConfig) =
  * ```
  */
 export const installNanKernels = (): void => {
-  replace('Relu', 'wasm', (stock) => clampKernel(stock, 0, Infinity));
-  replace('Relu6', 'wasm', (stock) => clampKernel(stock, 0, 6));
-  for (const backend of ['cpu', 'wasm']) replace('MaxPool', backend, maxPoolKernel);
-  for (const [name, make] of Object.entries(NAN_WINDOW_KERNELS)) replace(name, 'wasm', make);
+  replaceKernel('Relu', 'wasm', (stock) => clampKernel(stock, 0, Infinity));
+  replaceKernel('Relu6', 'wasm', (stock) => clampKernel(stock, 0, 6));
+  for (const backend of ['cpu', 'wasm']) replaceKernel('MaxPool', backend, maxPoolKernel);
+  for (const [name, make] of Object.entries(NAN_WINDOW_KERNELS)) replaceKernel(name, 'wasm', make);
 };

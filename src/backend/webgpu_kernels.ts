@@ -9,7 +9,8 @@
  *
  * @module
  */
-import * as tf from '../tfjs/tf.ts';
+import type * as tf from '../tfjs/tf.ts';
+import { replaceKernel } from './replace_kernel.ts';
 
 /**
  * tfjs-core's kernel types under private aliases: `deno doc --lint` reports npm types named in a public type
@@ -55,8 +56,6 @@ export const chunkedSum = <T>(inputs: readonly T[], limit: number, add: (xs: T[]
   return out;
 };
 
-let mended = false;
-
 /**
  * Replace the webgpu backend's AddN by one that sums in chunks within the
  * device's storage-buffer limit (once; nothing before tfjs-backend-webgpu is loaded).
@@ -68,13 +67,9 @@ let mended = false;
  * installWebGpuAddN(); // selectBackend({ backend: 'webgpu' }) calls it once the backend is loaded
  * ```
  */
-export const installWebGpuAddN = (): void => {
-  const stock = tf.getKernel('AddN', 'webgpu');
-  if (!stock || mended) return;
-  tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({
-    kernelName: 'AddN',
-    backendName: 'webgpu',
+export const installWebGpuAddN = (): void =>
+  replaceKernel('AddN', 'webgpu', (stock) => ({
+    ...stock,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const gpu = backend as unknown as WebGpuBackendLike;
       // One binding is the output's.
@@ -82,6 +77,4 @@ export const installWebGpuAddN = (): void => {
       const add = (xs: TensorInfo[]) => stock.kernelFunc({ inputs: xs as unknown as tf.NamedTensorInfoMap, backend, attrs }) as TensorInfo;
       return chunkedSum(inputs as unknown as TensorInfo[], limit, add, (t) => gpu.disposeData(t.dataId));
     },
-  });
-  mended = true;
-};
+  }));

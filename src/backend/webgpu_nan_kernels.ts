@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
+import { replaceKernel } from './replace_kernel.ts';
 
 /**
  * tfjs-core's kernel types under private aliases: `deno doc --lint` reports npm types named in a public type
@@ -124,17 +125,6 @@ const maxPoolKernel = (stock: tf.KernelConfig): tf.KernelConfig => ({
   },
 });
 
-const installed = new Set<string>();
-
-/** Replace the webgpu backend's stock kernel `name` by `make(stock)`, once. */
-const replace = (name: string, make: (stock: tf.KernelConfig) => tf.KernelConfig): void => {
-  const stock = tf.getKernel(name, 'webgpu');
-  if (!stock || installed.has(name)) return; // tfjs-backend-webgpu is not loaded, or done already
-  tf.unregisterKernel(name, 'webgpu');
-  tf.registerKernel(make(stock));
-  installed.add(name);
-};
-
 /**
  * Install the NaN-keeping `Relu` and `MaxPool` on the webgpu backend
  * (idempotent; nothing before tfjs-backend-webgpu is loaded).
@@ -147,6 +137,6 @@ const replace = (name: string, make: (stock: tf.KernelConfig) => tf.KernelConfig
  * ```
  */
 export const installWebGpuNanKernels = (): void => {
-  replace('Relu', reluKernel);
-  replace('MaxPool', maxPoolKernel);
+  replaceKernel('Relu', 'webgpu', reluKernel);
+  replaceKernel('MaxPool', 'webgpu', maxPoolKernel);
 };
