@@ -45,6 +45,21 @@ describe('predict', () => {
   });
 });
 
+describe('predict on non-image inputs', () => {
+  test('normalises as dataLoader does: one channel for a flat shape', async () => {
+    const { dense } = await import('../mod.ts');
+    const model = dense({ nf: 3 }), ts = initTrainState(model, adamW(1e-3), prngKey(4), [4]);
+    const x = Float32Array.from({ length: 5 * 4 }, (_, i) => i / 7), norm = { mean: [0.5], std: [2] };
+    const batch = dataLoader({ x, y: new Int32Array(5), shape: [4] }, { batchSize: 5, shuffle: false, normalize: norm }).batches(0)[Symbol.iterator]().next()
+      .value!;
+    const ref = tf.tidy(() => tf.softmax(model.apply(ts.params as never, ts.state as never, batch.x, evalCtx).y as tf.Tensor2D)).dataSync();
+    tf.dispose([batch.x, batch.y]);
+    const r = await predict(model, ts, { x, shape: [4] }, { normalize: norm });
+    r.probs.forEach((p, i) => assert.ok(Math.abs(p - ref[i]) < 1e-6, `value ${i}`));
+    disposeTrainState(ts);
+  });
+});
+
 describe('loadModel', () => {
   test('rebuilds the model from the config and loads params and state, with no optimizer; the optimizer bytes stay under the checksum', () =>
     withTempDir('model', async (dir) => {

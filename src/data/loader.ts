@@ -210,13 +210,8 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
   const dropLast = opts.dropLast ?? false;
   const length = dropLast ? Math.floor(n / bs) : Math.ceil(n / bs);
   const key = opts.key ?? prngKey(0);
-  const scale = opts.scale ?? (ds.x instanceof Uint8Array ? 1 / 255 : 1);
-  const [h, w, c] = ds.shape.length === 3 ? ds.shape : [1, per, 1];
-  const mean = opts.normalize?.mean ?? new Array(c).fill(0);
-  const std = opts.normalize?.std ?? new Array(c).fill(1);
-  if (mean.length !== c || std.length !== c) {
-    throw new ConfigError([`dataLoader.normalize: expected ${c} means and ${c} positive stds, got ${showValue(opts.normalize)}`]);
-  }
+  const [h, w] = ds.shape.length === 3 ? ds.shape : [1, per];
+  const { scale, mean, std, channels: c } = preprocessing('dataLoader', ds, opts);
   const pad = opts.padCrop ?? 0;
   const flip = opts.flip ?? false;
   if ((pad > 0 || flip) && ds.shape.length !== 3) {
@@ -272,6 +267,26 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
       return epochBatches(epoch);
     },
   };
+};
+
+/**
+ * How examples of `ds` are scaled and normalised: `x · scale`, then `(x - mean[k]) / std[k]` for
+ * channel `k` (the last axis of an image `[h, w, c]`, one channel otherwise). Shared by
+ * `dataLoader` and `predict`, so that inference sees what training saw; a wrong count of
+ * means or stds, or a std ≤ 0, is a ConfigError naming `owner`.
+ */
+export const preprocessing = (
+  owner: string,
+  ds: { readonly x: ArrayLike<number>; readonly shape: readonly number[] },
+  opts: { readonly scale?: number; readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] } },
+): { scale: number; mean: readonly number[]; std: readonly number[]; channels: number } => {
+  const channels = ds.shape.length === 3 ? ds.shape[2] : 1;
+  const mean = opts.normalize?.mean ?? new Array(channels).fill(0);
+  const std = opts.normalize?.std ?? new Array(channels).fill(1);
+  if (mean.length !== channels || std.length !== channels || !std.every((s) => s > 0)) {
+    throw new ConfigError([`${owner}.normalize: expected ${channels} means and ${channels} positive stds, got ${showValue(opts.normalize)}`]);
+  }
+  return { scale: opts.scale ?? (ds.x instanceof Uint8Array ? 1 / 255 : 1), mean, std, channels };
 };
 
 /**

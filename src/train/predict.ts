@@ -8,8 +8,9 @@ import * as tf from '../tfjs/tf.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import type { Tree } from '../tree.ts';
+import { preprocessing } from '../data/loader.ts';
 
-/** What the model sees: `x` in `[0, 1]` (times `scale`), then `(x - mean) / std` per channel, as `dataLoader` does. */
+/** What the model sees: `x` in `[0, 1]` (times `scale`), then `(x - mean) / std` per channel (an image's last axis; one channel otherwise), as `dataLoader` does. */
 export interface Preprocess {
   /** Multiplies the raw values first. Default 1/255 for `Uint8Array` inputs, else 1. */
   readonly scale?: number;
@@ -62,12 +63,7 @@ export const predict = async (
   }
   const batchSize = opts.batchSize ?? 256;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new ConfigError([`predict.batchSize: expected positive integer, got ${batchSize}`]);
-  const scale = opts.scale ?? (inputs.x instanceof Uint8Array ? 1 / 255 : 1);
-  const c = inputs.shape[inputs.shape.length - 1] ?? 1;
-  const mean = opts.normalize?.mean ?? new Array(c).fill(0), std = opts.normalize?.std ?? new Array(c).fill(1);
-  if (mean.length !== c || std.length !== c || !std.every((s) => s > 0)) {
-    throw new ConfigError([`predict.normalize: expected ${c} means and ${c} positive stds, got ${JSON.stringify(opts.normalize)}`]);
-  }
+  const { scale, mean, std, channels: c } = preprocessing('predict', inputs, opts);
   const n = inputs.x.length / per;
   const chunks: Float32Array[] = [];
   let k = 0;
