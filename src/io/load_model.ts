@@ -11,8 +11,7 @@ import { chapter14Models } from '../blocks.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import { resnet18, resnet34, resnet50 } from '../resnet_arch.ts';
 import type { Preprocess } from '../train/predict.ts';
-import { disposeTree, type Tree } from '../tree.ts';
-import { prngKey } from '../random.ts';
+import type { Tree } from '../tree.ts';
 import { CheckpointError, MAX_CHECKPOINT_HEADER } from './checkpoint.ts';
 import { loadCheckpoint } from './checkpoint_file.ts';
 import { decodeHeader, headerLength } from './safetensors.ts';
@@ -127,17 +126,16 @@ export const loadModel = (file: string, options: { readonly builders?: Readonly<
   if (!Array.isArray(inShape) || !inShape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new CheckpointError(file, [`metadata.config.inShape: expected the input shape (positive integers), got ${JSON.stringify(inShape)}`]);
   }
-  let model: AnyLayer;
+  let model: AnyLayer, r: ReturnType<typeof loadCheckpoint>;
   try {
     model = builders[name](rest);
-    // A config the builder or the model refuses is the file's fault here, not the caller's bug.
-    const probe = model.init(prngKey(0), inShape as number[]);
-    disposeTree({ params: probe.params, state: probe.state });
+    r = loadCheckpoint(file, { model, inShape: inShape as number[] });
   } catch (e) {
+    // loadCheckpoint throws only for a template it cannot init: here the template is the file's config,
+    // so a config the builder or the model refuses is the file's fault, not the caller's bug.
     const problems = (e as { problems?: readonly string[] }).problems ?? [(e as Error).message];
     throw new CheckpointError(file, problems.map((p) => `metadata.config: ${p}`));
   }
-  const r = loadCheckpoint(file, { model, inShape: inShape as number[] });
   if (isLeft(r)) throw r.left;
   const { params, state, step } = r.right.trainState;
   const named = Array.isArray(classes) && classes.every((c) => typeof c === 'string') ? { classes: classes as string[] } : {};
