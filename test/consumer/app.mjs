@@ -1,8 +1,25 @@
 // A consumer of the installed package, in plain JavaScript: no TypeScript loader.
 // Builds resNet, runs a forward pass, trains a few steps on wasm, and runs a
-// data-parallel step with two workers that rebuild the model from 'tsnn'.
-import { adamW, dataLoader, disposeTrainState, evalCtx, fit, prngKey, resNet, selectBackend } from 'tsnn';
-import { dataParallel } from 'tsnn/node';
+// data-parallel step with two workers that rebuild the model from 'tsnn', then
+// fine-tunes, saves, reloads with loadModel and predicts, as the README shows.
+import {
+  adamW,
+  confusionMatrix,
+  countParams,
+  dataLoader,
+  disposeTrainState,
+  disposeTree,
+  earlyStopping,
+  evalCtx,
+  fineTune,
+  fit,
+  predict,
+  prngKey,
+  resNet,
+  resnet18,
+  selectBackend,
+} from 'tsnn';
+import { dataParallel, loadModel, saveCheckpoints } from 'tsnn/node';
 import { checkShape } from 'tsnn/laws';
 import { installEngine } from 'tsnn/backend';
 
@@ -36,3 +53,32 @@ const two = await fit(model, { train: train() }, {
 });
 console.log(JSON.stringify({ parallelSteps: two.trainState.step, loss: two.history.at(-1)?.trainLoss }));
 disposeTrainState(two.trainState);
+
+// The README's Learner pieces, from the installed package.
+const r18 = resnet18(10, { nIn: 1 }).init(prngKey(0), shape);
+const r18Params = countParams(r18.params);
+disposeTree({ params: r18.params, state: r18.state });
+const config = { model: 'resnet', nIn: 1, nClasses: 10, inShape: shape, preprocess: {} };
+const tuned = await fineTune(model, { train: train(), valid: train() }, {
+  epochs: 2,
+  groups: [['blocks'], ['head']],
+  observers: [],
+  callbacks: [earlyStopping({ patience: 1 }), saveCheckpoints({ path: 'tuned.safetensors', config })],
+});
+disposeTrainState(tuned.trainState);
+const m = loadModel('tuned.safetensors');
+const p = await predict(m.model, m, ds, m.preprocess);
+const cm = confusionMatrix(p, y);
+console.log(
+  JSON.stringify({
+    r18Params,
+    frozenEpochs: tuned.frozenHistory.length,
+    epochs: tuned.history.length,
+    predicted: p.classes.length,
+    cmTotal: cm.flat().reduce((a, b) => a + b),
+  }),
+);
+if (r18Params !== 11_200_298 || p.classes.length !== n || cm.flat().reduce((a, b) => a + b) !== n) {
+  throw new Error('the Learner pieces gave unexpected results');
+}
+disposeTree({ params: m.params, state: m.state });
