@@ -17,7 +17,7 @@
  *
  * @module
  */
-import * as tf from '../tfjs/tf.ts';
+import type * as tf from '../tfjs/tf.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
 import { NAN_WINDOW_KERNELS, poolInfo } from './nan_windows.ts';
