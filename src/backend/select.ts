@@ -13,7 +13,7 @@ import { ConfigError } from '../errors.ts';
 import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
 import { findGpu, type GpuAdapterReport, useGpu } from './webgpu.ts';
-import { firstLine, importOptional } from './optional_import.ts';
+import { firstLine, importOptional } from '../optional_import.ts';
 
 /** The backends this library can run on. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';

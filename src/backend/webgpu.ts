@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from '../tfjs/tf.ts';
-import { firstLine, importOptional } from './optional_import.ts';
+import { firstLine, importOptional } from '../optional_import.ts';
 
 /** What selection learnt about a WebGPU adapter. */
 export interface GpuAdapterReport {
