@@ -46,6 +46,7 @@ export { loadCheckpoint, loadCheckpointOrThrow, saveCheckpoint } from './src/io/
 export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_checkpoints.ts';
 export { jsonLog, type JsonLogOptions } from './src/io/json_log.ts';
 export { csvLogger, type CsvLoggerOptions } from './src/io/csv_logger.ts';
+export { type PngOptions, savePlot, svgToPng } from './src/io/png.ts';
 export { type LoadedModel, loadModel, MODEL_BUILDERS, type ModelBuilder } from './src/io/load_model.ts';
 
 // ---------------------------------------------------------------------------

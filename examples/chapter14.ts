@@ -37,8 +37,14 @@ import {
   topLosses,
   topLossesSvg,
 } from '../mod.ts';
-import { dataParallel, FASHION_MNIST_CLASSES, loadModel, saveCheckpoints } from '../node.ts';
+import { dataParallel, FASHION_MNIST_CLASSES, loadModel, saveCheckpoints, savePlot } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
+
+/** A plot as `<base>.svg` and `<base>.png`. */
+const savePlots = async (base: string, svg: string) => {
+  await savePlot(`${base}.svg`, svg);
+  await savePlot(`${base}.png`, svg);
+};
 
 const { values: args } = parseArgs({
   options: {
@@ -93,13 +99,13 @@ for (const name of models) {
   let lr = Number(args.lr);
   if (!args.lr) {
     const found = await lrFind(model, train, { key });
-    fs.writeFileSync(path.join(args.out!, `lr_find_${name}.svg`), lrFindSvg(found));
+    await savePlots(path.join(args.out!, `lr_find_${name}`), lrFindSvg(found));
     fs.writeFileSync(path.join(args.out!, `lr_find_${name}.json`), JSON.stringify(found));
     lr = found.valley;
     console.log(
       `== ${name}: lrFind suggests valley ${found.valley.toExponential(2)}, steep ${found.steep.toExponential(2)}, minimum ${
         found.minimum.toExponential(2)
-      } (plot: ${path.join(args.out!, `lr_find_${name}.svg`)})`,
+      } (plot: ${path.join(args.out!, `lr_find_${name}.svg`)}, .png)`,
     );
   }
   console.log(`== ${name}: fitOneCycle(${epochs}, ${lr.toExponential(2)})`);
@@ -127,8 +133,8 @@ for (const name of models) {
     checkpoint,
   });
   disposeTrainState(trainState);
-  fs.writeFileSync(path.join(args.out!, `loss_${name}.svg`), lossPlotSvg(rec));
-  console.log(`loss plot: ${path.join(args.out!, `loss_${name}.svg`)}\n`);
+  await savePlots(path.join(args.out!, `loss_${name}`), lossPlotSvg(rec));
+  console.log(`loss plot: ${path.join(args.out!, `loss_${name}.svg`)}, .png\n`);
 }
 
 console.log('model     params     lr        accuracy  valid_loss  time/epoch');
@@ -168,12 +174,12 @@ if (best) {
   const actual = data.test.y.subarray(0, n);
   const p = await predict(m.model, m, images, m.preprocess);
   const cm = confusionMatrix(p, actual), classes = [...FASHION_MNIST_CLASSES];
-  const files = [`confusion_${best.model}.svg`, `top_losses_${best.model}.svg`].map((f) => path.join(args.out!, f));
-  fs.writeFileSync(files[0], confusionMatrixSvg(cm, classes));
-  fs.writeFileSync(files[1], topLossesSvg({ x: data.test.x as Uint8Array, shape: [28, 28, 1] }, topLosses(p, actual, 9), classes));
+  const files = [`confusion_${best.model}`, `top_losses_${best.model}`].map((f) => path.join(args.out!, f));
+  await savePlots(files[0], confusionMatrixSvg(cm, classes));
+  await savePlots(files[1], topLossesSvg({ x: data.test.x as Uint8Array, shape: [28, 28, 1] }, topLosses(p, actual, 9), classes));
   console.log(`\n${best.model} (best), most confused (actual, predicted, count):`);
   for (const [a, b, count] of mostConfused(cm, classes).slice(0, 5)) console.log(`  ${a} → ${b}: ${count}`);
-  console.log(`confusion matrix: ${files[0]}; top losses: ${files[1]}`);
+  console.log(`confusion matrix: ${files[0]}.svg, .png; top losses: ${files[1]}.svg, .png`);
   disposeTree({ params: m.params, state: m.state });
 }
 console.log(`\nresults: ${out}; best checkpoints: ${results.map((r) => r.checkpoint).join(', ')}`);

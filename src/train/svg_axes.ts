@@ -85,8 +85,8 @@ export const plotFrame = (axes: { readonly x: Axis; readonly y: Axis }, size: re
       `<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333"/><line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>` +
       `<text x="${(left + right) / 2}" y="${H - 10}" font-size="12" text-anchor="middle">${axes.x.label}</text>` +
       `<text x="16" y="${(top + bottom) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 16 ${(top + bottom) / 2})">${axes.y.label}</text>` +
-      `<svg x="0" y="0" width="${W}" height="${H}" overflow="hidden"><defs><clipPath id="plot"><rect x="${left}" y="${top}" width="${right - left}" height="${
-        bottom - top
-      }"/></clipPath></defs><g clip-path="url(#plot)">${content}</g></svg></svg>\n`,
+      // A clip path at the top level: resvg (svgToPng) mis-clips one inside a nested <svg>.
+      `<defs><clipPath id="plot"><rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}"/></clipPath></defs>` +
+      `<g clip-path="url(#plot)">${content}</g></svg>\n`,
   };
 };

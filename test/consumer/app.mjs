@@ -1,10 +1,12 @@
 // A consumer of the installed package, in plain JavaScript: no TypeScript loader.
 // Builds resNet, runs a forward pass, trains a few steps on wasm, and runs a
 // data-parallel step with two workers that rebuild the model from 'tsnn', then
-// fine-tunes, saves, reloads with loadModel and predicts, as the README shows.
+// fine-tunes, saves, reloads with loadModel and predicts, as the README shows,
+// and writes a plot (PNG refused with the install hint: resvg is an optional peer).
 import {
   adamW,
   confusionMatrix,
+  confusionMatrixSvg,
   countParams,
   dataLoader,
   disposeTrainState,
@@ -19,7 +21,7 @@ import {
   resnet18,
   selectBackend,
 } from 'tsnn';
-import { dataParallel, loadModel, saveCheckpoints } from 'tsnn/node';
+import { dataParallel, loadModel, saveCheckpoints, savePlot } from 'tsnn/node';
 import { checkShape } from 'tsnn/laws';
 import { installEngine } from 'tsnn/backend';
 
@@ -82,3 +84,11 @@ if (r18Params !== 11_200_298 || p.classes.length !== n || cm.flat().reduce((a, b
   throw new Error('the Learner pieces gave unexpected results');
 }
 disposeTree({ params: m.params, state: m.state });
+
+// PNG output needs the optional peer @resvg/resvg-js, which this project does not install: one clear error, no file.
+const plotError = await savePlot('confusion.png', confusionMatrixSvg(cm, cm.map((_, i) => `class ${i}`))).then(() => null, (e) => e);
+console.log(JSON.stringify({ pngWithoutResvg: plotError?.message }));
+if (!/@resvg\/resvg-js, which is not installed; install it \(npm install @resvg\/resvg-js\)/.test(plotError?.message ?? '')) {
+  throw new Error(`savePlot without @resvg/resvg-js: expected the not-installed error, got ${plotError}`);
+}
+await savePlot('confusion.svg', confusionMatrixSvg(cm, cm.map((_, i) => `class ${i}`)));
