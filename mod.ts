@@ -171,6 +171,7 @@ export {
 } from './src/train/fit.ts';
 export { fineTune, type FineTuneOptions, type FineTuneResult } from './src/train/fine_tune.ts';
 export { predict, type Predictions, type PredictOptions, type Preprocess } from './src/train/predict.ts';
+export { tta, type TtaOptions } from './src/train/tta.ts';
 export { type ConfusionMatrix, confusionMatrix, confusionMatrixSvg, mostConfused, type TopLoss, topLosses, topLossesSvg } from './src/train/interpretation.ts';
 export { lossPlotSvg, type Recorded, recorder } from './src/train/recorder.ts';
 export { evenMults, groupLrs, type LrSlice, lrSlice } from './src/train/param_groups.ts';
@@ -180,6 +181,7 @@ export { lrFind, type LrFindOptions, type LrFindResult, lrFindSvg, minimumSugges
 // Data
 // ---------------------------------------------------------------------------
 export { type ArrayDataset, type Batch, channelStats, dataLoader, type Loader, type LoaderOptions } from './src/data/loader.ts';
+export { type Augmentation, augmentImages, drawAugmentation, sourcePixel } from './src/data/augment.ts';
 
 // ---------------------------------------------------------------------------
 // Checkpoints (safetensors)

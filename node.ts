@@ -47,7 +47,7 @@ export { saveCheckpoints, type SaveCheckpointsOptions } from './src/io/save_chec
 export { jsonLog, type JsonLogOptions } from './src/io/json_log.ts';
 export { csvLogger, type CsvLoggerOptions } from './src/io/csv_logger.ts';
 export { type PngOptions, savePlot, svgToPng } from './src/io/png.ts';
-export { type LoadedModel, loadModel, MODEL_BUILDERS, type ModelBuilder } from './src/io/load_model.ts';
+export { type LoadedModel, loadModel, MODEL_BUILDERS, type ModelBuilder, type TrainingAugmentation } from './src/io/load_model.ts';
 
 // ---------------------------------------------------------------------------
 // Threads

@@ -65,7 +65,7 @@ describe('loadModel', () => {
     withTempDir('model', async (dir) => {
       const file = path.join(dir, 'm.safetensors');
       const model = resNet(opts), ts = initTrainState(model, adamW(1e-3), prngKey(2), [28, 28, 1]);
-      const config = { model: 'resnet', ...opts, inShape: [28, 28, 1], preprocess: { normalize }, classes: ['a', 'b'] };
+      const config = { model: 'resnet', ...opts, inShape: [28, 28, 1], preprocess: { normalize }, classes: ['a', 'b'], augment: { padCrop: 1, flip: true } };
       await saveCheckpoint(file, { ...ts, step: 7 }, config);
       const before = tf.memory().numTensors;
       const m = loadModel(file);
@@ -74,6 +74,7 @@ describe('loadModel', () => {
       assert.deepEqual(m.preprocess, { normalize });
       assert.deepEqual(m.config, config);
       assert.deepEqual(m.classes, ['a', 'b']);
+      assert.deepEqual(m.augment, { padCrop: 1, flip: true });
       const x = images(3);
       const [a, b] = [await predict(model, ts, { x, shape: [28, 28, 1] }, m.preprocess), await predict(m.model, m, { x, shape: [28, 28, 1] }, m.preprocess)];
       assert.deepEqual(Array.from(a.probs), Array.from(b.probs));
@@ -98,6 +99,11 @@ describe('loadModel', () => {
         [await save('c', { model: 'resnet', nIn: 1, inShape: [28, 28, 1] }), /metadata\.config: .*nClasses/],
         [await save('d', { model: 'resnet', ...opts, channels: [4, 16], inShape: [28, 28, 1] }), /expected shape/],
         [await save('e', null), /metadata\.config: expected an object/],
+        [
+          await save('f', { model: 'resnet', ...opts, inShape: [28, 28, 1], augment: { padCrop: -1 } }),
+          /metadata\.config\.augment\.padCrop: expected non-negative integer, got -1/,
+        ],
+        [await save('g', { model: 'resnet', ...opts, inShape: [28, 28, 1], augment: { flips: true } }), /metadata\.config\.augment\.flips: unknown option/],
       ];
       for (const [file, pattern] of cases) {
         assert.throws(() => loadModel(file), (e: unknown) => e instanceof CheckpointError && e.file === file && pattern.test(e.message), `${file}: ${pattern}`);

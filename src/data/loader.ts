@@ -25,7 +25,8 @@ import {
 } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Shape } from '../layer.ts';
-import { foldIn, type Key, permutation, prngKey, randomBits } from '../random.ts';
+import { foldIn, type Key, permutation, prngKey } from '../random.ts';
+import { drawAugmentation, sourcePixel } from './augment.ts';
 
 /** @ignore tfjs-core's tensor, aliased so deno doc --lint does not flag the npm type as private (see src/layer.ts). */
 type Tensor = tf.Tensor;
@@ -72,7 +73,8 @@ export interface ArrayDataset {
   readonly classes?: readonly string[];
 }
 
-const Normalize: StrictRecordC<{
+/** Per-channel normalisation statistics, as `dataLoader`, `predict` and `tta` take them. */
+export const Normalize: StrictRecordC<{
   /** Per-channel means, subtracted after scaling. */
   mean: t.ReadonlyArrayC<typeof Finite>;
   /** Per-channel standard deviations, each positive. */
@@ -221,19 +223,13 @@ export const dataLoader = (ds: ArrayDataset, options: LoaderOptions): Loader => 
   /** Copy example `src` into `out` at `dst`, scaled, normalised and augmented. */
   const fill = (out: Float32Array, dst: number, src: number, aug: Key) => {
     const base = src * per, o = dst * per;
-    const [r0, r1] = randomBits(aug, 2);
-    const dy = pad ? (r0 % (2 * pad + 1)) - pad : 0;
-    const dx = pad ? (r1 % (2 * pad + 1)) - pad : 0;
-    const mirror = flip && (r1 >>> 31) === 1;
+    const a = drawAugmentation(aug, pad, flip);
     for (let i = 0; i < h; i++) {
-      const si = i + dy;
       for (let j = 0; j < w; j++) {
-        const sj0 = j + dx;
-        const sj = mirror ? w - 1 - sj0 : sj0;
+        const s = sourcePixel(i, j, a, h, w);
         for (let k = 0; k < c; k++) {
-          const inside = si >= 0 && si < h && sj0 >= 0 && sj0 < w;
           // Padding is zero in the raw (pre-normalisation) domain, as torchvision's RandomCrop.
-          const raw = inside ? ds.x[base + (si * w + sj) * c + k] * scale : 0;
+          const raw = s >= 0 ? ds.x[base + s * c + k] * scale : 0;
           out[o + (i * w + j) * c + k] = (raw - mean[k]) / std[k];
         }
       }

@@ -7,6 +7,9 @@
  */
 import * as fs from 'node:fs';
 import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { type NoFields, NonNegativeInt, optionSet, type OptionSetOf, type OptionsOf, type SameType, typesAgree } from '../config.ts';
+import type { ConfigError } from '../errors.ts';
 import { chapter14Models } from '../blocks.ts';
 import type { AnyLayer, Shape } from '../layer.ts';
 import { resnet18, resnet34, resnet50 } from '../resnet_arch.ts';
@@ -48,13 +51,26 @@ export interface LoadedModel {
   readonly preprocess: Preprocess;
   /** The class names saved with it, if any (`config.classes`). */
   readonly classes?: readonly string[];
+  /** The training augmentation saved with it, if any (`config.augment`), for `tta`. */
+  readonly augment?: TrainingAugmentation;
   /** The whole config saved with it. */
   readonly config: Record<string, unknown>;
   /** The training step it was saved at. */
   readonly step: number;
 }
 
-/** The config's fields loadModel reads: `{ model, inShape, preprocess?, classes?, ...builder options }`. */
+/** The augmentation a model was trained with, as `dataLoader` takes it: what `tta` should repeat. */
+export interface TrainingAugmentation {
+  /** `dataLoader`'s `padCrop`. */
+  readonly padCrop?: number;
+  /** `dataLoader`'s `flip`. */
+  readonly flip?: boolean;
+}
+const augmentFields = { padCrop: NonNegativeInt, flip: t.boolean };
+const AugmentOptionSet: OptionSetOf<NoFields, typeof augmentFields> = optionSet('metadata.config.augment', {}, augmentFields);
+typesAgree<SameType<TrainingAugmentation, OptionsOf<typeof AugmentOptionSet>>>();
+
+/** The config's fields loadModel reads: `{ model, inShape, preprocess?, classes?, augment?, ...builder options }`. */
 const configOf = (file: string): Record<string, unknown> => {
   const cannot = (why: string) => new CheckpointError(file, [why]);
   let bytes: Uint8Array, size: number;
@@ -94,7 +110,8 @@ const configOf = (file: string): Record<string, unknown> => {
  * `model` name (see {@link MODEL_BUILDERS}, or pass your own `builders`) at
  * its `inShape`, and params and state are checked against it as
  * `loadCheckpoint` checks them (the optimizer state is skipped, the checksum
- * still covers it). Every failure, a missing file included, is a
+ * still covers it). `preprocess`, `classes` and `augment` (the training
+ * augmentation, for `tta`) come from the config when it has them. Every failure, a missing file included, is a
  * `CheckpointError` naming the file.
  *
  * @example
@@ -117,7 +134,7 @@ const configOf = (file: string): Record<string, unknown> => {
 export const loadModel = (file: string, options: { readonly builders?: Readonly<Record<string, ModelBuilder>> } = {}): LoadedModel => {
   const config = configOf(file);
   const builders = options.builders ?? MODEL_BUILDERS;
-  const { model: name, inShape, preprocess, classes, ...rest } = config;
+  const { model: name, inShape, preprocess, classes, augment, ...rest } = config;
   if (typeof name !== 'string' || !Object.hasOwn(builders, name)) {
     throw new CheckpointError(file, [
       `metadata.config.model: expected one of ${Object.keys(builders).map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(name)}`,
@@ -125,6 +142,12 @@ export const loadModel = (file: string, options: { readonly builders?: Readonly<
   }
   if (!Array.isArray(inShape) || !inShape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new CheckpointError(file, [`metadata.config.inShape: expected the input shape (positive integers), got ${JSON.stringify(inShape)}`]);
+  }
+  let augmentation: TrainingAugmentation | undefined;
+  try {
+    augmentation = augment === undefined ? undefined : AugmentOptionSet.decode(augment);
+  } catch (e) {
+    throw new CheckpointError(file, (e as ConfigError).problems);
   }
   let model: AnyLayer, r: ReturnType<typeof loadCheckpoint>;
   try {
@@ -139,5 +162,15 @@ export const loadModel = (file: string, options: { readonly builders?: Readonly<
   if (isLeft(r)) throw r.left;
   const { params, state, step } = r.right.trainState;
   const named = Array.isArray(classes) && classes.every((c) => typeof c === 'string') ? { classes: classes as string[] } : {};
-  return { model, params, state, inShape: inShape as number[], preprocess: (preprocess ?? {}) as Preprocess, config, step, ...named };
+  return {
+    model,
+    params,
+    state,
+    inShape: inShape as number[],
+    preprocess: (preprocess ?? {}) as Preprocess,
+    config,
+    step,
+    ...named,
+    ...(augmentation ? { augment: augmentation } : {}),
+  };
 };

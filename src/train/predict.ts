@@ -87,13 +87,19 @@ export const predict = async (
       probs.dispose();
     }
   }
-  const probs = new Float32Array(n * k), classes = new Int32Array(n);
+  const probs = new Float32Array(n * k);
   let at = 0;
   for (const ch of chunks) probs.set(ch, at), (at += ch.length);
-  for (let i = 0; i < n; i++) {
+  return { probs, classes: rowArgMax(probs, k), nClasses: k };
+};
+
+/** The arg max of each row of `probs`, `k` values a row (the first on ties). */
+export const rowArgMax = (probs: Float32Array, k: number): Int32Array => {
+  const classes = new Int32Array(probs.length / k);
+  for (let i = 0; i < classes.length; i++) {
     let best = 0;
     for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
     classes[i] = best;
   }
-  return { probs, classes, nClasses: k };
+  return classes;
 };
