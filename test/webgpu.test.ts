@@ -262,7 +262,10 @@ describe('NaN stays NaN on webgpu', () => {
 
 describe('laws hold on webgpu', () => {
   // Fewer cases than the cpu suite's (the laws themselves are the same): the GPU here is a CPU driver.
-  for (const [name, arb, n] of layerFamilies) {
+  // A whole resNetArch (stages of 64 to 2,048 channels) took over 20 minutes for one case on it; its
+  // parts (convLayer, resBlock, bottleneckBlock, pooling, dense) have their laws here, its gradients
+  // are checked against cpu above, and the cpu suite runs its laws whole.
+  for (const [name, arb, n] of layerFamilies.filter(([name]) => name !== 'resNetArch')) {
     const k = Math.max(1, Math.floor(n / 5));
     gpuTest(`${name}: shape, purity, determinism, gradient (training and eval), no leak, NaN (${k} cases each)`, () =>
       on('webgpu', async () => {
