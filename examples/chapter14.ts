@@ -37,14 +37,9 @@ import {
   topLosses,
   topLossesSvg,
 } from '../mod.ts';
-import { dataParallel, FASHION_MNIST_CLASSES, loadModel, saveCheckpoints, savePlot } from '../node.ts';
+import { dataParallel, FASHION_MNIST_CLASSES, loadModel, saveCheckpoints } from '../node.ts';
 import { fashionMnistOrExit } from './fashion_mnist_or_exit.ts';
-
-/** A plot as `<base>.svg` and `<base>.png`. */
-const savePlots = async (base: string, svg: string) => {
-  await savePlot(`${base}.svg`, svg);
-  await savePlot(`${base}.png`, svg);
-};
+import { savePlots } from './save_plots.ts';
 
 const { values: args } = parseArgs({
   options: {
