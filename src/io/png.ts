@@ -44,6 +44,11 @@ const renderer = (m: ResvgModule, svg: string, scale: number, fonts: Fonts) =>
     font: { loadSystemFonts: fonts.system, fontFiles: [...fonts.files], defaultFontFamily: 'DejaVu Sans' },
   });
 
+/** Refuse anything but SVG text, under `owner`'s name. */
+const checkSvg = (owner: string, svg: unknown): void => {
+  if (typeof svg !== 'string' || !/<svg[\s>]/.test(svg)) throw new ConfigError([`${owner}.svg: expected SVG text, got ${showValue(svg)}`]);
+};
+
 const inkByFonts = new Map<string, boolean>();
 
 /** Whether text renders with these fonts (resvg silently leaves out text it has no font for); probed once per font setting. */
@@ -81,9 +86,7 @@ export const svgToPng = async (svg: string, opts: PngOptions = {}): Promise<Uint
   if (!Array.isArray(fonts.files) || !fonts.files.every((f) => typeof f === 'string')) {
     throw new ConfigError([`svgToPng.fontFiles: expected an array of file paths, got ${showValue(fonts.files)}`]);
   }
-  if (typeof svg !== 'string' || !/<svg[\s>]/.test(svg)) {
-    throw new ConfigError([`svgToPng.svg: expected SVG text, got ${typeof svg === 'string' ? JSON.stringify(svg.slice(0, 40)) : typeof svg}`]);
-  }
+  checkSvg('svgToPng', svg);
   fonts.files.forEach((f, i) => {
     if (!fs.existsSync(f)) throw new ConfigError([`svgToPng.fontFiles.${i}: expected a font file, got ${JSON.stringify(f)}, which does not exist`]);
   });
@@ -126,7 +129,7 @@ export const svgToPng = async (svg: string, opts: PngOptions = {}): Promise<Uint
 export const savePlot = async (file: string, svg: string, opts: PngOptions = {}): Promise<string> => {
   const ext = nodePath.extname(file).toLowerCase();
   if (ext !== '.svg' && ext !== '.png') throw new ConfigError([`savePlot.file: expected a name ending in .svg or .png, got ${JSON.stringify(file)}`]);
-  if (typeof svg !== 'string' || !/<svg[\s>]/.test(svg)) throw new ConfigError([`savePlot.svg: expected SVG text, got ${showValue(svg)}`]);
+  checkSvg('savePlot', svg);
   const bytes = ext === '.png' ? await svgToPng(svg, opts) : new TextEncoder().encode(svg);
   writeFileAtomic(file, bytes);
   return file;
