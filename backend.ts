@@ -38,7 +38,18 @@ export { setBackendReason } from './src/backend_info.ts';
 
 // Building kernels
 export { type KernelIo, kernelIo } from './src/backend/kernel_io.ts';
-export { assembleModule, F32, forLoop, I32, instancePerMemory, op, V128, wasmBackendMemory, type WasmFunction } from './src/backend/wasm_asm.ts';
+export {
+  assembleModule,
+  F32,
+  forLoop,
+  I32,
+  instancePerMemory,
+  type MemoryKind,
+  op,
+  V128,
+  wasmBackendMemory,
+  type WasmFunction,
+} from './src/backend/wasm_asm.ts';
 
 // The ops and their slots
 export { type Slot, slot } from './src/ops/slot.ts';

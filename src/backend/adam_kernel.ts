@@ -13,7 +13,7 @@ import * as tf from '../tfjs/tf.ts';
 import { type AdamStepHypers, adamStepSlot } from '../ops/adam.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
-import { assembleModule, F32, I32, instancePerMemory, op, V128 } from './wasm_asm.ts';
+import { assembleModule, F32, I32, instancePerMemory, type MemoryKind, op, V128 } from './wasm_asm.ts';
 
 const KERNEL = 'TsnnAdamMoments';
 
@@ -49,7 +49,7 @@ const adamLoop = (
  * `sum`: zero only when every output is finite (an overflowing sum only
  * withholds the mark), so `fit`'s guard need not read them again.
  */
-const simdAdam = (): Uint8Array => {
+const simdAdam = (memory: MemoryKind): Uint8Array => {
   const NB = 7, SUM = 8, F = 9, I = 20, C = (k: number) => 21 + k, M = 32, V = 33, G = 34, P = 35, U = 36, ACC = 37, ZERO = 38;
   const at = (p: number) => [...op.get(p), ...op.get(I), ...op.i32Add];
   const body = [
@@ -143,7 +143,7 @@ const simdAdam = (): Uint8Array => {
     ...op.get(ACC),
     ...op.v128Store,
   ];
-  return assembleModule([{ name: 'adam', params: [...Array(9).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [18, V128]], body }]);
+  return assembleModule([{ name: 'adam', params: [...Array(9).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [18, V128]], body }], memory);
 };
 
 /** The SIMD function bound to this wasm backend's memory, or null where it cannot be built. */

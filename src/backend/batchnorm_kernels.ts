@@ -15,7 +15,7 @@
 import * as tf from '../tfjs/tf.ts';
 import { batchNormStatsSlot, batchNormTrainSlot, type Normalisation, type RunningStats } from '../ops/batchnorm.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
-import { assembleModule, forLoop, I32, instancePerMemory, op, V128, type WasmFunction } from './wasm_asm.ts';
+import { assembleModule, forLoop, I32, instancePerMemory, type MemoryKind, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
 const BLOCK = 256;
@@ -123,7 +123,7 @@ const ld = op.v128Load, st = op.v128Store, add = op.f32x4Add, sub = op.f32x4Sub,
 const zero = (i: number) => [...op.v128Zero, ...op.set(i)];
 const accumulate = (i: number, value: number[]) => [...op.get(i), ...value, ...add, ...op.set(i)];
 
-const kernels = (): Uint8Array =>
+const kernels = (memory: MemoryKind): Uint8Array =>
   assembleModule([
     // sum(x, out; rows, rowBytes): out[j] = Σ_rows x[row + j]
     pass('sum', 2, 1, false, {
@@ -174,7 +174,7 @@ const kernels = (): Uint8Array =>
         ...st,
       ],
     }),
-  ]);
+  ], memory);
 
 type Simd = Record<'sum' | 'sumSqDev' | 'sumGrad' | 'affine' | 'affine2', (...args: number[]) => void>;
 const simdFor = instancePerMemory<Simd>(kernels);

@@ -19,7 +19,7 @@ interface Probe {
 }
 
 const X = 0, BYTES = 1, OUT = 2, I = 3, ACC = 4, ZERO = 5;
-const probeFor = instancePerMemory<Probe>(() =>
+const probeFor = instancePerMemory<Probe>((memory) =>
   assembleModule([{
     name: 'probe',
     params: [I32, I32, I32],
@@ -44,7 +44,7 @@ const probeFor = instancePerMemory<Probe>(() =>
       ...op.get(ACC),
       ...op.v128Store,
     ],
-  }])
+  }], memory)
 );
 
 /** Σ x·0 over a view, in JS: 0 when all are finite, NaN otherwise. */

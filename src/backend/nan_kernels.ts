@@ -153,13 +153,13 @@ const maxPoolKernelFor = (fh: number, fw: number, row: number, cb: number) => {
   let k = maxPools.get(key);
   if (!k) {
     const taps = Array.from({ length: fh * fw }, (_, t) => Math.floor(t / fw) * row + (t % fw) * cb);
-    k = instancePerMemory(() => assembleModule([maxPoolFor(taps)]));
+    k = instancePerMemory((memory) => assembleModule([maxPoolFor(taps)], memory));
     if (maxPools.size < 64) maxPools.set(key, k);
   }
   return k;
 };
 
-const simdFor = instancePerMemory<Pick<Simd, 'clamp'>>(() => assembleModule([clamp]));
+const simdFor = instancePerMemory<Pick<Simd, 'clamp'>>((memory) => assembleModule([clamp], memory));
 
 /**
  * A wasm clamp kernel to [lo, hi] that keeps NaN, for float32 inputs; `stock` for other dtypes.

@@ -164,7 +164,7 @@ export interface WasmFunction {
  * console.log(WebAssembly.validate(bytes as BufferSource)); // true
  * ```
  */
-export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
+export const assembleModule = (fns: readonly WasmFunction[], memory: { readonly shared?: boolean } = {}): Uint8Array =>
   new Uint8Array([
     0x00,
     0x61,
@@ -175,7 +175,8 @@ export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
     0x00,
     0x00,
     ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]))),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
+    // A shared memory (the threaded build's) must be imported as shared, with a maximum: 65536 pages admits any.
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(memory.shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
     ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(
@@ -200,34 +201,52 @@ export const assembleModule = (fns: readonly WasmFunction[]): Uint8Array =>
  * ```
  */
 export const wasmBackendMemory = (backend: unknown): WebAssembly.Memory | undefined => {
-  const m = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm?.memory;
+  // The single-threaded builds export their memory; the threaded build creates it in JS and imports it.
+  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } })?.wasm;
+  const m = wasm?.asm?.memory ?? wasm?.wasmMemory;
   return m instanceof WebAssembly.Memory ? m : undefined;
 };
 
+/** How an assembled module must declare the memory it imports. */
+export interface MemoryKind {
+  /** The threaded build's memory is a shared one. */
+  readonly shared?: boolean;
+}
+
+/** Whether this engine runs fixed-width SIMD: the one reason a kernel may take its JS loop instead. */
+const simdSupported = (): boolean =>
+  // A function that makes one v128 constant and drops it.
+  WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 23, 1, 21, 0, 253, 12, ...Array(16).fill(0), 26, 11]));
+
 /**
  * Instantiate an assembled module once per wasm backend memory, importing
- * that memory. Returns null where the backend is not wasm or the engine
- * refuses the module (no SIMD, or a shared memory): callers fall back to JS.
+ * that memory (declared shared where it is). Returns null where the backend
+ * is not wasm or the engine has no SIMD: callers fall back to JS. Any other
+ * failure to build or link is a bug, and throws.
  *
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import { assembleModule, instancePerMemory } from 'tsnn/backend';
  *
- * const kernelsFor = instancePerMemory<{ nop(): void }>(() => assembleModule([{ name: 'nop', params: [], locals: [], body: [] }]));
+ * const kernelsFor = instancePerMemory<{ nop(): void }>((memory) => assembleModule([{ name: 'nop', params: [], locals: [], body: [] }], memory));
  * console.log(kernelsFor(tf.backend())); // null on cpu: callers fall back to JS
  * ```
  */
-export const instancePerMemory = <T>(build: () => Uint8Array): (backend: unknown) => T | null => {
+export const instancePerMemory = <T>(build: (memory: MemoryKind) => Uint8Array): (backend: unknown) => T | null => {
   const byMemory = new WeakMap<WebAssembly.Memory, T | null>();
   return (backend) => {
     const memory = wasmBackendMemory(backend);
     if (!memory) return null;
     if (!byMemory.has(memory)) {
-      try {
-        byMemory.set(memory, new WebAssembly.Instance(new WebAssembly.Module(build() as BufferSource), { env: { memory } }).exports as T);
-      } catch {
-        byMemory.set(memory, null);
+      if (!simdSupported()) byMemory.set(memory, null);
+      else {
+        const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+        try {
+          byMemory.set(memory, new WebAssembly.Instance(new WebAssembly.Module(build({ shared }) as BufferSource), { env: { memory } }).exports as T);
+        } catch (e) {
+          throw new Error(`tsnn: a SIMD kernel failed to link against the wasm backend's ${shared ? 'shared ' : ''}memory: ${(e as Error).message}`);
+        }
       }
     }
     return byMemory.get(memory)!;
