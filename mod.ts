@@ -194,3 +194,5 @@ export { CheckpointError, type CheckpointTemplate, decodeCheckpoint, encodeCheck
 // ---------------------------------------------------------------------------
 export { type BackendName, selectBackend, type SelectOptions } from './src/backend/select.ts';
 export { backendInfo } from './src/backend_info.ts';
+// fit, fitOneCycle, lrFind and trainStep choose the fastest engine when none was chosen (selectBackend() then runs).
+import './src/default_engine.ts';

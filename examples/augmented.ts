@@ -71,7 +71,8 @@ const lossSpec = { module: new URL('../mod.ts', import.meta.url).href, export: '
 const out = args.out!;
 fs.mkdirSync(out, { recursive: true });
 
-await selectBackend();
+// With workers, each runs one XNNPACK thread and so does this one: more would oversubscribe the cores.
+await selectBackend(workers > 1 ? { threads: 1 } : {});
 const data = await fashionMnistOrExit();
 const stats = channelStats(data.train);
 const key = prngKey(Number(args.seed));

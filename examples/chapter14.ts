@@ -64,7 +64,8 @@ const models = args.models!.split(',') as (keyof typeof chapter14Models)[];
 for (const m of models) if (!(m in chapter14Models)) throw new Error(`--models: unknown model '${m}' (known: ${Object.keys(chapter14Models).join(', ')})`);
 fs.mkdirSync(args.out!, { recursive: true });
 
-await selectBackend(args.backend ? { backend: args.backend as BackendName } : {});
+// With workers, each runs one XNNPACK thread and so does this one: more would oversubscribe the cores.
+await selectBackend({ ...(args.backend ? { backend: args.backend as BackendName } : {}), ...(Number(args.workers) > 1 ? { threads: 1 } : {}) });
 const data = await fashionMnistOrExit();
 const stats = channelStats(data.train);
 const limit = quick ? { train: 6400, test: 2000 } : { train: data.train.y.length, test: data.test.y.length };

@@ -8,9 +8,11 @@
 import * as tf from './tfjs/tf.ts';
 
 let reason = '';
+let notices: ((line: string) => void) | undefined;
 
 /**
- * Record why the current backend was chosen (called by backend selection).
+ * Record why the current backend was chosen (called by backend selection),
+ * and where notices about it go.
  *
  * @example
  * ```ts
@@ -18,9 +20,34 @@ let reason = '';
  * console.log(backendInfo().reason); // requested by NN_BACKEND
  * ```
  */
-export const setBackendReason = (why: string): void => {
+export const setBackendReason = (why: string, warn?: (line: string) => void): void => {
   reason = why;
+  notices = warn;
 };
+
+/**
+ * Where notices about the chosen backend go: the `warn` given to backend
+ * selection, else `console.warn`.
+ *
+ * @example
+ * ```ts
+ * setBackendReason('requested by option', () => {});
+ * backendNotice('not shown'); // went to the function above
+ * ```
+ */
+export const backendNotice = (line: string): void => (notices ?? ((l: string) => console.warn(l)))(line);
+
+/**
+ * Whether backend selection has run (the user chose the engine, or let
+ * `selectBackend` choose it), as opposed to tfjs's own cpu default.
+ *
+ * @example
+ * ```ts
+ * setBackendReason('requested by option');
+ * console.log(backendChosen()); // true
+ * ```
+ */
+export const backendChosen = (): boolean => reason !== '';
 
 /**
  * The backend in use and why it was chosen.

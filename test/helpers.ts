@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { installEngine } from '../src/backend/install.ts';
+import { selectBackend } from '../src/backend/select.ts';
 
-await tf.setBackend('cpu');
-// The library's kernels and gradient rewrites, as selectBackend installs them.
-installEngine();
+// The library's kernels and gradient rewrites on tfjs's cpu backend, chosen (so that training keeps it),
+// and without the one-time notice that it is slow.
+await selectBackend({ backend: 'cpu', warn: () => {} });
 
 /** fast-check runs per property; `NN_TEST_RUNS` scales them (e.g. 5 for a deep soak). */
 export const runs = (n: number): { numRuns: number } => ({ numRuns: Math.max(1, Math.round(n * Number(process.env.NN_TEST_RUNS_SCALE ?? 1))) });

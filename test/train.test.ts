@@ -76,7 +76,7 @@ describe('fit', () => {
     const data = toyData();
     const { trainState, history } = await fitOneCycle(toyModel(), data, { epochs: 6, lrMax: 2e-2, observers: [epochTable({ out: s.out })] });
     const lines = s.text().trim().split('\n');
-    assert.match(lines[0], /^backend: cpu/);
+    assert.match(lines[0], /^backend: cpu \(requested by option\)$/); // the engine and why: the helpers chose cpu
     assert.match(lines[1], /^epoch\s+train_loss\s+valid_loss\s+accuracy\s+time$/);
     assert.equal(lines.length, 2 + 6);
     assert.match(lines[7], /^5\s+\d\.\d{6}\s+\d\.\d{6}\s+\d\.\d{6}\s+\d\d:\d\d$/);

@@ -14,6 +14,7 @@ import { backendInfo, setBackendReason } from '../backend_info.ts';
 import { installEngine } from './install.ts';
 import { findGpu, type GpuAdapterReport, useGpu } from './webgpu.ts';
 import { firstLine, importOptional } from '../optional_import.ts';
+import { defaultWasmThreads, keepHeapViewsCurrent, THREADED_GLUE, withWasmThreads } from './wasm_threads.ts';
 
 /** The backends this library can run on. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -24,7 +25,7 @@ const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 export interface SelectOptions {
   /** Use exactly this backend (overrides `NN_BACKEND`). */
   readonly backend?: BackendName;
-  /** Where one-line fallback warnings go. Default `console.warn`. */
+  /** Where one-line fallback warnings go, and training's notice that the cpu backend is slow. Default `console.warn`. */
   readonly warn?: (line: string) => void;
   /**
    * The native packages to try, in order. Default
@@ -37,6 +38,12 @@ export interface SelectOptions {
    * Default: next to the script, as tfjs-backend-wasm looks for them.
    */
   readonly wasmPaths?: string;
+  /**
+   * XNNPACK threads for the wasm backend, the calling thread included (overrides `NN_THREADS`). Default on
+   * Node and Deno: every core, up to 8; 1 runs the single-threaded SIMD build. Fixed once the wasm
+   * backend has started in a process.
+   */
+  readonly threads?: number;
 }
 
 // Checks names and types (a misspelt option is an error, not ignored); `backend` keeps its own message below.
@@ -45,6 +52,7 @@ const SelectOptionSet = optionSet('selectBackend', {}, {
   warn: func<(line: string) => void>('a function (line) => void'),
   nativePackages: t.readonlyArray(t.string, 'a list of package names'),
   wasmPaths: guard<string>("a URL prefix ending in '/'", (u) => typeof u === 'string' && u.endsWith('/')),
+  threads: t.unknown, // checked with the NN_THREADS value, in one message
 });
 
 declare const process: { versions?: { node?: string }; env?: Record<string, string | undefined> } | undefined;
@@ -87,18 +95,59 @@ const withoutEmscriptenHandlers = async <T>(f: () => Promise<T>): Promise<T> => 
   }
 };
 
-const useWasm = async (wasmPaths?: string): Promise<string | null> => {
+/** The thread count asked for, from the option or NN_THREADS; undefined for the default. */
+const requestedThreads = (opts: SelectOptions): { threads: number; source: string } | undefined => {
+  const env = typeof process !== 'undefined' ? process.env?.NN_THREADS : undefined;
+  if (opts.threads === undefined && (env === undefined || env === '')) return undefined;
+  const fromOption = opts.threads !== undefined;
+  const value = fromOption ? opts.threads : Number(env);
+  const name = fromOption ? 'selectBackend.threads' : 'NN_THREADS';
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > THREADED_GLUE.poolSize) {
+    throw new ConfigError([
+      `${name}: expected an integer from 1 to ${THREADED_GLUE.poolSize} (the threaded build's pool), got ${showValue(fromOption ? value : env)}`,
+    ]);
+  }
+  return { threads: value, source: fromOption ? 'option' : 'NN_THREADS' };
+};
+
+/** Start (or reuse) the wasm backend; null and its thread count in words when it works, else why not. */
+const useWasm = async (
+  wasmPaths: string | undefined,
+  asked: { threads: number; source: string } | undefined,
+): Promise<{ why: string } | { threads: string }> => {
   try {
     return await withoutEmscriptenHandlers(async () => {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths);
       installEngine(); // again, now that the wasm kernels it wraps are registered
-      return (await tf.setBackend('wasm')) ? null : 'the wasm backend failed to initialise';
+      const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+      if (registry.wasm !== undefined) {
+        // tfjs starts a backend once per process: its threads cannot change afterwards.
+        const running = wasm.getThreadsCount();
+        if (asked && asked.threads !== running) {
+          throw new ConfigError([
+            `${asked.source === 'option' ? 'selectBackend.threads' : 'NN_THREADS'}: the wasm backend already runs on ${running} thread${
+              running === 1 ? '' : 's'
+            } in this process (threads are fixed when it first starts), got ${asked.threads}`,
+          ]);
+        }
+        if (!(await tf.setBackend('wasm'))) return { why: 'the wasm backend failed to initialise' };
+        return { threads: threadWords(running, 'already started') };
+      }
+      if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths);
+      const threads = asked?.threads ?? await defaultWasmThreads();
+      const ok = threads === undefined ? await tf.setBackend('wasm') : await withWasmThreads(threads, wasm, () => tf.setBackend('wasm'));
+      if (!ok) return { why: 'the wasm backend failed to initialise' };
+      keepHeapViewsCurrent((tf.backend() as unknown as { wasm: Record<string, unknown> }).wasm);
+      const why = asked ? `requested by ${asked.source}` : threads === undefined ? 'as tfjs chose: a browser' : 'default: one per core';
+      return { threads: threadWords(wasm.getThreadsCount(), why) };
     });
   } catch (e) {
-    return firstLine(e);
+    if (e instanceof ConfigError) throw e;
+    return { why: firstLine(e) };
   }
 };
+
+const threadWords = (n: number, why: string) => `${n} thread${n === 1 ? '' : 's'} (${why})`;
 
 const adapterWords = (r: GpuAdapterReport) => `adapter "${r.description}" via ${r.via}${r.software ? ' (a software adapter: it runs on the CPU)' : ''}`;
 
@@ -134,22 +183,23 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     throw new ConfigError([`${fromOption ? 'selectBackend.backend' : 'NN_BACKEND'}: expected one of ${NAMES.join(', ')}, got ${showValue(requested)}`]);
   }
   const source = fromOption ? 'option' : 'NN_BACKEND';
+  const threads = requestedThreads(opts);
   if (requested === 'cpu') {
     await tf.setBackend('cpu');
-    setBackendReason(`requested by ${source}`);
+    setBackendReason(`requested by ${source}`, opts.warn);
     return backendInfo();
   }
   if (requested === 'webgpu') {
     const r = await webgpu();
     if (r.why !== null) throw new Error(`backend webgpu (requested by ${source}) is unavailable: ${r.why}${r.adapter ? ` (${adapterWords(r.adapter)})` : ''}`);
     installEngine(); // again, now that the webgpu kernels are registered
-    setBackendReason(`requested by ${source}; ${adapterWords(r.adapter!)}`);
+    setBackendReason(`requested by ${source}; ${adapterWords(r.adapter!)}`, opts.warn);
     return backendInfo();
   }
   if (requested === 'wasm') {
-    const why = await useWasm(opts.wasmPaths);
-    if (why) throw new Error(`backend wasm (requested by ${source}) failed: ${why}`);
-    setBackendReason(`requested by ${source}`);
+    const r = await useWasm(opts.wasmPaths, threads);
+    if ('why' in r) throw new Error(`backend wasm (requested by ${source}) failed: ${r.why}`);
+    setBackendReason(`requested by ${source}; ${r.threads}`, opts.warn);
     return backendInfo();
   }
   const skipped: string[] = [];
@@ -160,7 +210,7 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     const why = await tryNative(pkg);
     if (why === null) {
       installEngine(); // again: the native package's tfjs umbrella re-registers tfjs's stock gradients
-      setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`);
+      setBackendReason(requested ? `requested by ${source}, via ${pkg}` : `default: ${pkg} loaded`, opts.warn);
       return backendInfo();
     }
     skipped.push(`${pkg} ${why}`);
@@ -176,7 +226,7 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
     const why = await useGpu(gpu.adapter);
     if (why === null) {
       installEngine();
-      setBackendReason(`default: ${[...skipped, `webgpu on ${adapterWords(gpu.report)}`].join('; ')}`);
+      setBackendReason(`default: ${[...skipped, `webgpu on ${adapterWords(gpu.report)}`].join('; ')}`, opts.warn);
       return backendInfo();
     }
     skipped.push(`webgpu: ${why}`);
@@ -184,13 +234,14 @@ export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: s
       warn(`tsnn: WebGPU has a GPU adapter ("${gpu.report.description}") but it is unusable (${why}); falling back to wasm.`);
     }
   }
-  const wasmWhy = await useWasm(opts.wasmPaths);
-  if (wasmWhy === null) {
-    setBackendReason(`default: ${skipped.join('; ')}`);
+  const r = await useWasm(opts.wasmPaths, threads);
+  if ('threads' in r) {
+    setBackendReason(`default: ${skipped.join('; ')}; wasm on ${r.threads}`, opts.warn);
     return backendInfo();
   }
+  const wasmWhy = r.why;
   warn(`tsnn: the wasm backend failed (${wasmWhy}); falling back to the slow cpu backend.`);
   await tf.setBackend('cpu');
-  setBackendReason(`default: ${[...skipped, `wasm ${wasmWhy}`].join('; ')}`);
+  setBackendReason(`default: ${[...skipped, `wasm ${wasmWhy}`].join('; ')}`, opts.warn);
   return backendInfo();
 };

@@ -8,6 +8,7 @@
  */
 import * as tf from '../tfjs/tf.ts';
 import { backendInfo } from '../backend_info.ts';
+import { ensureEngine } from '../engine_choice.ts';
 import type { Batch, Loader } from '../data/loader.ts';
 import * as t from 'io-ts';
 import {
@@ -286,10 +287,11 @@ const READ_EVERY = 32;
  * disposeTrainState(trainState);
  * ```
  */
-// deno-lint-ignore require-await -- async so that a bad argument rejects the promise rather than throwing synchronously
 export const fit = async (model: AnyLayer, data: Data, options: FitOptions): Promise<FitResult> => {
   const opts = FitOptionSet.decode(options);
   if (data.train.length < 1) throw new ConfigError(['fit.data.train: the loader yields no batches']);
+  // Before the first tensor of the run: with no engine chosen, the fastest one here (wasm on every core).
+  await ensureEngine('fit');
   const loss = opts.loss ?? crossEntropy;
   const metrics = opts.metrics ?? [accuracy];
   const observers = opts.observers ?? [epochTable()];

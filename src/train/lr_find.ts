@@ -31,6 +31,7 @@ import { disposeReplacedTrainState, disposeTrainState, initTrainState, LossFn, t
 import { standardOut } from './observers.ts';
 import { niceTicks, plotFrame } from './svg_axes.ts';
 import { progressBar, type TextOut, TextOutCodec } from './progress_bar.ts';
+import { ensureEngine } from '../engine_choice.ts';
 
 type OptFactory = (lr: StepSchedule) => AnyTransformation;
 type Start = Pick<TrainState, 'params' | 'state'>;
@@ -186,6 +187,7 @@ export const lrFind = async (model: AnyLayer, train: Loader, options: LrFindOpti
   const startLr = opts.startLr ?? 1e-7, endLr = opts.endLr ?? 10, numIt = opts.numIt ?? 100;
   if (!(startLr > 0 && endLr > startLr)) throw new ConfigError([`lrFind: expected 0 < startLr < endLr, got ${startLr} and ${endLr}`]);
   if (!Number.isInteger(numIt) || numIt < 2) throw new ConfigError([`lrFind.numIt: expected an integer >= 2, got ${numIt}`]);
+  await ensureEngine('lrFind');
   // fastai's SchedExp over numIt iterations, at position i / numIt.
   const lrAt = (step: number) => startLr * (endLr / startLr) ** (step / numIt);
   const opt = (opts.makeOpt ?? ((lr) => adamW(lr)))(lrAt);

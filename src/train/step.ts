@@ -17,6 +17,7 @@ import type { Loss } from './losses.ts';
 import type { Metric } from './metrics.ts';
 import { finiteCheck } from '../ops/finite.ts';
 import { floatLeaves } from './finite.ts';
+import { ensureEngine } from '../engine_choice.ts';
 
 /**
  * The codec of a loss given as an argument.
@@ -193,8 +194,13 @@ export interface StepResult {
 export const trainStep = (model: AnyLayer, loss: Loss, opt: AnyTransformation): (ts: TrainState, batch: Batch) => Promise<StepResult> => {
   decodeArg('trainStep.loss', LossFn, loss);
   decodeArg('trainStep.opt', Transformation, opt);
-  // deno-lint-ignore require-await -- async so that an error in the forward pass rejects, as a failed read does
+  let first = true;
   return async (ts: TrainState, batch: Batch): Promise<StepResult> => {
+    if (first) {
+      // With no engine chosen, the fastest one here; tensors made before move to it on first use.
+      await ensureEngine('trainStep');
+      first = false;
+    }
     const key = foldIn(ts.key, ts.step);
     const out = tf.tidy(() => {
       const vg = valueAndGrad((p: Tree) => {
