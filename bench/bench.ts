@@ -4,7 +4,12 @@
  * engine available, each run in its own process, and each figure's ratio to
  * PyTorch (2 threads) measured in the same run.
  *
- *   node --import tsx bench/bench.ts [--quick] [--rounds 5] [--json out.json]
+ *   node --import tsx bench/bench.ts [--quick] [--rounds 3] [--json out.json] [--models resnet2] [--batches 64]
+ *
+ * The arrangements of this library: the single-threaded wasm build; two
+ * data-parallel workers of one thread each; the threaded build on 2 XNNPACK
+ * threads; and `fit` with its defaults (no engine chosen: it picks one
+ * itself), timed batch to batch as a user runs it.
  *
  * The machines are shared and their speed drifts over minutes, so the engines
  * are interleaved: every round runs each engine once (in a rotated order),
@@ -20,7 +25,13 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: a } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, json: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    json: { type: 'string' },
+    models: { type: 'string', default: 'resnet,resnet2' },
+    batches: { type: 'string', default: '64,256' },
+  },
 });
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 
@@ -33,6 +44,7 @@ interface Sample {
   images_per_s: number[];
   peak_rss_mb?: number;
   live_tensors?: number;
+  ops_per_step?: number;
 }
 interface Row {
   engine: string;
@@ -42,6 +54,7 @@ interface Row {
   rates: number[];
   peak_rss_mb?: number;
   live_tensors?: number;
+  ops_per_step?: number;
 }
 
 /** Run one benchmark process; its last JSON line is the sample. */
@@ -64,8 +77,8 @@ const tsx = (
 ): [string, string[]] => [process.execPath, isDeno ? ['run', '-A', here(script), ...args] : ['--import', 'tsx', here(script), ...args]];
 
 const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-const models = ['resnet', 'resnet2'], batches = [64, 256];
-const steps = a.quick ? '3' : '10', rounds = Number(a.rounds ?? (a.quick ? 2 : 5));
+const models = a.models!.split(','), batches = a.batches!.split(',').map(Number);
+const steps = a.quick ? '3' : '10', rounds = Number(a.rounds ?? (a.quick ? 2 : 3));
 // Steady state: wasm code tiers up, and caches and heaps grow, over the first steps (slower with two busy threads).
 const warmup = a.quick ? '2' : '10';
 const rows: Row[] = [];
@@ -76,6 +89,7 @@ const record = (s: Sample | undefined, engine: string) => {
   row.rates.push(s.median);
   if (s.peak_rss_mb !== undefined) row.peak_rss_mb = Math.max(row.peak_rss_mb ?? 0, s.peak_rss_mb);
   if (s.live_tensors !== undefined) row.live_tensors = s.live_tensors;
+  if (s.ops_per_step !== undefined) row.ops_per_step = s.ops_per_step;
 };
 
 for (const model of models) {
@@ -106,15 +120,14 @@ for (const model of models) {
             ], `PyTorch ${t}T`),
         ])
         : []),
-      ...['1', '2'].map((
-        w,
-      ): [string, () => Sample | undefined] => [
-        w === '1' ? 'tsnn wasm' : 'tsnn wasm ×2 workers',
-        () =>
-          run(
-            ...tsx('./ours.ts', ['--backend', 'wasm', '--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--warmup', warmup, '--workers', w]),
-            `tsnn wasm ${w}T`,
-          ),
+      ...([
+        ['tsnn wasm 1 thread', ['--threads', '1']],
+        ['tsnn wasm ×2 workers', ['--threads', '1', '--workers', '2']],
+        ['tsnn wasm 2 threads', ['--threads', '2']],
+        ['tsnn fit defaults', ['--mode', 'fit']],
+      ] as const).map(([label, extra]): [string, () => Sample | undefined] => [
+        label,
+        () => run(...tsx('./ours.ts', ['--model', model, '--batch', b, '--steps', steps, '--runs', '1', '--warmup', warmup, ...extra]), label),
       ]),
     ];
     for (let r = 0; r < rounds; r++) {
@@ -143,7 +156,7 @@ const median = (v: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const base = (r: Row) => rows.find((x) => x.engine === 'PyTorch 2 threads' && x.model === r.model && x.batch === r.batch);
-const header = ['model', 'batch', 'engine', 'images/s', 'range', 'vs PyTorch 2T', 'peak RSS', 'live tensors'];
+const header = ['model', 'batch', 'engine', 'images/s', 'range', 'vs PyTorch 2T', 'ops/step', 'peak RSS', 'live tensors'];
 const table = rows.map((r) => [
   r.model,
   String(r.batch),
@@ -151,6 +164,7 @@ const table = rows.map((r) => [
   median(r.rates).toFixed(1),
   r.rates.length > 1 ? `${Math.min(...r.rates).toFixed(0)}–${Math.max(...r.rates).toFixed(0)}` : '',
   base(r) ? `${(median(r.rates) / median(base(r)!.rates)).toFixed(3)}×` : 'n/a',
+  r.ops_per_step !== undefined ? String(r.ops_per_step) : '',
   r.peak_rss_mb !== undefined ? `${r.peak_rss_mb} MB` : '',
   r.live_tensors !== undefined ? String(r.live_tensors) : '',
 ]);
@@ -161,4 +175,5 @@ console.log(
   `\nmedian over ${rounds} interleaved rounds of one process per engine (${steps} timed steps after ${warmup} warm-up steps); cpu engines: one step.`,
 );
 console.log('ratio: median over the median of PyTorch with 2 threads in the same run. Peak RSS: the largest of the benchmark processes.');
+console.log("ops/step: tfjs kernels in one training step (with workers, the calling thread's share).");
 if (a.json) fs.writeFileSync(a.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));

@@ -24,7 +24,10 @@ export const timeSteps = async (
 };
 
 /** Print the result line, with peak resident memory and live tensors now. */
-export const report = (fields: { engine: string; model: string; batch: number; threads: number }, t: { rates: number[]; median: number }): void =>
+export const report = (
+  fields: { engine: string; model: string; batch: number; threads: number; ops_per_step?: number },
+  t: { rates: number[]; median: number },
+): void =>
   console.log(JSON.stringify({
     ...fields,
     images_per_s: t.rates,
