@@ -54,6 +54,8 @@ interface StepReport {
   shared: boolean;
   kernelsBuilt: boolean;
   heapFollows?: boolean;
+  heapReserved?: boolean;
+  fitSteps?: number;
 }
 
 const run = (args: string[]): StepReport => {
@@ -73,7 +75,9 @@ describe('training on threaded wasm, in a fresh process', () => {
     assert.equal(two.shared, true, 'the threaded build runs on a shared memory');
     assert.equal(one.shared, false);
     assert.equal(two.kernelsBuilt, true, "the library's SIMD kernels link against the shared memory");
+    assert.equal(two.heapReserved, true, 'the shared heap is reserved at start, so the pool never grows it');
     assert.equal(two.heapFollows, true, "tfjs's heap views follow the memory after it grows");
+    assert.equal(two.fitSteps, 4, 'fit trains on 2 threads at batch 64');
     for (let i = 0; i < 3; i++) {
       assert.ok(Math.abs(two.losses[i] - one.losses[i]) <= 1e-5 * Math.abs(one.losses[i]), `loss ${i}: ${two.losses[i]} vs ${one.losses[i]}`);
     }

@@ -199,15 +199,28 @@ const VIEWS = {
   HEAPF64: Float64Array,
 } as const;
 
+/** The heap the threaded build reserves at start: 2 GiB of address space, committed by the OS only as it is touched. */
+export const RESERVED_HEAP_BYTES = 2 ** 31;
+
 /**
- * A shared heap grows in place, and a grow made on a pthread (XNNPACK's
- * workspaces) leaves the main thread's views at the old length: tfjs reads
- * `wasm.HEAPU8` and friends directly. Make each of them a view taken
- * afresh whenever the memory's buffer has changed.
+ * Make the threaded build's heap safe to read from this thread. A grow of the
+ * shared memory made while the pthread pool runs leaves this thread's
+ * `memory.buffer` (and even `grow(0)`) at the old length for a while: on Node
+ * 20 and Deno 2, training then found a tensor lying past the end of tfjs's
+ * heap views, and tfjs's `typedArrayFromHeap` threw a RangeError. So the heap
+ * is grown once, here, to {@link RESERVED_HEAP_BYTES} (untouched pages cost
+ * no memory), and tfjs's views (`HEAPU8`, `HEAPF32`, ...) become getters
+ * that follow the buffer after any later grow made from this thread.
  */
 export const keepHeapViewsCurrent = (module: Record<string, unknown> & { wasmMemory?: WebAssembly.Memory }): void => {
   const memory = module.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory) || !(memory.buffer instanceof SharedArrayBuffer)) return;
+  const short = RESERVED_HEAP_BYTES - (memory.buffer as ArrayBufferLike).byteLength;
+  try {
+    if (short > 0) memory.grow(Math.ceil(short / 65536));
+  } catch {
+    // No address space for it (a strict overcommit policy, say): the heap grows as it needs, as before.
+  }
   for (const [name, V] of Object.entries(VIEWS)) {
     const View = V as unknown as new (b: ArrayBufferLike) => { readonly buffer: ArrayBufferLike };
     let view = new View(memory.buffer);
