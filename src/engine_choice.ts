@@ -65,6 +65,3 @@ export const ensureEngine = async (who: string, warn: (line: string) => void = b
     );
   }
 };
-
-/** True once nothing is left to do before a step (checked per step, so it must be cheap). */
-export const engineSettled = (): boolean => chooser === undefined || !unchosen();

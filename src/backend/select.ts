@@ -95,8 +95,15 @@ const withoutEmscriptenHandlers = async <T>(f: () => Promise<T>): Promise<T> => 
   }
 };
 
+/** A thread count asked for, where it came from, and the name an error gives it. */
+interface AskedThreads {
+  readonly threads: number;
+  readonly source: 'option' | 'NN_THREADS';
+  readonly name: 'selectBackend.threads' | 'NN_THREADS';
+}
+
 /** The thread count asked for, from the option or NN_THREADS; undefined for the default. */
-const requestedThreads = (opts: SelectOptions): { threads: number; source: string } | undefined => {
+const requestedThreads = (opts: SelectOptions): AskedThreads | undefined => {
   const env = typeof process !== 'undefined' ? process.env?.NN_THREADS : undefined;
   if (opts.threads === undefined && (env === undefined || env === '')) return undefined;
   const fromOption = opts.threads !== undefined;
@@ -107,14 +114,11 @@ const requestedThreads = (opts: SelectOptions): { threads: number; source: strin
       `${name}: expected an integer from 1 to ${THREADED_GLUE.poolSize} (the threaded build's pool), got ${showValue(fromOption ? value : env)}`,
     ]);
   }
-  return { threads: value, source: fromOption ? 'option' : 'NN_THREADS' };
+  return { threads: value, source: fromOption ? 'option' : 'NN_THREADS', name };
 };
 
-/** Start (or reuse) the wasm backend; null and its thread count in words when it works, else why not. */
-const useWasm = async (
-  wasmPaths: string | undefined,
-  asked: { threads: number; source: string } | undefined,
-): Promise<{ why: string } | { threads: string }> => {
+/** Start (or reuse) the wasm backend: its thread count in words when it works, else why not. */
+const useWasm = async (wasmPaths: string | undefined, asked: AskedThreads | undefined): Promise<{ why: string } | { threads: string }> => {
   try {
     return await withoutEmscriptenHandlers(async () => {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -125,7 +129,7 @@ const useWasm = async (
         const running = wasm.getThreadsCount();
         if (asked && asked.threads !== running) {
           throw new ConfigError([
-            `${asked.source === 'option' ? 'selectBackend.threads' : 'NN_THREADS'}: the wasm backend already runs on ${running} thread${
+            `${asked.name}: the wasm backend already runs on ${running} thread${
               running === 1 ? '' : 's'
             } in this process (threads are fixed when it first starts), got ${asked.threads}`,
           ]);
