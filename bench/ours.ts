@@ -2,7 +2,7 @@
  * One benchmark configuration of this library on a chapter-14 model, on
  * 28×28×1 images of 10 classes. Prints one JSON line.
  *
- *   ours.ts --model resnet2 --batch 64 --steps 10 --runs 3 [--backend wasm] [--threads 2] [--workers 2]
+ *   ours.ts --model resnet2 --batch 64 --steps 10 --runs 3 [--backend wasm] [--threads 2] [--workers 2] [--relaxed-simd false]
  *   ours.ts --mode fit --model resnet2 --batch 64 --steps 10
  *
  * `--mode step` (the default) times the training step (forward, backward,
@@ -48,6 +48,7 @@ const { values: a } = parseArgs({
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     workers: { type: 'string', default: '1' },
+    'relaxed-simd': { type: 'string', default: 'true' },
   },
 });
 const opts = { nIn: 1, nClasses: 10 };
@@ -97,6 +98,7 @@ if (a.mode === 'fit') {
   const info = await selectBackend({
     backend: (a.backend ?? 'wasm') as BackendName,
     threads: a.threads === undefined ? undefined : Number(a.threads),
+    relaxedSimd: a['relaxed-simd'] !== 'false',
     warn: () => {},
   });
   const opt = adamW(1e-3);

@@ -35,6 +35,27 @@ import { conv2dFilterGrad, conv2dInputGrad, installConvGradients } from '../src/
 import { installMatMulGradient } from '../src/backend/matmul_grad.ts';
 import { adamStep as adamMoments } from '../src/ops/adam.ts';
 import { batchNormTrainBackward, batchNormTrainForward, hasBatchNormKernels } from '../src/backend/batchnorm_kernels.ts';
+import { preferRelaxedSimd, relaxedSimdSupported } from '../src/backend/wasm_asm.ts';
+
+/**
+ * The engines the library's SIMD kernels are checked on: wasm with relaxed SIMD's fused multiply-adds (where this
+ * runtime has it; Deno always does, and Node 20 with a flag: see test/relaxed_simd.test.ts) and without, and cpu.
+ */
+const kernelEngines = (): { name: string; backend: string; relaxed?: boolean }[] => [
+  { name: 'cpu', backend: 'cpu' },
+  ...(relaxedSimdSupported() ? [{ name: 'wasm (relaxed SIMD)', backend: 'wasm', relaxed: true }] : []),
+  { name: 'wasm', backend: 'wasm', relaxed: false },
+];
+
+/** Run `f` on an engine of {@link kernelEngines}. */
+const onEngine = async <T>(e: { backend: string; relaxed?: boolean }, f: () => T): Promise<T> => {
+  preferRelaxedSimd(e.relaxed ?? true);
+  try {
+    return await on(e.backend, f);
+  } finally {
+    preferRelaxedSimd(true);
+  }
+};
 
 installConvGradients();
 
@@ -49,7 +70,10 @@ describe('backend selection', () => {
       try {
         const wasm = await selectBackend();
         assert.equal(wasm.name, 'wasm');
-        assert.match(wasm.reason, /^requested by NN_BACKEND; \d threads? \((default: one per core|already started)\)$/);
+        assert.match(
+          wasm.reason,
+          new RegExp(`^requested by NN_BACKEND; \\d threads? \\((default: one per core|already started)\\)${relaxedSimdSupported() ? ', relaxed SIMD' : ''}$`),
+        );
         process.env.NN_BACKEND = 'tpu';
         await assert.rejects(selectBackend(), /NN_BACKEND: expected one of tensorflow, webgpu, wasm, cpu, got "tpu"/);
       } finally {
@@ -285,7 +309,7 @@ describe('zero-copy Identity and Cast on wasm, the matMul guard and the in-place
 });
 
 describe('the fused BatchNorm kernels', () => {
-  test('match a float64 reference on wasm (SIMD and not) and cpu, forward and backward', async () => {
+  test('match a float64 reference on wasm (SIMD, relaxed SIMD where the runtime has it, and not) and cpu, forward and backward', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
     const cases = fc.sample(
@@ -329,8 +353,9 @@ describe('the fused BatchNorm kernels', () => {
         const j = i % r.c;
         return g[j] * inv[j] * (d - dBeta[j] / r.rows - xhat[i] * dGamma[j] / r.rows);
       });
-      for (const backend of ['cpu', 'wasm']) {
-        const got = await on(backend, () =>
+      for (const engine of kernelEngines()) {
+        const backend = engine.name;
+        const got = await onEngine(engine, () =>
           tf.tidy(() => {
             const xt = tf.tensor(x, [r.rows, r.c]), gt = tf.tensor1d(g), bt = tf.tensor1d(b);
             const [yt, mt, vt] = batchNormTrainForward(xt, gt, bt, eps);
@@ -380,7 +405,7 @@ describe('batchNorm without the fused kernels (as on tfjs-node)', () => {
 });
 
 describe('the fused Adam kernel', () => {
-  test('matches the textbook formula on wasm and on cpu, for any hyperparameters, with and without the AdamW terms and applied', async () => {
+  test('matches the textbook formula on wasm (with relaxed SIMD where the runtime has it) and on cpu, for any hyperparameters, with and without the AdamW terms and applied', async () => {
     await selectBackend({ backend: 'wasm' });
     await tf.setBackend('cpu');
     const cases = fc.sample(
@@ -405,16 +430,15 @@ describe('the fused Adam kernel', () => {
       // AdamW's whole update: −lr·(u + wd·p).
       const p = normal(prngKey(r.seed + 3), r.n), lr = 1e-3 * (1 + r.t), wd = r.t % 2 ? 0.01 : 0;
       const full = u.map((ui, i) => -lr * (ui + wd * p[i]));
-      for (const backend of ['cpu', 'wasm']) {
-        const got = await on(backend, () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), h).map((x: tf.Tensor) => x.dataSync())));
+      for (const engine of kernelEngines()) {
+        const backend = engine.name, on = <T>(f: () => T) => onEngine(engine, f);
+        const got = await on(() => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), h).map((x: tf.Tensor) => x.dataSync())));
         [mu, nu, u].forEach((want, i) => assertClose(got[i], want, 1e-5 * Math.max(1, ...want.map(Math.abs)), `${backend} output ${i}`));
         const withP = await on(
-          backend,
           () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd }, tf.tensor1d(p))[2].dataSync()),
         );
         assertClose(withP, full, 1e-5 * Math.max(1e-3, ...full.map(Math.abs)), `${backend} AdamW update`);
         const applied = await on(
-          backend,
           () => tf.tidy(() => adamMoments(tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), { ...h, lr, wd, apply: true }, tf.tensor1d(p))[2].dataSync()),
         );
         assertClose(applied, full.map((f, i) => p[i] + f), 1e-5 * Math.max(1, ...p.map(Math.abs)), `${backend} AdamW applied`);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runScript } from './fixtures/run.ts';
+import { relaxedSimdSupported } from '../src/backend/wasm_asm.ts';
 
 const run = (args: string[]) => {
   const r = runScript(new URL('./fixtures/default_engine.ts', import.meta.url).pathname, args, { timeoutMs: 180_000 });
@@ -17,7 +18,7 @@ for (const via of ['fit', 'fitOneCycle', 'lrFind', 'trainStep']) {
   test(`${via} with no engine chosen trains on wasm with a thread per core, and says nothing`, () => {
     const r = run(['--via', via]);
     assert.equal(r.name, 'wasm', r.reason);
-    assert.match(r.reason, /^default: .*wasm on \d threads? \(default: one per core\)$/);
+    assert.match(r.reason, new RegExp(`^default: .*wasm on \\d threads? \\(default: one per core\\)${relaxedSimdSupported() ? ', relaxed SIMD' : ''}$`));
     assert.deepEqual(r.warnings.filter((w) => w.startsWith('tsnn:')), []);
   });
 }

@@ -13,7 +13,7 @@ import * as tf from '../tfjs/tf.ts';
 import { type AdamStepHypers, adamStepSlot } from '../ops/adam.ts';
 import { markFinite } from './finite_marks.ts';
 import { kernelIo } from './kernel_io.ts';
-import { assembleModule, F32, I32, instancePerMemory, type MemoryKind, op, V128 } from './wasm_asm.ts';
+import { assembleModule, F32, I32, instancePerMemory, type KernelTarget, madd, op, V128 } from './wasm_asm.ts';
 
 const KERNEL = 'TsnnAdamMoments';
 
@@ -43,15 +43,20 @@ const adamLoop = (
 };
 
 /**
- * The SIMD loop over whole groups of four: params g, m, v, p, mOut, vOut, u,
+ * The SIMD loop over whole groups of four (its multiply-adds fused where
+ * relaxed SIMD is in use): params g, m, v, p, mOut, vOut, u,
  * nBytes, sum (byte offsets), then b1, 1−b1, b2, 1−b2, 1/c1, 1/c2, eps,
  * epsRoot, scale, wd, keep. It stores Σ (m′ + v′ + u)·0, lane by lane, at
  * `sum`: zero only when every output is finite (an overflowing sum only
  * withholds the mark), so `fit`'s guard need not read them again.
  */
-const simdAdam = (memory: MemoryKind): Uint8Array => {
+const simdAdam = (target: KernelTarget): Uint8Array => {
   const NB = 7, SUM = 8, F = 9, I = 20, C = (k: number) => 21 + k, M = 32, V = 33, G = 34, P = 35, U = 36, ACC = 37, ZERO = 38;
   const at = (p: number) => [...op.get(p), ...op.get(I), ...op.i32Add];
+  const fma = (a: number[], b: number[], c: number[]) => madd(a, b, c, target.relaxedSimd);
+  const get = op.get;
+  // q = (m′/c1) / (√(v′/c2 + epsRoot) + eps)
+  const q = [...get(M), ...get(C(4)), ...op.f32x4Mul, ...fma(get(V), get(C(5)), get(C(7))), ...op.f32x4Sqrt, ...get(C(6)), ...op.f32x4Add, ...op.f32x4Div];
   const body = [
     ...Array.from({ length: 11 }, (_, k) => [...op.get(F + k), ...op.f32x4Splat, ...op.set(C(k))]).flat(),
     ...op.v128Zero,
@@ -69,56 +74,17 @@ const simdAdam = (memory: MemoryKind): Uint8Array => {
     ...op.set(G),
     // m′ = b1·m + (1−b1)·g
     ...at(4),
-    ...at(1),
-    ...op.v128Load,
-    ...op.get(C(0)),
-    ...op.f32x4Mul,
-    ...op.get(G),
-    ...op.get(C(1)),
-    ...op.f32x4Mul,
-    ...op.f32x4Add,
+    ...fma([...at(1), ...op.v128Load], get(C(0)), [...get(G), ...get(C(1)), ...op.f32x4Mul]),
     ...op.tee(M),
     ...op.v128Store,
     // v′ = b2·v + (1−b2)·g²
     ...at(5),
-    ...at(2),
-    ...op.v128Load,
-    ...op.get(C(2)),
-    ...op.f32x4Mul,
-    ...op.get(G),
-    ...op.get(G),
-    ...op.f32x4Mul,
-    ...op.get(C(3)),
-    ...op.f32x4Mul,
-    ...op.f32x4Add,
+    ...fma([...at(2), ...op.v128Load], get(C(2)), [...get(G), ...get(G), ...op.f32x4Mul, ...get(C(3)), ...op.f32x4Mul]),
     ...op.tee(V),
     ...op.v128Store,
-    // u = scale·((m′/c1) / (√(v′/c2 + epsRoot) + eps) + wd·p) + keep·p
+    // u = scale·(q + wd·p) + keep·p
     ...at(6),
-    ...op.get(M),
-    ...op.get(C(4)),
-    ...op.f32x4Mul,
-    ...op.get(V),
-    ...op.get(C(5)),
-    ...op.f32x4Mul,
-    ...op.get(C(7)),
-    ...op.f32x4Add,
-    ...op.f32x4Sqrt,
-    ...op.get(C(6)),
-    ...op.f32x4Add,
-    ...op.f32x4Div,
-    ...at(3),
-    ...op.v128Load,
-    ...op.tee(P),
-    ...op.get(C(9)),
-    ...op.f32x4Mul,
-    ...op.f32x4Add,
-    ...op.get(C(8)),
-    ...op.f32x4Mul,
-    ...op.get(P),
-    ...op.get(C(10)),
-    ...op.f32x4Mul,
-    ...op.f32x4Add,
+    ...fma(fma([...at(3), ...op.v128Load, ...op.tee(P)], get(C(9)), q), get(C(8)), [...get(P), ...get(C(10)), ...op.f32x4Mul]),
     ...op.tee(U),
     ...op.v128Store,
     // sum += (m′ + v′ + u)·0
@@ -143,7 +109,7 @@ const simdAdam = (memory: MemoryKind): Uint8Array => {
     ...op.get(ACC),
     ...op.v128Store,
   ];
-  return assembleModule([{ name: 'adam', params: [...Array(9).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [18, V128]], body }], memory);
+  return assembleModule([{ name: 'adam', params: [...Array(9).fill(I32), ...Array(11).fill(F32)], locals: [[1, I32], [18, V128]], body }], target);
 };
 
 /** The SIMD function bound to this wasm backend's memory, or null where it cannot be built. */

@@ -15,7 +15,7 @@
 import * as tf from '../tfjs/tf.ts';
 import { batchNormStatsSlot, batchNormTrainSlot, type Normalisation, type RunningStats } from '../ops/batchnorm.ts';
 import { type KernelIo, kernelIo } from './kernel_io.ts';
-import { assembleModule, forLoop, I32, instancePerMemory, type MemoryKind, op, V128, type WasmFunction } from './wasm_asm.ts';
+import { assembleModule, forLoop, I32, instancePerMemory, type KernelTarget, madd, op, V128, type WasmFunction } from './wasm_asm.ts';
 
 /** Rows summed per block before the float64 accumulation. */
 const BLOCK = 256;
@@ -123,8 +123,10 @@ const ld = op.v128Load, st = op.v128Store, add = op.f32x4Add, sub = op.f32x4Sub,
 const zero = (i: number) => [...op.v128Zero, ...op.set(i)];
 const accumulate = (i: number, value: number[]) => [...op.get(i), ...value, ...add, ...op.set(i)];
 
-const kernels = (memory: MemoryKind): Uint8Array =>
-  assembleModule([
+/** The passes; with relaxed SIMD, each multiply-add is one fused instruction. */
+const kernels = (target: KernelTarget): Uint8Array => {
+  const fma = (a: number[], b: number[], c: number[]) => madd(a, b, c, target.relaxedSimd);
+  return assembleModule([
     // sum(x, out; rows, rowBytes): out[j] = Σ_rows x[row + j]
     pass('sum', 2, 1, false, {
       before: ({ tmp }) => zero(tmp(0)),
@@ -134,9 +136,15 @@ const kernels = (memory: MemoryKind): Uint8Array =>
     // sumSqDev(x, mean, out): out[j] = Σ (x − mean)²; locals acc, mean, d
     pass('sumSqDev', 3, 3, false, {
       before: ({ col, tmp }) => [...zero(tmp(0)), ...col(1), ...ld, ...op.set(tmp(1))],
-      each: (
-        { at, tmp },
-      ) => [...at(0), ...ld, ...op.get(tmp(1)), ...sub, ...op.set(tmp(2)), ...accumulate(tmp(0), [...op.get(tmp(2)), ...op.get(tmp(2)), ...mul])],
+      each: ({ at, tmp }) => [
+        ...at(0),
+        ...ld,
+        ...op.get(tmp(1)),
+        ...sub,
+        ...op.set(tmp(2)),
+        ...fma(op.get(tmp(2)), op.get(tmp(2)), op.get(tmp(0))),
+        ...op.set(tmp(0)),
+      ],
       after: ({ col, tmp }) => [...col(2), ...op.get(tmp(0)), ...st],
     }),
     // sumGrad(dy, x, mean, s1, s2): s1[j] = Σ dy; s2[j] = Σ dy·(x − mean); locals a1, a2, mean, dy
@@ -147,34 +155,25 @@ const kernels = (memory: MemoryKind): Uint8Array =>
         ...ld,
         ...op.set(tmp(3)),
         ...accumulate(tmp(0), op.get(tmp(3))),
-        ...accumulate(tmp(1), [...op.get(tmp(3)), ...at(1), ...ld, ...op.get(tmp(2)), ...sub, ...mul]),
+        ...fma(op.get(tmp(3)), [...at(1), ...ld, ...op.get(tmp(2)), ...sub], op.get(tmp(1))),
+        ...op.set(tmp(1)),
       ],
       after: ({ col, tmp }) => [...col(3), ...op.get(tmp(0)), ...st, ...col(4), ...op.get(tmp(1)), ...st],
     }),
     // affine(x, a, b, out): out = x·a + b
-    pass('affine', 4, 0, true, { each: ({ at, col }) => [...at(3), ...at(0), ...ld, ...col(1), ...ld, ...mul, ...col(2), ...ld, ...add, ...st] }),
-    // affine2(dy, x, a, b, k, out): out = dy·a + x·b + k
+    pass('affine', 4, 0, true, { each: ({ at, col }) => [...at(3), ...fma([...at(0), ...ld], [...col(1), ...ld], [...col(2), ...ld]), ...st] }),
+    // affine2(dy, x, a, b, k, out): out = dy·a + x·b + k (fused: dy·a + (x·b + k))
     pass('affine2', 6, 0, true, {
       each: ({ at, col }) => [
         ...at(5),
-        ...at(0),
-        ...ld,
-        ...col(2),
-        ...ld,
-        ...mul,
-        ...at(1),
-        ...ld,
-        ...col(3),
-        ...ld,
-        ...mul,
-        ...add,
-        ...col(4),
-        ...ld,
-        ...add,
+        ...(target.relaxedSimd
+          ? fma([...at(0), ...ld], [...col(2), ...ld], fma([...at(1), ...ld], [...col(3), ...ld], [...col(4), ...ld]))
+          : [...at(0), ...ld, ...col(2), ...ld, ...mul, ...at(1), ...ld, ...col(3), ...ld, ...mul, ...add, ...col(4), ...ld, ...add]),
         ...st,
       ],
     }),
-  ], memory);
+  ], target);
+};
 
 type Simd = Record<'sum' | 'sumSqDev' | 'sumGrad' | 'affine' | 'affine2', (...args: number[]) => void>;
 const simdFor = instancePerMemory<Simd>(kernels);

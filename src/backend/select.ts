@@ -15,6 +15,7 @@ import { installEngine } from './install.ts';
 import { findGpu, type GpuAdapterReport, useGpu } from './webgpu.ts';
 import { firstLine, importOptional } from '../optional_import.ts';
 import { defaultWasmThreads, keepHeapViewsCurrent, THREADED_GLUE, withWasmThreads } from './wasm_threads.ts';
+import { preferRelaxedSimd, relaxedSimdInUse } from './wasm_asm.ts';
 
 /** The backends this library can run on. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -44,6 +45,12 @@ export interface SelectOptions {
    * backend has started in a process.
    */
   readonly threads?: number;
+  /**
+   * Let the library's own wasm SIMD kernels (Adam, BatchNorm) use relaxed SIMD's fused multiply-add where the
+   * engine supports it (Deno 2, Node 22; Node 20 with `--experimental-wasm-relaxed-simd`). Default true.
+   * Fused and unfused multiply-adds round differently, so `false` gives the same bits on every engine.
+   */
+  readonly relaxedSimd?: boolean;
 }
 
 // Checks names and types (a misspelt option is an error, not ignored); `backend` keeps its own message below.
@@ -53,6 +60,7 @@ const SelectOptionSet = optionSet('selectBackend', {}, {
   nativePackages: t.readonlyArray(t.string, 'a list of package names'),
   wasmPaths: guard<string>("a URL prefix ending in '/'", (u) => typeof u === 'string' && u.endsWith('/')),
   threads: t.unknown, // checked with the NN_THREADS value, in one message
+  relaxedSimd: t.boolean,
 });
 
 declare const process: { versions?: { node?: string }; env?: Record<string, string | undefined> } | undefined;
@@ -151,7 +159,7 @@ const useWasm = async (wasmPaths: string | undefined, asked: AskedThreads | unde
   }
 };
 
-const threadWords = (n: number, why: string) => `${n} thread${n === 1 ? '' : 's'} (${why})`;
+const threadWords = (n: number, why: string) => `${n} thread${n === 1 ? '' : 's'} (${why})${relaxedSimdInUse() ? ', relaxed SIMD' : ''}`;
 
 const adapterWords = (r: GpuAdapterReport) => `adapter "${r.description}" via ${r.via}${r.software ? ' (a software adapter: it runs on the CPU)' : ''}`;
 
@@ -178,6 +186,7 @@ const webgpu = async (): Promise<{ why: string | null; adapter?: GpuAdapterRepor
  */
 export const selectBackend = async (opts: SelectOptions = {}): Promise<{ name: string; reason: string }> => {
   SelectOptionSet.decode(opts);
+  preferRelaxedSimd(opts.relaxedSimd ?? true);
   installEngine();
   const warn = opts.warn ?? ((l: string) => console.warn(l));
   const env = typeof process !== 'undefined' ? process.env?.NN_BACKEND : undefined;

@@ -75,6 +75,11 @@ export const op: {
   /** Lane-wise `a != b` as an all-ones or all-zeros mask: `x != x` marks the NaNs. */
   readonly f32x4Ne: readonly number[];
   readonly v128Or: readonly number[];
+  /**
+   * Relaxed SIMD's `a·b + c` on `a b c`: fused (one rounding) or not, as the engine chooses, the same way on
+   * every call. Only where {@link relaxedSimdSupported}; kernels write it through {@link madd}.
+   */
+  readonly f32x4RelaxedMadd: readonly number[];
 } = {
   get: (i) => [0x20, ...uleb(i)],
   set: (i) => [0x21, ...uleb(i)],
@@ -105,7 +110,25 @@ export const op: {
   f32x4Pmax: simd(0xeb),
   f32x4Ne: simd(0x42),
   v128Or: simd(0x50),
+  f32x4RelaxedMadd: simd(0x105),
 };
+
+/**
+ * `a·b + c` for code that pushes `a`, `b` and `c` (one v128 each, run in that
+ * order): relaxed SIMD's fused multiply-add where `relaxed`, else a multiply
+ * then an add.
+ *
+ * @example
+ * ```ts
+ * import { madd, op } from 'tsnn/backend';
+ *
+ * // a·b + c over three vectors loaded from the addresses in locals 0, 1 and 2.
+ * const [a, b, c] = [op.get(0), op.get(1), op.get(2)].map((p) => [...p, ...op.v128Load]);
+ * console.log(madd(a, b, c, false).length - madd(a, b, c, true).length); // 3: one instruction instead of two
+ * ```
+ */
+export const madd = (a: readonly number[], b: readonly number[], c: readonly number[], relaxed: boolean | undefined): number[] =>
+  relaxed ? [...a, ...b, ...c, ...op.f32x4RelaxedMadd] : [...a, ...b, ...op.f32x4Mul, ...c, ...op.f32x4Add];
 
 /**
  * `for (v = 0; v < limit; v += step) { body }` with unsigned compares: `limit`
@@ -213,14 +236,107 @@ export interface MemoryKind {
   readonly shared?: boolean;
 }
 
+/** What a kernel module is built for: its memory, and whether it may use relaxed SIMD. */
+export interface KernelTarget extends MemoryKind {
+  /** Relaxed SIMD's fused multiply-add is supported and wanted (see {@link relaxedSimdInUse}). */
+  readonly relaxedSimd?: boolean;
+}
+
+let relaxedSupported: boolean | undefined;
+
+/**
+ * Whether this engine runs relaxed SIMD (V8 12+, so Deno 2 and Node 22; Node
+ * 20 with `--experimental-wasm-relaxed-simd`): a function that makes three
+ * v128 constants and fuses them validates.
+ *
+ * @example
+ * ```ts
+ * import { relaxedSimdSupported } from 'tsnn/backend';
+ *
+ * console.log(typeof relaxedSimdSupported()); // boolean
+ * ```
+ */
+export const relaxedSimdSupported = (): boolean => {
+  const v128 = [0xfd, 0x0c, ...Array(16).fill(0)];
+  relaxedSupported ??= WebAssembly.validate(
+    new Uint8Array([
+      0,
+      97,
+      115,
+      109,
+      1,
+      0,
+      0,
+      0,
+      1,
+      4,
+      1,
+      96,
+      0,
+      0,
+      3,
+      2,
+      1,
+      0,
+      10,
+      62,
+      1,
+      60,
+      0,
+      ...v128,
+      ...v128,
+      ...v128,
+      ...op.f32x4RelaxedMadd,
+      0x1a,
+      0x0b,
+    ]),
+  );
+  return relaxedSupported;
+};
+
+let relaxedWanted = true;
+
+/**
+ * Whether the library's SIMD kernels built from now on may use relaxed SIMD
+ * (default true; `selectBackend({ relaxedSimd })` sets it). Fused and unfused
+ * multiply-adds round differently, so `false` gives the same bits on every
+ * engine.
+ *
+ * @example
+ * ```ts
+ * import { preferRelaxedSimd, relaxedSimdInUse } from 'tsnn/backend';
+ *
+ * preferRelaxedSimd(false);
+ * console.log(relaxedSimdInUse()); // false
+ * preferRelaxedSimd(true); // the default
+ * ```
+ */
+export const preferRelaxedSimd = (wanted: boolean): void => {
+  relaxedWanted = wanted;
+};
+
+/**
+ * Whether the library's SIMD kernels use relaxed SIMD's fused multiply-add:
+ * wanted ({@link preferRelaxedSimd}) and supported ({@link relaxedSimdSupported}).
+ *
+ * @example
+ * ```ts
+ * import { relaxedSimdInUse, relaxedSimdSupported } from 'tsnn/backend';
+ *
+ * console.log(relaxedSimdInUse() === relaxedSimdSupported()); // true by default
+ * ```
+ */
+export const relaxedSimdInUse = (): boolean => relaxedWanted && relaxedSimdSupported();
+
 /** Whether this engine runs fixed-width SIMD: the one reason a kernel may take its JS loop instead. */
 const simdSupported = (): boolean =>
   // A function that makes one v128 constant and drops it.
   WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 23, 1, 21, 0, 253, 12, ...Array(16).fill(0), 26, 11]));
 
 /**
- * Instantiate an assembled module once per wasm backend memory, importing
- * that memory (declared shared where it is). Returns null where the backend
+ * Instantiate an assembled module once per wasm backend memory (and
+ * relaxed-SIMD choice, passed to `build`), importing that memory (declared
+ * shared where it is). Returns null where the backend
  * is not wasm or the engine has no SIMD: callers fall back to JS. Any other
  * failure to build or link is a bug, and throws.
  *
@@ -233,22 +349,29 @@ const simdSupported = (): boolean =>
  * console.log(kernelsFor(tf.backend())); // null on cpu: callers fall back to JS
  * ```
  */
-export const instancePerMemory = <T>(build: (memory: MemoryKind) => Uint8Array): (backend: unknown) => T | null => {
-  const byMemory = new WeakMap<WebAssembly.Memory, T | null>();
+export const instancePerMemory = <T>(build: (target: KernelTarget) => Uint8Array): (backend: unknown) => T | null => {
+  // One instance per memory and relaxed-SIMD choice: the choice may change between calls.
+  const byMemory = new WeakMap<WebAssembly.Memory, Map<boolean, T | null>>();
   return (backend) => {
     const memory = wasmBackendMemory(backend);
     if (!memory) return null;
-    if (!byMemory.has(memory)) {
-      if (!simdSupported()) byMemory.set(memory, null);
+    const relaxedSimd = relaxedSimdInUse();
+    const built = byMemory.get(memory) ?? new Map<boolean, T | null>();
+    byMemory.set(memory, built);
+    if (!built.has(relaxedSimd)) {
+      if (!simdSupported()) built.set(relaxedSimd, null);
       else {
         const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
         try {
-          byMemory.set(memory, new WebAssembly.Instance(new WebAssembly.Module(build({ shared }) as BufferSource), { env: { memory } }).exports as T);
+          built.set(
+            relaxedSimd,
+            new WebAssembly.Instance(new WebAssembly.Module(build({ shared, relaxedSimd }) as BufferSource), { env: { memory } }).exports as T,
+          );
         } catch (e) {
           throw new Error(`tsnn: a SIMD kernel failed to link against the wasm backend's ${shared ? 'shared ' : ''}memory: ${(e as Error).message}`);
         }
       }
     }
-    return byMemory.get(memory)!;
+    return built.get(relaxedSimd)!;
   };
 };
