@@ -30,6 +30,7 @@ export { conv2dFilterGrad, conv2dInputGrad, installConvGradients, rotate180 } fr
 export { installMatMulGradient } from './src/backend/matmul_grad.ts';
 export { installAvgPoolGradient, installMaxPoolGradient } from './src/backend/pool_grad.ts';
 export { installWasmZeroCopy } from './src/backend/wasm_kernels.ts';
+export { installSavedTensorSharing } from './src/backend/saved_tensors.ts';
 export { installNanKernels } from './src/backend/nan_kernels.ts';
 export { installFiniteCheck } from './src/backend/finite_kernel.ts';
 export { releaseTapeOnThrow } from './src/backend/tape.ts';

@@ -13,6 +13,7 @@ import { installBatchNormFolding } from './fold_batchnorm.ts';
 import { installMatMulGradient } from './matmul_grad.ts';
 import { installNanKernels } from './nan_kernels.ts';
 import { installAvgPoolGradient, installMaxPoolGradient } from './pool_grad.ts';
+import { installSavedTensorSharing } from './saved_tensors.ts';
 import { installWasmZeroCopy } from './wasm_kernels.ts';
 import { installWebGpuAddN } from './webgpu_kernels.ts';
 import { installWebGpuNanKernels } from './webgpu_nan_kernels.ts';
@@ -37,6 +38,7 @@ export const installEngine = (): void => {
   installMaxPoolGradient();
   installAvgPoolGradient();
   installWasmZeroCopy();
+  installSavedTensorSharing();
   installNanKernels();
   installFiniteCheck();
   installWebGpuAddN();
