@@ -257,40 +257,42 @@ let relaxedSupported: boolean | undefined;
  * ```
  */
 export const relaxedSimdSupported = (): boolean => {
-  const v128 = [0xfd, 0x0c, ...Array(16).fill(0)];
-  relaxedSupported ??= WebAssembly.validate(
-    new Uint8Array([
-      0,
-      97,
-      115,
-      109,
-      1,
-      0,
-      0,
-      0,
-      1,
-      4,
-      1,
-      96,
-      0,
-      0,
-      3,
-      2,
-      1,
-      0,
-      10,
-      62,
-      1,
-      60,
-      0,
-      ...v128,
-      ...v128,
-      ...v128,
-      ...op.f32x4RelaxedMadd,
-      0x1a,
-      0x0b,
-    ]),
-  );
+  if (relaxedSupported === undefined) {
+    const v128 = [0xfd, 0x0c, ...Array(16).fill(0)];
+    relaxedSupported = WebAssembly.validate(
+      new Uint8Array([
+        0,
+        97,
+        115,
+        109,
+        1,
+        0,
+        0,
+        0,
+        1,
+        4,
+        1,
+        96,
+        0,
+        0,
+        3,
+        2,
+        1,
+        0,
+        10,
+        62,
+        1,
+        60,
+        0,
+        ...v128,
+        ...v128,
+        ...v128,
+        ...op.f32x4RelaxedMadd,
+        0x1a,
+        0x0b,
+      ]),
+    );
+  }
   return relaxedSupported;
 };
 
