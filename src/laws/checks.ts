@@ -384,8 +384,12 @@ export const checkGradient = async (c: LayerCase, opts: GradientOptions = {}): P
             // coordinate that is a kink at every step is skipped.
             const steps = [h, h / 4, h / 16, h / 64, h / 256];
             const tried: Awaited<ReturnType<typeof differences>>[] = [];
-            const isSmooth = (d: Awaited<ReturnType<typeof differences>>) => Math.abs(d.forward - d.backward) <= 2 * tolFor(d.d1);
-            while (tried.length < steps.length && (tried.length === 0 || !isSmooth(tried[tried.length - 1]))) {
+            // A slope at step s carries about |f|·2^-24/s of float32 rounding per ulp of error in f (16 allowed): a
+            // step where that exceeds the tolerance cannot tell a kink from noise, so it cannot show smoothness.
+            const resolves = (step: number, d1: number) => (16 * Math.abs(f0) * 2 ** -24) / step <= tolFor(d1);
+            const isSmooth = (d: Awaited<ReturnType<typeof differences>>, i: number) =>
+              resolves(steps[i], d.d1) && Math.abs(d.forward - d.backward) <= 2 * tolFor(d.d1);
+            while (tried.length < steps.length && (tried.length === 0 || !isSmooth(tried[tried.length - 1], tried.length - 1))) {
               tried.push(await differences(steps[tried.length]));
             }
             const smoothAt = tried.findIndex(isSmooth);
