@@ -14,6 +14,7 @@
 import * as tf from '../tfjs/tf.ts';
 import { Worker } from 'node:worker_threads';
 import { isMarkedFinite } from '../backend/finite_marks.ts';
+import { relaxedSimdInUse } from '../backend/wasm_asm.ts';
 import type { Batch } from '../data/loader.ts';
 import type { AnyLayer } from '../layer.ts';
 import type { AnyTransformation } from '../optim/base.ts';
@@ -186,7 +187,8 @@ export const parallelTrainStep = async (
   }
   const pool = Array.from({ length: o.workers - 1 }, () => new GradWorker());
   try {
-    await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, lossSpec, backend })));
+    // The workers' kernels use relaxed SIMD exactly when the caller's do, so they round alike.
+    await Promise.all(pool.map((w) => w.call({ type: 'init', spec: o.spec, lossSpec, backend, relaxedSimd: relaxedSimdInUse() })));
   } catch (e) {
     await Promise.all(pool.map((w) => w.terminate()));
     throw e;

@@ -179,7 +179,7 @@ export interface SharedInputs {
 }
 
 export type ToWorker =
-  | { readonly type: 'init'; readonly spec: ModelSpec; readonly lossSpec: ModuleSpec; readonly backend: string }
+  | { readonly type: 'init'; readonly spec: ModelSpec; readonly lossSpec: ModuleSpec; readonly backend: string; readonly relaxedSimd: boolean }
   /**
    * Shared buffers for the steps that follow; no reply. Large buffers cross
    * threads once: Deno's worker_threads copies a posted 11 MB array in

@@ -30,7 +30,7 @@ port.on('message', async (m: ToWorker) => {
   try {
     if (m.type === 'init') {
       // One XNNPACK thread each: the workers are the parallelism (threads inside workers would oversubscribe the cores).
-      await selectBackend({ backend: m.backend as BackendName, warn: () => {}, threads: 1 });
+      await selectBackend({ backend: m.backend as BackendName, warn: () => {}, threads: 1, relaxedSimd: m.relaxedSimd });
       const mod = await import(m.spec.module);
       const factory = mod[m.spec.export];
       if (typeof factory !== 'function') throw new Error(`worker: ${m.spec.module} has no export '${m.spec.export}'`);
